@@ -1,0 +1,161 @@
+<#
+    get_facts: read the local WSUS server's state in one pipeline.
+
+    Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself (local API connections count as
+    secure). Reads only; saves nothing. Every value comes in as a parameter. The output is one
+    hashtable of plain values whose keys are the WSUS API's own member names where one exists.
+#>
+param(
+    [int]$HistoryCount,
+    [int]$EventLookbackHours,
+    [int[]]$EventIds,
+    [int]$MaxEvents,
+    [string[]]$ServiceNames,
+    [string]$SetupRegistryPath
+)
+$ErrorActionPreference = 'Stop'
+
+function ConvertTo-UtcText($Value) {
+    # WSUS keeps times in UTC; MinValue means "never" or "not scheduled".
+    if ($Value -eq $null) { return $null }
+    if ($Value -eq [DateTime]::MinValue) { return $null }
+    if ($Value.Kind -eq [DateTimeKind]::Local) { $Value = $Value.ToUniversalTime() }
+    return $Value.ToString('s', [Globalization.CultureInfo]::InvariantCulture) + 'Z'
+}
+
+function ConvertTo-SyncInfo($Info) {
+    if ($Info -eq $null) { return $null }
+    $updateErrors = @()
+    foreach ($updateError in $Info.UpdateErrors) {
+        $updateErrors += @{
+            UpdateId  = [string]$updateError.UpdateId
+            Error     = [string]$updateError.Error
+            ErrorText = [string]$updateError.ErrorText
+        }
+    }
+    return @{
+        Result          = [string]$Info.Result
+        Error           = [string]$Info.Error
+        ErrorText       = [string]$Info.ErrorText
+        StartTime       = (ConvertTo-UtcText $Info.StartTime)
+        EndTime         = (ConvertTo-UtcText $Info.EndTime)
+        StartedManually = [bool]$Info.StartedManually
+        UpdateErrors    = $updateErrors
+    }
+}
+
+[void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
+$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+$config = $server.GetConfiguration()
+$subscription = $server.GetSubscription()
+$status = $server.GetStatus()
+$database = $server.GetDatabaseConfiguration()
+$progress = $subscription.GetSynchronizationProgress()
+
+$enabledLanguages = @()
+foreach ($language in $config.GetEnabledUpdateLanguages()) { $enabledLanguages += [string]$language }
+
+$history = @()
+foreach ($info in $subscription.GetSynchronizationHistory()) {
+    if ($history.Count -ge $HistoryCount) { break }
+    $history += (ConvertTo-SyncInfo $info)
+}
+
+$services = @{}
+foreach ($service in (Get-WmiObject -Class Win32_Service)) {
+    if ($ServiceNames -contains $service.Name) {
+        $services[[string]$service.Name] = @{ State = [string]$service.State; StartMode = [string]$service.StartMode }
+    }
+}
+
+$setup = Get-ItemProperty -Path $SetupRegistryPath
+$contentDir = [string]$setup.ContentDir
+$contentDirAcl = @()
+if ($contentDir -and (Test-Path -LiteralPath $contentDir)) {
+    foreach ($rule in (Get-Acl -Path $contentDir).Access) {
+        $contentDirAcl += @{
+            IdentityReference = [string]$rule.IdentityReference
+            FileSystemRights  = [string]$rule.FileSystemRights
+            AccessControlType = [string]$rule.AccessControlType
+            IsInherited       = [bool]$rule.IsInherited
+        }
+    }
+}
+
+$events = @()
+try {
+    $filter = @{
+        LogName      = 'Application'
+        ProviderName = 'Windows Server Update Services'
+        Id           = $EventIds
+        StartTime    = (Get-Date).AddHours(-$EventLookbackHours)
+    }
+    foreach ($record in (Get-WinEvent -FilterHashtable $filter -MaxEvents $MaxEvents)) {
+        $events += @{
+            Id          = [int]$record.Id
+            TimeCreated = (ConvertTo-UtcText $record.TimeCreated)
+            Message     = [string]$record.Message
+        }
+    }
+} catch {
+    # Get-WinEvent reports "no events" as an error; anything else is a real failure.
+    if ($_.FullyQualifiedErrorId -notlike 'NoMatchingEventsFound*') { throw }
+}
+
+@{
+    Name                              = [string]$server.Name
+    PortNumber                        = [int]$server.PortNumber
+    Version                           = [string]$server.Version
+    ServerProtocolVersion             = [string]$server.ServerProtocolVersion
+    SyncFromMicrosoftUpdate           = [bool]$config.SyncFromMicrosoftUpdate
+    UpstreamWsusServerName            = [string]$config.UpstreamWsusServerName
+    UpstreamWsusServerPortNumber      = [int]$config.UpstreamWsusServerPortNumber
+    UpstreamWsusServerUseSsl          = [bool]$config.UpstreamWsusServerUseSsl
+    IsReplicaServer                   = [bool]$config.IsReplicaServer
+    UseProxy                          = [bool]$config.UseProxy
+    ProxyName                         = [string]$config.ProxyName
+    ProxyServerPort                   = [int]$config.ProxyServerPort
+    UseSeparateProxyForSsl            = [bool]$config.UseSeparateProxyForSsl
+    SslProxyName                      = [string]$config.SslProxyName
+    SslProxyServerPort                = [int]$config.SslProxyServerPort
+    AnonymousProxyAccess              = [bool]$config.AnonymousProxyAccess
+    ProxyUserName                     = [string]$config.ProxyUserName
+    ProxyUserDomain                   = [string]$config.ProxyUserDomain
+    HasProxyPassword                  = [bool]$config.HasProxyPassword
+    AllowProxyCredentialsOverNonSsl   = [bool]$config.AllowProxyCredentialsOverNonSsl
+    HostBinariesOnMicrosoftUpdate     = [bool]$config.HostBinariesOnMicrosoftUpdate
+    DownloadUpdateBinariesAsNeeded    = [bool]$config.DownloadUpdateBinariesAsNeeded
+    GetContentFromMU                  = [bool]$config.GetContentFromMU
+    AllUpdateLanguagesEnabled         = [bool]$config.AllUpdateLanguagesEnabled
+    EnabledUpdateLanguages            = $enabledLanguages
+    UpdateServerConfigurationState    = [string]$config.GetUpdateServerConfigurationState()
+    SynchronizeAutomatically          = [bool]$subscription.SynchronizeAutomatically
+    SynchronizeAutomaticallyTimeOfDay = [string]$subscription.SynchronizeAutomaticallyTimeOfDay
+    NumberOfSynchronizationsPerDay    = [int]$subscription.NumberOfSynchronizationsPerDay
+    NextSynchronizationTime           = (ConvertTo-UtcText $subscription.GetNextSynchronizationTime())
+    SynchronizationStatus             = [string]$subscription.GetSynchronizationStatus()
+    SynchronizationProgress           = @{
+        TotalItems     = [int]$progress.TotalItems
+        ProcessedItems = [int]$progress.ProcessedItems
+        Phase          = [string]$progress.Phase
+    }
+    LastSynchronizationInfo           = (ConvertTo-SyncInfo $subscription.GetLastSynchronizationInfo())
+    SynchronizationHistory            = $history
+    UpdateServerStatus                = @{
+        UpdateCount                  = [int]$status.UpdateCount
+        ApprovedUpdateCount          = [int]$status.ApprovedUpdateCount
+        NotApprovedUpdateCount       = [int]$status.NotApprovedUpdateCount
+        DeclinedUpdateCount          = [int]$status.DeclinedUpdateCount
+        UpdatesWithServerErrorsCount = [int]$status.UpdatesWithServerErrorsCount
+        UpdatesNeedingFilesCount     = [int]$status.UpdatesNeedingFilesCount
+        ComputerTargetCount          = [int]$status.ComputerTargetCount
+    }
+    Services                          = $services
+    ContentDir                        = $contentDir
+    ContentDirAcl                     = $contentDirAcl
+    SqlServerName                     = [string]$setup.SqlServerName
+    DatabaseServerName                = [string]$database.ServerName
+    DatabaseName                      = [string]$database.DatabaseName
+    IsUsingWindowsInternalDatabase    = [bool]$database.IsUsingWindowsInternalDatabase
+    Events                            = $events
+}

@@ -1,0 +1,53 @@
+"""Exceptions shared across wsusauto.
+
+Every message is one line a person can act on. Exception texts never carry secrets: callers pass
+host names, snippet names and remote error text, never credentials.
+"""
+
+from __future__ import annotations
+
+
+class WsusAutoError(Exception):
+    """Base class of every error wsusauto raises on purpose."""
+
+
+class UsageError(WsusAutoError):
+    """The user's input (inventory, topology, playbook, flags) is wrong; nothing was changed."""
+
+
+class SnippetError(WsusAutoError):
+    """A snippet is unknown or was called with parameters it does not declare."""
+
+
+class HostError(WsusAutoError):
+    """Something went wrong with one host. ``host`` names it."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+        self.reason = message
+
+
+class Unreachable(HostError):
+    """The host could not be reached or stopped answering (connection refused, reset, HTTP 5xx)."""
+
+
+class AuthenticationFailed(HostError):
+    """The host answered but refused the credentials."""
+
+
+class DeadlineExceeded(Unreachable):
+    """The host did not finish a command within its deadline."""
+
+
+class RemoteError(HostError):
+    """The snippet ran on the host and failed there; ``remote_text`` is PowerShell's error text."""
+
+    def __init__(self, host: str, snippet: str, remote_text: str) -> None:
+        super().__init__(host, f"{snippet} failed on the server: {remote_text}")
+        self.snippet = snippet
+        self.remote_text = remote_text
+
+
+class FactsError(HostError):
+    """The facts snippet answered, but its output does not have the promised shape."""
