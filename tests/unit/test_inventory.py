@@ -1,0 +1,150 @@
+"""Ansible-style inventory: groups, children, variable precedence, patterns, connection vars."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from wsusauto.errors import UsageError
+from wsusauto.inventory import inventory_from_dict, load_inventory
+
+INVENTORY = {
+    "all": {
+        "vars": {"ansible_user": "admin", "wsusauto_password_env": "WSUS_PW", "level": "all",
+                 "ansible_psrp_protocol": "http", "ansible_psrp_auth": "ntlm"},
+        "hosts": {"wsus-root": {"ansible_host": "127.0.10.1"}},
+        "children": {
+            "regional": {
+                "vars": {"level": "regional", "wsus_upstream": "wsus-root"},
+                "hosts": {"wsus-eu": {"ansible_host": "127.0.10.2"}, "wsus-us": {"ansible_host": "127.0.10.3"}},
+            },
+            "branch": {
+                "vars": {"level": "branch", "wsus_replica": True},
+                "children": {
+                    "branch_eu": {
+                        "vars": {"level": "branch_eu", "wsus_upstream": "wsus-eu"},
+                        "hosts": {"wsus-eu-01": {"ansible_host": "127.0.10.4", "level": "host"},
+                                  "wsus-eu-02": {"ansible_host": "127.0.10.5"}},
+                    },
+                },
+            },
+        },
+    }
+}
+
+
+@pytest.fixture
+def inventory(monkeypatch):
+    monkeypatch.setenv("WSUS_PW", "from-env")
+    return inventory_from_dict(INVENTORY, "inv.yml")
+
+
+def test_hosts_keep_file_order_and_group_membership(inventory):
+    assert list(inventory.hosts) == ["wsus-root", "wsus-eu", "wsus-us", "wsus-eu-01", "wsus-eu-02"]
+    assert inventory.groups["branch"] == ("wsus-eu-01", "wsus-eu-02")
+    assert inventory.hosts["wsus-eu-01"].groups == ("branch", "branch_eu")
+
+
+def test_variable_precedence_is_all_then_parents_then_children_then_host(inventory):
+    assert inventory.hosts["wsus-root"].vars["level"] == "all"
+    assert inventory.hosts["wsus-eu"].vars["level"] == "regional"
+    assert inventory.hosts["wsus-eu-02"].vars["level"] == "branch_eu"
+    assert inventory.hosts["wsus-eu-01"].vars["level"] == "host"
+
+
+def test_extra_vars_override_everything(monkeypatch):
+    monkeypatch.setenv("WSUS_PW", "x")
+    inv = inventory_from_dict(INVENTORY, "inv.yml", {"level": "extra"})
+    assert {h.vars["level"] for h in inv.hosts.values()} == {"extra"}
+
+
+def test_hierarchy_vars(inventory):
+    eu01 = inventory.hosts["wsus-eu-01"]
+    assert (eu01.upstream, eu01.replica) == ("wsus-eu", True)
+    assert (inventory.hosts["wsus-root"].upstream, inventory.hosts["wsus-root"].replica) == (None, False)
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("all", ["wsus-root", "wsus-eu", "wsus-us", "wsus-eu-01", "wsus-eu-02"]),
+    ("regional", ["wsus-eu", "wsus-us"]),
+    ("wsus-eu*", ["wsus-eu", "wsus-eu-01", "wsus-eu-02"]),
+    ("regional:branch_eu", ["wsus-eu", "wsus-us", "wsus-eu-01", "wsus-eu-02"]),
+    ("wsus-eu*:!branch", ["wsus-eu"]),
+    ("wsus-eu*:&branch", ["wsus-eu-01", "wsus-eu-02"]),
+    ("~wsus-(root|us)$", ["wsus-root", "wsus-us"]),
+    ("wsus-us,wsus-root", ["wsus-root", "wsus-us"]),
+])
+def test_patterns(inventory, pattern, expected):
+    assert [h.name for h in inventory.select(pattern)] == expected
+
+
+def test_pattern_matching_nothing_is_an_error(inventory):
+    with pytest.raises(UsageError, match="matches no host"):
+        inventory.select("nosuch")
+
+
+def test_connection_options_from_ansible_vars(inventory):
+    options = inventory.connection_options(inventory.hosts["wsus-eu"])
+    assert (options.address, options.port, options.ssl, options.auth) == ("127.0.10.2", 5985, False, "ntlm")
+    assert options.password.reveal() == "from-env"
+    assert "from-env" not in repr(options)
+
+
+def test_basic_over_http_is_refused(monkeypatch):
+    monkeypatch.setenv("WSUS_PW", "x")
+    data = {"all": {"hosts": {"h": {"ansible_user": "u", "wsusauto_password_env": "WSUS_PW",
+                                    "ansible_psrp_protocol": "http", "ansible_psrp_auth": "basic"}}}}
+    inv = inventory_from_dict(data)
+    with pytest.raises(UsageError, match="Basic authentication over plain HTTP"):
+        inv.connection_options(inv.hosts["h"])
+
+
+def test_cert_validation_vars():
+    base = {"ansible_user": "u", "ansible_password": "p"}
+    data = {"all": {"hosts": {"a": dict(base), "b": {**base, "ansible_psrp_cert_validation": "ignore"},
+                              "c": {**base, "ansible_psrp_ca_cert": "/tmp/ca.pem"}}}}
+    inv = inventory_from_dict(data)
+    assert [inv.connection_options(inv.hosts[h]).cert_validation for h in "abc"] == [True, False, "/tmp/ca.pem"]
+
+
+def test_clear_text_password_gets_a_warning_naming_the_alternatives():
+    inv = inventory_from_dict({"all": {"hosts": {"a": {"ansible_user": "u", "ansible_password": "p"}}}}, "x.yml")
+    assert len(inv.warnings) == 1
+    assert "wsusauto_password_env" in inv.warnings[0] and "a" in inv.warnings[0]
+
+
+def test_password_from_file(tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    inv = inventory_from_dict({"all": {"hosts": {"a": {"ansible_user": "u",
+                                                       "wsusauto_password_file": str(secret)}}}})
+    assert inv.connection_options(inv.hosts["a"]).password.reveal() == "s3cret"
+    assert not inv.warnings
+
+
+def test_missing_password_env_is_a_clear_error():
+    inv = inventory_from_dict({"all": {"hosts": {"a": {"ansible_user": "u",
+                                                       "wsusauto_password_env": "WSUSAUTO_NOPE_XYZ"}}}})
+    with pytest.raises(UsageError, match="WSUSAUTO_NOPE_XYZ is not set"):
+        inv.connection_options(inv.hosts["a"])
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("all: [1, 2]", "must be a mapping"),
+    ("all:\n  hostz: {}\n", "unknown key"),
+    ("all:\n  hosts: {a: {x: 1}\n", "not valid YAML at line"),
+    ("", "an inventory is a mapping"),
+])
+def test_bad_inventory_files(tmp_path, text, message):
+    path = tmp_path / "inv.yml"
+    path.write_text(textwrap.dedent(text))
+    with pytest.raises(UsageError, match=message) as info:
+        load_inventory(path)
+    assert str(path) in str(info.value)
+
+
+def test_group_cycle_is_refused():
+    data = {"all": {"children": {"a": {"children": {"b": {"children": {"a": {}}}}}}}}
+    with pytest.raises(UsageError, match="child of itself"):
+        inventory_from_dict(data)

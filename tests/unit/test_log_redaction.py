@@ -1,0 +1,41 @@
+"""Secrets never reach a log line, console or JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import structlog
+
+from wsusauto.log import configure_logging
+from wsusauto.secrets import Secret
+
+
+def _log(fmt: str, **event) -> str:
+    stream = io.StringIO()
+    configure_logging(fmt, "debug", stream)
+    structlog.get_logger("t").info("event", **event)
+    return stream.getvalue()
+
+
+def test_secret_values_are_scrubbed_everywhere_in_both_formats():
+    canary = "Canary-7f3a9-pw"
+    Secret(canary)
+    for fmt in ("console", "json"):
+        out = _log(fmt, password=canary, url=f"https://u:{canary}@h", nested={"a": [f"x{canary}y"]},
+                   error=RuntimeError(f"failed with {canary}"), secret=Secret(canary))
+        assert canary not in out, fmt
+        assert "********" in out
+
+
+def test_json_lines_are_json_with_the_masked_key():
+    out = _log("json", proxy_password="anything", host="wsus-eu")
+    record = json.loads(out.strip().splitlines()[-1])
+    assert record["proxy_password"] == "********"
+    assert record["host"] == "wsus-eu"
+
+
+def test_secret_repr_and_str_mask_the_value():
+    secret = Secret("hunter2-xyz")
+    assert "hunter2-xyz" not in repr(secret) + str(secret) + f"{secret}"
+    assert secret.reveal() == "hunter2-xyz"

@@ -1,0 +1,151 @@
+"""The ``wsusauto`` command: a thin shell over the library.
+
+User errors are one line on stderr and exit code 5 (nothing ran); ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+
+from wsusauto import exitcodes
+from wsusauto.errors import UsageError, WsusAutoError
+from wsusauto.log import configure_logging
+from wsusauto.secrets import scrub
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"wsusauto: {scrub(message)}", err=True)
+    sys.exit(code)
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected errors into one line and an Ansible-style exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return func(*args, **kwargs)
+        except UsageError as exc:
+            if debug:
+                raise
+            _fail(str(exc), exitcodes.USAGE)
+        except WsusAutoError as exc:
+            if debug:
+                raise
+            _fail(str(exc), exitcodes.ERROR)
+        except KeyboardInterrupt:
+            _fail("interrupted", exitcodes.INTERRUPTED)
+
+    return wrapper
+
+
+def _parse_extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
+    import yaml
+
+    extra: dict[str, Any] = {}
+    for item in values:
+        if item.startswith("@"):
+            path = Path(item[1:])
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError) as exc:
+                raise UsageError(f"-e {item}: cannot read {path}: {exc}") from None
+            if not isinstance(data, dict):
+                raise UsageError(f"-e {item}: the file must hold a mapping of variables")
+            extra.update(data)
+            continue
+        if "=" not in item:
+            raise UsageError(f"-e {item!r}: write key=value, or @file.yml")
+        key, _, value = item.partition("=")
+        extra[key.strip()] = yaml.safe_load(value) if value else ""
+    return extra
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True,
+              help="console lines for people, JSON lines for machines (secrets are always redacted)")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
+              show_default=True)
+@click.option("--debug", is_flag=True, help="show tracebacks for errors")
+@click.version_option(package_name="wsusauto")
+def main(log_format: str, log_level: str, debug: bool) -> None:
+    """Automate fleets of WSUS servers over WinRM."""
+    configure_logging(log_format, "debug" if debug else log_level)
+
+
+@main.command()
+@click.option("-i", "--inventory", "inventory_path", required=True, type=click.Path(dir_okay=False),
+              help="Ansible-style YAML inventory")
+@click.option("-l", "--limit", default=None, help="host pattern, as in Ansible (groups, globs, a:b, a:!b)")
+@click.option("-f", "--forks", default=20, show_default=True, type=click.IntRange(min=1),
+              help="hosts worked on at the same time")
+@click.option("-e", "--extra-vars", multiple=True, help="key=value or @file.yml; overrides inventory vars")
+@click.option("--deadline", default=120.0, show_default=True, type=click.FloatRange(min=1),
+              help="seconds one host may take")
+@click.option("--json", "as_json", is_flag=True, help="print JSON: host -> status, facts, error")
+@user_errors
+def facts(inventory_path: str, limit: str | None, forks: int, extra_vars: tuple[str, ...], deadline: float,
+          as_json: bool) -> None:
+    """Read every server's state (update source, replica, schedule, last sync, services, ...)."""
+    from wsusauto.fleet import collect_facts
+    from wsusauto.inventory import load_inventory
+    from wsusauto.report import facts_json, print_facts_table
+
+    inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
+    for warning in inventory.warnings:
+        structlog.get_logger("wsusauto").warning(warning)
+    hosts = inventory.select(limit)
+    for host in hosts:  # every host's connection vars are checked before any connection is made
+        inventory.connection_options(host)
+    results = collect_facts(inventory, hosts, forks=forks, deadline=deadline)
+    if as_json:
+        click.echo(facts_json(results))
+    else:
+        print_facts_table(results)
+    statuses = {r.status for r in results}
+    if "failed" in statuses:
+        sys.exit(exitcodes.HOST_FAILED)
+    if "unreachable" in statuses:
+        sys.exit(exitcodes.HOST_UNREACHABLE)
+
+
+@main.group()
+def lab() -> None:
+    """The lab: simulated WSUS servers behind real WinRM endpoints on 127.0.0.0/8."""
+
+
+@lab.command("serve")
+@click.option("--topology", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="YAML topology (default: 1 root, 3 regional, 12 branch servers)")
+@click.option("--inventory-out", type=click.Path(dir_okay=False), default=None,
+              help="write an Ansible-style inventory for the lab here")
+@click.option("--state-dir", type=click.Path(file_okay=False), default="lab-state", show_default=True,
+              help="where each server's SUSDB and the lab's certificates live (kept across restarts)")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="server processes to shard endpoints across (default: one per 100 endpoints, at most CPUs)")
+@click.option("--first-address", default="127.0.10.1", show_default=True,
+              help="address of the first server; the others follow it")
+@click.option("--auth", type=click.Choice(["ntlm", "negotiate", "basic"]), default="ntlm", show_default=True,
+              help="authentication the written inventory uses")
+@click.option("--protocol", type=click.Choice(["http", "https"]), default="http", show_default=True,
+              help="protocol the written inventory uses (NTLM over http is encrypted)")
+@user_errors
+def lab_serve(topology: str | None, inventory_out: str | None, state_dir: str, workers: int | None,
+              first_address: str, auth: str, protocol: str) -> None:
+    """Serve the lab until SIGINT/SIGTERM; prints a line starting with 'ready' when every endpoint listens."""
+    from wsusauto.lab.serve import serve_forever
+
+    serve_forever(topology_path=topology, state_dir=Path(state_dir), inventory_out=inventory_out,
+                  workers=workers, first_address=first_address, auth=auth, protocol=protocol)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

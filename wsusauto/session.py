@@ -1,0 +1,307 @@
+"""One WinRM session per host: a RunspacePool opened once and reused for every snippet of a run.
+
+pypsrp 0.9.1 keeps all state on its objects and has no locks, so a Session belongs to one thread
+at a time (the runner gives each host its own). Errors are mapped to the three things a caller
+must tell apart:
+
+- ``Unreachable``: nothing ran (connection refused or reset, TLS refused, HTTP 5xx, WSMan fault);
+- ``AuthenticationFailed``: the host answered and refused the credentials;
+- ``RemoteError``: the snippet ran and failed; the text is PowerShell's own.
+
+A command that outlives its deadline is stopped on the server (Ctrl+C signal) and raises
+``DeadlineExceeded``. Transport retries here are short (seconds) and only cover opening the pool,
+which changes nothing on the server; synchronization retries are policy, not transport.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import structlog
+from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
+from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+from pypsrp.wsman import WSMan
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
+from wsusauto.secrets import Secret
+from wsusauto.snippets import SnippetRegistry, registry
+
+log = structlog.get_logger(__name__)
+
+# WSMan fault codes that mean "the shell is gone" (pypsrp treats them the same way in is_alive()).
+_SHELL_NOT_FOUND = {2150858843, 2150858793}
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """How to reach one host; built from inventory vars (see ``wsusauto.inventory``)."""
+
+    address: str
+    port: int
+    username: str
+    password: Secret = field(repr=False)
+    auth: str = "negotiate"                  # basic | ntlm | negotiate | kerberos | credssp | certificate
+    ssl: bool = True
+    cert_validation: bool | str = True       # True, False, or the path of a CA bundle to trust
+    encryption: str = "auto"                 # auto | always | never
+    path: str = "wsman"
+    configuration_name: str = "Microsoft.PowerShell"
+    connection_timeout: float = 30.0
+    read_timeout: float = 30.0
+    operation_timeout: int = 20              # WSMan long-poll length; must stay below read_timeout
+    negotiate_send_cbt: bool = True
+    reconnection_retries: int = 0
+    reconnection_backoff: float = 2.0
+
+
+@dataclass(frozen=True)
+class TransportRetry:
+    """Short retries for opening a pool: a dropped connection or an HTTP 503 is often momentary."""
+
+    attempts: int = 3
+    initial_wait: float = 0.5
+    max_wait: float = 4.0
+
+
+class _TransientTransport(Exception):
+    """Internal: an Unreachable that is worth retrying (connection reset, HTTP 503)."""
+
+    def __init__(self, error: Unreachable) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Session:
+    """A live connection to one WSUS server."""
+
+    def __init__(self, name: str, options: ConnectionOptions, *, snippets: SnippetRegistry | None = None,
+                 default_deadline: float = 120.0, transport_retry: TransportRetry | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.name = name
+        self.options = options
+        self.snippets = snippets or registry()
+        self.default_deadline = default_deadline
+        self.transport_retry = transport_retry or TransportRetry()
+        self._sleep = sleep
+        self._wsman: WSMan | None = None
+        self._pool: RunspacePool | None = None
+        self.commands_run = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    def open(self) -> None:
+        """Open the RunspacePool (with short transport retries); a no-op when already open."""
+        if self._pool is not None:
+            return
+        retrying = Retrying(
+            stop=stop_after_attempt(self.transport_retry.attempts),
+            wait=wait_exponential(multiplier=self.transport_retry.initial_wait, max=self.transport_retry.max_wait),
+            retry=retry_if_exception_type(_TransientTransport),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    self._open_once()
+        except _TransientTransport as transient:
+            raise transient.error from None
+
+    def _open_once(self) -> None:
+        opts = self.options
+        wsman = WSMan(
+            opts.address,
+            port=opts.port,
+            username=opts.username,
+            password=opts.password.reveal(),
+            ssl=opts.ssl,
+            path=opts.path,
+            auth=opts.auth,
+            cert_validation=opts.cert_validation,
+            connection_timeout=opts.connection_timeout,
+            read_timeout=opts.read_timeout,
+            operation_timeout=opts.operation_timeout,
+            encryption=opts.encryption,
+            negotiate_send_cbt=opts.negotiate_send_cbt,
+            reconnection_retries=opts.reconnection_retries,
+            reconnection_backoff=opts.reconnection_backoff,
+            no_proxy=True,
+        )
+        pool = RunspacePool(wsman, configuration_name=opts.configuration_name)
+        try:
+            pool.open()
+        except Exception as exc:
+            wsman.transport.close()
+            error = self._map_error(exc, "opening the session")
+            if isinstance(error, Unreachable) and _is_transient(exc):
+                raise _TransientTransport(error) from None
+            raise error from None
+        self._wsman, self._pool = wsman, pool
+        log.debug("session opened", host=self.name)
+
+    def is_alive(self) -> bool:
+        """Ask the server whether our shell still exists (pypsrp's Get on the shell)."""
+        if self._pool is None:
+            return False
+        try:
+            return bool(self._pool.is_alive())
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        """Close the pool on the server (Delete) and the HTTP connection; never raises."""
+        pool, wsman = self._pool, self._wsman
+        self._pool = self._wsman = None
+        if pool is not None:
+            try:
+                pool.close()
+            except Exception as exc:  # the host may be gone; closing must not fail a run
+                log.debug("closing the session failed", host=self.name, error=type(exc).__name__)
+        if wsman is not None:
+            try:
+                wsman.transport.close()
+            except Exception:
+                pass
+
+    # -- running snippets --------------------------------------------------------------------
+
+    def invoke(self, snippet_name: str, deadline: float | None = None, **parameters: Any) -> Any:
+        """Run a shipped snippet with ``parameters`` and return its single output object."""
+        outputs = self.invoke_all(snippet_name, deadline=deadline, **parameters)
+        if len(outputs) != 1:
+            raise RemoteError(self.name, snippet_name, f"expected one output object, got {len(outputs)}")
+        return outputs[0]
+
+    def invoke_all(self, snippet_name: str, deadline: float | None = None, **parameters: Any) -> list[Any]:
+        snippet = self.snippets[snippet_name]
+        bound = snippet.bind(parameters)
+        self._ensure_open()
+        assert self._pool is not None
+        ps = PowerShell(self._pool)
+        ps.add_script(snippet.text)
+        if bound:
+            ps.add_parameters(bound)
+        budget = self.default_deadline if deadline is None else deadline
+        self.commands_run += 1
+        started = time.monotonic()
+        try:
+            ps.begin_invoke()
+            while ps.state == PSInvocationState.RUNNING:
+                remaining = budget - (time.monotonic() - started)
+                if remaining <= 0:
+                    self._stop(ps)
+                    raise DeadlineExceeded(self.name, f"{snippet_name} did not finish within {budget:g} s")
+                ps.poll_invoke(timeout=max(1, min(int(remaining + 0.999), self.options.operation_timeout)))
+        except (DeadlineExceeded, RemoteError):
+            raise
+        except Exception as exc:
+            # The pool is in an unknown state now; the next invoke opens a fresh one.
+            self._discard()
+            raise self._map_error(exc, snippet_name) from None
+        finally:
+            self._forget(ps)
+        if ps.state == PSInvocationState.FAILED or ps.streams.error:
+            raise RemoteError(self.name, snippet_name, _error_text(ps))
+        return list(ps.output)
+
+    def _ensure_open(self) -> None:
+        if self._pool is not None and self.commands_run > 0 and not self.is_alive():
+            log.info("session lost; reopening", host=self.name)
+            self._discard()
+        self.open()
+
+    def _stop(self, ps: PowerShell) -> None:
+        try:
+            ps.stop()
+        except Exception:
+            self._discard()
+
+    def _forget(self, ps: PowerShell) -> None:
+        # invoke() never closes a pipeline; drop it from the pool's table so a long run holds none.
+        if self._pool is not None:
+            self._pool.pipelines.pop(ps.id, None)
+
+    def _discard(self) -> None:
+        wsman = self._wsman
+        self._pool = self._wsman = None
+        if wsman is not None:
+            try:
+                wsman.transport.close()
+            except Exception:
+                pass
+
+    # -- error mapping -----------------------------------------------------------------------
+
+    def _map_error(self, exc: BaseException, doing: str) -> Exception:
+        where = f"{self.options.address}:{self.options.port}"
+        if isinstance(exc, AuthenticationError):
+            return AuthenticationFailed(self.name, f"{where} refused the credentials of {self.options.username!r}")
+        if isinstance(exc, requests.exceptions.SSLError):
+            return Unreachable(self.name, f"TLS with {where} failed ({_first_line(exc)}); give the lab or "
+                                          "server CA with ansible_psrp_ca_cert, or turn validation off explicitly")
+        if isinstance(exc, requests.exceptions.Timeout):
+            return DeadlineExceeded(self.name, f"{where} did not answer in time while {doing}")
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return Unreachable(self.name, f"cannot connect to {where}: {_connection_reason(exc)}")
+        if isinstance(exc, WSManFaultError):
+            return Unreachable(self.name, f"{where} returned WSMan fault {exc.code} while {doing}: "
+                                          f"{_first_line(exc.reason or exc.message)}")
+        if isinstance(exc, WinRMTransportError):
+            return Unreachable(self.name, f"{where} answered HTTP {exc.code} while {doing}")
+        if isinstance(exc, WinRMError):
+            return Unreachable(self.name, f"WinRM error while {doing}: {_first_line(exc)}")
+        return Unreachable(self.name, f"{type(exc).__name__} while {doing}: {_first_line(exc)}")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, WinRMTransportError):
+        return exc.code in (502, 503, 504)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        # A refused connection is an endpoint that is down, not a momentary drop.
+        return "refused" not in str(exc).lower()
+    return False
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else type(value).__name__
+
+
+def _connection_reason(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "reset" in text or "aborted" in text:
+        return "connection reset"
+    if "timed out" in text:
+        return "connection timed out"
+    return _first_line(exc)
+
+
+def _error_text(ps: PowerShell) -> str:
+    texts = []
+    for record in ps.streams.error:
+        message = None
+        exception = getattr(record, "exception", None)
+        if exception is not None:
+            props = getattr(exception, "adapted_properties", {}) or {}
+            message = props.get("Message")
+        texts.append(str(message or record))
+    return "; ".join(t for t in texts if t) or f"pipeline ended {ps.state}"
