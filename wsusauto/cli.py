@@ -1,6 +1,6 @@
 """The ``wsusauto`` command: a thin shell over the library.
 
-User errors are one line on stderr and exit code 5 (nothing ran); ``--debug`` shows tracebacks.
+User errors are one line on stderr and exit code 1 (nothing ran); ``--debug`` shows tracebacks.
 """
 
 from __future__ import annotations
@@ -40,9 +40,14 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except WsusAutoError as exc:
             if debug:
                 raise
-            _fail(str(exc), exitcodes.ERROR)
+            _fail(str(exc), exitcodes.USAGE)
         except KeyboardInterrupt:
             _fail("interrupted", exitcodes.INTERRUPTED)
+        except Exception as exc:
+            if debug:
+                raise
+            _fail(f"unexpected {type(exc).__name__}: {exc} (a bug; rerun with --debug for the traceback)",
+                  exitcodes.UNEXPECTED)
 
     return wrapper
 
@@ -76,12 +81,12 @@ def _parse_extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
               show_default=True)
 @click.option("--debug", is_flag=True, help="show tracebacks for errors")
 @click.version_option(package_name="wsusauto")
-def main(log_format: str, log_level: str, debug: bool) -> None:
+def cli(log_format: str, log_level: str, debug: bool) -> None:
     """Automate fleets of WSUS servers over WinRM."""
     configure_logging(log_format, "debug" if debug else log_level)
 
 
-@main.command()
+@cli.command()
 @click.option("-i", "--inventory", "inventory_path", required=True, type=click.Path(dir_okay=False),
               help="Ansible-style YAML inventory")
 @click.option("-l", "--limit", default=None, help="host pattern, as in Ansible (groups, globs, a:b, a:!b)")
@@ -111,13 +116,13 @@ def facts(inventory_path: str, limit: str | None, forks: int, extra_vars: tuple[
     else:
         print_facts_table(results)
     statuses = {r.status for r in results}
-    if "failed" in statuses:
-        sys.exit(exitcodes.HOST_FAILED)
     if "unreachable" in statuses:
         sys.exit(exitcodes.HOST_UNREACHABLE)
+    if "failed" in statuses:
+        sys.exit(exitcodes.HOST_FAILED)
 
 
-@main.group()
+@cli.group()
 def lab() -> None:
     """The lab: simulated WSUS servers behind real WinRM endpoints on 127.0.0.0/8."""
 
@@ -145,6 +150,21 @@ def lab_serve(topology: str | None, inventory_out: str | None, state_dir: str, w
 
     serve_forever(topology_path=topology, state_dir=Path(state_dir), inventory_out=inventory_out,
                   workers=workers, first_address=first_address, auth=auth, protocol=protocol)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point. Click's own usage errors exit 2, which Ansible reserves for a failed host,
+    so they are reported here with exit code 1 instead."""
+    try:
+        cli.main(args=argv, prog_name="wsusauto", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exitcodes.USAGE)
+    except click.Abort:
+        click.echo("wsusauto: interrupted", err=True)
+        sys.exit(exitcodes.INTERRUPTED)
 
 
 if __name__ == "__main__":  # pragma: no cover

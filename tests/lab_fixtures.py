@@ -1,0 +1,40 @@
+"""Helpers for tests that drive the real pypsrp client against an in-process lab."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from wsusauto.inventory import Inventory, inventory_from_dict
+from wsusauto.lab.runtime import Lab
+from wsusauto.lab.topology import topology_from_dict
+
+# Each lab gets its own /24 in 127.0.0.0/8 so tests never share an address (ports stay 5985/5986).
+_subnets = itertools.count(40)
+
+
+def next_first_address() -> str:
+    return f"127.0.{next(_subnets)}.1"
+
+
+def small_topology(count: int = 3, **per_server: Any) -> Any:
+    servers = [{"name": "wsus-root"}]
+    for i in range(1, count):
+        servers.append({"name": f"wsus-{i:02d}", "upstream": "wsus-root", "replica": True})
+    for server in servers:
+        server.update(per_server.get(server["name"], {}))
+    return topology_from_dict({"servers": servers}, "<test topology>")
+
+
+@contextmanager
+def running_lab(tmp_path: Path, topology: Any = None, **options: Any) -> Iterator[Lab]:
+    lab = Lab(topology or small_topology(), tmp_path / "state", first_address=next_first_address(), **options)
+    with lab:
+        yield lab
+
+
+def lab_inventory(lab: Lab, **options: Any) -> Inventory:
+    return inventory_from_dict(lab.inventory(**options), "<lab inventory>")
