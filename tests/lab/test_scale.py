@@ -1,0 +1,25 @@
+"""Bounded scale: 300 lab endpoints, sharded across worker processes, facts from every one."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.lab_fixtures import lab_inventory
+from wsusauto.fleet import collect_facts
+from wsusauto.lab.runtime import Lab
+from wsusauto.lab.topology import topology_from_dict
+
+pytestmark = pytest.mark.slow
+
+
+def test_facts_from_300_endpoints(tmp_path):
+    servers = [{"name": "wsus-root"}] + [
+        {"name": f"wsus-{i:03d}", "upstream": "wsus-root", "replica": i % 2 == 0} for i in range(1, 300)]
+    topology = topology_from_dict({"servers": servers}, "<scale>")
+    with Lab(topology, tmp_path / "state", first_address="127.0.100.1", workers=2) as lab:
+        inventory = lab_inventory(lab)
+        results = collect_facts(inventory, inventory.select("all"), forks=16)
+    assert len(results) == 300
+    failures = [(r.host, str(r.error)) for r in results if r.status != "ok"]
+    assert failures == []
+    assert [r.facts.name for r in results] == [s["name"] for s in servers]

@@ -1,0 +1,145 @@
+"""Session and facts over the real pypsrp client against the lab: auth, errors, deadlines, data."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+
+from tests.lab_fixtures import lab_inventory, running_lab, small_topology
+from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
+from wsusauto.facts import SETUP_REGISTRY_PATH, facts_parameters, gather_facts
+from wsusauto.lab.winrm import EndpointFaults
+from wsusauto.secrets import Secret
+from wsusauto.session import Session, TransportRetry
+from wsusauto.snippets import SnippetRegistry, registry
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with running_lab(tmp_path_factory.mktemp("lab"), small_topology(3)) as lab:
+        yield lab
+
+
+def _session(lab, host="wsus-root", **inventory_options) -> Session:
+    inventory = lab_inventory(lab, **inventory_options)
+    return Session(host, inventory.connection_options(inventory.hosts[host]), default_deadline=30)
+
+
+@pytest.mark.parametrize(("auth", "protocol"), [("ntlm", "http"), ("negotiate", "http"), ("basic", "https"),
+                                                ("ntlm", "https")])
+def test_facts_over_each_auth_and_protocol(lab, auth, protocol):
+    with _session(lab, "wsus-01", auth=auth, protocol=protocol) as session:
+        facts = gather_facts(session)
+    assert facts.host == "wsus-01"
+    assert facts.name == "wsus-01"
+    assert facts.sync_from_microsoft_update is True        # every lab server starts unconfigured
+    assert facts.last_synchronization_info is None or facts.last_synchronization_info.result == "NeverRun"
+
+
+def test_one_session_runs_many_snippets_on_one_pool(lab):
+    with _session(lab) as session:
+        first = gather_facts(session)
+        pool = session._pool
+        second = gather_facts(session)
+        assert session._pool is pool and session.is_alive()
+        assert not pool.pipelines      # finished pipelines are not kept
+    assert first == second
+
+
+def test_wrong_password_is_authentication_failed(lab):
+    session = _session(lab)
+    session.options = dataclasses.replace(session.options, password=Secret("not-the-lab-password"))
+    with pytest.raises(AuthenticationFailed) as info, session:
+        session.open()
+    assert "not-the-lab-password" not in str(info.value)
+
+
+def test_basic_https_without_the_ca_is_refused(lab):
+    session = _session(lab, auth="basic", protocol="https")
+    session.options = dataclasses.replace(session.options, cert_validation=True)
+    with pytest.raises(Unreachable, match="TLS"), session:
+        session.open()
+
+
+def test_endpoint_down_is_unreachable(lab):
+    lab.set_faults("wsus-02", EndpointFaults(down=True))
+    try:
+        with pytest.raises(Unreachable, match="connection refused"), _session(lab, "wsus-02") as session:
+            session.open()
+    finally:
+        lab.set_faults("wsus-02", EndpointFaults())
+    with _session(lab, "wsus-02") as session:
+        assert gather_facts(session).name == "wsus-02"
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_http_errors_are_unreachable_and_503_is_retried_briefly(lab, status):
+    sleeps: list[float] = []
+    lab.set_faults("wsus-02", EndpointFaults(http_status=status))
+    try:
+        session = _session(lab, "wsus-02")
+        session.transport_retry = TransportRetry(attempts=3, initial_wait=0.01, max_wait=0.02)
+        session._sleep = sleeps.append
+        with pytest.raises(Unreachable), session:
+            session.open()
+    finally:
+        lab.set_faults("wsus-02", EndpointFaults())
+    assert len(sleeps) == (2 if status == 503 else 0)
+
+
+def test_slow_handler_past_the_deadline_raises_deadline_exceeded(lab):
+    lab.set_faults("wsus-02", EndpointFaults(slow_seconds=4))
+    try:
+        with _session(lab, "wsus-02") as session:
+            session.open()
+            with pytest.raises(DeadlineExceeded, match="within 1.5 s"):
+                session.invoke("get_facts", deadline=1.5, **facts_parameters())
+    finally:
+        lab.set_faults("wsus-02", EndpointFaults())
+
+
+def test_snippet_changed_by_one_character_gets_a_remote_error(lab, tmp_path):
+    changed = registry()["get_facts"].text.replace("$HistoryCount", "$HistoryCounT", 1)
+    (tmp_path / "get_facts.ps1").write_bytes(changed.encode("utf-8"))
+    with _session(lab) as session:
+        session.snippets = SnippetRegistry(tmp_path)
+        with pytest.raises(RemoteError, match="is not recognized"):
+            session.invoke("get_facts", **facts_parameters())
+
+
+@pytest.mark.parametrize("hostile", [
+    "C:\\x'; Remove-Item -Recurse C:\\ #",
+    '"; $(Stop-Service WsusService) "',
+    "`$env:COMPUTERNAME`n; exit 1",
+    "line one\nline two\r\nthree;four",
+    "$(whoami)@{a=1}|Out-Null",
+])
+def test_hostile_parameters_arrive_as_data(lab, hostile):
+    # The lab echoes SetupRegistryPath in PowerShell's "Cannot find path" error, byte for byte.
+    with _session(lab) as session:
+        params = facts_parameters()
+        params["SetupRegistryPath"] = hostile
+        with pytest.raises(RemoteError) as info:
+            session.invoke("get_facts", **params)
+    assert f"Cannot find path '{hostile}' because it does not exist." in info.value.remote_text
+
+
+def test_the_real_setup_path_is_accepted(lab):
+    assert facts_parameters()["SetupRegistryPath"] == SETUP_REGISTRY_PATH
+
+
+def test_sessions_in_parallel_threads(lab):
+    results: dict[str, str] = {}
+
+    def read(host: str) -> None:
+        with _session(lab, host) as session:
+            results[host] = gather_facts(session).name
+
+    threads = [threading.Thread(target=read, args=(h,)) for h in ("wsus-root", "wsus-01", "wsus-02")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {"wsus-root": "wsus-root", "wsus-01": "wsus-01", "wsus-02": "wsus-02"}
