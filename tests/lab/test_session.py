@@ -10,7 +10,7 @@ import pytest
 from tests.lab_fixtures import lab_inventory, running_lab, small_topology
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
 from wsusauto.facts import SETUP_REGISTRY_PATH, facts_parameters, gather_facts
-from wsusauto.lab.winrm import EndpointFaults
+from wsusauto.lab.wsman import EndpointFaults
 from wsusauto.secrets import Secret
 from wsusauto.session import Session, TransportRetry
 from wsusauto.snippets import SnippetRegistry, registry

@@ -13,6 +13,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class SecureValue:
+    """A SecureString parameter, decrypted by the lab; it never shows its value when printed."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecureValue(********)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecureValue) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("SecureValue", self._value))
+
+
 @dataclass(frozen=True)
 class Invocation:
     endpoint: str                      # the lab server's name (one endpoint = one WSUS server)

@@ -27,7 +27,7 @@ from wsusauto.errors import UsageError
 from wsusauto.lab.addresses import allocate
 from wsusauto.lab.faults import EndpointFaultSettings, endpoint_fault_settings
 from wsusauto.lab.topology import Topology
-from wsusauto.lab.winrm import EndpointFaults, EndpointSpec, WinRMServer
+from wsusauto.lab.wsman import EndpointFaults, EndpointSpec, WinRMServer
 
 LAB_USER = "wsusadmin"
 _CREDENTIALS_FILE = "lab-credentials.json"
@@ -87,7 +87,7 @@ class Lab:
 
     @property
     def ca_cert_path(self) -> Path:
-        from wsusauto.lab.winrm.certs import ca_paths
+        from wsusauto.lab.wsman.certs import ca_paths
 
         return ca_paths(self.tls_dir)[0]
 
@@ -101,7 +101,7 @@ class Lab:
                 for e in chosen]
 
     def start(self) -> Lab:
-        from wsusauto.lab.winrm.certs import ensure_ca
+        from wsusauto.lab.wsman.certs import ensure_ca
 
         ensure_ca(self.tls_dir)  # once, before any worker, so shards never race to create it
         if self.workers == 0:

@@ -1,0 +1,236 @@
+"""The lab's WinRM transport against the real pypsrp client, with a test handler behind it."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+import requests
+from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
+from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+from pypsrp.wsman import WSMan
+
+from wsusauto.lab.invocation import ScriptError
+from wsusauto.lab.wsman import EndpointFaults, EndpointSpec, WinRMServer
+from wsusauto.lab.wsman import server as server_module
+
+PASSWORD = "Transport-Test-Pw1"
+_addresses = (f"127.0.77.{i}" for i in itertools.count(1))
+
+
+def handler(invocation):
+    action = invocation.parameters.get("action")
+    if action == "throw":
+        raise ScriptError("boom: terminating", error_id="Boom,Test")
+    if action == "write-error":
+        raise ScriptError("soft: non-terminating", terminating=False)
+    if action == "big":
+        return ["x" * (3 * 1024 * 1024)]
+    if action == "sleep":
+        time.sleep(float(invocation.parameters["seconds"]))
+    return [{"script": invocation.script, "parameters": invocation.parameters, "user": invocation.username,
+             "big_int": 2**40, "ratio": 0.1}]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    specs = [EndpointSpec(f"t{i}", next(_addresses), "wsusadmin", PASSWORD) for i in range(3)]
+    specs.append(EndpointSpec("plain", next(_addresses), "wsusadmin", PASSWORD, allow_unencrypted=True))
+    specs.append(EndpointSpec("strict", next(_addresses), "wsusadmin", PASSWORD, cbt_strict=True))
+    server = WinRMServer(specs, handler, tmp_path_factory.mktemp("tls"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def wsman(lab, name="t0", *, auth="ntlm", ssl=False, password=PASSWORD, **kwargs):
+    spec = lab.specs[name]
+    kwargs.setdefault("cert_validation", str(lab.ca_cert_path) if ssl else False)
+    return WSMan(spec.address, port=spec.https_port if ssl else spec.http_port, ssl=ssl, username="wsusadmin",
+                 password=password, auth=auth, **kwargs)
+
+
+def run(pool, script="Get-Thing", **parameters):
+    ps = PowerShell(pool)
+    ps.add_script(script)
+    if parameters:
+        ps.add_parameters(parameters)
+    return ps, ps.invoke()
+
+
+@pytest.mark.parametrize(("auth", "ssl"), [("ntlm", False), ("negotiate", False), ("basic", True),
+                                           ("ntlm", True), ("negotiate", True)])
+def test_each_auth_runs_a_pipeline(lab, auth, ssl):
+    with RunspacePool(wsman(lab, auth=auth, ssl=ssl)) as pool:
+        ps, output = run(pool, action="echo")
+    assert not ps.had_errors
+    assert output[0]["script"] == "Get-Thing"
+    assert output[0]["user"].lower().endswith("wsusadmin")
+    assert output[0]["big_int"] == 2**40 and output[0]["ratio"] == 0.1
+
+
+def test_ntlm_over_http_sends_no_plaintext_soap(lab, monkeypatch):
+    seen: list[tuple[str, bytes]] = []
+    original = server_module._Handler.do_POST
+
+    def recording(self):
+        original_read = self.rfile.read
+
+        def read(n=-1):
+            data = original_read(n)
+            seen.append((self.headers.get("Content-Type", ""), data))
+            return data
+
+        self.rfile.read = read
+        return original(self)
+
+    monkeypatch.setattr(server_module._Handler, "do_POST", recording)
+    with RunspacePool(wsman(lab, "t1")) as pool:
+        run(pool, action="echo", secret_marker="visible-only-if-plaintext")
+    soap_bodies = [(ct, body) for ct, body in seen if body]
+    assert len(soap_bodies) >= 5                    # create, receive, command, receive, delete
+    assert all(ct.startswith("multipart/encrypted") for ct, _ in soap_bodies)
+    assert not any(b"Envelope" in body or b"visible-only-if-plaintext" in body for _, body in soap_bodies)
+
+
+def test_basic_over_http_is_refused_unless_the_lab_allows_unencrypted(lab):
+    with pytest.raises(AuthenticationError):
+        RunspacePool(wsman(lab, "t0", auth="basic", encryption="never")).open()
+    with RunspacePool(wsman(lab, "plain", auth="basic", encryption="never")) as pool:
+        _, output = run(pool, action="echo")
+    assert output[0]["script"] == "Get-Thing"
+
+
+def test_plaintext_ntlm_over_http_is_refused_unless_allowed(lab):
+    with pytest.raises((AuthenticationError, WSManFaultError, WinRMTransportError)):
+        RunspacePool(wsman(lab, "t0", encryption="never")).open()
+    with RunspacePool(wsman(lab, "plain", encryption="never")) as pool:
+        run(pool, action="echo")
+
+
+@pytest.mark.parametrize(("auth", "ssl"), [("ntlm", False), ("basic", True)])
+def test_wrong_password_is_an_authentication_error(lab, auth, ssl):
+    with pytest.raises(AuthenticationError):
+        RunspacePool(wsman(lab, auth=auth, ssl=ssl, password="wrong-password")).open()
+
+
+def test_https_needs_the_lab_ca_to_validate(lab):
+    with pytest.raises(requests.exceptions.SSLError):
+        RunspacePool(wsman(lab, auth="basic", ssl=True, cert_validation=True)).open()
+
+
+def test_strict_channel_binding_accepts_pypsrp_and_rejects_a_client_without_it(lab):
+    with RunspacePool(wsman(lab, "strict", ssl=True)) as pool:
+        run(pool, action="echo")
+    with pytest.raises(AuthenticationError):
+        RunspacePool(wsman(lab, "strict", ssl=True, negotiate_send_cbt=False)).open()
+
+
+def test_terminating_and_non_terminating_errors(lab):
+    with RunspacePool(wsman(lab)) as pool:
+        ps, output = run(pool, action="throw")
+        assert ps.state == PSInvocationState.FAILED and ps.had_errors and output == []
+        assert "boom: terminating" in str(ps.streams.error[0])
+        ps, output = run(pool, action="write-error")
+        assert ps.state == PSInvocationState.COMPLETED
+        assert "soft: non-terminating" in str(ps.streams.error[0])
+
+
+def test_hostile_parameters_arrive_exactly(lab):
+    hostile = {"quote": "it's \"quoted\"", "subexpr": "$(Remove-Item C:\\ -Recurse)", "tick": "`n`$x",
+               "semi": "a; Stop-Service WsusService; b", "newline": "one\ntwo\r\nthree", "nested": ["$(x)", {"k": ";"}]}
+    with RunspacePool(wsman(lab)) as pool:
+        _, output = run(pool, action="echo", **hostile)
+    received = output[0]["parameters"]
+    for key, value in hostile.items():
+        assert received[key] == value
+
+
+def test_three_megabyte_output_is_intact(lab):
+    with RunspacePool(wsman(lab)) as pool:
+        _, output = run(pool, action="big")
+    assert output == ["x" * (3 * 1024 * 1024)]
+
+
+def test_slow_pipeline_outlives_operation_timeout_through_the_timeout_fault(lab):
+    with RunspacePool(wsman(lab, operation_timeout=1, read_timeout=5)) as pool:
+        started = time.monotonic()
+        ps, output = run(pool, action="sleep", seconds=2.5)
+    assert time.monotonic() - started >= 2.5
+    assert output[0]["parameters"]["seconds"] == 2.5 and not ps.had_errors
+
+
+def test_many_pipelines_on_one_pool_and_is_alive(lab):
+    pool = RunspacePool(wsman(lab, "t2"))
+    pool.open()
+    try:
+        for i in range(5):
+            _, output = run(pool, action="echo", i=i)
+            assert output[0]["parameters"]["i"] == i
+        assert pool.is_alive()
+        assert lab.endpoints["t2"].shells[str(pool.id).upper()].pipelines == {}   # finished pipelines forgotten
+        lab.endpoints["t2"].close()     # the server forgets the shell
+        assert not pool.is_alive()
+    finally:
+        try:
+            pool.close()
+        except WSManFaultError:
+            pass
+
+
+def test_stop_signal_stops_a_running_pipeline(lab):
+    with RunspacePool(wsman(lab)) as pool:
+        ps = PowerShell(pool)
+        ps.add_script("x").add_parameters({"action": "sleep", "seconds": 1})
+        ps.begin_invoke()
+        ps.stop()
+        assert ps.state == PSInvocationState.STOPPED
+
+
+def test_faults_down_http_status_auth_reject(lab):
+    spec = lab.specs["t2"]
+    try:
+        lab.set_faults("t2", EndpointFaults(down=True))
+        with pytest.raises(requests.exceptions.ConnectionError):
+            RunspacePool(wsman(lab, "t2")).open()
+        lab.set_faults("t2", EndpointFaults(http_status=503))
+        with pytest.raises(WinRMTransportError) as info:
+            RunspacePool(wsman(lab, "t2")).open()
+        assert info.value.code == 503
+        lab.set_faults("t2", EndpointFaults(http_status=500))
+        with pytest.raises(WSManFaultError):
+            RunspacePool(wsman(lab, "t2")).open()
+        lab.set_faults("t2", EndpointFaults(auth_reject=True))
+        with pytest.raises(AuthenticationError):
+            RunspacePool(wsman(lab, "t2")).open()
+    finally:
+        lab.set_faults("t2", EndpointFaults())
+    assert spec.faults == EndpointFaults()
+    with RunspacePool(wsman(lab, "t2")) as pool:
+        run(pool, action="echo")
+
+
+def test_unknown_action_is_a_real_fault(lab):
+    pool = RunspacePool(wsman(lab))
+    pool.open()
+    try:
+        with pytest.raises(WSManFaultError) as info:
+            pool.shell.wsman.enumerate("http://schemas.microsoft.com/powershell/Microsoft.PowerShell", None)
+        assert info.value.code == 2150858771
+    finally:
+        pool.close()
+
+
+def test_stop_leaves_no_threads(tmp_path):
+    before = threading.active_count()
+    server = WinRMServer([EndpointSpec("s", next(_addresses), "wsusadmin", PASSWORD)], handler, tmp_path)
+    server.start()
+    with RunspacePool(wsman(server, "s")) as pool:
+        run(pool, action="echo")
+    server.stop()
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= before

@@ -1,0 +1,141 @@
+"""Authentication and WinRM message encryption for one HTTP connection.
+
+NTLM and Negotiate belong to the TCP connection: the context made during the 401 handshake seals
+every later request on it (RC4 sequence numbers, so strictly in order). pyspnego's NTLM acceptor
+reads credentials from the file named by ``NTLM_USER_FILE`` (one per process), so every endpoint's
+user is in that file and each endpoint then checks that the authenticated principal is its own user.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+import re
+import struct
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import spnego
+from spnego.channel_bindings import GssChannelBindings
+
+BOUNDARY = "Encrypted Boundary"
+_MIME_BOUNDARY = b"--" + BOUNDARY.encode()
+_SPNEGO_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+_user_file_lock = threading.Lock()
+
+
+class AuthRejected(Exception):
+    """Answer 401 (pypsrp raises AuthenticationError)."""
+
+
+def split_user(username: str) -> tuple[str, str]:
+    domain, _, user = username.rpartition("\\")
+    return domain, user
+
+
+def install_ntlm_users(path: Path, credentials: Iterable[tuple[str, str]]) -> None:
+    """Write the process-wide NTLM credential file and point pyspnego at it."""
+    lines = []
+    for username, password in sorted(set(credentials)):
+        domain, user = split_user(username)
+        lines.append(f"{domain}:{user}:{password}")
+    with _user_file_lock:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+        os.environ["NTLM_USER_FILE"] = str(path)
+
+
+def same_user(principal: str | None, expected: str) -> bool:
+    if not principal:
+        return False
+    _, got = split_user(principal)
+    want_domain, want = split_user(expected)
+    got_domain, _ = split_user(principal)
+    return got.lower() == want.lower() and (not want_domain or got_domain.lower() == want_domain.lower())
+
+
+def check_basic(header_value: str, username: str, password: str) -> str:
+    try:
+        decoded = base64.b64decode(header_value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthRejected("bad Basic header") from None
+    user, _, given = decoded.partition(":")
+    if not (same_user(user, username) and hmac.compare_digest(given.encode(), password.encode())):
+        raise AuthRejected("wrong user or password")
+    return user
+
+
+class ConnectionAuth:
+    """The Negotiate/NTLM state of one keep-alive connection."""
+
+    def __init__(self, channel_binding_hash: bytes | None, cbt_strict: bool) -> None:
+        self._bindings = None
+        if channel_binding_hash is not None and cbt_strict:
+            # Windows' default CbtHardeningLevel (Relaxed) accepts clients that send no binding.
+            self._bindings = GssChannelBindings(application_data=b"tls-server-end-point:" + channel_binding_hash)
+        self.context: spnego.ContextProxy | None = None
+        self.user: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user is not None
+
+    def step(self, token: bytes, expected_user: str) -> tuple[bytes | None, bool]:
+        """Feed one Negotiate token; returns (token to send back, complete)."""
+        if self.context is None or self.context.complete:
+            protocol = "ntlm" if token.startswith(b"NTLMSSP\x00") else "negotiate"
+            self.context = spnego.server(protocol=protocol, channel_bindings=self._bindings, service="WSMAN")
+            self.user = None
+        try:
+            out = self.context.step(token)
+        except Exception as exc:
+            self.context = None
+            raise AuthRejected(f"{type(exc).__name__}") from None
+        if not self.context.complete:
+            return out, False
+        if not same_user(self.context.client_principal, expected_user):
+            self.context = None
+            raise AuthRejected("not this endpoint's user")
+        self.user = self.context.client_principal
+        return out, True
+
+    # -- message encryption ------------------------------------------------------------------
+
+    def unwrap(self, body: bytes) -> bytes:
+        assert self.context is not None
+        parts = [p for p in re.split(rb"--\s*" + re.escape(BOUNDARY.encode()) + rb"(?:--)?\r\n", body) if p]
+        message = b""
+        for i in range(0, len(parts) - 1, 2):
+            header, payload = parts[i].strip(), parts[i + 1]
+            match = re.search(rb"Length=(\d+)", header)
+            if match is None:
+                raise ValueError("encrypted part without OriginalContent length")
+            payload = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
+            (header_length,) = struct.unpack("<i", payload[:4])
+            data = self.context.unwrap_winrm(payload[4:4 + header_length], payload[4 + header_length:])
+            if len(data) != int(match.group(1)):
+                raise ValueError("decrypted length does not match OriginalContent")
+            message += data
+        return message
+
+    def wrap(self, message: bytes) -> tuple[str, bytes]:
+        assert self.context is not None
+        result = self.context.wrap_winrm(message)
+        wrapped = struct.pack("<i", len(result.header)) + result.header + result.data
+        head = "\r\n".join([
+            f"--{BOUNDARY}",
+            f"\tContent-Type: {_SPNEGO_PROTOCOL}",
+            f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={len(message) + result.padding_length}",
+            f"--{BOUNDARY}",
+            "\tContent-Type: application/octet-stream",
+            "",
+        ]).encode()
+        content_type = f'multipart/encrypted;protocol="{_SPNEGO_PROTOCOL}";boundary="{BOUNDARY}"'
+        return content_type, head + wrapped + _MIME_BOUNDARY + b"--\r\n"

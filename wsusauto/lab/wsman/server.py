@@ -1,0 +1,263 @@
+"""HTTP(S) listeners for lab endpoints: one address each, ports 5985 and 5986.
+
+Traps handled here (see the lab notes): Nagle is off and each response leaves in one ``send()``
+(else every request waits ~40 ms for a delayed ACK); ``server_bind`` does no reverse-DNS lookup
+(else 300 endpoints take 25 s to start); TLS handshakes run in the connection's thread, never in
+the accept loop; any exception becomes a WSMan fault, never a dropped connection.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+import socketserver
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+from wsusauto.lab.invocation import ScriptHandler
+from wsusauto.lab.wsman import soap
+from wsusauto.lab.wsman.auth import AuthRejected, ConnectionAuth, check_basic, install_ntlm_users
+from wsusauto.lab.wsman.certs import ca_paths, ensure_ca, issue_server_cert
+from wsusauto.lab.wsman.endpoint import Endpoint, EndpointFaults, EndpointSpec
+
+log = logging.getLogger(__name__)
+
+_SERVICE_UNAVAILABLE = (b'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">'
+                        b"<HTML><HEAD><TITLE>Service Unavailable</TITLE></HEAD><BODY><h2>Service Unavailable</h2>"
+                        b"<hr><p>HTTP Error 503. The service is unavailable.</p></BODY></HTML>")
+
+
+class _Listener(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], endpoint: Endpoint, tls: ssl.SSLContext | None,
+                 cbt_hash: bytes | None) -> None:
+        self.endpoint = endpoint
+        self.tls = tls
+        self.cbt_hash = cbt_hash
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # TCPServer.server_bind without HTTPServer's socket.getfqdn() reverse lookup.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        try:
+            if self.tls is not None:
+                try:
+                    request = self.tls.wrap_socket(request, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return  # the client refused our certificate or went away
+            self.RequestHandlerClass(request, client_address, self)
+        finally:
+            with self.connections_lock:
+                self.connections.discard(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection error on %s", self.endpoint.spec.name, exc_info=True)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _Listener
+    server_version = "Microsoft-HTTPAPI/2.0"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        self.auth = ConnectionAuth(self.server.cbt_hash, self.server.endpoint.spec.cbt_strict)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+                 f"Server: {self.server_version}", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)  # one send()
+
+    def _challenge(self, basic_allowed: bool) -> None:
+        headers = {"WWW-Authenticate": "Negotiate"}
+        if basic_allowed:
+            headers["WWW-Authenticate"] = 'Negotiate, Basic realm="WSMAN"'
+        self._send(401, b"", headers)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        endpoint = self.server.endpoint
+        spec = endpoint.spec
+        faults: EndpointFaults = spec.faults
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if faults.http_status == 503:
+            self._send(503, _SERVICE_UNAVAILABLE, {"Content-Type": "text/html; charset=us-ascii"})
+            return
+        if faults.http_status is not None:
+            fault = soap.SoapFault(soap.FAULT_INTERNAL, "The WS-Management service encountered an internal error.")
+            self._send(faults.http_status, soap.fault_response(fault, "", spec.name),
+                       {"Content-Type": "application/soap+xml;charset=UTF-8"})
+            return
+        tls = self.server.tls is not None
+        basic_allowed = tls or spec.allow_unencrypted
+        authorization = self.headers.get("Authorization", "")
+        scheme, _, value = authorization.partition(" ")
+        final_token: bytes | None = None
+        user: str | None = None
+        try:
+            if faults.auth_reject and authorization:
+                raise AuthRejected("auth_reject fault")
+            if scheme.lower() == "basic":
+                if not basic_allowed:
+                    raise AuthRejected("Basic over plain HTTP is not allowed")
+                user = check_basic(value.strip(), spec.username, spec.password)
+            elif scheme.lower() in ("negotiate", "ntlm", "kerberos"):
+                token = base64.b64decode(value.strip())
+                final_token, complete = self.auth.step(token, spec.username)
+                if not complete:
+                    self._send(401, b"", {"WWW-Authenticate": "Negotiate " + base64.b64encode(final_token or b"")
+                                          .decode("ascii")})
+                    return
+                user = self.auth.user
+            elif self.auth.authenticated and not faults.auth_reject:
+                user = self.auth.user
+        except AuthRejected:
+            self._challenge(basic_allowed)
+            return
+        if user is None:
+            self._challenge(basic_allowed)
+            return
+        extra = {"WWW-Authenticate": "Negotiate " + base64.b64encode(final_token).decode("ascii")} if final_token else {}
+        if not body:
+            self._send(200, b"", extra)  # the empty POST that sets up encryption
+            return
+        content_type = self.headers.get("Content-Type", "")
+        encrypted = content_type.startswith("multipart/encrypted")
+        try:
+            if encrypted:
+                if self.auth.context is None or not self.auth.authenticated:
+                    self._challenge(basic_allowed)
+                    return
+                body = self.auth.unwrap(body)
+            elif not tls and not spec.allow_unencrypted:
+                # WinRM's AllowUnencrypted=false: plaintext SOAP over HTTP is refused.
+                self._challenge(basic_allowed)
+                return
+            response = endpoint.handle(body, user)
+        except Exception as exc:  # never drop the connection: answer with a fault
+            log.exception("lab endpoint %s failed", spec.name)
+            response = soap.fault_response(soap.SoapFault(soap.FAULT_INTERNAL, f"{type(exc).__name__}: {exc}"),
+                                           "", spec.name)
+        status = 500 if b"<s:Fault>" in response[:2000] else 200
+        headers = dict(extra)
+        if encrypted:
+            headers["Content-Type"], response = self.auth.wrap(response)
+        else:
+            headers["Content-Type"] = "application/soap+xml;charset=UTF-8"
+        self._send(status, response, headers)
+
+
+class WinRMServer:
+    """Serves many endpoints, each on its own loopback address."""
+
+    def __init__(self, specs: list[EndpointSpec], handler: ScriptHandler, tls_dir: Path) -> None:
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ValueError("endpoint names must be unique")
+        self.specs = {s.name: s for s in specs}
+        self.handler = handler
+        self.tls_dir = Path(tls_dir)
+        self.endpoints = {s.name: Endpoint(s, handler) for s in specs}
+        self._listeners: dict[tuple[str, int], _Listener] = {}
+        self._threads: dict[tuple[str, int], threading.Thread] = {}
+        self._tls: dict[str, tuple[ssl.SSLContext, bytes]] = {}
+        self._lock = threading.Lock()
+        self._started = False
+
+    @property
+    def ca_cert_path(self) -> Path:
+        return ca_paths(self.tls_dir)[0]
+
+    def start(self) -> None:
+        ensure_ca(self.tls_dir)
+        install_ntlm_users(self.tls_dir / "ntlm-users", [(s.username, s.password) for s in self.specs.values()])
+        self._started = True
+        for spec in self.specs.values():
+            if not spec.faults.down:
+                self._open(spec)
+
+    def _tls_for(self, spec: EndpointSpec) -> tuple[ssl.SSLContext, bytes]:
+        if spec.name not in self._tls:
+            cert, key, cbt_hash = issue_server_cert(self.tls_dir, spec.name, [spec.address])
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            self._tls[spec.name] = (context, cbt_hash)
+        return self._tls[spec.name]
+
+    def _open(self, spec: EndpointSpec) -> None:
+        endpoint = self.endpoints[spec.name]
+        ports: list[tuple[int, ssl.SSLContext | None, bytes | None]] = [(spec.http_port, None, None)]
+        if spec.https_port is not None:
+            context, cbt_hash = self._tls_for(spec)
+            ports.append((spec.https_port, context, cbt_hash))
+        for port, context, cbt_hash in ports:
+            key = (spec.address, port)
+            listener = _Listener(key, endpoint, context, cbt_hash)
+            thread = threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.2},
+                                      name=f"lab-listen-{spec.name}:{port}", daemon=True)
+            with self._lock:
+                self._listeners[key] = listener
+                self._threads[key] = thread
+            thread.start()
+
+    def _close(self, spec: EndpointSpec) -> None:
+        keys = [(spec.address, spec.http_port)] + ([(spec.address, spec.https_port)] if spec.https_port else [])
+        for key in keys:
+            with self._lock:
+                listener = self._listeners.pop(key, None)
+                thread = self._threads.pop(key, None)
+            if listener is None:
+                continue
+            listener.shutdown()
+            listener.server_close()
+            listener.close_connections()
+            if thread is not None:
+                thread.join(5)
+        self.endpoints[spec.name].close()
+
+    def set_faults(self, name: str, faults: EndpointFaults) -> None:
+        spec = self.specs[name]
+        was_down = spec.faults.down
+        spec.faults = faults
+        if not self._started:
+            return
+        if faults.down and not was_down:
+            self._close(spec)
+        elif was_down and not faults.down:
+            self._open(spec)
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        for spec in self.specs.values():
+            self._close(spec)

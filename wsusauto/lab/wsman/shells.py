@@ -1,0 +1,306 @@
+"""PSRP behind WinRS shells, through psrpcore's server side (sans-IO).
+
+One ``Shell`` per RunspacePool (the client's ShellId is the pool id). psrpcore produces outgoing
+data for one target per ``data_to_send()`` call, so payloads are routed by pipeline id into
+outboxes: the pool's (answered by pool-level Receives) and one per pipeline (answered by that
+pipeline's long-poll Receives). Handlers run in worker threads so a slow one never blocks the HTTP
+thread; the pipeline's Receive waits on a condition and ends with the OperationTimeout fault, which
+pypsrp retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from psrpcore import ServerPipeline, ServerRunspacePool, StreamType
+from psrpcore._payload import PSRPPayload
+from psrpcore.types import (
+    ErrorCategory,
+    ErrorCategoryInfo,
+    ErrorRecord,
+    NETException,
+    PSDouble,
+    PSInvocationState,
+    PSSecureString,
+    RunspacePoolState,
+)
+
+from wsusauto.lab.invocation import Invocation, ScriptError, ScriptHandler, SecureValue
+from wsusauto.lab.wsman import soap
+
+log = logging.getLogger(__name__)
+
+_FINAL_STATES = {PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped}
+
+
+class _LabRunspacePool(ServerRunspacePool):
+    """psrpcore's server pool with two fixes for pypsrp 0.9.1 (see the lab notes)."""
+
+    def _fix_ci(self, event: Any) -> int:
+        # pypsrp writes <I64 N="CI">; psrpcore reads .ci case-sensitively.
+        obj = event.ps_object
+        for name in ("ci", "CI", "Ci"):
+            value = getattr(obj, name, None)
+            if value is not None:
+                return int(value)
+        raise AttributeError("runspace availability request without a call id")
+
+    def _process_SetMaxRunspaces(self, event: Any) -> None:
+        ci = self._fix_ci(event)
+        self._ci_events[ci] = event
+        self._ci_handlers[ci] = lambda e: setattr(self, "_max_runspaces", int(event.ps_object.MaxRunspaces))
+        self._pending_ci.append(ci)
+
+    def _process_SetMinRunspaces(self, event: Any) -> None:
+        ci = self._fix_ci(event)
+        self._ci_events[ci] = event
+        self._ci_handlers[ci] = lambda e: setattr(self, "_min_runspaces", int(event.ps_object.MinRunspaces))
+        self._pending_ci.append(ci)
+
+    def _process_ResetRunspaceState(self, event: Any) -> None:
+        ci = self._fix_ci(event)
+        self._ci_events[ci] = event
+        self._ci_handlers[ci] = None
+        self._pending_ci.append(ci)
+
+    def _process_GetAvailableRunspaces(self, event: Any) -> None:
+        ci = self._fix_ci(event)
+        self._ci_events[ci] = event
+        self._ci_handlers[ci] = None
+        self._pending_available.append(ci)
+
+
+def to_plain(value: Any) -> Any:
+    """psrpcore values (PSString, PSInt, PSList, PSDict, ...) as plain Python."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, PSSecureString):
+        return SecureValue(str(value.decrypt()))
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return {to_plain(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(v) for v in value]
+    return str(value)
+
+
+def to_ps(value: Any) -> Any:
+    """Plain Python output as psrpcore values: psrpcore already maps dict, list, str, bool, int (I32/I64),
+    datetime; floats would become Single, so they are made Double here."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return PSDouble(value)
+    if isinstance(value, dict):
+        return {str(k): to_ps(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_ps(v) for v in value]
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _error_record(error: ScriptError) -> ErrorRecord:
+    try:
+        category = ErrorCategory[error.category]
+    except KeyError:
+        category = ErrorCategory.NotSpecified
+    exception = NETException(Message=error.message)
+    exception.PSObject.type_names.insert(0, error.exception_type)
+    return ErrorRecord(
+        Exception=exception,
+        CategoryInfo=ErrorCategoryInfo(Category=category, Reason=error.exception_type.rsplit(".", 1)[-1]),
+        FullyQualifiedErrorId=error.error_id,
+    )
+
+
+class Shell:
+    """One RunspacePool: psrpcore state, outboxes and running pipelines, guarded by one lock."""
+
+    def __init__(self, shell_id: str, resource_uri: str, endpoint: str, username: str,
+                 handler: ScriptHandler, slow_seconds: Callable[[], float]) -> None:
+        self.shell_id = shell_id
+        self.resource_uri = resource_uri
+        self.endpoint = endpoint
+        self.username = username
+        self.handler = handler
+        self.slow_seconds = slow_seconds
+        self.pool = _LabRunspacePool()
+        self.pool._pending_ci = []
+        self.pool._pending_available = []
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.outbox: dict[uuid.UUID | None, list[bytes]] = {}
+        self.pipelines: dict[uuid.UUID, ServerPipeline] = {}
+        self.finished: set[uuid.UUID] = set()
+        self.closed = False
+
+    # -- incoming ----------------------------------------------------------------------------
+
+    def feed(self, data: bytes, pipeline_id: uuid.UUID | None = None,
+             stream: StreamType = StreamType.default) -> None:
+        """Process PSRP fragments from Create, Command or Send; queue the answers."""
+        with self.lock:
+            self.pool.receive_data(PSRPPayload(data, stream, pipeline_id))
+            while True:
+                event = self.pool.next_event()
+                if event is None:
+                    break
+                self._on_event(event)
+            self._answer_pool_requests()
+            self._drain()
+
+    def new_pipeline(self, pipeline_id: uuid.UUID) -> None:
+        with self.lock:
+            # psrpcore must know the pipeline before its CreatePipeline fragment arrives.
+            self.pipelines[pipeline_id] = ServerPipeline(self.pool, pipeline_id)
+
+    def _on_event(self, event: Any) -> None:
+        name = type(event).__name__
+        if name == "CreatePipelineEvent":
+            pipeline = self.pool.pipeline_table[event.pipeline_id]
+            pipeline.start()
+            metadata = pipeline.metadata  # cached by psrpcore; event.pipeline would parse it again
+            thread = threading.Thread(target=self._run, args=(event.pipeline_id, metadata),
+                                      name=f"lab-pipeline-{self.endpoint}", daemon=True)
+            thread.start()
+
+    def _answer_pool_requests(self) -> None:
+        pool = self.pool
+        while pool._pending_ci:
+            pool.runspace_availability_response(pool._pending_ci.pop(0), True)
+        while pool._pending_available:
+            ci = pool._pending_available.pop(0)
+            pool.runspace_availability_response(ci, max(0, pool.max_runspaces - len(self.pipelines)))
+
+    def _drain(self) -> None:
+        """Move everything psrpcore wants to send into the per-target outboxes."""
+        moved = False
+        while True:
+            payload = self.pool.data_to_send()
+            if payload is None:
+                break
+            self.outbox.setdefault(payload.pipeline_id, []).append(payload.data)
+            moved = True
+        if moved:
+            self.changed.notify_all()
+
+    # -- running a pipeline ------------------------------------------------------------------
+
+    def _run(self, pipeline_id: uuid.UUID, metadata: Any) -> None:
+        commands = list(getattr(metadata, "commands", []) or [])
+        script = commands[0].command_text if commands else ""
+        parameters = {}
+        if commands:
+            for name, value in commands[0].parameters:
+                if name is not None:
+                    parameters[str(name)] = to_plain(value)
+        invocation = Invocation(endpoint=self.endpoint, script=str(script), parameters=parameters,
+                                username=self.username)
+        delay = self.slow_seconds()
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            if len(commands) != 1 or not commands[0].is_script:
+                raise ScriptError("The lab runs exactly one script per pipeline.", error_id="LabUnsupported")
+            outputs, error = list(self.handler(invocation)), None
+        except ScriptError as exc:
+            outputs, error = [], exc
+        except Exception as exc:  # a handler bug still answers the client, as PowerShell would
+            log.exception("lab handler failed on %s", self.endpoint)
+            outputs, error = [], ScriptError(f"{type(exc).__name__}: {exc}")
+        with self.lock:
+            pipeline = self.pipelines.get(pipeline_id)
+            if pipeline is None or pipeline.state != PSInvocationState.Running:
+                return  # stopped or terminated meanwhile
+            try:
+                for output in outputs:
+                    pipeline.write_output(to_ps(output))
+                if error is not None and not error.terminating:
+                    pipeline.write_error(_error_record(error).Exception, _error_record(error).CategoryInfo,
+                                         fully_qualified_error_id=error.error_id)
+                if error is not None and error.terminating:
+                    pipeline._change_state(PSInvocationState.Failed, _error_record(error))
+                else:
+                    pipeline.complete()
+            except Exception as exc:
+                log.exception("serializing output failed on %s", self.endpoint)
+                if pipeline.state == PSInvocationState.Running:
+                    pipeline._change_state(PSInvocationState.Failed,
+                                           _error_record(ScriptError(f"{type(exc).__name__}: {exc}")))
+            self._drain()
+
+    # -- outgoing ----------------------------------------------------------------------------
+
+    def receive(self, pipeline_id: uuid.UUID | None, timeout: float) -> tuple[list[str], bool]:
+        """Chunks (base64) for one target; pipelines long-poll up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                if self.closed:
+                    raise soap.shell_not_found(self.shell_id)
+                queued = self.outbox.pop(pipeline_id, None)
+                if queued:
+                    done = self._forget_if_final(pipeline_id)
+                    return [base64.b64encode(chunk).decode("ascii") for chunk in queued], done
+                if pipeline_id is None:
+                    return [], False  # pool-level Receive is never retried by pypsrp: answer at once
+                if pipeline_id not in self.pipelines:
+                    raise soap.SoapFault(soap.FAULT_INVALID_SELECTORS,
+                                         f"The command {str(pipeline_id).upper()} was not found in the shell.",
+                                         subcode="w:InvalidSelectors", value="s:Sender")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise soap.operation_timeout()
+                self.changed.wait(remaining)
+
+    def _forget_if_final(self, pipeline_id: uuid.UUID | None) -> bool:
+        # pypsrp's invoke() never signals; forget a pipeline once its final state went out.
+        if pipeline_id is None:
+            return False
+        pipeline = self.pipelines.get(pipeline_id)
+        if pipeline is not None and pipeline.state in _FINAL_STATES:
+            self._drop(pipeline_id)
+            return True
+        return False
+
+    def _drop(self, pipeline_id: uuid.UUID) -> None:
+        self.pipelines.pop(pipeline_id, None)
+        self.pool.pipeline_table.pop(pipeline_id, None)
+        self.outbox.pop(pipeline_id, None)
+
+    def signal(self, pipeline_id: uuid.UUID, code: str) -> None:
+        with self.lock:
+            pipeline = self.pipelines.get(pipeline_id)
+            if pipeline is None:
+                return
+            if code.lower() == soap.SIGNAL_CTRL_C and pipeline.state == PSInvocationState.Running:
+                pipeline.stop()
+                self._drain()
+                return
+            self._drop(pipeline_id)
+            self.changed.notify_all()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            for pipeline_id in list(self.pipelines):
+                self._drop(pipeline_id)
+            if self.pool.state == RunspacePoolState.Opened:
+                try:
+                    self.pool.close()
+                except Exception:
+                    pass
+            self.changed.notify_all()
