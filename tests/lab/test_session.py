@@ -101,7 +101,9 @@ def test_slow_handler_past_the_deadline_raises_deadline_exceeded(lab):
 
 
 def test_snippet_changed_by_one_character_gets_a_remote_error(lab, tmp_path):
-    changed = registry()["get_facts"].text.replace("$HistoryCount", "$HistoryCounT", 1)
+    original = registry()["get_facts"].text
+    changed = original.replace("Reads only", "Reads 0nly", 1)
+    assert changed != original and len(changed) == len(original)
     (tmp_path / "get_facts.ps1").write_bytes(changed.encode("utf-8"))
     with _session(lab) as session:
         session.snippets = SnippetRegistry(tmp_path)
@@ -143,3 +145,34 @@ def test_sessions_in_parallel_threads(lab):
     for thread in threads:
         thread.join()
     assert results == {"wsus-root": "wsus-root", "wsus-01": "wsus-01", "wsus-02": "wsus-02"}
+
+
+def test_three_megabyte_output_arrives_intact(lab):
+    message = ("Content file download failed. Reason: the server does not support the Range header. " * 40000)
+    message = message[: 3 * 1024 * 1024]
+    lab.handlers.servers["wsus-02"].add_event(364, message)
+    with _session(lab, "wsus-02") as session:
+        facts = gather_facts(session)
+    assert [e.message for e in facts.events if e.id == 364] == [message]
+
+
+def test_state_persists_across_a_lab_restart(tmp_path):
+    first = small_topology(2, **{"wsus-01": {"initial": {
+        "HostBinariesOnMicrosoftUpdate": True, "SynchronizeAutomatically": True,
+        "SynchronizeAutomaticallyTimeOfDay": "03:00:00", "NumberOfSynchronizationsPerDay": 4}}})
+    with running_lab(tmp_path, first) as lab:
+        lab.handlers.servers["wsus-01"].set(ProxyName="proxy.corp.example", UseProxy=True)
+        lab.handlers.servers["wsus-01"].set_proxy_password("Proxy-Canary-Pw-77")
+        with _session(lab, "wsus-01") as session:
+            before = gather_facts(session)
+    # Restart with a topology that no longer sets initial values: the SUSDB state wins.
+    with running_lab(tmp_path, small_topology(2)) as lab:
+        with _session(lab, "wsus-01") as session:
+            after = gather_facts(session)
+    assert after == before
+    assert after.host_binaries_on_microsoft_update and after.proxy_name == "proxy.corp.example"
+    assert after.has_proxy_password
+    next_sync = after.next_synchronization_time        # 4 a day from 03:00 UTC: 03, 09, 15 or 21
+    assert (next_sync.hour, next_sync.minute) in {(3, 0), (9, 0), (15, 0), (21, 0)}
+    assert "Proxy-Canary-Pw-77" not in repr(after)
+

@@ -8,6 +8,7 @@ which the transport reports the way PowerShell reports a terminating error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,8 +70,11 @@ ScriptHandler = Callable[[Invocation], list[Any]]
 
 def not_recognized(script: str) -> ScriptError:
     """PowerShell's own error for a command it does not know."""
-    words = script.strip().split()
-    term = words[0] if words else script
+    # PowerShell names the first command it could not resolve; comments are not commands.
+    code = re.sub(r"<#.*?#>", " ", script, flags=re.DOTALL)
+    code = re.sub(r"(?m)#.*$", " ", code)
+    words = code.split()
+    term = words[0] if words else script.strip()
     return ScriptError(
         f"The term '{term}' is not recognized as the name of a cmdlet, function, script file, or operable "
         "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
