@@ -13,11 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from rich.console import Console
-
 from wsusauto.fleet import collect_facts
 from wsusauto.inventory import load_inventory
-from wsusauto.report import print_facts_table
+from wsusauto.log import configure_logging
+from wsusauto.report import output_console, print_facts_table
 
 
 def start_lab(state_dir: Path, inventory_path: Path, *extra_args: str,
@@ -48,7 +47,8 @@ def stop_lab(process: subprocess.Popen[str], timeout: float = 30.0) -> int:
 
 
 def main() -> int:
-    console = Console()
+    configure_logging("console", "warning")
+    console = output_console()
     with tempfile.TemporaryDirectory(prefix="wsusauto-demo-") as tmp:
         state_dir, inventory_path = Path(tmp) / "state", Path(tmp) / "inventory.yml"
         console.print("[bold]Starting the lab[/bold]: 16 simulated WSUS servers on 127.0.10.x, "

@@ -60,9 +60,10 @@ def _last_sync(facts: Facts) -> str:
 
 def facts_table(results: Sequence[HostFacts]) -> Table:
     table = Table(title="WSUS servers", show_lines=False)
-    for column in ("host", "version", "update source", "replica", "storage", "schedule", "last sync",
+    table.add_column("host", no_wrap=True)
+    for column in ("version", "update source", "replica", "storage", "schedule", "last sync",
                    "WsusService / BITS", "updates (approved)"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in results:
         if r.facts is None:
             table.add_row(r.host, f"[red]{r.status}[/red]", str(r.error.reason if hasattr(r.error, "reason")
@@ -79,5 +80,11 @@ def facts_table(results: Sequence[HostFacts]) -> Table:
     return table
 
 
+def output_console() -> Console:
+    """A console for results: the terminal's width, or wide enough not to cut cells when piped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=220)
+
+
 def print_facts_table(results: Sequence[HostFacts], console: Console | None = None) -> None:
-    (console or Console()).print(facts_table(results))
+    (console or output_console()).print(facts_table(results))
