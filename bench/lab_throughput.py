@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wsusauto.facts import gather_facts  # noqa: E402
-from wsusauto.inventory import inventory_from_dict  # noqa: E402
-from wsusauto.lab.runtime import Lab  # noqa: E402
-from wsusauto.lab.topology import topology_from_dict  # noqa: E402
-from wsusauto.session import Session  # noqa: E402
+from wsusauto.facts import gather_facts
+from wsusauto.inventory import inventory_from_dict
+from wsusauto.lab.runtime import Lab
+from wsusauto.lab.topology import topology_from_dict
+from wsusauto.session import Session
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -38,8 +38,10 @@ def process_cpu_seconds(pid: int) -> float:
 def measure(hosts: int, calls: int, threads: int, auth: str, protocol: str) -> dict[str, float]:
     servers = [{"name": f"bench-{i:03d}"} for i in range(hosts)]
     topology = topology_from_dict({"servers": servers}, "<bench>")
-    with tempfile.TemporaryDirectory() as tmp, Lab(topology, Path(tmp), first_address="127.0.200.1",
-                                                   workers=1) as lab:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Lab(topology, Path(tmp), first_address="127.0.200.1", workers=1) as lab,
+    ):
         worker_pid = lab._processes[0].pid
         inventory = inventory_from_dict(lab.inventory(auth=auth, protocol=protocol))
         sessions = [Session(h.name, inventory.connection_options(h)) for h in inventory.hosts.values()]
@@ -62,7 +64,11 @@ def measure(hosts: int, calls: int, threads: int, auth: str, protocol: str) -> d
             for thread in pool:
                 thread.join()
             wall = time.perf_counter() - started
-            return (wall, time.process_time() - client_before, process_cpu_seconds(worker_pid) - server_before)
+            return (
+                wall,
+                time.process_time() - client_before,
+                process_cpu_seconds(worker_pid) - server_before,
+            )
 
         baseline_wall, baseline_client, baseline_server = run(lambda s: s._pool.is_alive(), calls)
         facts_wall, facts_client, facts_server = run(gather_facts, calls)
@@ -93,8 +99,10 @@ def main() -> None:
     args = parser.parse_args()
     protocol = args.protocol or ("https" if args.auth == "basic" else "http")
     runs = [measure(args.hosts, args.calls, args.threads, args.auth, protocol) for _ in range(args.repeat)]
-    print(f"lab throughput: {args.hosts} hosts x {args.calls} facts calls, {args.threads} client threads, "
-          f"{args.auth} over {protocol}, {args.repeat} runs (median, min-max)")
+    print(
+        f"lab throughput: {args.hosts} hosts x {args.calls} facts calls, {args.threads} client threads, "
+        f"{args.auth} over {protocol}, {args.repeat} runs (median, min-max)"
+    )
     for key in runs[0]:
         values = [r[key] for r in runs]
         print(f"  {key:34s} {statistics.median(values):10.2f}   ({min(values):.2f}-{max(values):.2f})")

@@ -75,12 +75,18 @@ _PS3_PATTERNS: list[tuple[str, str]] = [
     (r"\$PSItem\b", "$PSItem is PowerShell 3+; use $_"),
     (r"\$using:", "$using: is PowerShell 3+"),
     (r"\bInvoke-(RestMethod|WebRequest)\b", "web cmdlets are PowerShell 3+"),
-    (r"\bTest-NetConnection\b", "Test-NetConnection is not in PowerShell 2.0; use System.Net.Sockets.TcpClient"),
+    (
+        r"\bTest-NetConnection\b",
+        "Test-NetConnection is not in PowerShell 2.0; use System.Net.Sockets.TcpClient",
+    ),
     (r"\bResolve-DnsName\b", "Resolve-DnsName is not in PowerShell 2.0; use [System.Net.Dns]"),
     (r"-ErrorAction\s+'?Ignore'?", "-ErrorAction Ignore is PowerShell 3+; use SilentlyContinue"),
     (r"(?m)^\s*(class|enum)\s+\w+", "class/enum definitions are PowerShell 5+"),
     (r"\?\.|\?\?", "?. and ?? are PowerShell 7"),
-    (r"\b(Where-Object|where|\?)\s+\w+\s+-\w+", "the simplified Where-Object syntax is PowerShell 3+; use { }"),
+    (
+        r"\b(Where-Object|where|\?)\s+\w+\s+-\w+",
+        "the simplified Where-Object syntax is PowerShell 3+; use { }",
+    ),
     (r"\.(ForEach|Where)\s*\(", ".ForEach()/.Where() are PowerShell 4+"),
     (r"#requires\s+-version\s+[3-9]", "the snippets run on PowerShell 2.0"),
 ]
@@ -89,6 +95,7 @@ _CODE_FROM_DATA = re.compile(r"\b(Invoke-Expression|iex|Add-Type)\b|\[scriptbloc
 
 def _strip_comments_and_strings(text: str) -> str:
     """Blank out comments and string contents so regex rules only see code (positions kept)."""
+
     def blank(match: re.Match[str]) -> str:
         return re.sub(r"[^\n]", " ", match.group(0))
 
@@ -113,23 +120,36 @@ def lint(name: str, text: str) -> list[Violation]:
         return node.start_point[0] + 1
 
     def node_text(node: tree_sitter.Node) -> str:
-        return source[node.start_byte:node.end_byte].decode("utf-8")
+        return source[node.start_byte : node.end_byte].decode("utf-8")
 
     for node in _walk(tree.root_node):
         if node.type == "ERROR" or node.is_missing:
             if any(d is not node and (d.type == "ERROR" or d.is_missing) for d in _walk(node)):
                 continue  # report the innermost error: its line points at the mistake
-            violations.append(Violation(name, line_of(node), "parse",
-                                        f"does not parse near {node_text(node)[:40]!r} "
-                                        f"(column {node.start_point[1] + 1})"))
+            violations.append(
+                Violation(
+                    name,
+                    line_of(node),
+                    "parse",
+                    f"does not parse near {node_text(node)[:40]!r} (column {node.start_point[1] + 1})",
+                )
+            )
 
     code = _strip_comments_and_strings(text)
     for pattern, message in _PS3_PATTERNS:
         for match in re.finditer(pattern, code, re.IGNORECASE):
-            violations.append(Violation(name, code.count("\n", 0, match.start()) + 1, "powershell-2", message))
+            violations.append(
+                Violation(name, code.count("\n", 0, match.start()) + 1, "powershell-2", message)
+            )
     for match in _CODE_FROM_DATA.finditer(code):
-        violations.append(Violation(name, code.count("\n", 0, match.start()) + 1, "code-from-data",
-                                    f"{match.group(0)} builds code at run time; take values as parameters"))
+        violations.append(
+            Violation(
+                name,
+                code.count("\n", 0, match.start()) + 1,
+                "code-from-data",
+                f"{match.group(0)} builds code at run time; take values as parameters",
+            )
+        )
 
     members = allowlist()
     probed = set(re.findall(r"Get-Member\b[^\n|;]*?-Name\s+'?([A-Za-z_]\w*)", code + text, re.IGNORECASE))
@@ -143,29 +163,53 @@ def lint(name: str, text: str) -> list[Violation]:
             continue
         if member in members.unsure:
             if member not in probed:
-                violations.append(Violation(name, line_of(node), "unsure-member",
-                                            f"{member} is not in every WSUS version; probe it first with "
-                                            f"Get-Member -Name {member}"))
+                violations.append(
+                    Violation(
+                        name,
+                        line_of(node),
+                        "unsure-member",
+                        f"{member} is not in every WSUS version; probe it first with "
+                        f"Get-Member -Name {member}",
+                    )
+                )
             continue
-        violations.append(Violation(name, line_of(node), "unknown-member",
-                                    f"{member} is not a documented WSUS API member (tests/data/wsus_api_members.txt)"))
+        violations.append(
+            Violation(
+                name,
+                line_of(node),
+                "unknown-member",
+                f"{member} is not a documented WSUS API member (tests/data/wsus_api_members.txt)",
+            )
+        )
 
     param_blocks = [n for n in _walk(tree.root_node) if n.type == "param_block"]
     if not param_blocks:
         violations.append(Violation(name, 1, "param-block", "a snippet starts with a param() block"))
     else:
         declared = [node_text(v)[1:] for v in _walk(param_blocks[0]) if v.type == "variable"]
-        body = code[len(source[:param_blocks[0].end_byte].decode("utf-8")):]
+        body = code[len(source[: param_blocks[0].end_byte].decode("utf-8")) :]
         for parameter in declared:
             if not re.search(r"\$" + re.escape(parameter) + r"\b", body, re.IGNORECASE):
-                violations.append(Violation(name, line_of(param_blocks[0]), "unused-parameter",
-                                            f"parameter ${parameter} is declared but never used"))
+                violations.append(
+                    Violation(
+                        name,
+                        line_of(param_blocks[0]),
+                        "unused-parameter",
+                        f"parameter ${parameter} is declared but never used",
+                    )
+                )
 
     lists = [n for n in tree.root_node.children if n.type == "statement_list"]
     last = lists[-1].named_children[-1] if lists and lists[-1].named_children else None
     if last is None or not _is_hash_literal(last):
-        violations.append(Violation(name, line_of(last) if last else 1, "output",
-                                    "the last statement must output one hashtable literal @{ ... }"))
+        violations.append(
+            Violation(
+                name,
+                line_of(last) if last else 1,
+                "output",
+                "the last statement must output one hashtable literal @{ ... }",
+            )
+        )
     return violations
 
 

@@ -46,8 +46,10 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             if debug:
                 raise
-            _fail(f"unexpected {type(exc).__name__}: {exc} (a bug; rerun with --debug for the traceback)",
-                  exitcodes.UNEXPECTED)
+            _fail(
+                f"unexpected {type(exc).__name__}: {exc} (a bug; rerun with --debug for the traceback)",
+                exitcodes.UNEXPECTED,
+            )
 
     return wrapper
 
@@ -75,10 +77,19 @@ def _parse_extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True,
-              help="console lines for people, JSON lines for machines (secrets are always redacted)")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
-              show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    default="console",
+    show_default=True,
+    help="console lines for people, JSON lines for machines (secrets are always redacted)",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+)
 @click.option("--debug", is_flag=True, help="show tracebacks for errors")
 @click.version_option(package_name="wsusauto")
 def cli(log_format: str, log_level: str, debug: bool) -> None:
@@ -87,18 +98,41 @@ def cli(log_format: str, log_level: str, debug: bool) -> None:
 
 
 @cli.command()
-@click.option("-i", "--inventory", "inventory_path", required=True, type=click.Path(dir_okay=False),
-              help="Ansible-style YAML inventory")
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Ansible-style YAML inventory",
+)
 @click.option("-l", "--limit", default=None, help="host pattern, as in Ansible (groups, globs, a:b, a:!b)")
-@click.option("-f", "--forks", default=20, show_default=True, type=click.IntRange(min=1),
-              help="hosts worked on at the same time")
+@click.option(
+    "-f",
+    "--forks",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="hosts worked on at the same time",
+)
 @click.option("-e", "--extra-vars", multiple=True, help="key=value or @file.yml; overrides inventory vars")
-@click.option("--deadline", default=120.0, show_default=True, type=click.FloatRange(min=1),
-              help="seconds one host may take")
+@click.option(
+    "--deadline",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="seconds one host may take",
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON: host -> status, facts, error")
 @user_errors
-def facts(inventory_path: str, limit: str | None, forks: int, extra_vars: tuple[str, ...], deadline: float,
-          as_json: bool) -> None:
+def facts(
+    inventory_path: str,
+    limit: str | None,
+    forks: int,
+    extra_vars: tuple[str, ...],
+    deadline: float,
+    as_json: bool,
+) -> None:
     """Read every server's state (update source, replica, schedule, last sync, services, ...)."""
     from wsusauto.fleet import collect_facts
     from wsusauto.inventory import load_inventory
@@ -128,28 +162,73 @@ def lab() -> None:
 
 
 @lab.command("serve")
-@click.option("--topology", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="YAML topology (default: 1 root, 3 regional, 12 branch servers)")
-@click.option("--inventory-out", type=click.Path(dir_okay=False), default=None,
-              help="write an Ansible-style inventory for the lab here")
-@click.option("--state-dir", type=click.Path(file_okay=False), default="lab-state", show_default=True,
-              help="where each server's SUSDB and the lab's certificates live (kept across restarts)")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="server processes to shard endpoints across (default: one per 100 endpoints, at most CPUs)")
-@click.option("--first-address", default="127.0.10.1", show_default=True,
-              help="address of the first server; the others follow it")
-@click.option("--auth", type=click.Choice(["ntlm", "negotiate", "basic"]), default="ntlm", show_default=True,
-              help="authentication the written inventory uses")
-@click.option("--protocol", type=click.Choice(["http", "https"]), default="http", show_default=True,
-              help="protocol the written inventory uses (NTLM over http is encrypted)")
+@click.option(
+    "--topology",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="YAML topology (default: 1 root, 3 regional, 12 branch servers)",
+)
+@click.option(
+    "--inventory-out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="write an Ansible-style inventory for the lab here",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default="lab-state",
+    show_default=True,
+    help="where each server's SUSDB and the lab's certificates live (kept across restarts)",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="server processes to shard endpoints across (default: one per 100 endpoints, at most CPUs)",
+)
+@click.option(
+    "--first-address",
+    default="127.0.10.1",
+    show_default=True,
+    help="address of the first server; the others follow it",
+)
+@click.option(
+    "--auth",
+    type=click.Choice(["ntlm", "negotiate", "basic"]),
+    default="ntlm",
+    show_default=True,
+    help="authentication the written inventory uses",
+)
+@click.option(
+    "--protocol",
+    type=click.Choice(["http", "https"]),
+    default="http",
+    show_default=True,
+    help="protocol the written inventory uses (NTLM over http is encrypted)",
+)
 @user_errors
-def lab_serve(topology: str | None, inventory_out: str | None, state_dir: str, workers: int | None,
-              first_address: str, auth: str, protocol: str) -> None:
+def lab_serve(
+    topology: str | None,
+    inventory_out: str | None,
+    state_dir: str,
+    workers: int | None,
+    first_address: str,
+    auth: str,
+    protocol: str,
+) -> None:
     """Serve the lab until SIGINT/SIGTERM; prints a line starting with 'ready' when every endpoint listens."""
     from wsusauto.lab.serve import serve_forever
 
-    serve_forever(topology_path=topology, state_dir=Path(state_dir), inventory_out=inventory_out,
-                  workers=workers, first_address=first_address, auth=auth, protocol=protocol)
+    serve_forever(
+        topology_path=topology,
+        state_dir=Path(state_dir),
+        inventory_out=inventory_out,
+        workers=workers,
+        first_address=first_address,
+        auth=auth,
+        protocol=protocol,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,11 +19,22 @@ from wsusauto.log import configure_logging
 from wsusauto.report import output_console, print_facts_table
 
 
-def start_lab(state_dir: Path, inventory_path: Path, *extra_args: str,
-              timeout: float = 120.0) -> subprocess.Popen[str]:
+def start_lab(
+    state_dir: Path, inventory_path: Path, *extra_args: str, timeout: float = 120.0
+) -> subprocess.Popen[str]:
     """Start ``wsusauto lab serve`` and return once it printed its ``ready`` line."""
-    command = [sys.executable, "-m", "wsusauto.cli", "lab", "serve", "--state-dir", str(state_dir),
-               "--inventory-out", str(inventory_path), *extra_args]
+    command = [
+        sys.executable,
+        "-m",
+        "wsusauto.cli",
+        "lab",
+        "serve",
+        "--state-dir",
+        str(state_dir),
+        "--inventory-out",
+        str(inventory_path),
+        *extra_args,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
@@ -51,8 +62,10 @@ def main() -> int:
     console = output_console()
     with tempfile.TemporaryDirectory(prefix="wsusauto-demo-") as tmp:
         state_dir, inventory_path = Path(tmp) / "state", Path(tmp) / "inventory.yml"
-        console.print("[bold]Starting the lab[/bold]: 16 simulated WSUS servers on 127.0.10.x, "
-                      "WinRM with NTLM and message encryption…")
+        console.print(
+            "[bold]Starting the lab[/bold]: 16 simulated WSUS servers on 127.0.10.x, "
+            "WinRM with NTLM and message encryption…"
+        )
         started = time.monotonic()
         lab = start_lab(state_dir, inventory_path)
         try:
@@ -62,8 +75,10 @@ def main() -> int:
             results = collect_facts(inventory, inventory.select("all"), forks=16)
             print_facts_table(results, console)
             ok = sum(r.status == "ok" for r in results)
-            console.print(f"facts from {ok}/{len(results)} servers in {time.monotonic() - started:.1f} s "
-                          "(one RunspacePool per server, real pypsrp client)")
+            console.print(
+                f"facts from {ok}/{len(results)} servers in {time.monotonic() - started:.1f} s "
+                "(one RunspacePool per server, real pypsrp client)"
+            )
         finally:
             stop_lab(lab)
         console.print("lab stopped.")

@@ -22,9 +22,14 @@ DEFAULT_EVENT_IDS = (364, 386, 10012, 10021, 10022, 10041, 10042)
 DEFAULT_SERVICE_NAMES = ("WsusService", "BITS", "W3SVC", "MSSQL$MICROSOFT##WID", "MSSQL$MICROSOFT##SSEE")
 
 
-def facts_parameters(*, history_count: int = 10, event_lookback_hours: int = 72,
-                     event_ids: tuple[int, ...] = DEFAULT_EVENT_IDS, max_events: int = 50,
-                     service_names: tuple[str, ...] = DEFAULT_SERVICE_NAMES) -> dict[str, Any]:
+def facts_parameters(
+    *,
+    history_count: int = 10,
+    event_lookback_hours: int = 72,
+    event_ids: tuple[int, ...] = DEFAULT_EVENT_IDS,
+    max_events: int = 50,
+    service_names: tuple[str, ...] = DEFAULT_SERVICE_NAMES,
+) -> dict[str, Any]:
     """The parameters of ``get_facts`` with the toolkit's defaults."""
     return {
         "HistoryCount": history_count,
@@ -45,8 +50,8 @@ class UpdateError:
 
 @dataclass(frozen=True)
 class SyncInfo:
-    result: str                       # SynchronizationResult name: NeverRun, Succeeded, Failed, ...
-    error: str                        # SynchronizationError name: NotApplicable, UssNotFound, ...
+    result: str  # SynchronizationResult name: NeverRun, Succeeded, Failed, ...
+    error: str  # SynchronizationError name: NotApplicable, UssNotFound, ...
     error_text: str
     start_time: dt.datetime | None
     end_time: dt.datetime | None
@@ -80,8 +85,8 @@ class ServerStatus:
 
 @dataclass(frozen=True)
 class ServiceState:
-    state: str        # Win32_Service.State: Running, Stopped, ...
-    start_mode: str   # Win32_Service.StartMode: Auto, Manual, Disabled
+    state: str  # Win32_Service.State: Running, Stopped, ...
+    start_mode: str  # Win32_Service.StartMode: Auto, Manual, Disabled
 
 
 @dataclass(frozen=True)
@@ -253,8 +258,10 @@ def _sync_info(r: _Reader) -> SyncInfo:
         start_time=r.moment("StartTime"),
         end_time=r.moment("EndTime"),
         started_manually=r.flag("StartedManually"),
-        update_errors=tuple(UpdateError(e.text("UpdateId"), e.text("Error"), e.text("ErrorText"))
-                            for e in r.items("UpdateErrors")),
+        update_errors=tuple(
+            UpdateError(e.text("UpdateId"), e.text("Error"), e.text("ErrorText"))
+            for e in r.items("UpdateErrors")
+        ),
     )
 
 
@@ -304,8 +311,9 @@ def parse_facts(host: str, raw: Any) -> Facts:
         number_of_synchronizations_per_day=r.integer("NumberOfSynchronizationsPerDay"),
         next_synchronization_time=r.moment("NextSynchronizationTime"),
         synchronization_status=r.text("SynchronizationStatus"),
-        synchronization_progress=SyncProgress(progress.integer("TotalItems"), progress.integer("ProcessedItems"),
-                                              progress.text("Phase")),
+        synchronization_progress=SyncProgress(
+            progress.integer("TotalItems"), progress.integer("ProcessedItems"), progress.text("Phase")
+        ),
         last_synchronization_info=_sync_info(last) if last is not None else None,
         synchronization_history=tuple(_sync_info(h) for h in r.items("SynchronizationHistory")),
         update_server_status=ServerStatus(
@@ -319,14 +327,22 @@ def parse_facts(host: str, raw: Any) -> Facts:
         ),
         services=services,
         content_dir=r.text("ContentDir"),
-        content_dir_acl=tuple(AccessRule(a.text("IdentityReference"), a.text("FileSystemRights"),
-                                         a.text("AccessControlType"), a.flag("IsInherited"))
-                              for a in r.items("ContentDirAcl")),
+        content_dir_acl=tuple(
+            AccessRule(
+                a.text("IdentityReference"),
+                a.text("FileSystemRights"),
+                a.text("AccessControlType"),
+                a.flag("IsInherited"),
+            )
+            for a in r.items("ContentDirAcl")
+        ),
         sql_server_name=r.text("SqlServerName"),
         database_server_name=r.text("DatabaseServerName"),
         database_name=r.text("DatabaseName"),
         is_using_windows_internal_database=r.flag("IsUsingWindowsInternalDatabase"),
-        events=tuple(Event(e.integer("Id"), e.moment("TimeCreated"), e.text("Message")) for e in r.items("Events")),
+        events=tuple(
+            Event(e.integer("Id"), e.moment("TimeCreated"), e.text("Message")) for e in r.items("Events")
+        ),
     )
 
 

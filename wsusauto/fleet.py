@@ -26,9 +26,14 @@ class HostFacts:
         return "unreachable" if isinstance(self.error, Unreachable) else "failed"
 
 
-def collect_facts(inventory: Inventory, hosts: Sequence[Host], *, forks: int = 20,
-                  deadline: float = 120.0,
-                  session_factory: Callable[[str, Inventory, Host], Session] | None = None) -> list[HostFacts]:
+def collect_facts(
+    inventory: Inventory,
+    hosts: Sequence[Host],
+    *,
+    forks: int = 20,
+    deadline: float = 120.0,
+    session_factory: Callable[[str, Inventory, Host], Session] | None = None,
+) -> list[HostFacts]:
     """Facts of every host, in inventory order; errors are per host, never raised."""
     if forks < 1:
         raise UsageError("--forks must be at least 1")

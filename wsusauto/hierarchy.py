@@ -35,13 +35,17 @@ def validate(nodes: Sequence[Node], source: str = "<inventory>") -> None:
     for node in nodes:
         if node.upstream is None:
             if node.replica:
-                problems.append(f"host {node.name} is a replica (wsus_replica: true) but has no wsus_upstream")
+                problems.append(
+                    f"host {node.name} is a replica (wsus_replica: true) but has no wsus_upstream"
+                )
             continue
         if node.upstream == node.name:
             problems.append(f"host {node.name} names itself as its upstream")
         elif node.upstream not in by_name and not node.external_upstream:
-            problems.append(f"host {node.name}: upstream {node.upstream!r} is not in the inventory; add it, or set "
-                            "wsus_upstream_external: true if another team runs that server")
+            problems.append(
+                f"host {node.name}: upstream {node.upstream!r} is not in the inventory; add it, or set "
+                "wsus_upstream_external: true if another team runs that server"
+            )
     for cycle in _cycles(by_name):
         problems.append("upstream cycle: " + " -> ".join([*cycle, cycle[0]]))
     if problems:
@@ -56,7 +60,7 @@ def _cycles(by_name: Mapping[str, Node]) -> list[list[str]]:
         current: str | None = start
         while current is not None and current in by_name and state.get(current) != 2:
             if state.get(current) == 1:
-                cycle = path[path.index(current):]
+                cycle = path[path.index(current) :]
                 if len(cycle) > 1:  # a self-loop is reported on its own
                     cycles.append(cycle)
                 break

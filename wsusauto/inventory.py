@@ -63,12 +63,15 @@ class _Group:
 @dataclass(frozen=True)
 class Inventory:
     source: str
-    hosts: Mapping[str, Host]                 # in file order
-    groups: Mapping[str, tuple[str, ...]]     # group -> host names (transitively), in file order
+    hosts: Mapping[str, Host]  # in file order
+    groups: Mapping[str, tuple[str, ...]]  # group -> host names (transitively), in file order
     warnings: tuple[str, ...] = ()
 
     def select(self, pattern: str | None) -> list[Host]:
-        """Hosts matching an Ansible host pattern (``all``, globs, ``a:b``, ``a:&b``, ``a:!b``, ``~regex``)."""
+        """Hosts matching an Ansible host pattern.
+
+        ``all``, host and group names, globs, ``a:b`` (union), ``a:&b`` (intersection), ``a:!b``
+        (exclusion) and ``~regex``."""
         if pattern in (None, "", "all", "*"):
             return list(self.hosts.values())
         selected: list[str] = []
@@ -133,8 +136,9 @@ def load_inventory(path: str | Path, extra_vars: Mapping[str, Any] | None = None
     return inventory_from_dict(data, str(path), extra_vars)
 
 
-def inventory_from_dict(data: Any, source: str = "<inventory>",
-                        extra_vars: Mapping[str, Any] | None = None) -> Inventory:
+def inventory_from_dict(
+    data: Any, source: str = "<inventory>", extra_vars: Mapping[str, Any] | None = None
+) -> Inventory:
     if not isinstance(data, Mapping) or not data:
         raise UsageError(f"{source}: an inventory is a mapping of groups, starting with 'all:'")
     groups: dict[str, _Group] = {"all": _Group("all")}
@@ -148,8 +152,10 @@ def inventory_from_dict(data: Any, source: str = "<inventory>",
             raise UsageError(f"{source}: group {name!r} must be a mapping with hosts/vars/children")
         unknown = set(body) - _SECTION_KEYS
         if unknown:
-            raise UsageError(f"{source}: group {name!r} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                             "a group holds only hosts, vars and children")
+            raise UsageError(
+                f"{source}: group {name!r} has unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                "a group holds only hosts, vars and children"
+            )
         group = groups.setdefault(name, _Group(name))
         if parent is not None:
             group.parents.add(parent)
@@ -165,7 +171,9 @@ def inventory_from_dict(data: Any, source: str = "<inventory>",
         for host_name, hvars in hosts.items():
             host_name = str(host_name)
             if hvars is not None and not isinstance(hvars, Mapping):
-                raise UsageError(f"{source}: host {host_name!r} in group {name!r}: its vars must be a mapping")
+                raise UsageError(
+                    f"{source}: host {host_name!r} in group {name!r}: its vars must be a mapping"
+                )
             if host_name not in host_vars:
                 host_order.append(host_name)
                 host_vars[host_name] = {}
@@ -207,8 +215,10 @@ def inventory_from_dict(data: Any, source: str = "<inventory>",
     notes = ()
     if warnings:
         shown = ", ".join(warnings[:5]) + (f" and {len(warnings) - 5} more" if len(warnings) > 5 else "")
-        notes = (f"{source}: a password is written in clear for {shown}; prefer wsusauto_password_env "
-                 "(an environment variable's name) or wsusauto_password_file",)
+        notes = (
+            f"{source}: a password is written in clear for {shown}; prefer wsusauto_password_env "
+            "(an environment variable's name) or wsusauto_password_file",
+        )
     ordered_groups = {name: tuple(h for h in host_order if h in membership[name]) for name in groups}
     return Inventory(source, hosts, ordered_groups, notes)
 
@@ -257,6 +267,7 @@ def _hosts_of(groups: Mapping[str, _Group], name: str, seen: set[str] | None = N
 
 # -- connection options -------------------------------------------------------------------------
 
+
 def _as_bool(value: Any, what: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -294,41 +305,58 @@ def _password(host: Host, source: str) -> Secret:
     for name in _PASSWORD_VARS:
         if v.get(name) not in (None, ""):
             return Secret(str(v[name]))
-    raise UsageError(f"{where}: no password; set wsusauto_password_env or wsusauto_password_file "
-                     "(or ansible_password)")
+    raise UsageError(
+        f"{where}: no password; set wsusauto_password_env or wsusauto_password_file (or ansible_password)"
+    )
 
 
 def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOptions:
     """Translate Ansible's psrp connection vars into ``ConnectionOptions``."""
     v = host.vars
     where = f"{source}: host {host.name}"
-    protocol = _choice(v.get("ansible_psrp_protocol", "https"), ("http", "https"), f"{where}: ansible_psrp_protocol")
+    protocol = _choice(
+        v.get("ansible_psrp_protocol", "https"), ("http", "https"), f"{where}: ansible_psrp_protocol"
+    )
     ssl = protocol == "https"
     port = v.get("ansible_port", v.get("ansible_psrp_port", 5986 if ssl else 5985))
     try:
         port = int(port)
     except (TypeError, ValueError):
         raise UsageError(f"{where}: ansible_port must be a number, not {port!r}") from None
-    auth = _choice(v.get("ansible_psrp_auth", "negotiate"),
-                   ("basic", "ntlm", "negotiate", "kerberos", "credssp", "certificate"), f"{where}: ansible_psrp_auth")
-    validation = _choice(v.get("ansible_psrp_cert_validation", "validate"), ("validate", "ignore"),
-                         f"{where}: ansible_psrp_cert_validation")
+    auth = _choice(
+        v.get("ansible_psrp_auth", "negotiate"),
+        ("basic", "ntlm", "negotiate", "kerberos", "credssp", "certificate"),
+        f"{where}: ansible_psrp_auth",
+    )
+    validation = _choice(
+        v.get("ansible_psrp_cert_validation", "validate"),
+        ("validate", "ignore"),
+        f"{where}: ansible_psrp_cert_validation",
+    )
     ca = v.get("ansible_psrp_ca_cert")
     cert_validation: bool | str = False if validation == "ignore" else (str(ca) if ca else True)
-    encryption = _choice(v.get("ansible_psrp_message_encryption", "auto"), ("auto", "always", "never"),
-                         f"{where}: ansible_psrp_message_encryption")
+    encryption = _choice(
+        v.get("ansible_psrp_message_encryption", "auto"),
+        ("auto", "always", "never"),
+        f"{where}: ansible_psrp_message_encryption",
+    )
     if auth == "basic" and not ssl and encryption != "never":
-        raise UsageError(f"{where}: Basic authentication over plain HTTP sends the password in clear; use "
-                         "ansible_psrp_protocol: https, or NTLM/Negotiate with message encryption")
+        raise UsageError(
+            f"{where}: Basic authentication over plain HTTP sends the password in clear; use "
+            "ansible_psrp_protocol: https, or NTLM/Negotiate with message encryption"
+        )
     user = v.get("ansible_user", v.get("ansible_psrp_user"))
     if not user:
         raise UsageError(f"{where}: ansible_user is not set")
-    operation_timeout = int(_as_number(v.get("ansible_psrp_operation_timeout", 20),
-                                       f"{where}: ansible_psrp_operation_timeout"))
+    operation_timeout = int(
+        _as_number(v.get("ansible_psrp_operation_timeout", 20), f"{where}: ansible_psrp_operation_timeout")
+    )
     read_timeout = _as_number(v.get("ansible_psrp_read_timeout", 30), f"{where}: ansible_psrp_read_timeout")
     if read_timeout <= operation_timeout:
-        raise UsageError(f"{where}: ansible_psrp_read_timeout ({read_timeout:g}) must be greater than "
-                         f"ansible_psrp_operation_timeout ({operation_timeout})")
+        raise UsageError(
+            f"{where}: ansible_psrp_read_timeout ({read_timeout:g}) must be greater than "
+            f"ansible_psrp_operation_timeout ({operation_timeout})"
+        )
     return ConnectionOptions(
         address=str(v.get("ansible_host", host.name)),
         port=port,
@@ -340,14 +368,20 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
         encryption=encryption,
         path=str(v.get("ansible_psrp_path", "wsman")),
         configuration_name=str(v.get("ansible_psrp_configuration_name", "Microsoft.PowerShell")),
-        connection_timeout=_as_number(v.get("ansible_psrp_connection_timeout", 30),
-                                      f"{where}: ansible_psrp_connection_timeout"),
+        connection_timeout=_as_number(
+            v.get("ansible_psrp_connection_timeout", 30), f"{where}: ansible_psrp_connection_timeout"
+        ),
         read_timeout=read_timeout,
         operation_timeout=operation_timeout,
-        negotiate_send_cbt=_as_bool(v.get("ansible_psrp_negotiate_send_cbt", True),
-                                    f"{where}: ansible_psrp_negotiate_send_cbt"),
-        reconnection_retries=int(_as_number(v.get("ansible_psrp_reconnection_retries", 0),
-                                            f"{where}: ansible_psrp_reconnection_retries")),
-        reconnection_backoff=_as_number(v.get("ansible_psrp_reconnection_backoff", 2),
-                                        f"{where}: ansible_psrp_reconnection_backoff"),
+        negotiate_send_cbt=_as_bool(
+            v.get("ansible_psrp_negotiate_send_cbt", True), f"{where}: ansible_psrp_negotiate_send_cbt"
+        ),
+        reconnection_retries=int(
+            _as_number(
+                v.get("ansible_psrp_reconnection_retries", 0), f"{where}: ansible_psrp_reconnection_retries"
+            )
+        ),
+        reconnection_backoff=_as_number(
+            v.get("ansible_psrp_reconnection_backoff", 2), f"{where}: ansible_psrp_reconnection_backoff"
+        ),
     )

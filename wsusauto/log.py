@@ -26,8 +26,10 @@ def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, Mapping):
-        return {k: (MASK if isinstance(k, str) and _SECRET_KEY.search(k) else _redact_value(v))
-                for k, v in value.items()}
+        return {
+            k: (MASK if isinstance(k, str) and _SECRET_KEY.search(k) else _redact_value(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return type(value)(_redact_value(v) for v in value)
     if isinstance(value, BaseException):
@@ -37,9 +39,10 @@ def _redact_value(value: Any) -> Any:
 
 def redact_secrets(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: mask secret-named keys and scrub known secret values."""
-    return {key: (MASK if _SECRET_KEY.search(key) and value not in (None, "", False)
-                  else _redact_value(value))
-            for key, value in event_dict.items()}
+    return {
+        key: (MASK if _SECRET_KEY.search(key) and value not in (None, "", False) else _redact_value(value))
+        for key, value in event_dict.items()
+    }
 
 
 def _scrub_rendered(_logger: Any, _method: str, rendered: str) -> str:
@@ -59,10 +62,16 @@ def configure_logging(fmt: str = "console", level: str = "warning", stream: Text
         redact_secrets,
     ]
     if fmt == "json":
-        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer(sort_keys=True)]
+        processors += [
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(sort_keys=True),
+        ]
     else:
-        processors += [structlog.dev.ConsoleRenderer(colors=stream.isatty(),
-                                                     exception_formatter=structlog.dev.plain_traceback)]
+        processors += [
+            structlog.dev.ConsoleRenderer(
+                colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     processors.append(_scrub_rendered)
     structlog.configure(
         processors=processors,

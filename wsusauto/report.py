@@ -46,7 +46,10 @@ def facts_json(results: Sequence[HostFacts]) -> str:
 def _schedule(facts: Facts) -> str:
     if not facts.synchronize_automatically:
         return "manual"
-    return f"{facts.synchronize_automatically_time_of_day:%H:%M} UTC ×{facts.number_of_synchronizations_per_day}"
+    return (
+        f"{facts.synchronize_automatically_time_of_day:%H:%M} UTC, "
+        f"{facts.number_of_synchronizations_per_day}/day"
+    )
 
 
 def _last_sync(facts: Facts) -> str:
@@ -61,22 +64,44 @@ def _last_sync(facts: Facts) -> str:
 def facts_table(results: Sequence[HostFacts]) -> Table:
     table = Table(title="WSUS servers", show_lines=False)
     table.add_column("host", no_wrap=True)
-    for column in ("version", "update source", "replica", "storage", "schedule", "last sync",
-                   "WsusService / BITS", "updates (approved)"):
+    for column in (
+        "version",
+        "update source",
+        "replica",
+        "storage",
+        "schedule",
+        "last sync",
+        "WsusService / BITS",
+        "updates (approved)",
+    ):
         table.add_column(column, overflow="fold")
     for r in results:
         if r.facts is None:
-            table.add_row(r.host, f"[red]{r.status}[/red]", str(r.error.reason if hasattr(r.error, "reason")
-                                                                    else r.error), *[""] * 6)
+            table.add_row(
+                r.host,
+                f"[red]{r.status}[/red]",
+                str(r.error.reason if hasattr(r.error, "reason") else r.error),
+                *[""] * 6,
+            )
             continue
         f = r.facts
         services = " / ".join(
             f"{s.state}" + ("" if s.start_mode in ("Auto", "Manual") else f" ({s.start_mode})")
-            for name in ("WsusService", "BITS") if (s := f.services.get(name)) is not None)
+            for name in ("WsusService", "BITS")
+            if (s := f.services.get(name)) is not None
+        )
         status = f.update_server_status
-        table.add_row(f.host, f.version, f.update_source, "yes" if f.is_replica_server else "no",
-                      "local" if f.stores_updates_locally else "Microsoft Update", _schedule(f), _last_sync(f),
-                      services, f"{status.update_count} ({status.approved_update_count})")
+        table.add_row(
+            f.host,
+            f.version,
+            f.update_source,
+            "yes" if f.is_replica_server else "no",
+            "local" if f.stores_updates_locally else "Microsoft Update",
+            _schedule(f),
+            _last_sync(f),
+            services,
+            f"{status.update_count} ({status.approved_update_count})",
+        )
     return table
 
 

@@ -45,15 +45,15 @@ class ConnectionOptions:
     port: int
     username: str
     password: Secret = field(repr=False)
-    auth: str = "negotiate"                  # basic | ntlm | negotiate | kerberos | credssp | certificate
+    auth: str = "negotiate"  # basic | ntlm | negotiate | kerberos | credssp | certificate
     ssl: bool = True
-    cert_validation: bool | str = True       # True, False, or the path of a CA bundle to trust
-    encryption: str = "auto"                 # auto | always | never
+    cert_validation: bool | str = True  # True, False, or the path of a CA bundle to trust
+    encryption: str = "auto"  # auto | always | never
     path: str = "wsman"
     configuration_name: str = "Microsoft.PowerShell"
     connection_timeout: float = 30.0
     read_timeout: float = 30.0
-    operation_timeout: int = 20              # WSMan long-poll length; must stay below read_timeout
+    operation_timeout: int = 20  # WSMan long-poll length; must stay below read_timeout
     negotiate_send_cbt: bool = True
     reconnection_retries: int = 0
     reconnection_backoff: float = 2.0
@@ -79,9 +79,16 @@ class _TransientTransport(Exception):
 class Session:
     """A live connection to one WSUS server."""
 
-    def __init__(self, name: str, options: ConnectionOptions, *, snippets: SnippetRegistry | None = None,
-                 default_deadline: float = 120.0, transport_retry: TransportRetry | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        name: str,
+        options: ConnectionOptions,
+        *,
+        snippets: SnippetRegistry | None = None,
+        default_deadline: float = 120.0,
+        transport_retry: TransportRetry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.name = name
         self.options = options
         self.snippets = snippets or registry()
@@ -110,7 +117,9 @@ class Session:
             return
         retrying = Retrying(
             stop=stop_after_attempt(self.transport_retry.attempts),
-            wait=wait_exponential(multiplier=self.transport_retry.initial_wait, max=self.transport_retry.max_wait),
+            wait=wait_exponential(
+                multiplier=self.transport_retry.initial_wait, max=self.transport_retry.max_wait
+            ),
             retry=retry_if_exception_type(_TransientTransport),
             sleep=self._sleep,
             reraise=True,
@@ -250,17 +259,25 @@ class Session:
     def _map_error(self, exc: BaseException, doing: str) -> Exception:
         where = f"{self.options.address}:{self.options.port}"
         if isinstance(exc, AuthenticationError):
-            return AuthenticationFailed(self.name, f"{where} refused the credentials of {self.options.username!r}")
+            return AuthenticationFailed(
+                self.name, f"{where} refused the credentials of {self.options.username!r}"
+            )
         if isinstance(exc, requests.exceptions.SSLError):
-            return Unreachable(self.name, f"TLS with {where} failed ({_first_line(exc)}); give the lab or "
-                                          "server CA with ansible_psrp_ca_cert, or turn validation off explicitly")
+            return Unreachable(
+                self.name,
+                f"TLS with {where} failed ({_first_line(exc)}); give the lab or "
+                "server CA with ansible_psrp_ca_cert, or turn validation off explicitly",
+            )
         if isinstance(exc, requests.exceptions.Timeout):
             return DeadlineExceeded(self.name, f"{where} did not answer in time while {doing}")
         if isinstance(exc, requests.exceptions.ConnectionError):
             return Unreachable(self.name, f"cannot connect to {where}: {_connection_reason(exc)}")
         if isinstance(exc, WSManFaultError):
-            return Unreachable(self.name, f"{where} returned WSMan fault {exc.code} while {doing}: "
-                                          f"{_first_line(exc.reason or exc.message)}")
+            return Unreachable(
+                self.name,
+                f"{where} returned WSMan fault {exc.code} while {doing}: "
+                f"{_first_line(exc.reason or exc.message)}",
+            )
         if isinstance(exc, WinRMTransportError):
             return Unreachable(self.name, f"{where} answered HTTP {exc.code} while {doing}")
         if isinstance(exc, WinRMError):

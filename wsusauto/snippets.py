@@ -44,8 +44,10 @@ class Snippet:
         declared = set(self.parameter_names)
         unknown = sorted(set(values) - declared)
         if unknown:
-            raise SnippetError(f"snippet {self.name!r} has no parameter(s) {', '.join(unknown)}; "
-                               f"it takes {', '.join(self.parameter_names) or 'none'}")
+            raise SnippetError(
+                f"snippet {self.name!r} has no parameter(s) {', '.join(unknown)}; "
+                f"it takes {', '.join(self.parameter_names) or 'none'}"
+            )
         missing = [name for name in self.parameter_names if name not in values]
         if missing:
             raise SnippetError(f"snippet {self.name!r} needs parameter(s) {', '.join(missing)}")
@@ -81,7 +83,9 @@ class SnippetRegistry(Mapping[str, Snippet]):
         try:
             return self._snippets[name]
         except KeyError:
-            raise SnippetError(f"unknown snippet {name!r}; known: {', '.join(sorted(self._snippets))}") from None
+            raise SnippetError(
+                f"unknown snippet {name!r}; known: {', '.join(sorted(self._snippets))}"
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._snippets)

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 def test_facts_from_300_endpoints(tmp_path):
     servers = [{"name": "wsus-root"}] + [
-        {"name": f"wsus-{i:03d}", "upstream": "wsus-root", "replica": i % 2 == 0} for i in range(1, 300)]
+        {"name": f"wsus-{i:03d}", "upstream": "wsus-root", "replica": i % 2 == 0} for i in range(1, 300)
+    ]
     topology = topology_from_dict({"servers": servers}, "<scale>")
     with Lab(topology, tmp_path / "state", first_address="127.0.100.1", workers=2) as lab:
         inventory = lab_inventory(lab)

@@ -27,14 +27,15 @@ def _session(lab, host="wsus-root", **inventory_options) -> Session:
     return Session(host, inventory.connection_options(inventory.hosts[host]), default_deadline=30)
 
 
-@pytest.mark.parametrize(("auth", "protocol"), [("ntlm", "http"), ("negotiate", "http"), ("basic", "https"),
-                                                ("ntlm", "https")])
+@pytest.mark.parametrize(
+    ("auth", "protocol"), [("ntlm", "http"), ("negotiate", "http"), ("basic", "https"), ("ntlm", "https")]
+)
 def test_facts_over_each_auth_and_protocol(lab, auth, protocol):
     with _session(lab, "wsus-01", auth=auth, protocol=protocol) as session:
         facts = gather_facts(session)
     assert facts.host == "wsus-01"
     assert facts.name == "wsus-01"
-    assert facts.sync_from_microsoft_update is True        # every lab server starts unconfigured
+    assert facts.sync_from_microsoft_update is True  # every lab server starts unconfigured
     assert facts.last_synchronization_info is None or facts.last_synchronization_info.result == "NeverRun"
 
 
@@ -44,7 +45,7 @@ def test_one_session_runs_many_snippets_on_one_pool(lab):
         pool = session._pool
         second = gather_facts(session)
         assert session._pool is pool and session.is_alive()
-        assert not pool.pipelines      # finished pipelines are not kept
+        assert not pool.pipelines  # finished pipelines are not kept
     assert first == second
 
 
@@ -94,7 +95,7 @@ def test_slow_handler_past_the_deadline_raises_deadline_exceeded(lab):
     try:
         with _session(lab, "wsus-02") as session:
             session.open()
-            with pytest.raises(DeadlineExceeded, match="within 1.5 s"):
+            with pytest.raises(DeadlineExceeded, match=r"within 1.5 s"):
                 session.invoke("get_facts", deadline=1.5, **facts_parameters())
     finally:
         lab.set_faults("wsus-02", EndpointFaults())
@@ -111,13 +112,16 @@ def test_snippet_changed_by_one_character_gets_a_remote_error(lab, tmp_path):
             session.invoke("get_facts", **facts_parameters())
 
 
-@pytest.mark.parametrize("hostile", [
-    "C:\\x'; Remove-Item -Recurse C:\\ #",
-    '"; $(Stop-Service WsusService) "',
-    "`$env:COMPUTERNAME`n; exit 1",
-    "line one\nline two\r\nthree;four",
-    "$(whoami)@{a=1}|Out-Null",
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "C:\\x'; Remove-Item -Recurse C:\\ #",
+        '"; $(Stop-Service WsusService) "',
+        "`$env:COMPUTERNAME`n; exit 1",
+        "line one\nline two\r\nthree;four",
+        "$(whoami)@{a=1}|Out-Null",
+    ],
+)
 def test_hostile_parameters_arrive_as_data(lab, hostile):
     # The lab echoes SetupRegistryPath in PowerShell's "Cannot find path" error, byte for byte.
     with _session(lab) as session:
@@ -148,7 +152,7 @@ def test_sessions_in_parallel_threads(lab):
 
 
 def test_three_megabyte_output_arrives_intact(lab):
-    message = ("Content file download failed. Reason: the server does not support the Range header. " * 40000)
+    message = "Content file download failed. Reason: the server does not support the Range header. " * 40000
     message = message[: 3 * 1024 * 1024]
     lab.handlers.servers["wsus-02"].add_event(364, message)
     with _session(lab, "wsus-02") as session:
@@ -157,22 +161,30 @@ def test_three_megabyte_output_arrives_intact(lab):
 
 
 def test_state_persists_across_a_lab_restart(tmp_path):
-    first = small_topology(2, **{"wsus-01": {"initial": {
-        "HostBinariesOnMicrosoftUpdate": True, "SynchronizeAutomatically": True,
-        "SynchronizeAutomaticallyTimeOfDay": "03:00:00", "NumberOfSynchronizationsPerDay": 4}}})
+    first = small_topology(
+        2,
+        **{
+            "wsus-01": {
+                "initial": {
+                    "HostBinariesOnMicrosoftUpdate": True,
+                    "SynchronizeAutomatically": True,
+                    "SynchronizeAutomaticallyTimeOfDay": "03:00:00",
+                    "NumberOfSynchronizationsPerDay": 4,
+                }
+            }
+        },
+    )
     with running_lab(tmp_path, first) as lab:
         lab.handlers.servers["wsus-01"].set(ProxyName="proxy.corp.example", UseProxy=True)
         lab.handlers.servers["wsus-01"].set_proxy_password("Proxy-Canary-Pw-77")
         with _session(lab, "wsus-01") as session:
             before = gather_facts(session)
     # Restart with a topology that no longer sets initial values: the SUSDB state wins.
-    with running_lab(tmp_path, small_topology(2)) as lab:
-        with _session(lab, "wsus-01") as session:
-            after = gather_facts(session)
+    with running_lab(tmp_path, small_topology(2)) as lab, _session(lab, "wsus-01") as session:
+        after = gather_facts(session)
     assert after == before
     assert after.host_binaries_on_microsoft_update and after.proxy_name == "proxy.corp.example"
     assert after.has_proxy_password
-    next_sync = after.next_synchronization_time        # 4 a day from 03:00 UTC: 03, 09, 15 or 21
+    next_sync = after.next_synchronization_time  # 4 a day from 03:00 UTC: 03, 09, 15 or 21
     assert (next_sync.hour, next_sync.minute) in {(3, 0), (9, 0), (15, 0), (21, 0)}
     assert "Proxy-Canary-Pw-77" not in repr(after)
-

@@ -30,8 +30,15 @@ def handler(invocation):
         return ["x" * (3 * 1024 * 1024)]
     if action == "sleep":
         time.sleep(float(invocation.parameters["seconds"]))
-    return [{"script": invocation.script, "parameters": invocation.parameters, "user": invocation.username,
-             "big_int": 2**40, "ratio": 0.1}]
+    return [
+        {
+            "script": invocation.script,
+            "parameters": invocation.parameters,
+            "user": invocation.username,
+            "big_int": 2**40,
+            "ratio": 0.1,
+        }
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +55,15 @@ def lab(tmp_path_factory):
 def wsman(lab, name="t0", *, auth="ntlm", ssl=False, password=PASSWORD, **kwargs):
     spec = lab.specs[name]
     kwargs.setdefault("cert_validation", str(lab.ca_cert_path) if ssl else False)
-    return WSMan(spec.address, port=spec.https_port if ssl else spec.http_port, ssl=ssl, username="wsusadmin",
-                 password=password, auth=auth, **kwargs)
+    return WSMan(
+        spec.address,
+        port=spec.https_port if ssl else spec.http_port,
+        ssl=ssl,
+        username="wsusadmin",
+        password=password,
+        auth=auth,
+        **kwargs,
+    )
 
 
 def run(pool, script="Get-Thing", **parameters):
@@ -60,8 +74,10 @@ def run(pool, script="Get-Thing", **parameters):
     return ps, ps.invoke()
 
 
-@pytest.mark.parametrize(("auth", "ssl"), [("ntlm", False), ("negotiate", False), ("basic", True),
-                                           ("ntlm", True), ("negotiate", True)])
+@pytest.mark.parametrize(
+    ("auth", "ssl"),
+    [("ntlm", False), ("negotiate", False), ("basic", True), ("ntlm", True), ("negotiate", True)],
+)
 def test_each_auth_runs_a_pipeline(lab, auth, ssl):
     with RunspacePool(wsman(lab, auth=auth, ssl=ssl)) as pool:
         ps, output = run(pool, action="echo")
@@ -90,7 +106,7 @@ def test_ntlm_over_http_sends_no_plaintext_soap(lab, monkeypatch):
     with RunspacePool(wsman(lab, "t1")) as pool:
         run(pool, action="echo", secret_marker="visible-only-if-plaintext")
     soap_bodies = [(ct, body) for ct, body in seen if body]
-    assert len(soap_bodies) >= 5                    # create, receive, command, receive, delete
+    assert len(soap_bodies) >= 5  # create, receive, command, receive, delete
     assert all(ct.startswith("multipart/encrypted") for ct, _ in soap_bodies)
     assert not any(b"Envelope" in body or b"visible-only-if-plaintext" in body for _, body in soap_bodies)
 
@@ -139,8 +155,14 @@ def test_terminating_and_non_terminating_errors(lab):
 
 
 def test_hostile_parameters_arrive_exactly(lab):
-    hostile = {"quote": "it's \"quoted\"", "subexpr": "$(Remove-Item C:\\ -Recurse)", "tick": "`n`$x",
-               "semi": "a; Stop-Service WsusService; b", "newline": "one\ntwo\r\nthree", "nested": ["$(x)", {"k": ";"}]}
+    hostile = {
+        "quote": 'it\'s "quoted"',
+        "subexpr": "$(Remove-Item C:\\ -Recurse)",
+        "tick": "`n`$x",
+        "semi": "a; Stop-Service WsusService; b",
+        "newline": "one\ntwo\r\nthree",
+        "nested": ["$(x)", {"k": ";"}],
+    }
     with RunspacePool(wsman(lab)) as pool:
         _, output = run(pool, action="echo", **hostile)
     received = output[0]["parameters"]
@@ -170,8 +192,10 @@ def test_many_pipelines_on_one_pool_and_is_alive(lab):
             _, output = run(pool, action="echo", i=i)
             assert output[0]["parameters"]["i"] == i
         assert pool.is_alive()
-        assert lab.endpoints["t2"].shells[str(pool.id).upper()].pipelines == {}   # finished pipelines forgotten
-        lab.endpoints["t2"].close()     # the server forgets the shell
+        assert (
+            lab.endpoints["t2"].shells[str(pool.id).upper()].pipelines == {}
+        )  # finished pipelines forgotten
+        lab.endpoints["t2"].close()  # the server forgets the shell
         assert not pool.is_alive()
     finally:
         try:

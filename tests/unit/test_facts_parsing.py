@@ -16,41 +16,86 @@ SNIPPET = Path(__file__).resolve().parents[2] / "ps_snippets" / "get_facts.ps1"
 
 
 def sample() -> dict:
-    sync = {"Result": "Failed", "Error": "UssNotFound", "ErrorText": "upstream not found",
-            "StartTime": "2026-11-22T03:00:05Z", "EndTime": "2026-11-22T03:02:10Z", "StartedManually": False,
-            "UpdateErrors": [{"UpdateId": "b1c2", "Error": "DependencyNotFound", "ErrorText": "dep"}]}
+    sync = {
+        "Result": "Failed",
+        "Error": "UssNotFound",
+        "ErrorText": "upstream not found",
+        "StartTime": "2026-11-22T03:00:05Z",
+        "EndTime": "2026-11-22T03:02:10Z",
+        "StartedManually": False,
+        "UpdateErrors": [{"UpdateId": "b1c2", "Error": "DependencyNotFound", "ErrorText": "dep"}],
+    }
     return {
-        "Name": "wsus-eu", "PortNumber": 8530, "Version": "10.0.17763.678", "ServerProtocolVersion": "1.20",
-        "SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root",
-        "UpstreamWsusServerPortNumber": 8531, "UpstreamWsusServerUseSsl": True, "IsReplicaServer": True,
-        "UseProxy": False, "ProxyName": "", "ProxyServerPort": 80, "UseSeparateProxyForSsl": False,
-        "SslProxyName": "", "SslProxyServerPort": 443, "AnonymousProxyAccess": True, "ProxyUserName": "",
-        "ProxyUserDomain": "", "HasProxyPassword": False, "AllowProxyCredentialsOverNonSsl": False,
-        "HostBinariesOnMicrosoftUpdate": False, "DownloadUpdateBinariesAsNeeded": True, "GetContentFromMU": False,
-        "AllUpdateLanguagesEnabled": False, "EnabledUpdateLanguages": ["en", "de"],
-        "UpdateServerConfigurationState": "Ready", "SynchronizeAutomatically": True,
-        "SynchronizeAutomaticallyTimeOfDay": "03:00:00", "NumberOfSynchronizationsPerDay": 4,
-        "NextSynchronizationTime": "2026-11-23T09:00:00Z", "SynchronizationStatus": "NotProcessing",
+        "Name": "wsus-eu",
+        "PortNumber": 8530,
+        "Version": "10.0.17763.678",
+        "ServerProtocolVersion": "1.20",
+        "SyncFromMicrosoftUpdate": False,
+        "UpstreamWsusServerName": "wsus-root",
+        "UpstreamWsusServerPortNumber": 8531,
+        "UpstreamWsusServerUseSsl": True,
+        "IsReplicaServer": True,
+        "UseProxy": False,
+        "ProxyName": "",
+        "ProxyServerPort": 80,
+        "UseSeparateProxyForSsl": False,
+        "SslProxyName": "",
+        "SslProxyServerPort": 443,
+        "AnonymousProxyAccess": True,
+        "ProxyUserName": "",
+        "ProxyUserDomain": "",
+        "HasProxyPassword": False,
+        "AllowProxyCredentialsOverNonSsl": False,
+        "HostBinariesOnMicrosoftUpdate": False,
+        "DownloadUpdateBinariesAsNeeded": True,
+        "GetContentFromMU": False,
+        "AllUpdateLanguagesEnabled": False,
+        "EnabledUpdateLanguages": ["en", "de"],
+        "UpdateServerConfigurationState": "Ready",
+        "SynchronizeAutomatically": True,
+        "SynchronizeAutomaticallyTimeOfDay": "03:00:00",
+        "NumberOfSynchronizationsPerDay": 4,
+        "NextSynchronizationTime": "2026-11-23T09:00:00Z",
+        "SynchronizationStatus": "NotProcessing",
         "SynchronizationProgress": {"TotalItems": 0, "ProcessedItems": 0, "Phase": "NotProcessing"},
-        "LastSynchronizationInfo": sync, "SynchronizationHistory": [sync, sync],
-        "UpdateServerStatus": {"UpdateCount": 10, "ApprovedUpdateCount": 4, "NotApprovedUpdateCount": 5,
-                               "DeclinedUpdateCount": 1, "UpdatesWithServerErrorsCount": 0,
-                               "UpdatesNeedingFilesCount": 2, "ComputerTargetCount": 30},
-        "Services": {"WsusService": {"State": "Running", "StartMode": "Auto"},
-                     "BITS": {"State": "Stopped", "StartMode": "Disabled"}},
+        "LastSynchronizationInfo": sync,
+        "SynchronizationHistory": [sync, sync],
+        "UpdateServerStatus": {
+            "UpdateCount": 10,
+            "ApprovedUpdateCount": 4,
+            "NotApprovedUpdateCount": 5,
+            "DeclinedUpdateCount": 1,
+            "UpdatesWithServerErrorsCount": 0,
+            "UpdatesNeedingFilesCount": 2,
+            "ComputerTargetCount": 30,
+        },
+        "Services": {
+            "WsusService": {"State": "Running", "StartMode": "Auto"},
+            "BITS": {"State": "Stopped", "StartMode": "Disabled"},
+        },
         "ContentDir": "C:\\WSUS",
-        "ContentDirAcl": [{"IdentityReference": "NT AUTHORITY\\NETWORK SERVICE", "FileSystemRights": "FullControl",
-                           "AccessControlType": "Allow", "IsInherited": False}],
-        "SqlServerName": "MICROSOFT##WID", "DatabaseServerName": "MICROSOFT##WID", "DatabaseName": "SUSDB",
+        "ContentDirAcl": [
+            {
+                "IdentityReference": "NT AUTHORITY\\NETWORK SERVICE",
+                "FileSystemRights": "FullControl",
+                "AccessControlType": "Allow",
+                "IsInherited": False,
+            }
+        ],
+        "SqlServerName": "MICROSOFT##WID",
+        "DatabaseServerName": "MICROSOFT##WID",
+        "DatabaseName": "SUSDB",
         "IsUsingWindowsInternalDatabase": True,
-        "Events": [{"Id": 364, "TimeCreated": "2026-11-22T04:00:00Z", "Message": "Content file download failed."}],
+        "Events": [
+            {"Id": 364, "TimeCreated": "2026-11-22T04:00:00Z", "Message": "Content file download failed."}
+        ],
     }
 
 
 def test_sample_has_exactly_the_snippets_keys():
     # The snippet's final hashtable literal is the contract; keep this sample in step with it.
     text = SNIPPET.read_text(encoding="utf-8")
-    final = text[text.rindex("\n@{"):]
+    final = text[text.rindex("\n@{") :]
     top_level = set(re.findall(r"^    ([A-Za-z]+)\s+=", final, re.MULTILINE))
     assert top_level == set(sample())
 
@@ -73,7 +118,7 @@ def test_powershell_empty_arrays_and_unrolled_single_items():
     raw = sample()
     raw["EnabledUpdateLanguages"] = None
     raw["Events"] = ""
-    raw["ContentDirAcl"] = raw["ContentDirAcl"][0]          # one-element array unrolled to the element
+    raw["ContentDirAcl"] = raw["ContentDirAcl"][0]  # one-element array unrolled to the element
     raw["LastSynchronizationInfo"] = None
     facts = parse_facts("eu", raw)
     assert facts.enabled_update_languages == () and facts.events == ()
@@ -81,14 +126,17 @@ def test_powershell_empty_arrays_and_unrolled_single_items():
     assert facts.last_synchronization_info is None
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda r: r.pop("IsReplicaServer"), "missing IsReplicaServer"),
-    (lambda r: r.update(PortNumber="8530"), "PortNumber is '8530', expected an integer"),
-    (lambda r: r.update(IsReplicaServer=1), "IsReplicaServer is 1, expected true or false"),
-    (lambda r: r.update(SynchronizeAutomaticallyTimeOfDay="3am"), "expected a time of day"),
-    (lambda r: r["UpdateServerStatus"].pop("UpdateCount"), "missing UpdateServerStatus.UpdateCount"),
-    (lambda r: r["Events"][0].update(TimeCreated="yesterday"), r"Events\[0\].TimeCreated"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda r: r.pop("IsReplicaServer"), "missing IsReplicaServer"),
+        (lambda r: r.update(PortNumber="8530"), "PortNumber is '8530', expected an integer"),
+        (lambda r: r.update(IsReplicaServer=1), "IsReplicaServer is 1, expected true or false"),
+        (lambda r: r.update(SynchronizeAutomaticallyTimeOfDay="3am"), "expected a time of day"),
+        (lambda r: r["UpdateServerStatus"].pop("UpdateCount"), "missing UpdateServerStatus.UpdateCount"),
+        (lambda r: r["Events"][0].update(TimeCreated="yesterday"), r"Events\[0\].TimeCreated"),
+    ],
+)
 def test_wrong_shapes_name_the_key(mutate, message):
     raw = copy.deepcopy(sample())
     mutate(raw)

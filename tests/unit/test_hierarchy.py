@@ -11,20 +11,29 @@ from wsusauto.hierarchy import Node, downstream_of, validate, waves
 
 
 def test_default_lab_shape():
-    nodes = [Node("root"), Node("eu", "root"), Node("eu-1", "eu", True), Node("us", "root"), Node("us-1", "us", True)]
+    nodes = [
+        Node("root"),
+        Node("eu", "root"),
+        Node("eu-1", "eu", True),
+        Node("us", "root"),
+        Node("us-1", "us", True),
+    ]
     validate(nodes)
     assert waves(nodes) == [["root"], ["eu", "us"], ["eu-1", "us-1"]]
     assert downstream_of(nodes, "eu") == ["eu-1"]
     assert downstream_of(nodes, "root") == ["eu", "us", "eu-1", "us-1"]
 
 
-@pytest.mark.parametrize(("nodes", "message"), [
-    ([Node("a", "a")], "a names itself"),
-    ([Node("a", "b"), Node("b", "a")], "upstream cycle: a -> b -> a"),
-    ([Node("a", "c"), Node("b", "a"), Node("c", "b")], "upstream cycle: a -> c -> b -> a"),
-    ([Node("a", "elsewhere")], "'elsewhere' is not in the inventory"),
-    ([Node("a", None, replica=True)], "replica .* has no wsus_upstream"),
-])
+@pytest.mark.parametrize(
+    ("nodes", "message"),
+    [
+        ([Node("a", "a")], "a names itself"),
+        ([Node("a", "b"), Node("b", "a")], "upstream cycle: a -> b -> a"),
+        ([Node("a", "c"), Node("b", "a"), Node("c", "b")], "upstream cycle: a -> c -> b -> a"),
+        ([Node("a", "elsewhere")], "'elsewhere' is not in the inventory"),
+        ([Node("a", None, replica=True)], "replica .* has no wsus_upstream"),
+    ],
+)
 def test_bad_hierarchies(nodes, message):
     with pytest.raises(UsageError, match=message):
         validate(nodes, "inv.yml")
@@ -68,5 +77,5 @@ def test_any_back_edge_makes_a_cycle_that_is_refused(nodes, data):
     below = [victim.name, *downstream_of(nodes, victim.name)]
     target = data.draw(st.sampled_from(below))
     broken = [Node(n.name, target if n.name == victim.name else n.upstream, n.replica) for n in nodes]
-    with pytest.raises(UsageError, match="cycle|itself"):
+    with pytest.raises(UsageError, match=r"cycle|itself"):
         validate(broken)

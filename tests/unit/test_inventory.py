@@ -11,21 +11,31 @@ from wsusauto.inventory import inventory_from_dict, load_inventory
 
 INVENTORY = {
     "all": {
-        "vars": {"ansible_user": "admin", "wsusauto_password_env": "WSUS_PW", "level": "all",
-                 "ansible_psrp_protocol": "http", "ansible_psrp_auth": "ntlm"},
+        "vars": {
+            "ansible_user": "admin",
+            "wsusauto_password_env": "WSUS_PW",
+            "level": "all",
+            "ansible_psrp_protocol": "http",
+            "ansible_psrp_auth": "ntlm",
+        },
         "hosts": {"wsus-root": {"ansible_host": "127.0.10.1"}},
         "children": {
             "regional": {
                 "vars": {"level": "regional", "wsus_upstream": "wsus-root"},
-                "hosts": {"wsus-eu": {"ansible_host": "127.0.10.2"}, "wsus-us": {"ansible_host": "127.0.10.3"}},
+                "hosts": {
+                    "wsus-eu": {"ansible_host": "127.0.10.2"},
+                    "wsus-us": {"ansible_host": "127.0.10.3"},
+                },
             },
             "branch": {
                 "vars": {"level": "branch", "wsus_replica": True},
                 "children": {
                     "branch_eu": {
                         "vars": {"level": "branch_eu", "wsus_upstream": "wsus-eu"},
-                        "hosts": {"wsus-eu-01": {"ansible_host": "127.0.10.4", "level": "host"},
-                                  "wsus-eu-02": {"ansible_host": "127.0.10.5"}},
+                        "hosts": {
+                            "wsus-eu-01": {"ansible_host": "127.0.10.4", "level": "host"},
+                            "wsus-eu-02": {"ansible_host": "127.0.10.5"},
+                        },
                     },
                 },
             },
@@ -65,16 +75,19 @@ def test_hierarchy_vars(inventory):
     assert (inventory.hosts["wsus-root"].upstream, inventory.hosts["wsus-root"].replica) == (None, False)
 
 
-@pytest.mark.parametrize(("pattern", "expected"), [
-    ("all", ["wsus-root", "wsus-eu", "wsus-us", "wsus-eu-01", "wsus-eu-02"]),
-    ("regional", ["wsus-eu", "wsus-us"]),
-    ("wsus-eu*", ["wsus-eu", "wsus-eu-01", "wsus-eu-02"]),
-    ("regional:branch_eu", ["wsus-eu", "wsus-us", "wsus-eu-01", "wsus-eu-02"]),
-    ("wsus-eu*:!branch", ["wsus-eu"]),
-    ("wsus-eu*:&branch", ["wsus-eu-01", "wsus-eu-02"]),
-    ("~wsus-(root|us)$", ["wsus-root", "wsus-us"]),
-    ("wsus-us,wsus-root", ["wsus-root", "wsus-us"]),
-])
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("all", ["wsus-root", "wsus-eu", "wsus-us", "wsus-eu-01", "wsus-eu-02"]),
+        ("regional", ["wsus-eu", "wsus-us"]),
+        ("wsus-eu*", ["wsus-eu", "wsus-eu-01", "wsus-eu-02"]),
+        ("regional:branch_eu", ["wsus-eu", "wsus-us", "wsus-eu-01", "wsus-eu-02"]),
+        ("wsus-eu*:!branch", ["wsus-eu"]),
+        ("wsus-eu*:&branch", ["wsus-eu-01", "wsus-eu-02"]),
+        ("~wsus-(root|us)$", ["wsus-root", "wsus-us"]),
+        ("wsus-us,wsus-root", ["wsus-root", "wsus-us"]),
+    ],
+)
 def test_patterns(inventory, pattern, expected):
     assert [h.name for h in inventory.select(pattern)] == expected
 
@@ -93,8 +106,18 @@ def test_connection_options_from_ansible_vars(inventory):
 
 def test_basic_over_http_is_refused(monkeypatch):
     monkeypatch.setenv("WSUS_PW", "x")
-    data = {"all": {"hosts": {"h": {"ansible_user": "u", "wsusauto_password_env": "WSUS_PW",
-                                    "ansible_psrp_protocol": "http", "ansible_psrp_auth": "basic"}}}}
+    data = {
+        "all": {
+            "hosts": {
+                "h": {
+                    "ansible_user": "u",
+                    "wsusauto_password_env": "WSUS_PW",
+                    "ansible_psrp_protocol": "http",
+                    "ansible_psrp_auth": "basic",
+                }
+            }
+        }
+    }
     inv = inventory_from_dict(data)
     with pytest.raises(UsageError, match="Basic authentication over plain HTTP"):
         inv.connection_options(inv.hosts["h"])
@@ -102,14 +125,27 @@ def test_basic_over_http_is_refused(monkeypatch):
 
 def test_cert_validation_vars():
     base = {"ansible_user": "u", "ansible_password": "p"}
-    data = {"all": {"hosts": {"a": dict(base), "b": {**base, "ansible_psrp_cert_validation": "ignore"},
-                              "c": {**base, "ansible_psrp_ca_cert": "/tmp/ca.pem"}}}}
+    data = {
+        "all": {
+            "hosts": {
+                "a": dict(base),
+                "b": {**base, "ansible_psrp_cert_validation": "ignore"},
+                "c": {**base, "ansible_psrp_ca_cert": "/tmp/ca.pem"},
+            }
+        }
+    }
     inv = inventory_from_dict(data)
-    assert [inv.connection_options(inv.hosts[h]).cert_validation for h in "abc"] == [True, False, "/tmp/ca.pem"]
+    assert [inv.connection_options(inv.hosts[h]).cert_validation for h in "abc"] == [
+        True,
+        False,
+        "/tmp/ca.pem",
+    ]
 
 
 def test_clear_text_password_gets_a_warning_naming_the_alternatives():
-    inv = inventory_from_dict({"all": {"hosts": {"a": {"ansible_user": "u", "ansible_password": "p"}}}}, "x.yml")
+    inv = inventory_from_dict(
+        {"all": {"hosts": {"a": {"ansible_user": "u", "ansible_password": "p"}}}}, "x.yml"
+    )
     assert len(inv.warnings) == 1
     assert "wsusauto_password_env" in inv.warnings[0] and "a" in inv.warnings[0]
 
@@ -117,25 +153,30 @@ def test_clear_text_password_gets_a_warning_naming_the_alternatives():
 def test_password_from_file(tmp_path):
     secret = tmp_path / "pw"
     secret.write_text("s3cret\n")
-    inv = inventory_from_dict({"all": {"hosts": {"a": {"ansible_user": "u",
-                                                       "wsusauto_password_file": str(secret)}}}})
+    inv = inventory_from_dict(
+        {"all": {"hosts": {"a": {"ansible_user": "u", "wsusauto_password_file": str(secret)}}}}
+    )
     assert inv.connection_options(inv.hosts["a"]).password.reveal() == "s3cret"
     assert not inv.warnings
 
 
 def test_missing_password_env_is_a_clear_error():
-    inv = inventory_from_dict({"all": {"hosts": {"a": {"ansible_user": "u",
-                                                       "wsusauto_password_env": "WSUSAUTO_NOPE_XYZ"}}}})
+    inv = inventory_from_dict(
+        {"all": {"hosts": {"a": {"ansible_user": "u", "wsusauto_password_env": "WSUSAUTO_NOPE_XYZ"}}}}
+    )
     with pytest.raises(UsageError, match="WSUSAUTO_NOPE_XYZ is not set"):
         inv.connection_options(inv.hosts["a"])
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("all: [1, 2]", "must be a mapping"),
-    ("all:\n  hostz: {}\n", "unknown key"),
-    ("all:\n  hosts: {a: {x: 1}\n", "not valid YAML at line"),
-    ("", "an inventory is a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("all: [1, 2]", "must be a mapping"),
+        ("all:\n  hostz: {}\n", "unknown key"),
+        ("all:\n  hosts: {a: {x: 1}\n", "not valid YAML at line"),
+        ("", "an inventory is a mapping"),
+    ],
+)
 def test_bad_inventory_files(tmp_path, text, message):
     path = tmp_path / "inv.yml"
     path.write_text(textwrap.dedent(text))

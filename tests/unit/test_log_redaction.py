@@ -22,8 +22,14 @@ def test_secret_values_are_scrubbed_everywhere_in_both_formats():
     canary = "Canary-7f3a9-pw"
     Secret(canary)
     for fmt in ("console", "json"):
-        out = _log(fmt, password=canary, url=f"https://u:{canary}@h", nested={"a": [f"x{canary}y"]},
-                   error=RuntimeError(f"failed with {canary}"), secret=Secret(canary))
+        out = _log(
+            fmt,
+            password=canary,
+            url=f"https://u:{canary}@h",
+            nested={"a": [f"x{canary}y"]},
+            error=RuntimeError(f"failed with {canary}"),
+            secret=Secret(canary),
+        )
         assert canary not in out, fmt
         assert "********" in out
 

@@ -10,8 +10,11 @@ from tests.pslint import allowlist, lint, members_in_reference
 from wsusauto.snippets import registry
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "wsus-api.md"
-GOOD = "param([string]$Path)\n$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()\n" \
-       "$config = $server.GetConfiguration()\n@{ Name = [string]$server.Name; Path = $Path }\n"
+GOOD = (
+    "param([string]$Path)\n"
+    "$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()\n"
+    "$config = $server.GetConfiguration()\n@{ Name = [string]$server.Name; Path = $Path }\n"
+)
 
 
 @pytest.mark.parametrize("name", sorted(registry()))
@@ -27,28 +30,34 @@ def _rules(text):
     return {v.rule for v in lint("sample", text)}
 
 
-@pytest.mark.parametrize("construct", [
-    "$o = [pscustomobject]@{ a = 1 }",
-    "$o = [ordered]@{ a = 1 }",
-    "$j = $Path | ConvertTo-Json",
-    "$l = [System.Collections.ArrayList]::new()",
-    "if ($Path -in @('a')) { }",
-    "$s = Get-CimInstance Win32_Service",
-    "$x = @(1) | ForEach-Object { $PSItem }",
-    "$r = Invoke-RestMethod http://x",
-    "$t = Test-NetConnection wsus -Port 8530",
-    "$d = Resolve-DnsName wsus",
-    "$a = Get-Item x -ErrorAction Ignore",
-    "$w = Get-Service | Where-Object Name -eq 'BITS'",
-    "$e = @(1).ForEach({ $_ })",
-])
+@pytest.mark.parametrize(
+    "construct",
+    [
+        "$o = [pscustomobject]@{ a = 1 }",
+        "$o = [ordered]@{ a = 1 }",
+        "$j = $Path | ConvertTo-Json",
+        "$l = [System.Collections.ArrayList]::new()",
+        "if ($Path -in @('a')) { }",
+        "$s = Get-CimInstance Win32_Service",
+        "$x = @(1) | ForEach-Object { $PSItem }",
+        "$r = Invoke-RestMethod http://x",
+        "$t = Test-NetConnection wsus -Port 8530",
+        "$d = Resolve-DnsName wsus",
+        "$a = Get-Item x -ErrorAction Ignore",
+        "$w = Get-Service | Where-Object Name -eq 'BITS'",
+        "$e = @(1).ForEach({ $_ })",
+    ],
+)
 def test_powershell_3_constructs_are_rejected(construct):
     text = f"param([string]$Path)\n$Path | Out-Null\n{construct}\n@{{ a = 1 }}\n"
     assert "powershell-2" in _rules(text)
 
 
 def test_constructs_inside_strings_and_comments_are_not_code():
-    text = "param([string]$Path)\n# ConvertTo-Json is PS3\n$m = 'use [pscustomobject] -in PS3'\n@{ a = $Path; m = $m }\n"
+    text = (
+        "param([string]$Path)\n# ConvertTo-Json is PS3\n"
+        "$m = 'use [pscustomobject] -in PS3'\n@{ a = $Path; m = $m }\n"
+    )
     assert lint("sample", text) == []
 
 
@@ -66,8 +75,15 @@ def test_unsure_member_needs_a_get_member_probe():
     assert "unsure-member" not in _rules(GOOD.replace("@{", probe + use + "@{"))
 
 
-@pytest.mark.parametrize("code", ["Invoke-Expression $Path", "iex $Path", "$b = [scriptblock]::Create($Path)",
-                                  "Add-Type -TypeDefinition $Path"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "Invoke-Expression $Path",
+        "iex $Path",
+        "$b = [scriptblock]::Create($Path)",
+        "Add-Type -TypeDefinition $Path",
+    ],
+)
 def test_code_built_from_data_is_rejected(code):
     assert "code-from-data" in _rules(f"param([string]$Path)\n{code}\n@{{ a = 1 }}\n")
 
@@ -84,7 +100,9 @@ def test_output_must_be_one_hashtable_literal_last():
 
 
 def test_parse_errors_are_reported_with_a_line():
-    violations = [v for v in lint("sample", "param([string]$Path)\nif ($Path { \n@{ a = 1 }\n") if v.rule == "parse"]
+    violations = [
+        v for v in lint("sample", "param([string]$Path)\nif ($Path { \n@{ a = 1 }\n") if v.rule == "parse"
+    ]
     assert violations and violations[0].line >= 2
 
 

@@ -10,17 +10,25 @@ from wsusauto.snippets import SnippetRegistry, parse_parameters, registry
 
 def test_get_facts_parameters_in_declaration_order():
     snippet = registry()["get_facts"]
-    assert snippet.parameter_names == ("HistoryCount", "EventLookbackHours", "EventIds", "MaxEvents",
-                                       "ServiceNames", "SetupRegistryPath")
+    assert snippet.parameter_names == (
+        "HistoryCount",
+        "EventLookbackHours",
+        "EventIds",
+        "MaxEvents",
+        "ServiceNames",
+        "SetupRegistryPath",
+    )
     assert [p.ps_type for p in snippet.parameters][:3] == ["int", "int", "int[]"]
 
 
 def test_bind_refuses_unknown_and_missing_parameters():
     snippet = registry()["get_facts"]
-    with pytest.raises(SnippetError, match="has no parameter.*Bogus"):
+    with pytest.raises(SnippetError, match=r"has no parameter.*Bogus"):
         snippet.bind({"Bogus": 1})
-    with pytest.raises(SnippetError, match="needs parameter.*SetupRegistryPath"):
-        snippet.bind({"HistoryCount": 1, "EventLookbackHours": 1, "EventIds": [], "MaxEvents": 1, "ServiceNames": []})
+    with pytest.raises(SnippetError, match=r"needs parameter.*SetupRegistryPath"):
+        snippet.bind(
+            {"HistoryCount": 1, "EventLookbackHours": 1, "EventIds": [], "MaxEvents": 1, "ServiceNames": []}
+        )
 
 
 def test_lookup_by_text_is_exact():
@@ -31,7 +39,7 @@ def test_lookup_by_text_is_exact():
 
 
 def test_unknown_snippet_names_the_known_ones():
-    with pytest.raises(SnippetError, match="known: .*get_facts"):
+    with pytest.raises(SnippetError, match=r"known: .*get_facts"):
         registry()["no_such_snippet"]
 
 

@@ -17,8 +17,8 @@ from wsusauto.errors import UsageError
 @dataclass(frozen=True)
 class FaultType:
     name: str
-    kind: str                                    # "endpoint" or "model"
-    arguments: Mapping[str, tuple[type, Any]] = field(default_factory=dict)   # name -> (type, default)
+    kind: str  # "endpoint" or "model"
+    arguments: Mapping[str, tuple[type, Any]] = field(default_factory=dict)  # name -> (type, default)
     description: str = ""
 
 
@@ -49,8 +49,14 @@ register(FaultType("slow", "endpoint", {"seconds": (float, 5.0)}, "each pipeline
 register(FaultType("http_500", "endpoint", description="every request gets HTTP 500 with a WSMan fault"))
 register(FaultType("http_503", "endpoint", description="every request gets HTTP 503 Service Unavailable"))
 register(FaultType("auth_reject", "endpoint", description="every authentication is refused"))
-register(FaultType("transient_sync_failure", "model", {"attempts": (int, 1)},
-                   "the next N synchronizations fail with a transient upstream error"))
+register(
+    FaultType(
+        "transient_sync_failure",
+        "model",
+        {"attempts": (int, 1)},
+        "the next N synchronizations fail with a transient upstream error",
+    )
+)
 
 
 def parse_faults(items: Any, where: str) -> tuple[FaultSpec, ...]:
@@ -58,7 +64,9 @@ def parse_faults(items: Any, where: str) -> tuple[FaultSpec, ...]:
     if items is None:
         return ()
     if not isinstance(items, list):
-        raise UsageError(f"{where}: faults must be a list of names or {{name: ..., <argument>: ...}} mappings")
+        raise UsageError(
+            f"{where}: faults must be a list of names or {{name: ..., <argument>: ...}} mappings"
+        )
     specs = []
     for item in items:
         if isinstance(item, str):
@@ -88,9 +96,12 @@ def parse_faults(items: Any, where: str) -> tuple[FaultSpec, ...]:
 def endpoint_fault_settings(faults: Iterable[FaultSpec]) -> EndpointFaultSettings:
     names = {f.name: f.arguments for f in faults}
     status = 500 if "http_500" in names else 503 if "http_503" in names else None
-    return EndpointFaultSettings(down="endpoint_down" in names,
-                                 slow_seconds=float(names["slow"]["seconds"]) if "slow" in names else 0.0,
-                                 http_status=status, auth_reject="auth_reject" in names)
+    return EndpointFaultSettings(
+        down="endpoint_down" in names,
+        slow_seconds=float(names["slow"]["seconds"]) if "slow" in names else 0.0,
+        http_status=status,
+        auth_reject="auth_reject" in names,
+    )
 
 
 def model_faults(faults: Iterable[FaultSpec]) -> dict[str, dict[str, Any]]:

@@ -33,9 +33,12 @@ def handles(snippet_name: str) -> Callable[[Handler], Handler]:
 
 
 def _registry_path_error(path: str) -> ScriptError:
-    return ScriptError(f"Cannot find path '{path}' because it does not exist.",
-                       error_id="PathNotFound,Microsoft.PowerShell.Commands.GetItemPropertyCommand",
-                       category="ObjectNotFound", exception_type="System.Management.Automation.ItemNotFoundException")
+    return ScriptError(
+        f"Cannot find path '{path}' because it does not exist.",
+        error_id="PathNotFound,Microsoft.PowerShell.Commands.GetItemPropertyCommand",
+        category="ObjectNotFound",
+        exception_type="System.Management.Automation.ItemNotFoundException",
+    )
 
 
 @handles("get_facts")
@@ -43,27 +46,45 @@ def get_facts(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
     path = str(p["SetupRegistryPath"])
     if path.lower() != SETUP_REGISTRY_PATH.lower():
         raise _registry_path_error(path)
-    return server.facts(history_count=int(p["HistoryCount"] or 0), event_ids=[int(i) for i in p["EventIds"] or []],
-                        event_lookback_hours=int(p["EventLookbackHours"] or 0), max_events=int(p["MaxEvents"] or 0),
-                        service_names=[str(n) for n in p["ServiceNames"] or []])
+    return server.facts(
+        history_count=int(p["HistoryCount"] or 0),
+        event_ids=[int(i) for i in p["EventIds"] or []],
+        event_lookback_hours=int(p["EventLookbackHours"] or 0),
+        max_events=int(p["MaxEvents"] or 0),
+        service_names=[str(n) for n in p["ServiceNames"] or []],
+    )
 
 
 class LabHandlers:
     """The ``ScriptHandler`` for a set of lab servers (one endpoint per server)."""
 
-    def __init__(self, servers: Mapping[str, WsusServerModel], snippets: SnippetRegistry | None = None) -> None:
+    def __init__(
+        self, servers: Mapping[str, WsusServerModel], snippets: SnippetRegistry | None = None
+    ) -> None:
         self.servers = dict(servers)
         self.snippets = snippets or registry()
 
     @classmethod
-    def from_topology(cls, topology: Topology, state_dir: Path, *, names: Sequence[str] | None = None,
-                      clock: Clock | None = None) -> LabHandlers:
+    def from_topology(
+        cls,
+        topology: Topology,
+        state_dir: Path,
+        *,
+        names: Sequence[str] | None = None,
+        clock: Clock | None = None,
+    ) -> LabHandlers:
         servers = {}
         for spec in topology.servers:
             if names is not None and spec.name not in names:
                 continue
-            servers[spec.name] = WsusServerModel(spec.name, state_dir, version=spec.version, initial=spec.initial,
-                                                 faults=model_faults(spec.faults), clock=clock)
+            servers[spec.name] = WsusServerModel(
+                spec.name,
+                state_dir,
+                version=spec.version,
+                initial=spec.initial,
+                faults=model_faults(spec.faults),
+                clock=clock,
+            )
         return cls(servers)
 
     def __call__(self, invocation: Invocation) -> list[Any]:

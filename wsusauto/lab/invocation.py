@@ -39,10 +39,10 @@ class SecureValue:
 
 @dataclass(frozen=True)
 class Invocation:
-    endpoint: str                      # the lab server's name (one endpoint = one WSUS server)
-    script: str                        # the script text exactly as the client sent it
-    parameters: dict[str, Any] = field(default_factory=dict)   # name -> plain Python value
-    username: str = ""                 # the authenticated user
+    endpoint: str  # the lab server's name (one endpoint = one WSUS server)
+    script: str  # the script text exactly as the client sent it
+    parameters: dict[str, Any] = field(default_factory=dict)  # name -> plain Python value
+    username: str = ""  # the authenticated user
 
 
 class ScriptError(Exception):
@@ -54,9 +54,15 @@ class ScriptError(Exception):
     the record is written to the error stream and the pipeline completes.
     """
 
-    def __init__(self, message: str, *, error_id: str = "RuntimeException",
-                 category: str = "NotSpecified", exception_type: str = "System.Management.Automation.RuntimeException",
-                 terminating: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_id: str = "RuntimeException",
+        category: str = "NotSpecified",
+        exception_type: str = "System.Management.Automation.RuntimeException",
+        terminating: bool = True,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.error_id = error_id

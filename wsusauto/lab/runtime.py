@@ -56,14 +56,27 @@ def lab_password(state_dir: Path) -> str:
 
 
 def _to_transport_faults(settings: EndpointFaultSettings) -> EndpointFaults:
-    return EndpointFaults(down=settings.down, slow_seconds=settings.slow_seconds,
-                          http_status=settings.http_status, auth_reject=settings.auth_reject)
+    return EndpointFaults(
+        down=settings.down,
+        slow_seconds=settings.slow_seconds,
+        http_status=settings.http_status,
+        auth_reject=settings.auth_reject,
+    )
 
 
 class Lab:
-    def __init__(self, topology: Topology, state_dir: str | Path, *, first_address: str = "127.0.10.1",
-                 workers: int = 0, http_port: int = 5985, https_port: int | None = 5986,
-                 allow_unencrypted: bool = False, clock: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        state_dir: str | Path,
+        *,
+        first_address: str = "127.0.10.1",
+        workers: int = 0,
+        http_port: int = 5985,
+        https_port: int | None = 5986,
+        allow_unencrypted: bool = False,
+        clock: Callable[[], Any] | None = None,
+    ) -> None:
         self.topology = topology
         self.state_dir = Path(state_dir).resolve()
         self.workers = workers
@@ -72,8 +85,10 @@ class Lab:
         self.clock = clock
         self.password = lab_password(self.state_dir)
         addresses = allocate(first_address, len(topology.servers))
-        self.endpoints = [LabEndpoint(s.name, a, s.upstream, s.replica)
-                          for s, a in zip(topology.servers, addresses, strict=True)]
+        self.endpoints = [
+            LabEndpoint(s.name, a, s.upstream, s.replica)
+            for s, a in zip(topology.servers, addresses, strict=True)
+        ]
         self._server: WinRMServer | None = None
         self._handlers: Any = None
         self._processes: list[Any] = []
@@ -94,11 +109,19 @@ class Lab:
     def specs(self, names: Sequence[str] | None = None) -> list[EndpointSpec]:
         by_name = {s.name: s for s in self.topology.servers}
         chosen = [e for e in self.endpoints if names is None or e.name in names]
-        return [EndpointSpec(name=e.name, address=e.address, username=LAB_USER, password=self.password,
-                             http_port=self.http_port, https_port=self.https_port,
-                             allow_unencrypted=self.allow_unencrypted,
-                             faults=_to_transport_faults(endpoint_fault_settings(by_name[e.name].faults)))
-                for e in chosen]
+        return [
+            EndpointSpec(
+                name=e.name,
+                address=e.address,
+                username=LAB_USER,
+                password=self.password,
+                http_port=self.http_port,
+                https_port=self.https_port,
+                allow_unencrypted=self.allow_unencrypted,
+                faults=_to_transport_faults(endpoint_fault_settings(by_name[e.name].faults)),
+            )
+            for e in chosen
+        ]
 
     def start(self) -> Lab:
         from wsusauto.lab.wsman.certs import ensure_ca
@@ -152,13 +175,17 @@ class Lab:
     def _start_workers(self) -> None:
         context = multiprocessing.get_context("spawn")
         names = [e.name for e in self.endpoints]
-        shards = [names[i::self.workers] for i in range(self.workers)]
+        shards = [names[i :: self.workers] for i in range(self.workers)]
         for shard in shards:
             if not shard:
                 continue
             parent, child = context.Pipe()
-            process = context.Process(target=_worker_main, name=f"wsusauto-lab-{len(self._processes)}",
-                                      args=(child, self.topology, self.state_dir, self.specs(shard)), daemon=True)
+            process = context.Process(
+                target=_worker_main,
+                name=f"wsusauto-lab-{len(self._processes)}",
+                args=(child, self.topology, self.state_dir, self.specs(shard)),
+                daemon=True,
+            )
             process.start()
             self._processes.append(process)
             self._pipes.append(parent)
@@ -204,14 +231,17 @@ class Lab:
     def write_inventory(self, path: str | Path, **options: Any) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        header = ("# Written by `wsusauto lab serve` for its lab fleet. The password is the lab's own,\n"
-                  "# in clear on purpose so this file works as is; never do this for real servers.\n")
+        header = (
+            "# Written by `wsusauto lab serve` for its lab fleet. The password is the lab's own,\n"
+            "# in clear on purpose so this file works as is; never do this for real servers.\n"
+        )
         path.write_text(header + yaml.safe_dump(self.inventory(**options), sort_keys=False), encoding="utf-8")
         return path
 
 
-def build_handlers(topology: Topology, state_dir: Path, names: Sequence[str] | None,
-                   clock: Callable[[], Any] | None) -> Any:
+def build_handlers(
+    topology: Topology, state_dir: Path, names: Sequence[str] | None, clock: Callable[[], Any] | None
+) -> Any:
     from wsusauto.lab.handlers import LabHandlers
 
     return LabHandlers.from_topology(topology, state_dir, names=names, clock=clock)

@@ -22,8 +22,16 @@ def default_workers(endpoint_count: int) -> int:
     return max(1, min(os.cpu_count() or 1, math.ceil(endpoint_count / ENDPOINTS_PER_WORKER)))
 
 
-def serve_forever(*, topology_path: str | None, state_dir: Path, inventory_out: str | None,
-                  workers: int | None, first_address: str, auth: str, protocol: str) -> None:
+def serve_forever(
+    *,
+    topology_path: str | None,
+    state_dir: Path,
+    inventory_out: str | None,
+    workers: int | None,
+    first_address: str,
+    auth: str,
+    protocol: str,
+) -> None:
     topology = load_topology(topology_path)
     if workers is None:
         workers = default_workers(len(topology.servers))
@@ -39,8 +47,12 @@ def serve_forever(*, topology_path: str | None, state_dir: Path, inventory_out: 
         if inventory_out:
             lab.write_inventory(inventory_out, auth=auth, protocol=protocol)
         first, last = lab.endpoints[0].address, lab.endpoints[-1].address
-        print(f"ready: {len(lab.endpoints)} WSUS servers on {first}..{last} ports {lab.http_port}/{lab.https_port}"
-              f"{', inventory ' + str(inventory_out) if inventory_out else ''}", flush=True)
+        print(
+            f"ready: {len(lab.endpoints)} WSUS servers on {first}..{last} "
+            f"ports {lab.http_port}/{lab.https_port}"
+            f"{', inventory ' + str(inventory_out) if inventory_out else ''}",
+            flush=True,
+        )
         while not stop.wait(0.5):
             pass
     finally:

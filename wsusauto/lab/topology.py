@@ -1,13 +1,13 @@
 """Lab topologies: which servers to simulate, their starting state and the intended hierarchy.
 
-    servers:
-      - name: wsus-root
-      - name: wsus-eu
-        upstream: wsus-root             # intended hierarchy -> wsus_upstream in the inventory
-        replica: true                   # -> wsus_replica
-        version: "2019"                 # optional: 2022, 2019, 2016, 2012R2, 2008R2 or a dotted version
-        initial: {HostBinariesOnMicrosoftUpdate: true}   # optional: initial state, API member names
-        faults: [slow, {name: transient_sync_failure, attempts: 1}]
+servers:
+  - name: wsus-root
+  - name: wsus-eu
+    upstream: wsus-root             # intended hierarchy -> wsus_upstream in the inventory
+    replica: true                   # -> wsus_replica
+    version: "2019"                 # optional: 2022, 2019, 2016, 2012R2, 2008R2 or a dotted version
+    initial: {HostBinariesOnMicrosoftUpdate: true}   # optional: initial state, API member names
+    faults: [slow, {name: transient_sync_failure, attempts: 1}]
 """
 
 from __future__ import annotations
@@ -77,11 +77,17 @@ def _check_initial(initial: Any, where: str) -> dict[str, Any]:
         return {}
     if not isinstance(initial, Mapping):
         raise UsageError(f"{where}: initial must be a mapping of API member names to values")
-    known = {**{k: t for k, (t, _d) in defaults.CONFIGURATION.items()}, "Services": dict, "ContentDirAcl": list}
+    known = {
+        **{k: t for k, (t, _d) in defaults.CONFIGURATION.items()},
+        "Services": dict,
+        "ContentDirAcl": list,
+    }
     checked: dict[str, Any] = {}
     for key, value in initial.items():
         if key not in known:
-            raise UsageError(f"{where}: initial has unknown member {key!r}; known: {', '.join(sorted(known))}")
+            raise UsageError(
+                f"{where}: initial has unknown member {key!r}; known: {', '.join(sorted(known))}"
+            )
         wanted = known[key]
         if isinstance(value, bool) != (wanted is bool) or not isinstance(value, wanted):
             raise UsageError(f"{where}: initial {key} must be a {wanted.__name__}, not {value!r}")
@@ -114,8 +120,10 @@ def topology_from_dict(data: Any, source: str = "<topology>") -> Topology:
         seen.add(name)
         unknown = set(entry) - _SERVER_KEYS
         if unknown:
-            raise UsageError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                             f"a server takes {', '.join(sorted(_SERVER_KEYS))}")
+            raise UsageError(
+                f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                f"a server takes {', '.join(sorted(_SERVER_KEYS))}"
+            )
         replica = entry.get("replica", False)
         if not isinstance(replica, bool):
             raise UsageError(f"{where}: replica must be true or false")
@@ -124,12 +132,21 @@ def topology_from_dict(data: Any, source: str = "<topology>") -> Topology:
             version = str(version)
             defaults.preset(version, where)
         upstream = entry.get("upstream")
-        specs.append(ServerSpec(name=name, upstream=str(upstream) if upstream is not None else None,
-                                replica=replica, initial=_check_initial(entry.get("initial"), where),
-                                faults=parse_faults(entry.get("faults"), where), version=version))
+        specs.append(
+            ServerSpec(
+                name=name,
+                upstream=str(upstream) if upstream is not None else None,
+                replica=replica,
+                initial=_check_initial(entry.get("initial"), where),
+                faults=parse_faults(entry.get("faults"), where),
+                version=version,
+            )
+        )
     for spec in specs:
         if spec.upstream is not None and spec.upstream not in seen:
-            raise UsageError(f"{source}: server {spec.name}: upstream {spec.upstream!r} is not in the topology")
+            raise UsageError(
+                f"{source}: server {spec.name}: upstream {spec.upstream!r} is not in the topology"
+            )
         if spec.upstream == spec.name:
             raise UsageError(f"{source}: server {spec.name}: a server cannot be its own upstream")
     return Topology(tuple(specs), source)

@@ -17,7 +17,7 @@ class VersionPreset:
     version: str
     protocol: str
     port: int
-    wid: bool          # Windows Internal Database (2012+) vs SQL Server Embedded Edition (2008/R2)
+    wid: bool  # Windows Internal Database (2012+) vs SQL Server Embedded Edition (2008/R2)
 
 
 VERSIONS = {
@@ -71,9 +71,18 @@ CONFIGURATION: dict[str, tuple[type, Any]] = {
     "NumberOfSynchronizationsPerDay": (int, 1),
     "SynchronizationStatus": (str, "NotProcessing"),
     "ContentDir": (str, "C:\\WSUS"),
-    "UpdateServerStatus": (dict, {"UpdateCount": 0, "ApprovedUpdateCount": 0, "NotApprovedUpdateCount": 0,
-                                  "DeclinedUpdateCount": 0, "UpdatesWithServerErrorsCount": 0,
-                                  "UpdatesNeedingFilesCount": 0, "ComputerTargetCount": 0}),
+    "UpdateServerStatus": (
+        dict,
+        {
+            "UpdateCount": 0,
+            "ApprovedUpdateCount": 0,
+            "NotApprovedUpdateCount": 0,
+            "DeclinedUpdateCount": 0,
+            "UpdatesWithServerErrorsCount": 0,
+            "UpdatesNeedingFilesCount": 0,
+            "ComputerTargetCount": 0,
+        },
+    ),
 }
 
 # Accepted in a topology's `initial` but stored in their own tables.

@@ -23,7 +23,9 @@ def next_sync_time(now: dt.datetime, automatic: bool, time_of_day: str, per_day:
     first = parse_time_of_day(time_of_day)
     interval = dt.timedelta(days=1) / per_day
     midnight = now.astimezone(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    candidates = [midnight + day + first + k * interval
-                  for day in (dt.timedelta(days=-1), dt.timedelta(0), dt.timedelta(days=1))
-                  for k in range(per_day)]
+    candidates = [
+        midnight + day + first + k * interval
+        for day in (dt.timedelta(days=-1), dt.timedelta(0), dt.timedelta(days=1))
+        for k in range(per_day)
+    ]
     return min(c for c in candidates if c > now)

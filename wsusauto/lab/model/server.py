@@ -26,9 +26,16 @@ def iso(value: dt.datetime) -> str:
 class WsusServerModel:
     """A lab WSUS server. The proxy password is write-only: stored, never returned."""
 
-    def __init__(self, name: str, state_dir: Path, *, version: str | None = None,
-                 initial: Mapping[str, Any] | None = None, faults: Mapping[str, dict[str, Any]] | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        state_dir: Path,
+        *,
+        version: str | None = None,
+        initial: Mapping[str, Any] | None = None,
+        faults: Mapping[str, dict[str, Any]] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.name = name
         self.clock = clock or utc_now
         self.db = SusDb(Path(state_dir) / name / "SUSDB.sqlite")
@@ -40,27 +47,39 @@ class WsusServerModel:
     def _initialise(self, version: str | None, initial: dict[str, Any]) -> None:
         preset = defaults.preset(version, f"server {self.name}")
         values = {name: default for name, (_type, default) in defaults.CONFIGURATION.items()}
-        values.update({
-            "ServerId": str(uuid.uuid4()).upper(),
-            "Name": self.name,
-            "PortNumber": preset.port,
-            "Version": preset.version,
-            "ServerProtocolVersion": preset.protocol,
-            "SqlServerName": "MICROSOFT##WID" if preset.wid else f"{self.name.upper()}\\MICROSOFT##SSEE",
-            "DatabaseName": "SUSDB",
-            "IsUsingWindowsInternalDatabase": True,
-            "ProxyPassword": "",
-        })
+        values.update(
+            {
+                "ServerId": str(uuid.uuid4()).upper(),
+                "Name": self.name,
+                "PortNumber": preset.port,
+                "Version": preset.version,
+                "ServerProtocolVersion": preset.protocol,
+                "SqlServerName": "MICROSOFT##WID" if preset.wid else f"{self.name.upper()}\\MICROSOFT##SSEE",
+                "DatabaseName": "SUSDB",
+                "IsUsingWindowsInternalDatabase": True,
+                "ProxyPassword": "",
+            }
+        )
         services = dict(defaults.DEFAULT_SERVICES)
         services["MSSQL$MICROSOFT##WID" if preset.wid else "MSSQL$MICROSOFT##SSEE"] = ("Running", "Auto")
         for name, spec in (initial.pop("Services", None) or {}).items():
             services[name] = (spec.get("State", "Running"), spec.get("StartMode", "Auto"))
         acl = defaults.DEFAULT_CONTENT_ACL
         if "ContentDirAcl" in initial:
-            acl = [(r["IdentityReference"], r["FileSystemRights"], r.get("AccessControlType", "Allow"),
-                    bool(r.get("IsInherited", False))) for r in initial.pop("ContentDirAcl")]
+            acl = [
+                (
+                    r["IdentityReference"],
+                    r["FileSystemRights"],
+                    r.get("AccessControlType", "Allow"),
+                    bool(r.get("IsInherited", False)),
+                )
+                for r in initial.pop("ContentDirAcl")
+            ]
         if "UpdateServerStatus" in initial:
-            values["UpdateServerStatus"] = {**values["UpdateServerStatus"], **initial.pop("UpdateServerStatus")}
+            values["UpdateServerStatus"] = {
+                **values["UpdateServerStatus"],
+                **initial.pop("UpdateServerStatus"),
+            }
         values.update(initial)
         self.db.set_many(values)
         for name, (state, mode) in services.items():
@@ -95,27 +114,61 @@ class WsusServerModel:
     def add_event(self, event_id: int, message: str, when: dt.datetime | None = None) -> None:
         self.db.add_event(event_id, iso(when or self.clock()), message)
 
-    def record_sync(self, result: str, error: str = "NotApplicable", error_text: str = "", *,
-                    start: dt.datetime, end: dt.datetime, started_manually: bool,
-                    update_errors: list[dict[str, str]] | None = None) -> None:
-        self.db.add_sync({"Result": result, "Error": error, "ErrorText": error_text, "StartTime": iso(start),
-                          "EndTime": iso(end), "StartedManually": started_manually,
-                          "UpdateErrors": list(update_errors or [])})
+    def record_sync(
+        self,
+        result: str,
+        error: str = "NotApplicable",
+        error_text: str = "",
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        started_manually: bool,
+        update_errors: list[dict[str, str]] | None = None,
+    ) -> None:
+        self.db.add_sync(
+            {
+                "Result": result,
+                "Error": error,
+                "ErrorText": error_text,
+                "StartTime": iso(start),
+                "EndTime": iso(end),
+                "StartedManually": started_manually,
+                "UpdateErrors": list(update_errors or []),
+            }
+        )
 
     def next_synchronization_time(self) -> dt.datetime | None:
         config = self.db.all_config()
-        return next_sync_time(self.clock(), config["SynchronizeAutomatically"],
-                              config["SynchronizeAutomaticallyTimeOfDay"], config["NumberOfSynchronizationsPerDay"])
+        return next_sync_time(
+            self.clock(),
+            config["SynchronizeAutomatically"],
+            config["SynchronizeAutomaticallyTimeOfDay"],
+            config["NumberOfSynchronizationsPerDay"],
+        )
 
     # -- the facts snippet's view ------------------------------------------------------------
 
-    def facts(self, *, history_count: int, event_ids: list[int], event_lookback_hours: int, max_events: int,
-              service_names: list[str]) -> dict[str, Any]:
+    def facts(
+        self,
+        *,
+        history_count: int,
+        event_ids: list[int],
+        event_lookback_hours: int,
+        max_events: int,
+        service_names: list[str],
+    ) -> dict[str, Any]:
         c = self.db.all_config()
         history = self.db.sync_history(history_count)
         last = self.db.sync_history(1)
-        never = {"Result": "NeverRun", "Error": "NotApplicable", "ErrorText": "", "StartTime": None,
-                 "EndTime": None, "StartedManually": False, "UpdateErrors": []}
+        never = {
+            "Result": "NeverRun",
+            "Error": "NotApplicable",
+            "ErrorText": "",
+            "StartTime": None,
+            "EndTime": None,
+            "StartedManually": False,
+            "UpdateErrors": [],
+        }
         since = iso(self.clock() - dt.timedelta(hours=event_lookback_hours))
         next_time = self.next_synchronization_time()
         wanted = {n.lower() for n in service_names}
@@ -124,27 +177,58 @@ class WsusServerModel:
             "PortNumber": c["PortNumber"],
             "Version": c["Version"],
             "ServerProtocolVersion": c["ServerProtocolVersion"],
-            **{member: c[member] for member in (
-                "SyncFromMicrosoftUpdate", "UpstreamWsusServerName", "UpstreamWsusServerPortNumber",
-                "UpstreamWsusServerUseSsl", "IsReplicaServer", "UseProxy", "ProxyName", "ProxyServerPort",
-                "UseSeparateProxyForSsl", "SslProxyName", "SslProxyServerPort", "AnonymousProxyAccess",
-                "ProxyUserName", "ProxyUserDomain", "AllowProxyCredentialsOverNonSsl",
-                "HostBinariesOnMicrosoftUpdate", "DownloadUpdateBinariesAsNeeded", "GetContentFromMU",
-                "AllUpdateLanguagesEnabled", "EnabledUpdateLanguages", "UpdateServerConfigurationState",
-                "SynchronizeAutomatically", "SynchronizeAutomaticallyTimeOfDay", "NumberOfSynchronizationsPerDay",
-                "SynchronizationStatus", "UpdateServerStatus", "ContentDir", "SqlServerName")},
+            **{
+                member: c[member]
+                for member in (
+                    "SyncFromMicrosoftUpdate",
+                    "UpstreamWsusServerName",
+                    "UpstreamWsusServerPortNumber",
+                    "UpstreamWsusServerUseSsl",
+                    "IsReplicaServer",
+                    "UseProxy",
+                    "ProxyName",
+                    "ProxyServerPort",
+                    "UseSeparateProxyForSsl",
+                    "SslProxyName",
+                    "SslProxyServerPort",
+                    "AnonymousProxyAccess",
+                    "ProxyUserName",
+                    "ProxyUserDomain",
+                    "AllowProxyCredentialsOverNonSsl",
+                    "HostBinariesOnMicrosoftUpdate",
+                    "DownloadUpdateBinariesAsNeeded",
+                    "GetContentFromMU",
+                    "AllUpdateLanguagesEnabled",
+                    "EnabledUpdateLanguages",
+                    "UpdateServerConfigurationState",
+                    "SynchronizeAutomatically",
+                    "SynchronizeAutomaticallyTimeOfDay",
+                    "NumberOfSynchronizationsPerDay",
+                    "SynchronizationStatus",
+                    "UpdateServerStatus",
+                    "ContentDir",
+                    "SqlServerName",
+                )
+            },
             "HasProxyPassword": bool(c.get("ProxyPassword")),
             "NextSynchronizationTime": iso(next_time) if next_time else None,
             "SynchronizationProgress": {"TotalItems": 0, "ProcessedItems": 0, "Phase": "NotProcessing"},
             "LastSynchronizationInfo": last[0] if last else never,
             "SynchronizationHistory": history,
-            "Services": {name: {"State": state, "StartMode": mode}
-                         for name, (state, mode) in self.db.services().items() if name.lower() in wanted},
-            "ContentDirAcl": [{"IdentityReference": i, "FileSystemRights": r, "AccessControlType": t,
-                               "IsInherited": h} for i, r, t, h in self.db.content_acl()],
+            "Services": {
+                name: {"State": state, "StartMode": mode}
+                for name, (state, mode) in self.db.services().items()
+                if name.lower() in wanted
+            },
+            "ContentDirAcl": [
+                {"IdentityReference": i, "FileSystemRights": r, "AccessControlType": t, "IsInherited": h}
+                for i, r, t, h in self.db.content_acl()
+            ],
             "DatabaseServerName": c["SqlServerName"],
             "DatabaseName": c["DatabaseName"],
             "IsUsingWindowsInternalDatabase": c["IsUsingWindowsInternalDatabase"],
-            "Events": [{"Id": i, "TimeCreated": t, "Message": m}
-                       for i, t, m in self.db.events(event_ids, since, max_events)],
+            "Events": [
+                {"Id": i, "TimeCreated": t, "Message": m}
+                for i, t, m in self.db.events(event_ids, since, max_events)
+            ],
         }

@@ -79,7 +79,9 @@ class ConnectionAuth:
         self._bindings = None
         if channel_binding_hash is not None and cbt_strict:
             # Windows' default CbtHardeningLevel (Relaxed) accepts clients that send no binding.
-            self._bindings = GssChannelBindings(application_data=b"tls-server-end-point:" + channel_binding_hash)
+            self._bindings = GssChannelBindings(
+                application_data=b"tls-server-end-point:" + channel_binding_hash
+            )
         self.context: spnego.ContextProxy | None = None
         self.user: str | None = None
 
@@ -119,7 +121,7 @@ class ConnectionAuth:
                 raise ValueError("encrypted part without OriginalContent length")
             payload = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
             (header_length,) = struct.unpack("<i", payload[:4])
-            data = self.context.unwrap_winrm(payload[4:4 + header_length], payload[4 + header_length:])
+            data = self.context.unwrap_winrm(payload[4 : 4 + header_length], payload[4 + header_length :])
             if len(data) != int(match.group(1)):
                 raise ValueError("decrypted length does not match OriginalContent")
             message += data
@@ -129,13 +131,16 @@ class ConnectionAuth:
         assert self.context is not None
         result = self.context.wrap_winrm(message)
         wrapped = struct.pack("<i", len(result.header)) + result.header + result.data
-        head = "\r\n".join([
-            f"--{BOUNDARY}",
-            f"\tContent-Type: {_SPNEGO_PROTOCOL}",
-            f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length={len(message) + result.padding_length}",
-            f"--{BOUNDARY}",
-            "\tContent-Type: application/octet-stream",
-            "",
-        ]).encode()
+        head = "\r\n".join(
+            [
+                f"--{BOUNDARY}",
+                f"\tContent-Type: {_SPNEGO_PROTOCOL}",
+                "\tOriginalContent: type=application/soap+xml;charset=UTF-8;"
+                f"Length={len(message) + result.padding_length}",
+                f"--{BOUNDARY}",
+                "\tContent-Type: application/octet-stream",
+                "",
+            ]
+        ).encode()
         content_type = f'multipart/encrypted;protocol="{_SPNEGO_PROTOCOL}";boundary="{BOUNDARY}"'
         return content_type, head + wrapped + _MIME_BOUNDARY + b"--\r\n"

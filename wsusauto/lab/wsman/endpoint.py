@@ -18,10 +18,10 @@ from wsusauto.lab.wsman.shells import Shell
 class EndpointFaults:
     """Faults read on every request, so they can be flipped while the lab runs."""
 
-    down: bool = False                # refuse connections: the listener is closed
-    slow_seconds: float = 0.0         # delay before each pipeline's handler runs
-    http_status: int | None = None    # answer every request with 500 or 503
-    auth_reject: bool = False         # refuse every authentication with 401
+    down: bool = False  # refuse connections: the listener is closed
+    slow_seconds: float = 0.0  # delay before each pipeline's handler runs
+    http_status: int | None = None  # answer every request with 500 or 503
+    auth_reject: bool = False  # refuse every authentication with 401
 
 
 @dataclass
@@ -32,13 +32,19 @@ class EndpointSpec:
     password: str = field(repr=False)
     http_port: int = 5985
     https_port: int | None = 5986
-    allow_unencrypted: bool = False   # Basic and unencrypted NTLM over plain HTTP only when set
-    cbt_strict: bool = False          # require a correct channel binding on HTTPS (Windows: Strict)
+    allow_unencrypted: bool = False  # Basic and unencrypted NTLM over plain HTTP only when set
+    cbt_strict: bool = False  # require a correct channel binding on HTTPS (Windows: Strict)
     faults: EndpointFaults = field(default_factory=EndpointFaults)
 
 
-_SHELL_ACTIONS = {soap.ACTION_RECEIVE, soap.ACTION_COMMAND, soap.ACTION_SEND, soap.ACTION_SIGNAL,
-                  soap.ACTION_DELETE, soap.ACTION_GET}
+_SHELL_ACTIONS = {
+    soap.ACTION_RECEIVE,
+    soap.ACTION_COMMAND,
+    soap.ACTION_SEND,
+    soap.ACTION_SIGNAL,
+    soap.ACTION_DELETE,
+    soap.ACTION_GET,
+}
 
 
 class Endpoint:
@@ -85,8 +91,12 @@ class Endpoint:
 
     def _shell(self, request: soap.Request) -> Shell:
         if not request.shell_id:
-            raise soap.SoapFault(soap.FAULT_INVALID_SELECTORS, "The request needs a ShellId selector.",
-                                 subcode="w:InvalidSelectors", value="s:Sender")
+            raise soap.SoapFault(
+                soap.FAULT_INVALID_SELECTORS,
+                "The request needs a ShellId selector.",
+                subcode="w:InvalidSelectors",
+                value="s:Sender",
+            )
         with self._lock:
             shell = self.shells.get(request.shell_id)
         if shell is None:
@@ -100,10 +110,19 @@ class Endpoint:
         shell_id = (shell_el.get("ShellId") or str(uuid.uuid4())).upper()
         creation = shell_el.find("pwsh:creationXml", soap.NS)
         if creation is None or not (creation.text or "").strip():
-            raise soap.SoapFault(soap.FAULT_INTERNAL, "The lab serves PowerShell (PSRP) shells only.",
-                                 subcode="w:InternalError")
-        shell = Shell(shell_id, request.resource_uri, self.spec.name, user, self.handler,
-                      lambda: self.spec.faults.slow_seconds)
+            raise soap.SoapFault(
+                soap.FAULT_INTERNAL,
+                "The lab serves PowerShell (PSRP) shells only.",
+                subcode="w:InternalError",
+            )
+        shell = Shell(
+            shell_id,
+            request.resource_uri,
+            self.spec.name,
+            user,
+            self.handler,
+            lambda: self.spec.faults.slow_seconds,
+        )
         shell.feed(base64.b64decode(creation.text))
         with self._lock:
             self.shells[shell_id] = shell
@@ -136,7 +155,9 @@ class Endpoint:
         command_id = desired.get("CommandId") if desired is not None else None
         pipeline_id = uuid.UUID(command_id) if command_id else None
         chunks, done = shell.receive(pipeline_id, request.operation_timeout)
-        return soap.receive_response(request.message_id, chunks, command_id.upper() if command_id else None, done)
+        return soap.receive_response(
+            request.message_id, chunks, command_id.upper() if command_id else None, done
+        )
 
     def _signal(self, request: soap.Request, shell: Shell) -> bytes:
         signal_el = request.body.find("rsp:Signal", soap.NS)
@@ -153,4 +174,3 @@ class Endpoint:
             shells, self.shells = list(self.shells.values()), {}
         for shell in shells:
             shell.close()
-

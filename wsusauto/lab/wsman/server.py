@@ -26,9 +26,11 @@ from wsusauto.lab.wsman.endpoint import Endpoint, EndpointFaults, EndpointSpec
 
 log = logging.getLogger(__name__)
 
-_SERVICE_UNAVAILABLE = (b'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">'
-                        b"<HTML><HEAD><TITLE>Service Unavailable</TITLE></HEAD><BODY><h2>Service Unavailable</h2>"
-                        b"<hr><p>HTTP Error 503. The service is unavailable.</p></BODY></HTML>")
+_SERVICE_UNAVAILABLE = (
+    b'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">'
+    b"<HTML><HEAD><TITLE>Service Unavailable</TITLE></HEAD><BODY><h2>Service Unavailable</h2>"
+    b"<hr><p>HTTP Error 503. The service is unavailable.</p></BODY></HTML>"
+)
 
 
 class _Listener(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -36,8 +38,9 @@ class _Listener(socketserver.ThreadingMixIn, socketserver.TCPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], endpoint: Endpoint, tls: ssl.SSLContext | None,
-                 cbt_hash: bytes | None) -> None:
+    def __init__(
+        self, address: tuple[str, int], endpoint: Endpoint, tls: ssl.SSLContext | None, cbt_hash: bytes | None
+    ) -> None:
         self.endpoint = endpoint
         self.tls = tls
         self.cbt_hash = cbt_hash
@@ -88,12 +91,15 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.auth = ConnectionAuth(self.server.cbt_hash, self.server.endpoint.spec.cbt_strict)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
-                 f"Server: {self.server_version}", f"Content-Length: {len(body)}"]
+        lines = [
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+            f"Server: {self.server_version}",
+            f"Content-Length: {len(body)}",
+        ]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)  # one send()
 
@@ -103,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["WWW-Authenticate"] = 'Negotiate, Basic realm="WSMAN"'
         self._send(401, b"", headers)
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         endpoint = self.server.endpoint
         spec = endpoint.spec
         faults: EndpointFaults = spec.faults
@@ -113,9 +119,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(503, _SERVICE_UNAVAILABLE, {"Content-Type": "text/html; charset=us-ascii"})
             return
         if faults.http_status is not None:
-            fault = soap.SoapFault(soap.FAULT_INTERNAL, "The WS-Management service encountered an internal error.")
-            self._send(faults.http_status, soap.fault_response(fault, "", spec.name),
-                       {"Content-Type": "application/soap+xml;charset=UTF-8"})
+            fault = soap.SoapFault(
+                soap.FAULT_INTERNAL, "The WS-Management service encountered an internal error."
+            )
+            self._send(
+                faults.http_status,
+                soap.fault_response(fault, "", spec.name),
+                {"Content-Type": "application/soap+xml;charset=UTF-8"},
+            )
             return
         tls = self.server.tls is not None
         basic_allowed = tls or spec.allow_unencrypted
@@ -134,8 +145,14 @@ class _Handler(BaseHTTPRequestHandler):
                 token = base64.b64decode(value.strip())
                 final_token, complete = self.auth.step(token, spec.username)
                 if not complete:
-                    self._send(401, b"", {"WWW-Authenticate": "Negotiate " + base64.b64encode(final_token or b"")
-                                          .decode("ascii")})
+                    self._send(
+                        401,
+                        b"",
+                        {
+                            "WWW-Authenticate": "Negotiate "
+                            + base64.b64encode(final_token or b"").decode("ascii")
+                        },
+                    )
                     return
                 user = self.auth.user
             elif self.auth.authenticated and not faults.auth_reject:
@@ -146,7 +163,11 @@ class _Handler(BaseHTTPRequestHandler):
         if user is None:
             self._challenge(basic_allowed)
             return
-        extra = {"WWW-Authenticate": "Negotiate " + base64.b64encode(final_token).decode("ascii")} if final_token else {}
+        extra = (
+            {"WWW-Authenticate": "Negotiate " + base64.b64encode(final_token).decode("ascii")}
+            if final_token
+            else {}
+        )
         if not body:
             self._send(200, b"", extra)  # the empty POST that sets up encryption
             return
@@ -165,8 +186,9 @@ class _Handler(BaseHTTPRequestHandler):
             response = endpoint.handle(body, user)
         except Exception as exc:  # never drop the connection: answer with a fault
             log.exception("lab endpoint %s failed", spec.name)
-            response = soap.fault_response(soap.SoapFault(soap.FAULT_INTERNAL, f"{type(exc).__name__}: {exc}"),
-                                           "", spec.name)
+            response = soap.fault_response(
+                soap.SoapFault(soap.FAULT_INTERNAL, f"{type(exc).__name__}: {exc}"), "", spec.name
+            )
         status = 500 if b"<s:Fault>" in response[:2000] else 200
         headers = dict(extra)
         if encrypted:
@@ -199,7 +221,9 @@ class WinRMServer:
 
     def start(self) -> None:
         ensure_ca(self.tls_dir)
-        install_ntlm_users(self.tls_dir / "ntlm-users", [(s.username, s.password) for s in self.specs.values()])
+        install_ntlm_users(
+            self.tls_dir / "ntlm-users", [(s.username, s.password) for s in self.specs.values()]
+        )
         self._started = True
         for spec in self.specs.values():
             if not spec.faults.down:
@@ -222,15 +246,21 @@ class WinRMServer:
         for port, context, cbt_hash in ports:
             key = (spec.address, port)
             listener = _Listener(key, endpoint, context, cbt_hash)
-            thread = threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.2},
-                                      name=f"lab-listen-{spec.name}:{port}", daemon=True)
+            thread = threading.Thread(
+                target=listener.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                name=f"lab-listen-{spec.name}:{port}",
+                daemon=True,
+            )
             with self._lock:
                 self._listeners[key] = listener
                 self._threads[key] = thread
             thread.start()
 
     def _close(self, spec: EndpointSpec) -> None:
-        keys = [(spec.address, spec.http_port)] + ([(spec.address, spec.https_port)] if spec.https_port else [])
+        keys = [(spec.address, spec.http_port)] + (
+            [(spec.address, spec.https_port)] if spec.https_port else []
+        )
         for key in keys:
             with self._lock:
                 listener = self._listeners.pop(key, None)

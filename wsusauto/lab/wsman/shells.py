@@ -129,8 +129,15 @@ def _error_record(error: ScriptError) -> ErrorRecord:
 class Shell:
     """One RunspacePool: psrpcore state, outboxes and running pipelines, guarded by one lock."""
 
-    def __init__(self, shell_id: str, resource_uri: str, endpoint: str, username: str,
-                 handler: ScriptHandler, slow_seconds: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        shell_id: str,
+        resource_uri: str,
+        endpoint: str,
+        username: str,
+        handler: ScriptHandler,
+        slow_seconds: Callable[[], float],
+    ) -> None:
         self.shell_id = shell_id
         self.resource_uri = resource_uri
         self.endpoint = endpoint
@@ -149,8 +156,9 @@ class Shell:
 
     # -- incoming ----------------------------------------------------------------------------
 
-    def feed(self, data: bytes, pipeline_id: uuid.UUID | None = None,
-             stream: StreamType = StreamType.default) -> None:
+    def feed(
+        self, data: bytes, pipeline_id: uuid.UUID | None = None, stream: StreamType = StreamType.default
+    ) -> None:
         """Process PSRP fragments from Create, Command or Send; queue the answers."""
         with self.lock:
             self.pool.receive_data(PSRPPayload(data, stream, pipeline_id))
@@ -173,8 +181,12 @@ class Shell:
             pipeline = self.pool.pipeline_table[event.pipeline_id]
             pipeline.start()
             metadata = pipeline.metadata  # cached by psrpcore; event.pipeline would parse it again
-            thread = threading.Thread(target=self._run, args=(event.pipeline_id, metadata),
-                                      name=f"lab-pipeline-{self.endpoint}", daemon=True)
+            thread = threading.Thread(
+                target=self._run,
+                args=(event.pipeline_id, metadata),
+                name=f"lab-pipeline-{self.endpoint}",
+                daemon=True,
+            )
             thread.start()
 
     def _answer_pool_requests(self) -> None:
@@ -207,8 +219,9 @@ class Shell:
             for name, value in commands[0].parameters:
                 if name is not None:
                     parameters[str(name)] = to_plain(value)
-        invocation = Invocation(endpoint=self.endpoint, script=str(script), parameters=parameters,
-                                username=self.username)
+        invocation = Invocation(
+            endpoint=self.endpoint, script=str(script), parameters=parameters, username=self.username
+        )
         delay = self.slow_seconds()
         if delay > 0:
             time.sleep(delay)
@@ -229,8 +242,11 @@ class Shell:
                 for output in outputs:
                     pipeline.write_output(to_ps(output))
                 if error is not None and not error.terminating:
-                    pipeline.write_error(_error_record(error).Exception, _error_record(error).CategoryInfo,
-                                         fully_qualified_error_id=error.error_id)
+                    pipeline.write_error(
+                        _error_record(error).Exception,
+                        _error_record(error).CategoryInfo,
+                        fully_qualified_error_id=error.error_id,
+                    )
                 if error is not None and error.terminating:
                     pipeline._change_state(PSInvocationState.Failed, _error_record(error))
                 else:
@@ -238,8 +254,9 @@ class Shell:
             except Exception as exc:
                 log.exception("serializing output failed on %s", self.endpoint)
                 if pipeline.state == PSInvocationState.Running:
-                    pipeline._change_state(PSInvocationState.Failed,
-                                           _error_record(ScriptError(f"{type(exc).__name__}: {exc}")))
+                    pipeline._change_state(
+                        PSInvocationState.Failed, _error_record(ScriptError(f"{type(exc).__name__}: {exc}"))
+                    )
             self._drain()
 
     # -- outgoing ----------------------------------------------------------------------------
@@ -258,9 +275,12 @@ class Shell:
                 if pipeline_id is None:
                     return [], False  # pool-level Receive is never retried by pypsrp: answer at once
                 if pipeline_id not in self.pipelines:
-                    raise soap.SoapFault(soap.FAULT_INVALID_SELECTORS,
-                                         f"The command {str(pipeline_id).upper()} was not found in the shell.",
-                                         subcode="w:InvalidSelectors", value="s:Sender")
+                    raise soap.SoapFault(
+                        soap.FAULT_INVALID_SELECTORS,
+                        f"The command {str(pipeline_id).upper()} was not found in the shell.",
+                        subcode="w:InvalidSelectors",
+                        value="s:Sender",
+                    )
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise soap.operation_timeout()

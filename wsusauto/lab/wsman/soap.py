@@ -30,27 +30,36 @@ ACTION_COMMAND = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Comman
 ACTION_SEND = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send"
 ACTION_RECEIVE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive"
 ACTION_SIGNAL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal"
-SIGNAL_TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"  # compared lower-case
+SIGNAL_TERMINATE = (
+    "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"  # compared lower-case
+)
 SIGNAL_CTRL_C = "powershell/signal/ctrl_c"
 ACTION_FAULT = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
 
 # Real WinRM fault codes (winerror.h ERROR_WSMAN_*).
-FAULT_OPERATION_TIMEOUT = 2150858793      # 0x80338029: the long-poll Receive ran out of time
-FAULT_SHELL_NOT_FOUND = 2150858843        # 0x8033805B
-FAULT_ACTION_NOT_SUPPORTED = 2150858771   # 0x80338013
-FAULT_INVALID_SELECTORS = 2150858774      # 0x80338016
-FAULT_INTERNAL = 2150859173               # 0x803381A5: generic plug-in failure
+FAULT_OPERATION_TIMEOUT = 2150858793  # 0x80338029: the long-poll Receive ran out of time
+FAULT_SHELL_NOT_FOUND = 2150858843  # 0x8033805B
+FAULT_ACTION_NOT_SUPPORTED = 2150858771  # 0x80338013
+FAULT_INVALID_SELECTORS = 2150858774  # 0x80338016
+FAULT_INTERNAL = 2150859173  # 0x803381A5: generic plug-in failure
 FAULT_ACCESS_DENIED = 5
 
-_TIMEOUT_TEXT = ("The WS-Management service cannot complete the operation within the time specified in "
-                 "OperationTimeout.")
+_TIMEOUT_TEXT = (
+    "The WS-Management service cannot complete the operation within the time specified in OperationTimeout."
+)
 
 
 class SoapFault(Exception):
     """A WSMan fault to send back (HTTP 500)."""
 
-    def __init__(self, code: int, message: str, subcode: str = "w:InternalError",
-                 value: str = "s:Receiver", action: str = ACTION_FAULT) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        subcode: str = "w:InternalError",
+        value: str = "s:Receiver",
+        action: str = ACTION_FAULT,
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.subcode, self.value, self.action = code, message, subcode, value, action
 
@@ -60,17 +69,24 @@ def operation_timeout() -> SoapFault:
 
 
 def shell_not_found(shell_id: str) -> SoapFault:
-    return SoapFault(FAULT_SHELL_NOT_FOUND,
-                     f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell "
-                     "was not found on the server. Possible causes are: the specified ShellId is incorrect or the "
-                     "shell no longer exists on the server. Provide the correct ShellId or create a new shell and "
-                     "retry the operation.", subcode="w:InvalidSelectors", value="s:Sender")
+    return SoapFault(
+        FAULT_SHELL_NOT_FOUND,
+        f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell "
+        "was not found on the server. Possible causes are: the specified ShellId is incorrect or the "
+        "shell no longer exists on the server. Provide the correct ShellId or create a new shell and "
+        "retry the operation.",
+        subcode="w:InvalidSelectors",
+        value="s:Sender",
+    )
 
 
 def action_not_supported(action: str) -> SoapFault:
-    return SoapFault(FAULT_ACTION_NOT_SUPPORTED,
-                     f"The WS-Management service cannot process the request because the action {action} is not "
-                     "supported.", subcode="a:ActionNotSupported", value="s:Sender")
+    return SoapFault(
+        FAULT_ACTION_NOT_SUPPORTED,
+        f"The WS-Management service cannot process the request because the action {action} is not supported.",
+        subcode="a:ActionNotSupported",
+        value="s:Sender",
+    )
 
 
 @dataclass
@@ -102,13 +118,21 @@ def parse_request(data: bytes) -> Request:
     try:
         envelope = ET.fromstring(data)
     except ET.ParseError as exc:
-        raise SoapFault(FAULT_INTERNAL, f"The WS-Management service cannot process the request: bad XML ({exc})",
-                        subcode="w:SchemaValidationError", value="s:Sender") from None
+        raise SoapFault(
+            FAULT_INTERNAL,
+            f"The WS-Management service cannot process the request: bad XML ({exc})",
+            subcode="w:SchemaValidationError",
+            value="s:Sender",
+        ) from None
     header = envelope.find("s:Header", NS)
     body = envelope.find("s:Body", NS)
     if header is None or body is None:
-        raise SoapFault(FAULT_INTERNAL, "The WS-Management service cannot process the request: no SOAP header/body",
-                        subcode="w:SchemaValidationError", value="s:Sender")
+        raise SoapFault(
+            FAULT_INTERNAL,
+            "The WS-Management service cannot process the request: no SOAP header/body",
+            subcode="w:SchemaValidationError",
+            value="s:Sender",
+        )
 
     def text(path: str) -> str:
         element = header.find(path, NS)
@@ -139,7 +163,7 @@ def _envelope(action: str, relates_to: str, body: str, header_extra: str = "") -
         "<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
         f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>{header_extra}"
         f"</s:Header><s:Body>{body}</s:Body></s:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def fault_response(fault: SoapFault, relates_to: str, machine: str) -> bytes:
@@ -172,20 +196,24 @@ def create_response(relates_to: str, shell_id: str, resource_uri: str, address: 
         "<a:ReferenceParameters>"
         f"<w:ResourceURI>{escape(resource_uri)}</w:ResourceURI>"
         f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet>'
-        "</a:ReferenceParameters></x:ResourceCreated>"
-        + _shell_xml(shell_id, resource_uri)
+        "</a:ReferenceParameters></x:ResourceCreated>" + _shell_xml(shell_id, resource_uri)
     )
     return _envelope("http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse", relates_to, body)
 
 
 def get_shell_response(relates_to: str, shell_id: str, resource_uri: str) -> bytes:
-    return _envelope("http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse", relates_to,
-                     _shell_xml(shell_id, resource_uri))
+    return _envelope(
+        "http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse",
+        relates_to,
+        _shell_xml(shell_id, resource_uri),
+    )
 
 
 def command_response(relates_to: str, command_id: str) -> bytes:
     body = f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>"
-    return _envelope("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandResponse", relates_to, body)
+    return _envelope(
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandResponse", relates_to, body
+    )
 
 
 def empty_response(action: str, relates_to: str, element: str) -> bytes:
@@ -198,7 +226,11 @@ def receive_response(relates_to: str, chunks: list[str], command_id: str | None,
     state = ""
     if command_id:
         status = "Done" if done else "Running"
-        state = (f'<rsp:CommandState CommandId="{command_id}" '
-                 f'State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/{status}"/>')
+        state = (
+            f'<rsp:CommandState CommandId="{command_id}" '
+            f'State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/{status}"/>'
+        )
     body = f"<rsp:ReceiveResponse>{streams}{state}</rsp:ReceiveResponse>"
-    return _envelope("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse", relates_to, body)
+    return _envelope(
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse", relates_to, body
+    )
