@@ -25,6 +25,7 @@ from wsusauto.facts import gather_facts
 from wsusauto.inventory import inventory_from_dict
 from wsusauto.lab.runtime import Lab
 from wsusauto.lab.topology import topology_from_dict
+from wsusauto.log import configure_logging
 from wsusauto.session import Session
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -97,6 +98,7 @@ def main() -> None:
     parser.add_argument("--protocol", default=None, choices=["http", "https"])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    configure_logging("console", "warning")
     protocol = args.protocol or ("https" if args.auth == "basic" else "http")
     runs = [measure(args.hosts, args.calls, args.threads, args.auth, protocol) for _ in range(args.repeat)]
     print(
