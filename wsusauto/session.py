@@ -24,6 +24,7 @@ import requests
 import structlog
 from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+from pypsrp.serializer import TaggedValue
 from pypsrp.wsman import WSMan
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -203,6 +204,10 @@ class Session:
         assert self._pool is not None
         ps = PowerShell(self._pool)
         ps.add_script(snippet.text)
+        if any(isinstance(v, Secret) for v in bound.values()):
+            self._ensure_session_key()
+            # A Secret travels as a SecureString, encrypted with the pool's session key.
+            bound = {k: TaggedValue("SS", v.reveal()) if isinstance(v, Secret) else v for k, v in bound.items()}
         if bound:
             ps.add_parameters(bound)
         budget = self.default_deadline if deadline is None else deadline
@@ -227,6 +232,14 @@ class Session:
         if ps.state == PSInvocationState.FAILED or ps.streams.error:
             raise RemoteError(self.name, snippet_name, _error_text(ps))
         return list(ps.output)
+
+    def _ensure_session_key(self) -> None:
+        assert self._pool is not None
+        try:
+            self._pool.exchange_keys()  # a no-op once the pool has its session key
+        except Exception as exc:
+            self._discard()
+            raise self._map_error(exc, "exchanging the session key for a SecureString") from None
 
     def _ensure_open(self) -> None:
         if self._pool is not None and self.commands_run > 0 and not self.is_alive():

@@ -1,0 +1,87 @@
+<#
+    set_proxy: the proxy server WSUS uses to reach its upstream server or Microsoft Update.
+
+    Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself. Changes only the members named
+    in $Members. The password arrives as a SecureString and goes to SetProxyPassword(); it cannot be
+    read back, so $SetPassword says whether to set it and HasProxyPassword reports the result.
+    AllowProxyCredentialsOverNonSsl is the console's "Allow basic authentication (password in
+    cleartext)". Saves only when something differs; waits at most $ReadyTimeoutSeconds for a
+    previous save to finish.
+#>
+param(
+    [string[]]$Members,
+    [bool]$UseProxy,
+    [string]$ProxyName,
+    [int]$ProxyServerPort,
+    [bool]$AnonymousProxyAccess,
+    [string]$ProxyUserName,
+    [string]$ProxyUserDomain,
+    [bool]$AllowProxyCredentialsOverNonSsl,
+    [bool]$SetPassword,
+    [Security.SecureString]$ProxyPassword,
+    [int]$ReadyTimeoutSeconds
+)
+$ErrorActionPreference = 'Stop'
+
+[void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
+$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+$config = $server.GetConfiguration()
+
+$changed = @()
+foreach ($member in $Members) {
+    if ($member -eq 'UseProxy') {
+        if ($config.UseProxy -ne $UseProxy) { $config.UseProxy = $UseProxy; $changed += $member }
+    } elseif ($member -eq 'ProxyName') {
+        if ($config.ProxyName -ne $ProxyName) { $config.ProxyName = $ProxyName; $changed += $member }
+    } elseif ($member -eq 'ProxyServerPort') {
+        if ($config.ProxyServerPort -ne $ProxyServerPort) { $config.ProxyServerPort = $ProxyServerPort; $changed += $member }
+    } elseif ($member -eq 'AnonymousProxyAccess') {
+        if ($config.AnonymousProxyAccess -ne $AnonymousProxyAccess) {
+            $config.AnonymousProxyAccess = $AnonymousProxyAccess
+            $changed += $member
+        }
+    } elseif ($member -eq 'ProxyUserName') {
+        if ($config.ProxyUserName -ne $ProxyUserName) { $config.ProxyUserName = $ProxyUserName; $changed += $member }
+    } elseif ($member -eq 'ProxyUserDomain') {
+        if ($config.ProxyUserDomain -ne $ProxyUserDomain) { $config.ProxyUserDomain = $ProxyUserDomain; $changed += $member }
+    } elseif ($member -eq 'AllowProxyCredentialsOverNonSsl') {
+        if ($config.AllowProxyCredentialsOverNonSsl -ne $AllowProxyCredentialsOverNonSsl) {
+            $config.AllowProxyCredentialsOverNonSsl = $AllowProxyCredentialsOverNonSsl
+            $changed += $member
+        }
+    } else {
+        throw "set_proxy cannot set the member '$member'."
+    }
+}
+if ($SetPassword) {
+    $config.SetProxyPassword($ProxyPassword)
+    $changed += 'ProxyPassword'
+}
+
+if ($changed.Count -gt 0) {
+    if ([string]$server.GetSubscription().GetSynchronizationStatus() -ne 'NotProcessing') {
+        throw 'A synchronization is in progress; WSUS saves no configuration change until it ends.'
+    }
+    $waited = 0
+    while ([string]$config.GetUpdateServerConfigurationState() -ne 'Ready') {
+        if ($waited -ge $ReadyTimeoutSeconds) {
+            throw "The configuration state is still $([string]$config.GetUpdateServerConfigurationState()) after $waited s; a previous save is still processing."
+        }
+        Start-Sleep -Seconds 1
+        $waited += 1
+    }
+    $config.Save()
+    $config = $server.GetConfiguration()
+}
+
+@{
+    Changed                         = $changed
+    UseProxy                        = [bool]$config.UseProxy
+    ProxyName                       = [string]$config.ProxyName
+    ProxyServerPort                 = [int]$config.ProxyServerPort
+    AnonymousProxyAccess            = [bool]$config.AnonymousProxyAccess
+    ProxyUserName                   = [string]$config.ProxyUserName
+    ProxyUserDomain                 = [string]$config.ProxyUserDomain
+    AllowProxyCredentialsOverNonSsl = [bool]$config.AllowProxyCredentialsOverNonSsl
+    HasProxyPassword                = [bool]$config.HasProxyPassword
+}

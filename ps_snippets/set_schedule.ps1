@@ -1,0 +1,52 @@
+<#
+    set_schedule: automatic synchronization on or off, its first time of day (UTC) and syncs per day.
+
+    Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself. Changes only the members named
+    in $Members and saves the subscription only when one of them differs. The time of day is a UTC
+    TimeSpan in whole seconds below 24 hours; syncs per day is 1 to 24 (the API refuses others).
+#>
+param(
+    [string[]]$Members,
+    [bool]$SynchronizeAutomatically,
+    [int]$TimeOfDaySeconds,
+    [int]$NumberOfSynchronizationsPerDay
+)
+$ErrorActionPreference = 'Stop'
+
+[void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
+$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+$subscription = $server.GetSubscription()
+
+$changed = @()
+foreach ($member in $Members) {
+    if ($member -eq 'SynchronizeAutomatically') {
+        if ($subscription.SynchronizeAutomatically -ne $SynchronizeAutomatically) {
+            $subscription.SynchronizeAutomatically = $SynchronizeAutomatically
+            $changed += $member
+        }
+    } elseif ($member -eq 'SynchronizeAutomaticallyTimeOfDay') {
+        $timeOfDay = New-Object TimeSpan -ArgumentList 0, 0, $TimeOfDaySeconds
+        if ($subscription.SynchronizeAutomaticallyTimeOfDay -ne $timeOfDay) {
+            $subscription.SynchronizeAutomaticallyTimeOfDay = $timeOfDay
+            $changed += $member
+        }
+    } elseif ($member -eq 'NumberOfSynchronizationsPerDay') {
+        if ($subscription.NumberOfSynchronizationsPerDay -ne $NumberOfSynchronizationsPerDay) {
+            $subscription.NumberOfSynchronizationsPerDay = $NumberOfSynchronizationsPerDay
+            $changed += $member
+        }
+    } else {
+        throw "set_schedule cannot set the member '$member'."
+    }
+}
+if ($changed.Count -gt 0) {
+    $subscription.Save()
+    $subscription = $server.GetSubscription()
+}
+
+@{
+    Changed                           = $changed
+    SynchronizeAutomatically          = [bool]$subscription.SynchronizeAutomatically
+    SynchronizeAutomaticallyTimeOfDay = [string]$subscription.SynchronizeAutomaticallyTimeOfDay
+    NumberOfSynchronizationsPerDay    = [int]$subscription.NumberOfSynchronizationsPerDay
+}
