@@ -7,12 +7,13 @@ loudly. Anything else gets PowerShell's own "is not recognized" error.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from wsusauto.lab.faults import model_faults
-from wsusauto.lab.invocation import Invocation, ScriptError, not_recognized
+from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
 from wsusauto.lab.model.server import Clock, WsusServerModel
 from wsusauto.lab.topology import Topology
 from wsusauto.snippets import SnippetRegistry, registry
@@ -53,6 +54,166 @@ def get_facts(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
         max_events=int(p["MaxEvents"] or 0),
         service_names=[str(n) for n in p["ServiceNames"] or []],
     )
+
+
+def _invalid_operation(message: str) -> ScriptError:
+    # What a .NET InvalidOperationException looks like after PowerShell wraps a method call.
+    return ScriptError(
+        f'Exception calling "Save" with "0" argument(s): "{message}"',
+        error_id="InvalidOperationException",
+        category="InvalidOperation",
+        exception_type="System.Management.Automation.MethodInvocationException",
+    )
+
+
+def _save_configuration(server: WsusServerModel, changes: dict[str, Any], timeout: int) -> None:
+    """IUpdateServerConfiguration.Save() with its documented refusals (wsus-api.md 1.2a)."""
+    if server.get("SynchronizationStatus") != "NotProcessing":
+        raise ScriptError(
+            "A synchronization is in progress; WSUS saves no configuration change until it ends."
+        )
+    waited = 0
+    while server.get("UpdateServerConfigurationState") != "Ready":
+        if waited >= timeout:
+            raise ScriptError(
+                f"The configuration state is still {server.get('UpdateServerConfigurationState')} "
+                f"after {waited} s; a previous save is still processing."
+            )
+        time.sleep(1)
+        waited += 1
+    merged = {**server.config(), **changes}
+    if merged["SyncFromMicrosoftUpdate"] and merged["IsReplicaServer"]:
+        raise _invalid_operation("A replica server cannot synchronize from Microsoft Update.")
+    if not merged["SyncFromMicrosoftUpdate"] and not merged["UpstreamWsusServerName"]:
+        raise _invalid_operation("The upstream server name cannot be empty.")
+    if merged["UseProxy"] and not merged["ProxyName"]:
+        raise _invalid_operation("The address of the proxy server cannot be empty.")
+    if merged["UseProxy"] and not merged["AnonymousProxyAccess"] and not merged["ProxyUserName"]:
+        raise _invalid_operation("The proxy user name cannot be empty.")
+    if merged["HostBinariesOnMicrosoftUpdate"] and not merged["AllUpdateLanguagesEnabled"]:
+        raise _invalid_operation("Storing updates on Microsoft Update requires all update languages.")
+    server.set(**changes)
+
+
+def _apply_members(server: WsusServerModel, p: dict[str, Any], members: dict[str, str]) -> list[str]:
+    """Compare the named members (parameter -> member) with the server; return those that differ."""
+    changed = []
+    for member in p["Members"] or []:
+        if member not in members.values():
+            raise ScriptError(f"The snippet cannot set the member '{member}'.")
+        if server.get(member) != p[member]:
+            changed.append(member)
+    return changed
+
+
+@handles("set_update_source")
+def set_update_source(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    members = {
+        m: m
+        for m in (
+            "SyncFromMicrosoftUpdate",
+            "UpstreamWsusServerName",
+            "UpstreamWsusServerPortNumber",
+            "UpstreamWsusServerUseSsl",
+        )
+    }
+    changed = _apply_members(server, p, members)
+    if changed:
+        _save_configuration(server, {m: p[m] for m in changed}, int(p["ReadyTimeoutSeconds"] or 0))
+    c = server.config()
+    return {"Changed": changed, **{m: c[m] for m in members}, "IsReplicaServer": c["IsReplicaServer"]}
+
+
+@handles("set_replica")
+def set_replica(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    changed = []
+    if server.get("IsReplicaServer") != p["IsReplicaServer"]:
+        if p["IsReplicaServer"] and server.get("SyncFromMicrosoftUpdate"):
+            raise ScriptError(
+                "A replica synchronizes from an upstream WSUS server; set the update source to the "
+                "upstream server first."
+            )
+        _save_configuration(
+            server, {"IsReplicaServer": p["IsReplicaServer"]}, int(p["ReadyTimeoutSeconds"] or 0)
+        )
+        changed = ["IsReplicaServer"]
+    c = server.config()
+    return {
+        "Changed": changed,
+        "IsReplicaServer": c["IsReplicaServer"],
+        "SyncFromMicrosoftUpdate": c["SyncFromMicrosoftUpdate"],
+        "UpstreamWsusServerName": c["UpstreamWsusServerName"],
+    }
+
+
+_PROXY_MEMBERS = (
+    "UseProxy",
+    "ProxyName",
+    "ProxyServerPort",
+    "AnonymousProxyAccess",
+    "ProxyUserName",
+    "ProxyUserDomain",
+    "AllowProxyCredentialsOverNonSsl",
+)
+
+
+@handles("set_proxy")
+def set_proxy(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    changed = _apply_members(server, p, {m: m for m in _PROXY_MEMBERS})
+    if p["SetPassword"]:
+        secret = p["ProxyPassword"]
+        if secret is not None and not isinstance(secret, SecureValue):
+            raise ScriptError(
+                "Cannot convert the value to type System.Security.SecureString.",
+                error_id="ParameterArgumentTransformationError",
+                category="InvalidData",
+            )
+        changed.append("ProxyPassword")
+    if changed:
+        _save_configuration(
+            server, {m: p[m] for m in changed if m != "ProxyPassword"}, int(p["ReadyTimeoutSeconds"] or 0)
+        )
+        if p["SetPassword"]:
+            server.set_proxy_password(p["ProxyPassword"].reveal() if p["ProxyPassword"] is not None else "")
+    c = server.config()
+    return {
+        "Changed": changed,
+        **{m: c[m] for m in _PROXY_MEMBERS},
+        "HasProxyPassword": server.has_proxy_password,
+    }
+
+
+@handles("set_schedule")
+def set_schedule(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    seconds = int(p["TimeOfDaySeconds"] or 0)
+    if not 0 <= seconds < 86400:
+        raise ScriptError(
+            "SynchronizeAutomaticallyTimeOfDay must be less than one day.",
+            error_id="ArgumentOutOfRangeException",
+            category="InvalidArgument",
+        )
+    time_of_day = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    wanted = {
+        "SynchronizeAutomatically": p["SynchronizeAutomatically"],
+        "SynchronizeAutomaticallyTimeOfDay": time_of_day,
+        "NumberOfSynchronizationsPerDay": p["NumberOfSynchronizationsPerDay"],
+    }
+    changed = []
+    for member in p["Members"] or []:
+        if member not in wanted:
+            raise ScriptError(f"set_schedule cannot set the member '{member}'.")
+        if member == "NumberOfSynchronizationsPerDay" and not 1 <= int(wanted[member]) <= 24:
+            raise ScriptError(
+                "NumberOfSynchronizationsPerDay must be between 1 and 24.",
+                error_id="ArgumentOutOfRangeException",
+                category="InvalidArgument",
+            )
+        if server.get(member) != wanted[member]:
+            changed.append(member)
+    if changed:
+        server.set(**{m: wanted[m] for m in changed})
+    c = server.config()
+    return {"Changed": changed, **{m: c[m] for m in wanted}}
 
 
 class LabHandlers:

@@ -94,6 +94,9 @@ class WsusServerModel:
     def get(self, member: str) -> Any:
         return self.db.get(member)
 
+    def config(self) -> dict[str, Any]:
+        return self.db.all_config()
+
     def set(self, **members: Any) -> None:
         self.db.set_many(members)
 

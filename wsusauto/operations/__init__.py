@@ -1,0 +1,51 @@
+"""Desired-state operations: facts + wish -> Change -> apply with the smallest snippet -> read again.
+
+from wsusauto.operations import run_operation
+result = run_operation(session, "update_source", {"source": "upstream", "upstream": "wsus-root"})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wsusauto.errors import UsageError
+from wsusauto.operations.base import Change, Operation, OperationRefused, OperationResult, Plan
+from wsusauto.operations.configuration import Replica, UpdateSource
+from wsusauto.operations.proxy import Proxy
+from wsusauto.operations.schedule import Schedule
+from wsusauto.operations.status import Status
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op for op in (UpdateSource(), Replica(), Proxy(), Schedule(), Status())
+}
+
+
+def get_operation(name: str, where: str = "") -> Operation:
+    try:
+        return OPERATIONS[name]
+    except KeyError:
+        prefix = f"{where}: " if where else ""
+        raise UsageError(
+            f"{prefix}unknown operation {name!r}; known: {', '.join(sorted(OPERATIONS))}"
+        ) from None
+
+
+def run_operation(
+    session: Any, name: str, args: Mapping[str, Any], *, check: bool = False
+) -> OperationResult:
+    """Validate ``args`` and run one operation on an open Session (the library's one-liner)."""
+    operation = get_operation(name)
+    return operation.run(session, operation.validate(args, f"{session.name}: {name}"), check=check)
+
+
+__all__ = [
+    "OPERATIONS",
+    "Change",
+    "Operation",
+    "OperationRefused",
+    "OperationResult",
+    "Plan",
+    "get_operation",
+    "run_operation",
+]

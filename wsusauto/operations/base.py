@@ -1,0 +1,216 @@
+"""What every operation shares: arguments checked up front, a plan from facts, apply, verify.
+
+An operation is desired state for a few WSUS settings. ``plan`` is pure (facts + arguments ->
+changes and the snippet call that makes them); ``run`` reads facts, plans, applies with the
+smallest snippet unless in check mode, then reads the facts again and checks that every change took.
+Only the settings the caller named are ever touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wsusauto.errors import UsageError, WsusAutoError
+from wsusauto.facts import Facts, gather_facts
+from wsusauto.secrets import Secret
+
+# How long a snippet waits for a previous configuration save to finish (WSUS: up to three minutes).
+READY_TIMEOUT_SECONDS = 180
+
+
+class OperationRefused(WsusAutoError):
+    """The server's state or a documented rule forbids the change; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Change:
+    member: str  # the WSUS API member (or "ProxyPassword" for the write-only password)
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    snippet: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    operation: str
+    changed: bool
+    changes: tuple[Change, ...] = ()
+    warnings: tuple[str, ...] = ()
+    message: str = ""
+    facts: Facts | None = None  # the server's state after the operation (None in check mode)
+    check_mode: bool = False
+
+    @property
+    def diff(self) -> dict[str, dict[str, Any]]:
+        """Ansible's shape: ``{"before": {member: value}, "after": {member: value}}``."""
+        return {
+            "before": {c.member: c.before for c in self.changes},
+            "after": {c.member: c.after for c in self.changes},
+        }
+
+
+@dataclass(frozen=True)
+class Argument:
+    kind: type | tuple[type, ...]
+    required: bool = False
+    choices: tuple[Any, ...] = ()
+    check: Callable[[Any], str | None] | None = None  # returns an error text or None
+
+
+class Operation:
+    """Subclasses set ``name``, ``arguments`` and implement ``plan``."""
+
+    name: str = ""
+    arguments: Mapping[str, Argument] = {}
+
+    def validate(self, args: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """Check arguments before anything runs; one clear error naming the task and the fix."""
+        if not isinstance(args, Mapping):
+            raise UsageError(f"{where}: {self.name} takes a mapping of arguments")
+        unknown = sorted(set(args) - set(self.arguments))
+        if unknown:
+            raise UsageError(
+                f"{where}: {self.name} has no argument {', '.join(unknown)}; "
+                f"it takes {', '.join(self.arguments)}"
+            )
+        checked: dict[str, Any] = {}
+        for name, spec in self.arguments.items():
+            if name not in args or args[name] is None:
+                if spec.required:
+                    raise UsageError(f"{where}: {self.name} needs the argument {name}")
+                continue
+            value = _coerce(args[name], spec.kind)
+            if value is _BAD:
+                kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+                raise UsageError(
+                    f"{where}: {self.name} argument {name} must be "
+                    f"{' or '.join(k.__name__ for k in kinds)}, not {args[name]!r}"
+                )
+            if spec.choices and value not in spec.choices:
+                raise UsageError(
+                    f"{where}: {self.name} argument {name} must be one of "
+                    f"{', '.join(map(str, spec.choices))}, not {value!r}"
+                )
+            problem = spec.check(value) if spec.check else None
+            if problem:
+                raise UsageError(f"{where}: {self.name} argument {name}: {problem}")
+            checked[name] = value
+        self.check_combination(checked, where)
+        return checked
+
+    def check_combination(self, args: dict[str, Any], where: str) -> None:
+        """Rules across arguments; override where needed."""
+
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+        raise NotImplementedError
+
+    def run(
+        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
+    ) -> OperationResult:
+        current = facts if facts is not None else gather_facts(session)
+        plan = self.plan(current, args)
+        if not plan.changes:
+            return OperationResult(
+                self.name,
+                False,
+                warnings=plan.warnings,
+                facts=current,
+                check_mode=check,
+                message="already as wanted",
+            )
+        if check or plan.snippet is None:
+            return OperationResult(
+                self.name,
+                True,
+                plan.changes,
+                plan.warnings,
+                check_mode=True,
+                message="would change " + ", ".join(c.member for c in plan.changes),
+            )
+        session.invoke(plan.snippet, **plan.parameters)
+        after = gather_facts(session)
+        missed = [c.member for c in plan.changes if not _took(after, c)]
+        if missed:
+            raise OperationRefused(f"{session.name}: {', '.join(missed)} did not take effect on the server")
+        return OperationResult(
+            self.name,
+            True,
+            plan.changes,
+            plan.warnings,
+            facts=after,
+            message="changed " + ", ".join(c.member for c in plan.changes),
+        )
+
+
+_BAD = object()
+
+
+def _coerce(value: Any, kind: type | tuple[type, ...]) -> Any:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    for wanted in kinds:
+        if wanted is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in (
+                "true",
+                "yes",
+                "on",
+                "false",
+                "no",
+                "off",
+            ):
+                return value.strip().lower() in ("true", "yes", "on")
+        elif wanted is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                return int(value)
+        elif wanted is str:
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return str(value)
+        elif wanted is Secret:
+            if isinstance(value, Secret):
+                return value
+        elif isinstance(value, wanted):
+            return value
+    return _BAD
+
+
+_FACT_FIELDS = {
+    "SyncFromMicrosoftUpdate": "sync_from_microsoft_update",
+    "UpstreamWsusServerName": "upstream_wsus_server_name",
+    "UpstreamWsusServerPortNumber": "upstream_wsus_server_port_number",
+    "UpstreamWsusServerUseSsl": "upstream_wsus_server_use_ssl",
+    "IsReplicaServer": "is_replica_server",
+    "UseProxy": "use_proxy",
+    "ProxyName": "proxy_name",
+    "ProxyServerPort": "proxy_server_port",
+    "AnonymousProxyAccess": "anonymous_proxy_access",
+    "ProxyUserName": "proxy_user_name",
+    "ProxyUserDomain": "proxy_user_domain",
+    "AllowProxyCredentialsOverNonSsl": "allow_proxy_credentials_over_non_ssl",
+    "SynchronizeAutomatically": "synchronize_automatically",
+    "SynchronizeAutomaticallyTimeOfDay": "synchronize_automatically_time_of_day",
+    "NumberOfSynchronizationsPerDay": "number_of_synchronizations_per_day",
+}
+
+
+def fact_value(facts: Facts, member: str) -> Any:
+    return getattr(facts, _FACT_FIELDS[member])
+
+
+def _took(after: Facts, change: Change) -> bool:
+    if change.member == "ProxyPassword":
+        return after.has_proxy_password == (change.after != "(none)")
+    if change.member not in _FACT_FIELDS:
+        return True
+    return fact_value(after, change.member) == change.after

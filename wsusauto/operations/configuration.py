@@ -1,0 +1,103 @@
+"""Update source and replica mode (seed 000 "Running WSUS replica mode"; wsus-api.md 1.2, 1.2a).
+
+- ``update_source``: Microsoft Update, or an upstream WSUS server with port and SSL.
+- ``replica``: designate or release a replica. Save() refuses a replica that syncs from Microsoft
+  Update, so a replica needs an upstream first, and a replica is released before its server is
+  switched to Microsoft Update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wsusauto.errors import UsageError
+from wsusauto.facts import Facts
+from wsusauto.operations.base import (
+    READY_TIMEOUT_SECONDS,
+    Argument,
+    Change,
+    Operation,
+    OperationRefused,
+    Plan,
+)
+
+
+def _port(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else "a TCP port is 1 to 65535"
+
+
+def _host_name(value: str) -> str | None:
+    if not value.strip() or any(c.isspace() for c in value) or len(value) > 255:
+        return "an upstream server name is a host name or address, without spaces"
+    return None
+
+
+class UpdateSource(Operation):
+    name = "update_source"
+    arguments = {
+        "source": Argument(str, required=True, choices=("microsoft_update", "upstream")),
+        "upstream": Argument(str, check=_host_name),
+        "port": Argument(int, check=_port),
+        "ssl": Argument(bool),
+    }
+
+    def check_combination(self, args: dict[str, Any], where: str) -> None:
+        if args["source"] == "upstream" and "upstream" not in args:
+            raise UsageError(f"{where}: update_source with source: upstream needs upstream: <server name>")
+        if args["source"] == "microsoft_update" and {"upstream", "port", "ssl"} & set(args):
+            raise UsageError(
+                f"{where}: update_source with source: microsoft_update takes no upstream, port or ssl"
+            )
+
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+        wanted: dict[str, Any] = {}
+        if args["source"] == "microsoft_update":
+            if facts.is_replica_server:
+                raise OperationRefused(
+                    f"{facts.host} is a replica; a replica syncs from its upstream server. Release it first "
+                    "(replica: enabled: false), then switch it to Microsoft Update"
+                )
+            wanted["SyncFromMicrosoftUpdate"] = True
+        else:
+            wanted["SyncFromMicrosoftUpdate"] = False
+            wanted["UpstreamWsusServerName"] = args["upstream"]
+            if "port" in args:
+                wanted["UpstreamWsusServerPortNumber"] = args["port"]
+            if "ssl" in args:
+                wanted["UpstreamWsusServerUseSsl"] = args["ssl"]
+        current = {
+            "SyncFromMicrosoftUpdate": facts.sync_from_microsoft_update,
+            "UpstreamWsusServerName": facts.upstream_wsus_server_name,
+            "UpstreamWsusServerPortNumber": facts.upstream_wsus_server_port_number,
+            "UpstreamWsusServerUseSsl": facts.upstream_wsus_server_use_ssl,
+        }
+        changes = tuple(Change(m, current[m], v) for m, v in wanted.items() if current[m] != v)
+        parameters = {
+            "Members": [c.member for c in changes],
+            "SyncFromMicrosoftUpdate": wanted["SyncFromMicrosoftUpdate"],
+            "UpstreamWsusServerName": wanted.get("UpstreamWsusServerName", ""),
+            "UpstreamWsusServerPortNumber": wanted.get("UpstreamWsusServerPortNumber", 0),
+            "UpstreamWsusServerUseSsl": wanted.get("UpstreamWsusServerUseSsl", False),
+            "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS,
+        }
+        return Plan(changes, "set_update_source", parameters)
+
+
+class Replica(Operation):
+    name = "replica"
+    arguments = {"enabled": Argument(bool, required=True)}
+
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+        enabled = args["enabled"]
+        if enabled == facts.is_replica_server:
+            return Plan(())
+        if enabled and facts.sync_from_microsoft_update:
+            raise OperationRefused(
+                f"{facts.host} syncs from Microsoft Update; a replica syncs from an upstream WSUS server. "
+                "Set its update source to the upstream server first (update_source: source: upstream)"
+            )
+        changes = (Change("IsReplicaServer", facts.is_replica_server, enabled),)
+        return Plan(
+            changes, "set_replica", {"IsReplicaServer": enabled, "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS}
+        )
