@@ -156,6 +156,96 @@ def facts(
         sys.exit(exitcodes.HOST_FAILED)
 
 
+@cli.command()
+@click.argument("playbook_path", metavar="PLAYBOOK", type=click.Path(dir_okay=False))
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Ansible-style YAML inventory",
+)
+@click.option("-l", "--limit", default=None, help="further limit the plays' hosts (an Ansible host pattern)")
+@click.option("-C", "--check", is_flag=True, help="report what would change; change nothing")
+@click.option("-D", "--diff", "show_diff", is_flag=True, help="show each change's before and after")
+@click.option(
+    "-f",
+    "--forks",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="hosts worked on at the same time",
+)
+@click.option("-e", "--extra-vars", multiple=True, help="key=value or @file.yml; overrides inventory vars")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON document: hosts -> task results, recap")
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="append a JSON-lines record of every change to this file (flushed as it happens)",
+)
+@click.option(
+    "--deadline",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="seconds one snippet may take on one host",
+)
+@user_errors
+def run(
+    playbook_path: str,
+    inventory_path: str,
+    limit: str | None,
+    check: bool,
+    show_diff: bool,
+    forks: int,
+    extra_vars: tuple[str, ...],
+    as_json: bool,
+    journal_path: str | None,
+    deadline: float,
+) -> None:
+    """Run a playbook over an inventory, Ansible-style (exit 0 ok, 2 failed, 4 unreachable, 1 bad input)."""
+    import json as json_module
+    import uuid
+
+    from wsusauto.inventory import load_inventory
+    from wsusauto.journal import Journal
+    from wsusauto.playbook import load_playbook
+    from wsusauto.report import RunPrinter
+    from wsusauto.runner import Runner
+
+    inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
+    for warning in inventory.warnings:
+        structlog.get_logger("wsusauto").warning(warning)
+    playbook = load_playbook(playbook_path)
+    journal = Journal(journal_path, uuid.uuid4().hex[:12]) if journal_path else None
+    total = sum(len(inventory.select(p.hosts)) * len(p.tasks) for p in playbook.plays)
+    printer = None if as_json else RunPrinter(show_diff=show_diff, total=total)
+    runner = Runner(
+        inventory,
+        playbook,
+        limit=limit,
+        forks=forks,
+        check=check,
+        journal=journal,
+        deadline=deadline,
+        on_result=printer.result if printer else None,
+        on_play=printer.play if printer else None,
+    )
+    try:
+        result = runner.run()
+    finally:
+        if journal is not None:
+            journal.close()
+    if printer is not None:
+        printer.recap(result)
+    else:
+        click.echo(json_module.dumps(result.document(), indent=2, default=str))
+    sys.exit(result.exit_code)
+
+
 @cli.group()
 def lab() -> None:
     """The lab: simulated WSUS servers behind real WinRM endpoints on 127.0.0.0/8."""

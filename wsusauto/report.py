@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from wsusauto.facts import Facts
@@ -113,3 +115,86 @@ def output_console() -> Console:
 
 def print_facts_table(results: Sequence[HostFacts], console: Console | None = None) -> None:
     (console or output_console()).print(facts_table(results))
+
+
+class RunPrinter:
+    """Ansible-like lines as results arrive, a progress bar on a terminal, and the PLAY RECAP."""
+
+    _STYLE = {
+        "ok": "green",
+        "changed": "yellow",
+        "failed": "red",
+        "unreachable": "red",
+        "skipped": "cyan",
+        "ignored": "magenta",
+    }
+
+    def __init__(self, console: Console | None = None, *, show_diff: bool = False, total: int = 0) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.console = console or output_console()
+        self.show_diff = show_diff
+        self._lock = threading.Lock()
+        self.progress = None
+        if self.console.is_terminal and total:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._bar = self.progress.add_task("host tasks", total=total)
+            self.progress.start()
+
+    def play(self, play: Any, hosts: Sequence[str]) -> None:
+        self.console.print(
+            "\n[bold]" + escape(f"PLAY [{play.name}]") + f"[/bold] ({len(hosts)} hosts)", highlight=False
+        )
+
+    def result(self, result: Any) -> None:
+        try:
+            self._result(result)
+        except (BrokenPipeError, OSError):
+            # stdout went away (a closed pipe): stop printing, never stop the run half-way.
+            self.console.quiet = True
+
+    def _result(self, result: Any) -> None:
+        with self._lock:
+            style = self._STYLE.get(result.status, "white")
+            text = f"[{style}]{result.status}[/{style}]: " + escape(
+                f"[{result.host}] {result.name} ({result.operation})"
+                + (f" - {result.message}" if result.message and result.status != "ok" else "")
+            )
+            self.console.print(text, highlight=False, markup=True)
+            for warning in result.warnings:
+                self.console.print(f"  [bold red]warning[/bold red]: {escape(warning)}", highlight=False)
+            if self.show_diff and result.diff and (result.diff.get("before") or result.diff.get("after")):
+                for member in result.diff["after"]:
+                    before, after = result.diff["before"].get(member), result.diff["after"][member]
+                    self.console.print(
+                        f"  [red]{escape(f'- {member}: {_show(before)}')}[/red]", highlight=False
+                    )
+                    self.console.print(
+                        f"  [green]{escape(f'+ {member}: {_show(after)}')}[/green]", highlight=False
+                    )
+            if self.progress is not None:
+                self.progress.advance(self._bar)
+
+    def recap(self, run: Any) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        self.console.print("\n[bold]PLAY RECAP[/bold]", highlight=False)
+        width = max((len(h) for h in run.recap), default=0)
+        for host, counters in run.recap.items():
+            fields = "  ".join(f"{name}={value}" for name, value in counters.items())
+            self.console.print(f"{host:<{width}} : {fields}", highlight=False)
+        if run.aborted:
+            self.console.print(f"[red]{escape(run.aborted)}[/red]", highlight=False)
+        if run.check_mode:
+            self.console.print("(check mode: nothing was changed)", highlight=False)
+
+
+def _show(value: Any) -> str:
+    value = to_jsonable(value)
+    return json.dumps(value) if not isinstance(value, str) else value

@@ -207,7 +207,9 @@ class Session:
         if any(isinstance(v, Secret) for v in bound.values()):
             self._ensure_session_key()
             # A Secret travels as a SecureString, encrypted with the pool's session key.
-            bound = {k: TaggedValue("SS", v.reveal()) if isinstance(v, Secret) else v for k, v in bound.items()}
+            bound = {
+                k: TaggedValue("SS", v.reveal()) if isinstance(v, Secret) else v for k, v in bound.items()
+            }
         if bound:
             ps.add_parameters(bound)
         budget = self.default_deadline if deadline is None else deadline

@@ -130,7 +130,15 @@ class Lab:
         if self.workers == 0:
             self._handlers = build_handlers(self.topology, self.state_dir, None, self.clock)
             self._server = WinRMServer(self.specs(), self._handlers, self.tls_dir)
-            self._server.start()
+            try:
+                self._server.start()
+            except OSError as exc:
+                self.stop()
+                raise UsageError(
+                    f"the lab cannot listen: {exc.strerror} (is another lab using "
+                    f"{self.endpoints[0].address}..{self.endpoints[-1].address}? "
+                    "use --first-address)"
+                ) from None
         else:
             self._start_workers()
         return self
@@ -258,6 +266,9 @@ def _worker_main(pipe: Any, topology: Topology, state_dir: Path, specs: list[End
         server = WinRMServer(specs, handlers, state_dir / "tls")
         server.start()
         pipe.send(("ready", None))
+    except OSError as exc:
+        pipe.send(("error", f"cannot listen: {exc.strerror}; is another lab using these addresses?"))
+        return
     except Exception as exc:
         pipe.send(("error", f"{type(exc).__name__}: {exc}"))
         return

@@ -18,7 +18,7 @@ from typing import Any
 from wsusauto.errors import UsageError
 from wsusauto.facts import Facts
 from wsusauto.operations.base import READY_TIMEOUT_SECONDS, Argument, Change, Operation, Plan
-from wsusauto.secrets import Secret
+from wsusauto.secrets import Secret, secret_from_env, secret_from_file
 
 CLEARTEXT_WARNING = (
     "AllowProxyCredentialsOverNonSsl is on: the proxy password crosses the network in "
@@ -45,13 +45,22 @@ class Proxy(Operation):
         "anonymous": Argument(bool),
         "user": Argument(str),
         "domain": Argument(str),
-        "password": Argument(Secret),
+        "password": Argument(Secret),  # library callers pass a Secret
+        "password_env": Argument(str),  # playbooks name a source: an environment variable...
+        "password_file": Argument(str),  # ...or a file holding the password
         "basic_auth_cleartext": Argument(bool),
         # Set by the runner from the play's allow_cleartext_proxy_password, never by a task.
         "allow_cleartext_proxy_password": Argument(bool),
     }
 
     def check_combination(self, args: dict[str, Any], where: str) -> None:
+        sources = [k for k in ("password", "password_env", "password_file") if k in args]
+        if len(sources) > 1:
+            raise UsageError(f"{where}: give the proxy password one way, not {' and '.join(sources)}")
+        if "password_env" in args:
+            args["password"] = secret_from_env(args.pop("password_env"), what=f"{where}: proxy password")
+        elif "password_file" in args:
+            args["password"] = secret_from_file(args.pop("password_file"), what=f"{where}: proxy password")
         if args.get("basic_auth_cleartext") and not args.get("allow_cleartext_proxy_password"):
             raise UsageError(
                 f"{where}: basic_auth_cleartext: true sends the proxy password in clear text; "

@@ -1,0 +1,351 @@
+"""Playbooks over the lab fleet with the real client: convergence, check mode, failures, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto import exitcodes
+from wsusauto.facts import facts_parameters
+from wsusauto.journal import read_journal
+from wsusauto.lab.topology import load_topology, topology_from_dict
+from wsusauto.lab.wsman import EndpointFaults
+from wsusauto.snippets import registry
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+
+
+def wsusauto(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wsusauto.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def model_state(lab) -> dict[str, dict]:
+    members = (
+        "SyncFromMicrosoftUpdate",
+        "UpstreamWsusServerName",
+        "UpstreamWsusServerPortNumber",
+        "UpstreamWsusServerUseSsl",
+        "IsReplicaServer",
+        "UseProxy",
+        "ProxyName",
+        "ProxyUserName",
+        "ProxyUserDomain",
+        "AllowProxyCredentialsOverNonSsl",
+        "SynchronizeAutomatically",
+        "SynchronizeAutomaticallyTimeOfDay",
+        "NumberOfSynchronizationsPerDay",
+    )
+    return {
+        name: {m: server.get(m) for m in members} | {"HasProxyPassword": server.has_proxy_password}
+        for name, server in lab.handlers.servers.items()
+    }
+
+
+def changes_of(document: dict) -> set[tuple[str, str, str]]:
+    return {
+        (host, r["name"], json.dumps(r["diff"], sort_keys=True))
+        for host, results in document["hosts"].items()
+        for r in results
+        if r["changed"]
+    }
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    with running_lab(tmp_path, load_topology(None)) as lab:
+        inventory = tmp_path / "inventory.yml"
+        lab.write_inventory(inventory)
+        yield lab, inventory
+
+
+def test_designate_replicas_check_then_apply_then_converged(fleet, tmp_path):
+    lab, inventory = fleet
+    untouched = model_state(lab)
+    playbook = str(PLAYBOOKS / "designate-replicas.yml")
+
+    check = wsusauto("run", playbook, "-i", str(inventory), "--check", "--json")
+    assert check.returncode == 0, check.stderr
+    assert model_state(lab) == untouched  # check mode changes nothing anywhere
+    planned = changes_of(json.loads(check.stdout))
+    assert len(planned) == 3 + 12 * 2  # 3 regional sources; 12 sources + 12 replicas
+
+    journal = tmp_path / "run.jsonl"
+    real = wsusauto("run", playbook, "-i", str(inventory), "--json", "--journal", str(journal))
+    assert real.returncode == 0, real.stderr
+    document = json.loads(real.stdout)
+    assert changes_of(document) == planned  # check mode predicted exactly this run
+    assert document["recap"]["wsus-eu-01"] == {
+        "ok": 2,
+        "changed": 2,
+        "unreachable": 0,
+        "failed": 0,
+        "skipped": 2,
+        "rescued": 0,
+        "ignored": 0,
+    }
+
+    state = model_state(lab)
+    for spec in load_topology(None).servers:
+        expected_upstream = spec.upstream or ""
+        assert state[spec.name]["SyncFromMicrosoftUpdate"] is (spec.upstream is None)
+        assert state[spec.name]["UpstreamWsusServerName"] in (expected_upstream, "")
+        assert state[spec.name]["IsReplicaServer"] is spec.replica
+
+    records = read_journal(journal)
+    applied = [r for r in records if r["event"] == "applied"]
+    assert len(applied) == len(planned)
+    assert len([r for r in records if r["event"] == "applying"]) == len(applied)
+    assert {r["run_id"] for r in records} == {records[0]["run_id"]}
+
+    again = wsusauto("run", playbook, "-i", str(inventory), "--json")
+    assert again.returncode == 0
+    assert changes_of(json.loads(again.stdout)) == set()  # idempotent: 0 changed
+
+
+def test_hierarchy_order_configures_parents_before_children(fleet, tmp_path):
+    lab, inventory = fleet
+    journal = tmp_path / "order.jsonl"
+    result = wsusauto(
+        "run",
+        str(PLAYBOOKS / "designate-replicas.yml"),
+        "-i",
+        str(inventory),
+        "--json",
+        "--journal",
+        str(journal),
+        "--forks",
+        "20",
+    )
+    assert result.returncode == 0
+    order = [r["host"] for r in read_journal(journal) if r["event"] == "applied"]
+    regional_done = max(order.index(h) for h in ("wsus-eu", "wsus-us", "wsus-apac"))
+    assert all(order.index(h) > regional_done for h in order if h.count("-") == 2)
+
+
+def test_one_host_down_others_complete_exit_4(fleet):
+    lab, inventory = fleet
+    lab.set_faults("wsus-us-02", EndpointFaults(down=True))
+    result = wsusauto("run", str(PLAYBOOKS / "designate-replicas.yml"), "-i", str(inventory), "--json")
+    lab.set_faults("wsus-us-02", EndpointFaults())
+    assert result.returncode == exitcodes.HOST_UNREACHABLE
+    document = json.loads(result.stdout)
+    assert document["recap"]["wsus-us-02"]["unreachable"] == 1
+    assert all(
+        c["unreachable"] == 0 and c["failed"] == 0 for h, c in document["recap"].items() if h != "wsus-us-02"
+    )
+    assert model_state(lab)["wsus-us-01"]["IsReplicaServer"] is True
+    assert model_state(lab)["wsus-us-02"]["IsReplicaServer"] is False
+    # a second run converges the host that was down
+    assert wsusauto("run", str(PLAYBOOKS / "designate-replicas.yml"), "-i", str(inventory)).returncode == 0
+    assert model_state(lab)["wsus-us-02"]["IsReplicaServer"] is True
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda hosts: hosts["wsus-root"].update(wsus_upstream="wsus-eu-01"), "upstream cycle"),
+        (lambda hosts: hosts["wsus-eu"].update(wsus_upstream="wsus-eu"), "names itself"),
+        (
+            lambda hosts: hosts["wsus-eu"].update(wsus_upstream="wsus-nowhere"),
+            "'wsus-nowhere' is not in the inventory",
+        ),
+    ],
+)
+def test_bad_hierarchy_in_inventory_is_exit_1_and_touches_nothing(fleet, tmp_path, change, message):
+    lab, inventory = fleet
+    data = yaml.safe_load(inventory.read_text())
+    change(data["all"]["children"]["wsus"]["hosts"])
+    broken = tmp_path / "broken.yml"
+    broken.write_text(yaml.safe_dump(data))
+    before = model_state(lab)
+    journal = tmp_path / "j.jsonl"
+    result = wsusauto(
+        "run", str(PLAYBOOKS / "designate-replicas.yml"), "-i", str(broken), "--journal", str(journal)
+    )
+    assert result.returncode == exitcodes.USAGE
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert "designate-replicas.yml" in result.stderr
+    assert model_state(lab) == before
+    assert not journal.exists() or not [r for r in read_journal(journal) if r["event"] == "applying"]
+
+
+def test_mixed_storage_options_stop_the_run_before_any_change(tmp_path):
+    topology = topology_from_dict(
+        {
+            "servers": [
+                {"name": "wsus-root"},
+                {"name": "wsus-a", "upstream": "wsus-root", "replica": True},
+                {
+                    "name": "wsus-b",
+                    "upstream": "wsus-root",
+                    "replica": True,
+                    "initial": {"HostBinariesOnMicrosoftUpdate": True, "AllUpdateLanguagesEnabled": True},
+                },
+            ]
+        }
+    )
+    with running_lab(tmp_path, topology) as lab:
+        inventory = tmp_path / "inventory.yml"
+        lab.write_inventory(inventory)
+        before = model_state(lab)
+        result = wsusauto("run", str(PLAYBOOKS / "designate-replicas.yml"), "-i", str(inventory))
+        assert result.returncode == exitcodes.USAGE
+        assert "mixes update storage options" in result.stderr and "wsus-b" in result.stderr
+        assert model_state(lab) == before
+
+
+def test_bad_playbook_yaml_is_one_line(fleet, tmp_path):
+    _, inventory = fleet
+    bad = tmp_path / "bad.yml"
+    bad.write_text("- hosts: all\n  tasks:\n    - update_source: {source: upstream\n")
+    result = wsusauto("run", str(bad), "-i", str(inventory))
+    assert result.returncode == exitcodes.USAGE
+    assert "not valid YAML at line" in result.stderr and len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_hostile_values_reach_the_lab_as_data_and_never_as_script(fleet, tmp_path, monkeypatch):
+    lab, inventory = fleet
+    hostile = 'svc\'; Stop-Service WsusService; $(whoami) `n"x" ;\nnext-line'
+    scripts: list[str] = []
+    original = lab.handlers.__class__.__call__
+
+    def recording(self, invocation):
+        scripts.append(invocation.script)
+        return original(self, invocation)
+
+    monkeypatch.setattr(lab.handlers.__class__, "__call__", recording)
+    playbook = tmp_path / "proxy.yml"
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "hosts": "wsus-eu",
+                    "tasks": [
+                        {
+                            "proxy": {
+                                "enabled": True,
+                                "name": "proxy.corp",
+                                "port": 3128,
+                                "anonymous": False,
+                                "user": "{{ proxy_user }}",
+                                "domain": "{{ proxy_domain }}",
+                            }
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    extra = tmp_path / "extra.yml"
+    extra.write_text(yaml.safe_dump({"proxy_user": hostile, "proxy_domain": "$(Get-Date)"}))
+    result = wsusauto("run", str(playbook), "-i", str(inventory), "-e", f"@{extra}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lab.handlers.servers["wsus-eu"].get("ProxyUserName") == hostile
+    assert lab.handlers.servers["wsus-eu"].get("ProxyUserDomain") == "$(Get-Date)"
+    shipped = {snippet.text for snippet in registry().values()}
+    assert scripts and all(script in shipped for script in scripts)
+
+
+def test_proxy_password_canary_never_appears_anywhere(fleet, tmp_path):
+    lab, inventory = fleet
+    canary = "Canary-Proxy-Pw-5f1e9c"
+    journal = tmp_path / "j.jsonl"
+    env = {"WSUS_PROXY_PASSWORD": canary}
+    common = [
+        "run",
+        str(PLAYBOOKS / "set-proxy.yml"),
+        "-i",
+        str(inventory),
+        "-e",
+        "proxy_name=proxy.corp",
+        "-e",
+        "proxy_user=svc-wsus",
+        "-e",
+        "proxy_domain=CORP",
+        "--journal",
+        str(journal),
+        "--diff",
+    ]
+    outputs = [
+        wsusauto("--log-format", "json", "--log-level", "debug", *common, "--json", env=env),
+        wsusauto("--log-level", "debug", *common, env=env),
+        wsusauto("--debug", *common, "--check", env=env),
+    ]
+    for output in outputs:
+        assert output.returncode == 0, output.stderr
+        assert canary not in output.stdout and canary not in output.stderr
+    assert canary not in journal.read_text()
+    assert all(s.has_proxy_password for s in lab.handlers.servers.values())
+    assert (
+        lab.handlers.servers["wsus-eu"].db.get("ProxyPassword") == canary
+    )  # it did arrive, as a SecureString
+
+
+def test_cleartext_proxy_password_needs_the_play_to_allow_it(fleet, tmp_path):
+    _, inventory = fleet
+    play = {
+        "hosts": "wsus-root",
+        "tasks": [{"proxy": {"enabled": True, "name": "p", "basic_auth_cleartext": True}}],
+    }
+    refused = tmp_path / "refused.yml"
+    refused.write_text(yaml.safe_dump([play]))
+    result = wsusauto("run", str(refused), "-i", str(inventory))
+    assert result.returncode == exitcodes.USAGE and "allow_cleartext_proxy_password: true" in result.stderr
+    allowed = tmp_path / "allowed.yml"
+    allowed.write_text(yaml.safe_dump([{**play, "allow_cleartext_proxy_password": True}]))
+    result = wsusauto("run", str(allowed), "-i", str(inventory), "--json")
+    assert result.returncode == 0
+    [task] = json.loads(result.stdout)["hosts"]["wsus-root"]
+    assert any("clear text" in w for w in task["warnings"])
+
+
+def test_set_update_source_and_fleet_status(fleet):
+    lab, inventory = fleet
+    result = wsusauto(
+        "run",
+        str(PLAYBOOKS / "set-update-source.yml"),
+        "-i",
+        str(inventory),
+        "--limit",
+        "wsus-eu-0*",
+        "-e",
+        "upstream=wsus-eu",
+        "-e",
+        "upstream_port=8531",
+        "-e",
+        "upstream_ssl=true",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    state = model_state(lab)
+    assert [state[f"wsus-eu-0{i}"]["UpstreamWsusServerPortNumber"] for i in range(1, 5)] == [8531] * 4
+    assert state["wsus-us-01"]["SyncFromMicrosoftUpdate"] is True  # --limit kept the rest untouched
+    status = wsusauto("run", str(PLAYBOOKS / "fleet-status.yml"), "-i", str(inventory), "--json")
+    assert status.returncode == 0
+    assert all(c["changed"] == 0 and c["ok"] == 1 for c in json.loads(status.stdout)["recap"].values())
+
+
+def test_library_example_from_the_readme(fleet, tmp_path, monkeypatch):
+    _, inventory = fleet
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("<!-- library-example -->")[1].split("```python")[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "inventory.yml").write_text(inventory.read_text())
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
+    assert namespace["result"].changed is True
+    assert namespace["facts"].upstream_wsus_server_name == "wsus-root"
+    assert facts_parameters()  # the example uses the same library the CLI does
