@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import running_lab
 from wsusauto import exitcodes
 from wsusauto.facts import facts_parameters
 from wsusauto.journal import read_journal
@@ -116,7 +116,7 @@ def test_designate_replicas_check_then_apply_then_converged(fleet, tmp_path):
 
 
 def test_hierarchy_order_configures_parents_before_children(fleet, tmp_path):
-    lab, inventory = fleet
+    _, inventory = fleet
     journal = tmp_path / "order.jsonl"
     result = wsusauto(
         "run",
@@ -345,7 +345,7 @@ def test_library_example_from_the_readme(fleet, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "inventory.yml").write_text(inventory.read_text())
     namespace: dict = {}
-    exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
+    exec(compile(example, "README.md", "exec"), namespace)
     assert namespace["result"].changed is True
     assert namespace["facts"].upstream_wsus_server_name == "wsus-root"
     assert facts_parameters()  # the example uses the same library the CLI does
