@@ -12,11 +12,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from wsusauto.fleet import collect_facts
 from wsusauto.inventory import load_inventory
 from wsusauto.log import configure_logging
-from wsusauto.report import output_console, print_facts_table
+from wsusauto.playbook import load_playbook, playbooks_dir
+from wsusauto.report import RunPrinter, output_console, print_facts_table
+from wsusauto.runner import Runner
 
 
 def start_lab(
@@ -57,6 +60,15 @@ def stop_lab(process: subprocess.Popen[str], timeout: float = 30.0) -> int:
         return process.wait()
 
 
+def designate_hierarchy(inventory: Any, console: Any) -> Any:
+    playbook = load_playbook(playbooks_dir() / "designate-replicas.yml")
+    printer = RunPrinter(console, show_diff=True, only_changes=True)
+    runner = Runner(inventory, playbook, forks=16, on_result=printer.result, on_play=printer.play)
+    result = runner.run()
+    printer.recap(result)
+    return result
+
+
 def main() -> int:
     configure_logging("console", "warning")
     console = output_console()
@@ -79,6 +91,15 @@ def main() -> int:
                 f"facts from {ok}/{len(results)} servers in {time.monotonic() - started:.1f} s "
                 "(one RunspacePool per server, real pypsrp client)"
             )
+            console.print(
+                "\n[bold]Designating the intended hierarchy[/bold] (playbooks/designate-replicas.yml, --diff)"
+            )
+            started = time.monotonic()
+            run = designate_hierarchy(inventory, console)
+            console.print(f"done in {time.monotonic() - started:.1f} s, exit code {run.exit_code}")
+            print_facts_table(collect_facts(inventory, inventory.select("all"), forks=16), console)
+            if run.exit_code != 0:
+                ok = -1
         finally:
             stop_lab(lab)
         console.print("lab stopped.")

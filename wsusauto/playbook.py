@@ -112,6 +112,16 @@ def _check_serial(value: Any, where: str) -> tuple[int | str, ...]:
     return tuple(checked)
 
 
+def playbooks_dir() -> Path:
+    """The shipped playbooks: inside the installed wheel, or the repository's top level."""
+    from importlib import resources
+
+    packaged = resources.files("wsusauto") / "playbooks"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "playbooks"
+
+
 def load_playbook(path: str | Path) -> Playbook:
     path = Path(path)
     try:

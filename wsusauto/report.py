@@ -129,11 +129,19 @@ class RunPrinter:
         "ignored": "magenta",
     }
 
-    def __init__(self, console: Console | None = None, *, show_diff: bool = False, total: int = 0) -> None:
+    def __init__(
+        self,
+        console: Console | None = None,
+        *,
+        show_diff: bool = False,
+        total: int = 0,
+        only_changes: bool = False,
+    ) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self.console = console or output_console()
         self.show_diff = show_diff
+        self.only_changes = only_changes  # hide ok and skipped lines (Ansible's display_ok/skipped_hosts off)
         self._lock = threading.Lock()
         self.progress = None
         if self.console.is_terminal and total:
@@ -161,6 +169,10 @@ class RunPrinter:
 
     def _result(self, result: Any) -> None:
         with self._lock:
+            if self.only_changes and result.status in ("ok", "skipped"):
+                if self.progress is not None:
+                    self.progress.advance(self._bar)
+                return
             style = self._STYLE.get(result.status, "white")
             text = f"[{style}]{result.status}[/{style}]: " + escape(
                 f"[{result.host}] {result.name} ({result.operation})"
