@@ -82,6 +82,13 @@ if ($contentDir -and (Test-Path -LiteralPath $contentDir)) {
     }
 }
 
+$computerGroups = @{}
+foreach ($group in $server.GetComputerTargetGroups()) {
+    $members = @()
+    foreach ($computer in $group.GetComputerTargets()) { $members += [string]$computer.FullDomainName }
+    $computerGroups[[string]$group.Name] = $members
+}
+
 $events = @()
 try {
     $filter = @{
@@ -150,6 +157,7 @@ try {
         UpdatesNeedingFilesCount     = [int]$status.UpdatesNeedingFilesCount
         ComputerTargetCount          = [int]$status.ComputerTargetCount
     }
+    ComputerTargetGroups              = $computerGroups
     Services                          = $services
     ContentDir                        = $contentDir
     ContentDirAcl                     = $contentDirAcl

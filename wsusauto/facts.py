@@ -146,6 +146,7 @@ class Facts:
     last_synchronization_info: SyncInfo | None
     synchronization_history: tuple[SyncInfo, ...]
     update_server_status: ServerStatus
+    computer_target_groups: Mapping[str, tuple[str, ...]]  # group name -> computers (FullDomainName)
     services: Mapping[str, ServiceState]
     content_dir: str
     content_dir_acl: tuple[AccessRule, ...]
@@ -231,7 +232,7 @@ class _Reader:
         value = self._get(key)
         if value is None or value == "":
             return []  # PowerShell hands an empty array over as $null or an empty string
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping | str):
             return [value]  # a one-element array unrolled by the pipeline
         if not isinstance(value, list | tuple):
             raise self._fail(key, "a list", value)
@@ -263,6 +264,14 @@ def _sync_info(r: _Reader) -> SyncInfo:
             for e in r.items("UpdateErrors")
         ),
     )
+
+
+def _groups(r: _Reader) -> dict[str, tuple[str, ...]]:
+    raw = r._get("ComputerTargetGroups") or {}
+    if not isinstance(raw, Mapping):
+        raise FactsError(r.host, f"facts ComputerTargetGroups is {raw!r}, expected a hashtable")
+    groups = r.sub("ComputerTargetGroups")
+    return {str(name): tuple(str(c) for c in groups.array(name)) for name in raw}
 
 
 def parse_facts(host: str, raw: Any) -> Facts:
@@ -325,6 +334,7 @@ def parse_facts(host: str, raw: Any) -> Facts:
             updates_needing_files_count=status.integer("UpdatesNeedingFilesCount"),
             computer_target_count=status.integer("ComputerTargetCount"),
         ),
+        computer_target_groups=_groups(r),
         services=services,
         content_dir=r.text("ContentDir"),
         content_dir_acl=tuple(

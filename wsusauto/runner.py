@@ -472,6 +472,10 @@ def simulate(facts: Facts, changes: Sequence[Change]) -> Facts:
     for change in changes:
         if change.member == "ProxyPassword":
             updates["has_proxy_password"] = change.after == "(set)"
+        elif change.member.startswith("ComputerTargetGroups["):
+            groups = dict(updates.get("computer_target_groups", facts.computer_target_groups))
+            groups[change.member[len("ComputerTargetGroups[") : -1]] = tuple(change.after)
+            updates["computer_target_groups"] = groups
         elif change.member in _FACT_FIELDS:
             value = change.after
             if isinstance(value, dt.time):

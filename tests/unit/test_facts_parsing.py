@@ -69,6 +69,11 @@ def sample() -> dict:
             "UpdatesNeedingFilesCount": 2,
             "ComputerTargetCount": 30,
         },
+        "ComputerTargetGroups": {
+            "All Computers": ["pc1.corp", "pc2.corp"],
+            "Servers": ["pc1.corp"],
+            "Unassigned Computers": "pc2.corp",
+        },
         "Services": {
             "WsusService": {"State": "Running", "StartMode": "Auto"},
             "BITS": {"State": "Stopped", "StartMode": "Disabled"},

@@ -14,7 +14,7 @@ from typing import Any
 
 from wsusauto.lab.faults import model_faults
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
-from wsusauto.lab.model.server import Clock, WsusServerModel
+from wsusauto.lab.model.server import Clock, WsusServerModel, computer_groups
 from wsusauto.lab.topology import Topology
 from wsusauto.snippets import SnippetRegistry, registry
 
@@ -214,6 +214,33 @@ def set_schedule(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
         server.set(**{m: wanted[m] for m in changed})
     c = server.config()
     return {"Changed": changed, **{m: c[m] for m in wanted}}
+
+
+@handles("set_computer_group_membership")
+def set_computer_group_membership(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    groups = {name: list(members) for name, members in server.config()["ComputerTargetGroups"].items()}
+    name = str(p["GroupName"])
+    created = False
+    if name not in groups:
+        if server.get("IsReplicaServer"):
+            raise ScriptError(
+                f"The group '{name}' does not exist. A replica server inherits its computer groups "
+                "from its upstream server: create the group there."
+            )
+        if not p["CreateGroup"]:
+            raise ScriptError(f"The group '{name}' does not exist.")
+        groups[name] = []
+        created = True
+    known = {c.lower(): c for c in groups.get("All Computers", [])}
+    added = []
+    for computer in p["ComputerNames"] or []:
+        if str(computer).lower() not in known:
+            raise ScriptError(f"The computer '{computer}' has not reported to this WSUS server.")
+        if str(computer).lower() not in {c.lower() for c in groups[name]}:
+            groups[name].append(known[str(computer).lower()])
+            added.append(computer)
+    server.set(ComputerTargetGroups=computer_groups(groups))
+    return {"Created": created, "Added": added}
 
 
 class LabHandlers:

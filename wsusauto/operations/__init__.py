@@ -11,13 +11,14 @@ from typing import Any
 
 from wsusauto.errors import UsageError
 from wsusauto.operations.base import Change, Operation, OperationRefused, OperationResult, Plan
+from wsusauto.operations.computer_groups import ComputerGroups
 from wsusauto.operations.configuration import Replica, UpdateSource
 from wsusauto.operations.proxy import Proxy
 from wsusauto.operations.schedule import Schedule
 from wsusauto.operations.status import Status
 
 OPERATIONS: dict[str, Operation] = {
-    op.name: op for op in (UpdateSource(), Replica(), Proxy(), Schedule(), Status())
+    op.name: op for op in (UpdateSource(), Replica(), Proxy(), Schedule(), ComputerGroups(), Status())
 }
 
 

@@ -209,6 +209,9 @@ def fact_value(facts: Facts, member: str) -> Any:
 
 
 def _took(after: Facts, change: Change) -> bool:
+    if change.member.startswith("ComputerTargetGroups["):
+        group = change.member[len("ComputerTargetGroups[") : -1]
+        return set(change.after) <= set(after.computer_target_groups.get(group, ()))
     if change.member == "ProxyPassword":
         return after.has_proxy_password == (change.after != "(none)")
     if change.member not in _FACT_FIELDS:

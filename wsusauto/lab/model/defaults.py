@@ -71,6 +71,8 @@ CONFIGURATION: dict[str, tuple[type, Any]] = {
     "NumberOfSynchronizationsPerDay": (int, 1),
     "SynchronizationStatus": (str, "NotProcessing"),
     "ContentDir": (str, "C:\\WSUS"),
+    # group name -> computers (FullDomainName); every computer is also in "All Computers".
+    "ComputerTargetGroups": (dict, {"All Computers": [], "Unassigned Computers": []}),
     "UpdateServerStatus": (
         dict,
         {

@@ -23,6 +23,23 @@ def iso(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def computer_groups(groups: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Groups as WSUS shows them: every computer in All Computers; ungrouped ones in Unassigned."""
+    result = {name: list(members) for name, members in groups.items()}
+    everyone = sorted(
+        {c for members in result.values() for c in members} | set(result.get("All Computers", []))
+    )
+    grouped = {
+        c
+        for name, members in result.items()
+        if name not in ("All Computers", "Unassigned Computers")
+        for c in members
+    }
+    result["All Computers"] = everyone
+    result["Unassigned Computers"] = [c for c in everyone if c not in grouped]
+    return result
+
+
 class WsusServerModel:
     """A lab WSUS server. The proxy password is write-only: stored, never returned."""
 
@@ -75,6 +92,8 @@ class WsusServerModel:
                 )
                 for r in initial.pop("ContentDirAcl")
             ]
+        if "ComputerTargetGroups" in initial:
+            values["ComputerTargetGroups"] = computer_groups(initial.pop("ComputerTargetGroups"))
         if "UpdateServerStatus" in initial:
             values["UpdateServerStatus"] = {
                 **values["UpdateServerStatus"],
@@ -95,7 +114,8 @@ class WsusServerModel:
         return self.db.get(member)
 
     def config(self) -> dict[str, Any]:
-        return self.db.all_config()
+        # Defaults first: a state directory made by an older lab lacks members added since.
+        return {**{k: d for k, (_t, d) in defaults.CONFIGURATION.items()}, **self.db.all_config()}
 
     def set(self, **members: Any) -> None:
         self.db.set_many(members)
@@ -141,7 +161,7 @@ class WsusServerModel:
         )
 
     def next_synchronization_time(self) -> dt.datetime | None:
-        config = self.db.all_config()
+        config = self.config()
         return next_sync_time(
             self.clock(),
             config["SynchronizeAutomatically"],
@@ -160,7 +180,7 @@ class WsusServerModel:
         max_events: int,
         service_names: list[str],
     ) -> dict[str, Any]:
-        c = self.db.all_config()
+        c = self.config()
         history = self.db.sync_history(history_count)
         last = self.db.sync_history(1)
         never = {
@@ -211,6 +231,7 @@ class WsusServerModel:
                     "UpdateServerStatus",
                     "ContentDir",
                     "SqlServerName",
+                    "ComputerTargetGroups",
                 )
             },
             "HasProxyPassword": bool(c.get("ProxyPassword")),
