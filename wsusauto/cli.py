@@ -193,6 +193,12 @@ def facts(
     type=click.FloatRange(min=1),
     help="seconds one snippet may take on one host",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="client processes to spread hosts over (default: one per 150 hosts, at most one per CPU)",
+)
 @user_errors
 def run(
     playbook_path: str,
@@ -205,6 +211,7 @@ def run(
     as_json: bool,
     journal_path: str | None,
     deadline: float,
+    processes: int | None,
 ) -> None:
     """Run a playbook over an inventory, Ansible-style (exit 0 ok, 2 failed, 4 unreachable, 1 bad input)."""
     import json as json_module
@@ -233,6 +240,7 @@ def run(
         deadline=deadline,
         on_result=printer.result if printer else None,
         on_play=printer.play if printer else None,
+        processes=processes,
     )
     try:
         result = runner.run()

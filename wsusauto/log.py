@@ -50,10 +50,20 @@ def _scrub_rendered(_logger: Any, _method: str, rendered: str) -> str:
     return scrub(rendered)
 
 
+_settings = ("console", "warning")
+
+
+def current_settings() -> tuple[str, str]:
+    """The format and level last configured, so worker processes can log the same way."""
+    return _settings
+
+
 def configure_logging(fmt: str = "console", level: str = "warning", stream: TextIO | None = None) -> None:
     """Configure structlog for the whole process (CLI entry points call this once)."""
+    global _settings
     if fmt not in ("console", "json"):
         raise ValueError(f"log format must be console or json, not {fmt!r}")
+    _settings = (fmt, level)
     stream = stream or sys.stderr
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,

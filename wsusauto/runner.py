@@ -17,48 +17,29 @@ against simulated facts, so ``--check`` reports what a real run would change.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
+import math
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from wsusauto import exitcodes
-from wsusauto.errors import AuthenticationFailed, HostError, Unreachable, UsageError, WsusAutoError
-from wsusauto.facts import Facts, gather_facts
+from wsusauto.errors import UsageError
+from wsusauto.facts import Facts
 from wsusauto.hierarchy import Node, validate, waves
+from wsusauto.hostwork import HostWorker, LocalWork, PreparedTask, SessionFactory, TaskResult, simulate
 from wsusauto.inventory import Host, Inventory
 from wsusauto.journal import Journal
-from wsusauto.operations import Change, OperationRefused, get_operation
-from wsusauto.operations.base import _FACT_FIELDS
-from wsusauto.playbook import Play, Playbook, Task
+from wsusauto.operations import get_operation
+from wsusauto.playbook import Play, Playbook
 from wsusauto.report import to_jsonable
-from wsusauto.session import Session
 from wsusauto.templating import condition_holds, render
 
-# Nothing ran on the host: it is unreachable (as Ansible counts a refused login too).
-_NEVER_RAN = (Unreachable, AuthenticationFailed)
+__all__ = ["COUNTERS", "RunResult", "Runner", "TaskResult", "simulate"]
+
 COUNTERS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 _HIERARCHY_OPERATIONS = {"update_source", "replica"}
-
-
-@dataclass
-class TaskResult:
-    host: str
-    play: str
-    name: str
-    operation: str
-    status: str  # ok | changed | failed | skipped | unreachable | ignored
-    changed: bool = False
-    diff: dict[str, dict[str, Any]] = field(default_factory=dict)
-    message: str = ""
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def failed(self) -> bool:
-        return self.status in ("failed", "ignored")
 
 
 @dataclass
@@ -113,13 +94,13 @@ class RunResult:
         }
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    task: Task
-    args: Mapping[str, Any] | None  # None: skipped by `when`
+# One pypsrp client process manages roughly 100 pipelines/s; beyond this many hosts the runner
+# spreads them over several processes (at most one per CPU).
+HOSTS_PER_PROCESS = 150
 
 
-SessionFactory = Callable[[Host, Inventory], Session]
+def default_processes(host_count: int) -> int:
+    return max(1, min(os.cpu_count() or 1, math.ceil(host_count / HOSTS_PER_PROCESS)))
 
 
 class Runner:
@@ -136,6 +117,7 @@ class Runner:
         session_factory: SessionFactory | None = None,
         on_result: Callable[[TaskResult], None] | None = None,
         on_play: Callable[[Play, list[str]], None] | None = None,
+        processes: int | None = None,
     ) -> None:
         if forks < 1:
             raise UsageError("forks must be at least 1")
@@ -146,14 +128,40 @@ class Runner:
         self.check = check
         self.deadline = deadline
         self.journal = journal
-        self.session_factory = session_factory or (
-            lambda host, inv: Session(host.name, inv.connection_options(host), default_deadline=deadline)
-        )
+        self.session_factory = session_factory
         self.on_result = on_result or (lambda result: None)
         self.on_play = on_play or (lambda play, hosts: None)
         self.run_id = journal.run_id if journal else uuid.uuid4().hex[:12]
-        self._sessions: dict[str, Session] = {}
-        self._unreachable: dict[str, str] = {}
+        self.processes = default_processes(len(inventory.hosts)) if processes is None else processes
+        if session_factory is not None:
+            self.processes = 1  # a custom session factory lives in this process
+        self._work: Any = None
+
+    def _start_work(self) -> Any:
+        if self.processes > 1:
+            from wsusauto.procwork import ProcessWork
+
+            return ProcessWork(
+                self.inventory,
+                processes=self.processes,
+                forks=self.forks,
+                check=self.check,
+                deadline=self.deadline,
+                journal=self.journal,
+                on_result=self.on_result,
+            )
+        worker = HostWorker(
+            self.inventory,
+            check=self.check,
+            deadline=self.deadline,
+            journal=self.journal,
+            session_factory=self.session_factory,
+        )
+        return LocalWork(worker, self.forks, self.on_result)
+
+    def _write(self, event: str, **fields: Any) -> None:
+        if self.journal is not None:
+            self.journal.write(event, **fields)
 
     # -- the whole run -----------------------------------------------------------------------
 
@@ -167,6 +175,7 @@ class Runner:
             playbook=self.playbook.source,
             inventory=self.inventory.source,
         )
+        self._work = self._start_work()
         try:
             for play, hosts, tasks in prepared:
                 self.on_play(play, hosts)
@@ -175,35 +184,35 @@ class Runner:
                 if not self._run_play(play, hosts, tasks, result):
                     break
         finally:
-            self._close_sessions()
+            self._work.close()
             self._write(
                 "run_finished", recap=result.recap, exit_code=result.exit_code, aborted=result.aborted
             )
         return result
 
-    def _prepare_play(self, play: Play) -> tuple[list[str], dict[str, list[_Prepared]]]:
+    def _prepare_play(self, play: Play) -> tuple[list[str], dict[str, list[PreparedTask]]]:
         selected = self.inventory.select(play.hosts)
         if self.limit:
             allowed = {h.name for h in self.inventory.select(self.limit)}
             selected = [h for h in selected if h.name in allowed]
-        tasks: dict[str, list[_Prepared]] = {}
+        tasks: dict[str, list[PreparedTask]] = {}
         for host in selected:
             variables = dict(host.vars)
             per_host = []
             for task in play.tasks:
                 where = f"{task.where}, host {host.name}"
                 if not condition_holds(task.when, variables, where):
-                    per_host.append(_Prepared(task, None))
+                    per_host.append(PreparedTask(task, None))
                     continue
                 raw = render(task.args, variables, where)
                 if task.operation == "proxy":
                     raw["allow_cleartext_proxy_password"] = play.allow_cleartext_proxy_password
-                per_host.append(_Prepared(task, get_operation(task.operation).validate(raw, where)))
+                per_host.append(PreparedTask(task, get_operation(task.operation).validate(raw, where)))
             tasks[host.name] = per_host
         self._check_hierarchy(play, selected, tasks)
         return self._order(play, [h.name for h in selected], tasks), tasks
 
-    def _intended_nodes(self, tasks: Mapping[str, list[_Prepared]]) -> list[Node]:
+    def _intended_nodes(self, tasks: Mapping[str, list[PreparedTask]]) -> list[Node]:
         nodes = []
         for host in self.inventory.hosts.values():
             upstream, replica = host.upstream, host.replica
@@ -236,7 +245,7 @@ class Runner:
         return server
 
     def _check_hierarchy(
-        self, play: Play, hosts: Sequence[Host], tasks: Mapping[str, list[_Prepared]]
+        self, play: Play, hosts: Sequence[Host], tasks: Mapping[str, list[PreparedTask]]
     ) -> None:
         touches = any(
             p.task.operation in _HIERARCHY_OPERATIONS and p.args is not None
@@ -246,7 +255,7 @@ class Runner:
         if touches or play.order != "inventory":
             validate(self._intended_nodes(tasks), f"{play.where}: intended hierarchy")
 
-    def _order(self, play: Play, hosts: list[str], tasks: Mapping[str, list[_Prepared]]) -> list[str]:
+    def _order(self, play: Play, hosts: list[str], tasks: Mapping[str, list[PreparedTask]]) -> list[str]:
         if play.order == "inventory":
             return hosts
         levels = waves(self._intended_nodes(tasks))
@@ -256,17 +265,14 @@ class Runner:
     # -- one play ----------------------------------------------------------------------------
 
     def _run_play(
-        self, play: Play, hosts: list[str], tasks: dict[str, list[_Prepared]], result: RunResult
+        self, play: Play, hosts: list[str], tasks: dict[str, list[PreparedTask]], result: RunResult
     ) -> bool:
-        facts = self._gather(hosts)
+        facts = self._work.gather_many(hosts)
         self._check_storage_consistency(play, hosts, tasks, facts)
         for batch in self._batches(play, hosts, tasks):
-            with ThreadPoolExecutor(
-                max_workers=min(self.forks, len(batch)), thread_name_prefix="host"
-            ) as pool:
-                outcomes = list(pool.map(lambda h: self._run_host(play, h, tasks[h], facts.get(h)), batch))
+            outcomes = self._work.run_batch(play.name, batch, tasks, facts)
             failed = 0
-            for host_results in outcomes:
+            for host_results in outcomes.values():
                 for task_result in host_results:
                     result.add(task_result)
                 if any(r.status in ("failed", "unreachable") for r in host_results):
@@ -282,7 +288,9 @@ class Runner:
                 return False
         return True
 
-    def _batches(self, play: Play, hosts: list[str], tasks: Mapping[str, list[_Prepared]]) -> list[list[str]]:
+    def _batches(
+        self, play: Play, hosts: list[str], tasks: Mapping[str, list[PreparedTask]]
+    ) -> list[list[str]]:
         if play.order == "inventory":
             return play.batches(hosts)
         depth = {name: i for i, wave in enumerate(waves(self._intended_nodes(tasks))) for name in wave}
@@ -297,23 +305,8 @@ class Runner:
             batches.append(current)
         return batches
 
-    def _gather(self, hosts: list[str]) -> dict[str, Facts]:
-        def one(name: str) -> tuple[str, Facts | _FactsFailure | None]:
-            if name in self._unreachable:
-                return name, None
-            try:
-                return name, gather_facts(self._session(name))
-            except _NEVER_RAN as exc:
-                self._unreachable[name] = exc.reason
-                return name, None
-            except WsusAutoError as exc:
-                return name, _FactsFailure(exc)
-
-        with ThreadPoolExecutor(max_workers=min(self.forks, len(hosts)), thread_name_prefix="facts") as pool:
-            return {name: facts for name, facts in pool.map(one, hosts) if facts is not None}
-
     def _check_storage_consistency(
-        self, play: Play, hosts: list[str], tasks: Mapping[str, list[_Prepared]], facts: Mapping[str, Any]
+        self, play: Play, hosts: list[str], tasks: Mapping[str, list[PreparedTask]], facts: Mapping[str, Any]
     ) -> None:
         if not any(
             p.task.operation in _HIERARCHY_OPERATIONS and p.args is not None
@@ -346,139 +339,3 @@ class Runner:
                 )
 
     # -- one host ----------------------------------------------------------------------------
-
-    def _run_host(self, play: Play, name: str, tasks: list[_Prepared], facts: Any) -> list[TaskResult]:
-        results: list[TaskResult] = []
-
-        def emit(result: TaskResult) -> None:
-            results.append(result)
-            self.on_result(result)
-
-        if name in self._unreachable or facts is None:
-            reason = self._unreachable.get(name, "facts could not be read")
-            emit(TaskResult(name, play.name, "gather facts", "facts", "unreachable", message=reason))
-            return results
-        if isinstance(facts, _FactsFailure):
-            emit(TaskResult(name, play.name, "gather facts", "facts", "failed", message=str(facts.error)))
-            return results
-        current: Facts = facts
-        for prepared in tasks:
-            task = prepared.task
-            if prepared.args is None:
-                emit(
-                    TaskResult(name, play.name, task.name, task.operation, "skipped", message="when: not met")
-                )
-                continue
-            operation = get_operation(task.operation)
-            plan = None
-            try:
-                plan = operation.plan(current, prepared.args)
-                if plan.changes and not self.check:
-                    self._write(
-                        "applying",
-                        host=name,
-                        task=task.name,
-                        operation=task.operation,
-                        changes=_changes(plan.changes),
-                    )
-                outcome = operation.run(self._session(name), prepared.args, check=self.check, facts=current)
-            except _NEVER_RAN as exc:
-                self._unreachable[name] = exc.reason
-                self._write(
-                    "unreachable", host=name, task=task.name, operation=task.operation, error=exc.reason
-                )
-                emit(
-                    TaskResult(name, play.name, task.name, task.operation, "unreachable", message=exc.reason)
-                )
-                return results
-            except (OperationRefused, HostError, WsusAutoError) as exc:
-                message = str(exc)
-                if plan is not None and plan.changes and not self.check:
-                    self._write("failed", host=name, task=task.name, operation=task.operation, error=message)
-                emit(
-                    TaskResult(
-                        name,
-                        play.name,
-                        task.name,
-                        task.operation,
-                        "ignored" if task.ignore_errors else "failed",
-                        message=message,
-                    )
-                )
-                if task.ignore_errors:
-                    continue
-                return results
-            if outcome.changed:
-                if self.check:
-                    current = simulate(current, outcome.changes)
-                else:
-                    current = outcome.facts or current
-                    self._write(
-                        "applied",
-                        host=name,
-                        task=task.name,
-                        operation=task.operation,
-                        changes=_changes(outcome.changes),
-                    )
-            elif outcome.facts is not None:
-                current = outcome.facts
-            emit(
-                TaskResult(
-                    name,
-                    play.name,
-                    task.name,
-                    task.operation,
-                    "changed" if outcome.changed else "ok",
-                    changed=outcome.changed,
-                    diff=outcome.diff if outcome.changed else {},
-                    message=outcome.message,
-                    warnings=outcome.warnings,
-                )
-            )
-        return results
-
-    # -- sessions and journal ----------------------------------------------------------------
-
-    def _session(self, name: str) -> Session:
-        session = self._sessions.get(name)
-        if session is None:
-            session = self.session_factory(self.inventory.hosts[name], self.inventory)
-            self._sessions[name] = session
-        return session
-
-    def _close_sessions(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        if sessions:
-            with ThreadPoolExecutor(max_workers=min(self.forks, len(sessions))) as pool:
-                list(pool.map(lambda s: s.close(), sessions))
-
-    def _write(self, event: str, **fields: Any) -> None:
-        if self.journal is not None:
-            self.journal.write(event, **fields)
-
-
-@dataclass(frozen=True)
-class _FactsFailure:
-    error: Exception
-
-
-def _changes(changes: Sequence[Change]) -> list[dict[str, Any]]:
-    return [{"member": c.member, "before": c.before, "after": c.after} for c in changes]
-
-
-def simulate(facts: Facts, changes: Sequence[Change]) -> Facts:
-    """The facts a real run would read back after ``changes`` (check mode plans on these)."""
-    updates: dict[str, Any] = {}
-    for change in changes:
-        if change.member == "ProxyPassword":
-            updates["has_proxy_password"] = change.after == "(set)"
-        elif change.member.startswith("ComputerTargetGroups["):
-            groups = dict(updates.get("computer_target_groups", facts.computer_target_groups))
-            groups[change.member[len("ComputerTargetGroups[") : -1]] = tuple(change.after)
-            updates["computer_target_groups"] = groups
-        elif change.member in _FACT_FIELDS:
-            value = change.after
-            if isinstance(value, dt.time):
-                value = value.replace(tzinfo=None)
-            updates[_FACT_FIELDS[change.member]] = value
-    return dataclasses.replace(facts, **updates)

@@ -349,3 +349,20 @@ def test_library_example_from_the_readme(fleet, tmp_path, monkeypatch):
     assert namespace["result"].changed is True
     assert namespace["facts"].upstream_wsus_server_name == "wsus-root"
     assert facts_parameters()  # the example uses the same library the CLI does
+
+
+def test_several_client_processes_give_the_same_run(fleet, tmp_path):
+    lab, inventory = fleet
+    playbook = str(PLAYBOOKS / "designate-replicas.yml")
+    check = wsusauto("run", playbook, "-i", str(inventory), "--check", "--json")
+    journal = tmp_path / "procs.jsonl"
+    real = wsusauto(
+        "run", playbook, "-i", str(inventory), "--json", "--processes", "2", "--journal", str(journal)
+    )
+    assert real.returncode == 0, real.stderr
+    assert changes_of(json.loads(real.stdout)) == changes_of(json.loads(check.stdout))
+    assert len([r for r in read_journal(journal) if r["event"] == "applied"]) == 27
+    order = [r["host"] for r in read_journal(journal) if r["event"] == "applied"]
+    regional_done = max(order.index(h) for h in ("wsus-eu", "wsus-us", "wsus-apac"))
+    assert all(order.index(h) > regional_done for h in order if h.count("-") == 2)
+    assert model_state(lab)["wsus-apac-04"]["IsReplicaServer"] is True

@@ -1,0 +1,162 @@
+"""Hosts worked on by several processes: one pypsrp client process tops out near 100 pipelines/s.
+
+Each worker process owns a fixed share of the hosts for the whole run (a host's Session lives in
+one process), keeps its own HostWorker, and writes the same journal (appends of whole lines). The
+runner sends each worker its hosts of a batch and waits for all of them, so batch and hierarchy
+order hold across processes. Results come back per batch.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from wsusauto.hostwork import FactsOutcome, HostWorker, PreparedTask, TaskResult
+from wsusauto.inventory import Inventory
+from wsusauto.journal import Journal
+from wsusauto.log import configure_logging, current_settings
+
+
+def _serve(
+    pipe: Any,
+    inventory: Inventory,
+    check: bool,
+    deadline: float,
+    journal: tuple[str, str] | None,
+    threads: int,
+    log_settings: tuple[str, str],
+) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    configure_logging(*log_settings)  # to stderr, as in the parent: stdout carries results only
+    worker = HostWorker(
+        inventory, check=check, deadline=deadline, journal=Journal(*journal) if journal else None
+    )
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="host")
+    try:
+        while True:
+            try:
+                request = pipe.recv()
+            except EOFError:
+                break
+            kind = request[0]
+            if kind == "gather":
+                hosts = request[1]
+                pipe.send(dict(zip(hosts, pool.map(worker.gather, hosts), strict=True)))
+            elif kind == "run":
+                _, play, batch, tasks, facts = request
+                answers = pool.map(
+                    _run_one,
+                    [worker] * len(batch),
+                    [play] * len(batch),
+                    batch,
+                    [tasks] * len(batch),
+                    [facts] * len(batch),
+                )
+                pipe.send(dict(zip(batch, answers, strict=True)))
+            else:  # close
+                break
+    finally:
+        worker.close(threads)
+        pool.shutdown()
+        if worker.journal is not None:
+            worker.journal.close()
+
+
+def _run_one(
+    worker: HostWorker,
+    play: str,
+    name: str,
+    tasks: Mapping[str, Sequence[PreparedTask]],
+    facts: Mapping[str, FactsOutcome],
+) -> list[TaskResult]:
+    results: list[TaskResult] = []
+    worker.run_host(play, name, tasks[name], facts.get(name), results.append)
+    return results
+
+
+class ProcessWork:
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        processes: int,
+        forks: int,
+        check: bool,
+        deadline: float,
+        journal: Journal | None,
+        on_result: Callable[[TaskResult], None],
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        names = list(inventory.hosts)
+        self.owner = {name: i % processes for i, name in enumerate(names)}
+        self.on_result = on_result
+        threads = max(1, math.ceil(forks / processes))
+        journal_spec = (str(Path(journal.path)), journal.run_id) if journal else None
+        self._pipes, self._processes = [], []
+        for index in range(processes):
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=_serve,
+                name=f"wsusauto-hosts-{index}",
+                daemon=True,
+                args=(child, inventory, check, deadline, journal_spec, threads, current_settings()),
+            )
+            process.start()
+            child.close()
+            self._pipes.append(parent)
+            self._processes.append(process)
+        self._lock = threading.Lock()
+
+    def _ask(self, requests: Mapping[int, tuple]) -> dict[str, Any]:
+        with self._lock:
+            for index, request in requests.items():
+                self._pipes[index].send(request)
+            answers: dict[str, Any] = {}
+            for index in requests:
+                answers.update(self._pipes[index].recv())
+        return answers
+
+    def _split(self, hosts: Sequence[str]) -> dict[int, list[str]]:
+        shares: dict[int, list[str]] = {}
+        for name in hosts:
+            shares.setdefault(self.owner[name], []).append(name)
+        return shares
+
+    def gather_many(self, hosts: Sequence[str]) -> dict[str, FactsOutcome]:
+        return self._ask({i: ("gather", share) for i, share in self._split(hosts).items()})
+
+    def run_batch(
+        self,
+        play: str,
+        batch: Sequence[str],
+        tasks: Mapping[str, Sequence[PreparedTask]],
+        facts: Mapping[str, FactsOutcome],
+    ) -> dict[str, list[TaskResult]]:
+        requests = {
+            i: ("run", play, share, {h: list(tasks[h]) for h in share}, {h: facts.get(h) for h in share})
+            for i, share in self._split(batch).items()
+        }
+        answers = self._ask(requests)
+        for name in batch:
+            for result in answers[name]:
+                self.on_result(result)
+        return {name: answers[name] for name in batch}
+
+    def close(self) -> None:
+        for pipe in self._pipes:
+            try:
+                pipe.send(("close",))
+            except (BrokenPipeError, OSError):
+                pass
+        for process in self._processes:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+                process.join()
