@@ -30,6 +30,7 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(PY) bench/lab_throughput.py
+	$(PY) bench/runner.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

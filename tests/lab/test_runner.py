@@ -366,3 +366,47 @@ def test_several_client_processes_give_the_same_run(fleet, tmp_path):
     regional_done = max(order.index(h) for h in ("wsus-eu", "wsus-us", "wsus-apac"))
     assert all(order.index(h) > regional_done for h in order if h.count("-") == 2)
     assert model_state(lab)["wsus-apac-04"]["IsReplicaServer"] is True
+
+
+def test_set_proxy_converges_and_sends_the_password_again_only_when_asked(fleet):
+    lab, inventory = fleet
+    env = {"WSUS_PROXY_PASSWORD": "Rotating-Pw-0001"}
+    args = [
+        "run",
+        str(PLAYBOOKS / "set-proxy.yml"),
+        "-i",
+        str(inventory),
+        "--limit",
+        "wsus-root",
+        "-e",
+        "proxy_name=proxy.corp",
+        "-e",
+        "proxy_user=svc",
+        "--json",
+    ]
+    first = json.loads(wsusauto(*args, env=env).stdout)
+    second = json.loads(wsusauto(*args, env=env).stdout)
+    assert first["recap"]["wsus-root"]["changed"] == 1 and second["recap"]["wsus-root"]["changed"] == 0
+    rotated = wsusauto(
+        *args, "-e", "proxy_update_password=always", env={"WSUS_PROXY_PASSWORD": "Rotating-Pw-0002"}
+    )
+    [task] = json.loads(rotated.stdout)["hosts"]["wsus-root"]
+    assert task["changed"] and list(task["diff"]["after"]) == ["ProxyPassword"]
+    assert lab.handlers.servers["wsus-root"].db.get("ProxyPassword") == "Rotating-Pw-0002"
+
+
+def test_set_update_source_second_run_changes_nothing(fleet):
+    _, inventory = fleet
+    args = [
+        "run",
+        str(PLAYBOOKS / "set-update-source.yml"),
+        "-i",
+        str(inventory),
+        "--limit",
+        "wsus-us*",
+        "-e",
+        "upstream=wsus-root",
+        "--json",
+    ]
+    assert sum(c["changed"] for c in json.loads(wsusauto(*args).stdout)["recap"].values()) == 5
+    assert sum(c["changed"] for c in json.loads(wsusauto(*args).stdout)["recap"].values()) == 0

@@ -2,8 +2,10 @@
 
 The password comes from a secret source (an environment variable or a file, never the playbook
 text), travels as a SecureString to ``SetProxyPassword`` and can never be read back: the server
-only says whether one is set, so a given password is always applied (``ProxyPassword`` in the
-diff shows ``(set)`` / ``(none)``, never the value).
+only says whether one is set. As with Ansible's ``update_password``, a password is sent when none
+is set yet (``on_create``, the default, so a second run changes nothing) or on every run
+(``update_password: always``, after a rotation). The diff shows ``(set)`` / ``(none)``, never the
+value.
 
 ``AllowProxyCredentialsOverNonSsl`` is the console's "Allow basic authentication (password in
 cleartext)": the proxy password then crosses the network in clear. It is refused unless the play
@@ -48,6 +50,7 @@ class Proxy(Operation):
         "password": Argument(Secret),  # library callers pass a Secret
         "password_env": Argument(str),  # playbooks name a source: an environment variable...
         "password_file": Argument(str),  # ...or a file holding the password
+        "update_password": Argument(str, choices=("on_create", "always")),
         "basic_auth_cleartext": Argument(bool),
         # Set by the runner from the play's allow_cleartext_proxy_password, never by a task.
         "allow_cleartext_proxy_password": Argument(bool),
@@ -84,6 +87,12 @@ class Proxy(Operation):
         wanted = {member: args[arg] for arg, member in _MEMBERS.items() if arg in args}
         changes = [Change(m, current[m], v) for m, v in wanted.items() if current[m] != v]
         password: Secret | None = args.get("password")
+        if (
+            password is not None
+            and facts.has_proxy_password
+            and args.get("update_password", "on_create") != "always"
+        ):
+            password = None  # one is set and it cannot be compared: leave it, as update_password: on_create
         if password is not None:
             changes.append(
                 Change(
