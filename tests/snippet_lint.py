@@ -1,0 +1,604 @@
+"""The checker every PowerShell snippet in ``ps_snippets/`` goes through (tests/unit/test_snippet_lint.py).
+
+A snippet runs on Windows PowerShell 2.0 to 5.1 on a WSUS server. The checks work on the
+tree-sitter-powershell parse tree, so text inside strings and comments is never taken for code:
+
+* ``parse``            every ERROR or MISSING node of the parse tree, with line and column;
+* ``powershell-2``     syntax, types, operators and cmdlets that need PowerShell 3 or newer;
+* ``unknown-member``   ``.Member`` / ``::Member`` not listed in ``tests/data/wsus_api_members.txt``;
+* ``dynamic-member``   ``$obj.$name`` / ``$obj.'name'``: a member name the checker cannot verify;
+* ``unsure-member``    a member wsus-api.md marks UNSURE, used without a ``Get-Member -Name X`` probe
+  earlier in the same snippet;
+* ``forbidden-write``  assigning ``ServerId`` (rewrites the server identity; wsus-api.md P7);
+* ``code-from-data``   Invoke-Expression/iex, ``[scriptblock]::Create``, Add-Type, or ``&``/``.`` applied
+  to a parameter or an expandable string: values must stay data;
+* ``param-block``      the snippet starts with a ``param()`` block;
+* ``registry-params``  wsusauto.snippets.parse_parameters must see the same parameters as the parser
+  (it needs ``[type]$Name`` and the closing parenthesis at the start of a line);
+* ``unused-parameter`` every parameter is read somewhere after the param block;
+* ``output``           the last top-level statement is a hashtable literal ``@{ ... }``
+  (or ``return @{ ... }``).
+
+Use :func:`lint` for one snippet's text; :func:`parse_errors` for the parse check alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import tree_sitter
+import tree_sitter_powershell
+
+from wsusauto.snippets import parse_parameters
+
+MEMBERS_FILE = Path(__file__).resolve().parent / "data" / "wsus_api_members.txt"
+SECTIONS = ("wsus", "dotnet", "unsure")
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    snippet: str
+    line: int
+    column: int
+    rule: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.snippet}:{self.line}:{self.column}: [{self.rule}] {self.text}"
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    wsus: frozenset[str]
+    dotnet: frozenset[str]
+    unsure: frozenset[str]
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return self.wsus | self.dotnet
+
+
+def parse_allowlist(text: str, source: str = "allowlist") -> Allowlist:
+    """Read the ``[wsus]``/``[dotnet]``/``[unsure]`` member file format (one name a line, ``#`` comments)."""
+    sections: dict[str, set[str]] = {name: set() for name in SECTIONS}
+    current: str | None = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1].strip()
+            if current not in sections:
+                raise ValueError(f"{source}:{number}: unknown section [{current}]")
+            continue
+        if current is None:
+            raise ValueError(f"{source}:{number}: member {line!r} before any [section]")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", line):
+            raise ValueError(f"{source}:{number}: {line!r} is not a member name")
+        sections[current].add(line)
+    return Allowlist(*(frozenset(sections[name]) for name in SECTIONS))
+
+
+@lru_cache(maxsize=1)
+def allowlist() -> Allowlist:
+    return parse_allowlist(MEMBERS_FILE.read_text(encoding="utf-8"), str(MEMBERS_FILE))
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tree_sitter.Parser:
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+
+
+def parse(text: str) -> tree_sitter.Tree:
+    return _parser().parse(text.encode("utf-8"))
+
+
+def _walk(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _inside(node: tree_sitter.Node, *types: str) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.type in types:
+            return True
+        parent = parent.parent
+    return False
+
+
+# --- PowerShell 3+ -----------------------------------------------------------------------------------
+
+_PS3_TYPES = {
+    "pscustomobject": "[pscustomobject] is PowerShell 3+; build a hashtable @{ }",
+    "ordered": "[ordered] is PowerShell 3+; use a plain hashtable",
+}
+_PS3_COMMANDS = {
+    "convertto-json": "ConvertTo-Json is PowerShell 3+; return a hashtable (the caller serializes)",
+    "convertfrom-json": "ConvertFrom-Json is PowerShell 3+",
+    "invoke-restmethod": "Invoke-RestMethod is PowerShell 3+; use System.Net.WebClient",
+    "irm": "irm (Invoke-RestMethod) is PowerShell 3+",
+    "invoke-webrequest": "Invoke-WebRequest is PowerShell 3+; use System.Net.WebClient",
+    "iwr": "iwr (Invoke-WebRequest) is PowerShell 3+",
+    "test-netconnection": "Test-NetConnection is not in PowerShell 2.0; use System.Net.Sockets.TcpClient",
+    "tnc": "tnc (Test-NetConnection) is not in PowerShell 2.0",
+    "resolve-dnsname": "Resolve-DnsName is not in PowerShell 2.0; use [System.Net.Dns]",
+}
+_CIM_COMMAND = re.compile(r"^(\w+-Cim\w*|gcim|icim|ncim|rcim|scim|gcls|ncms|rcms|gcms|ncso)$", re.IGNORECASE)
+_PS3_OPERATORS = {"-in", "-notin", "-iin", "-cin", "-inotin", "-cnotin", "-shl", "-shr"}
+_WHERE_COMMANDS = {"where-object", "where", "?"}
+_FOREACH_COMMANDS = {"foreach-object", "foreach", "%"}
+_ACTION_PARAMETER = re.compile(r"^-(erroraction|ea|warningaction|wa|informationaction|infa)$", re.IGNORECASE)
+_REQUIRES = re.compile(r"^#\s*requires\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+# Tokens the grammar cannot parse (they show up inside ERROR nodes); matched on code with strings and
+# comments blanked out, to name the construct next to the parse error.
+_UNPARSED_PS3 = [
+    (re.compile(r"\?\?=?"), "the ?? / ??= operators are PowerShell 7"),
+    (re.compile(r"(?<=[\w\)\]\}])\?\.|\?\["), "the ?. / ?[ operators are PowerShell 7"),
+    (re.compile(r"\.\s*(ForEach|Where)\s*\(", re.IGNORECASE), ".ForEach()/.Where() are PowerShell 4+"),
+]
+
+
+def _unquote(node: tree_sitter.Node, source: bytes) -> str:
+    text = source[node.start_byte : node.end_byte].decode("utf-8")
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def _command_name(command: tree_sitter.Node, source: bytes) -> str | None:
+    for child in command.children:
+        if child.type == "command_name":
+            return source[child.start_byte : child.end_byte].decode("utf-8")
+    return None
+
+
+def _command_arguments(command: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """The elements of a command (parameters and arguments), separators left out."""
+    for child in command.children:
+        if child.type == "command_elements":
+            return [c for c in child.named_children if c.type not in ("command_argument_sep", "comment")]
+    return []
+
+
+def _words(node: tree_sitter.Node, source: bytes) -> list[str]:
+    """The literal words of an argument: a bare token, a string, or a comma list of them."""
+    if node.type in ("generic_token", "string_literal"):
+        return [w.strip("'\"") for w in _unquote(node, source).split(",") if w.strip("'\" ")]
+    words: list[str] = []
+    for sub in _walk(node):
+        if sub.type in ("generic_token", "string_literal") and sub is not node:
+            words.extend(w.strip("'\"") for w in _unquote(sub, source).split(",") if w.strip("'\" "))
+    return words
+
+
+def _mask(tree: tree_sitter.Tree, source: bytes) -> str:
+    """The source with comments and literal string text blanked (code inside "$(...)" kept)."""
+    masked = bytearray(source)
+
+    def blank(start: int, end: int) -> None:
+        for i in range(start, end):
+            if masked[i] not in (0x0A, 0x0D):
+                masked[i] = 0x20
+
+    for node in _walk(tree.root_node):
+        if node.type == "comment":
+            blank(node.start_byte, node.end_byte)
+        elif node.type == "string_literal" and not _inside(node, "string_literal"):
+            cursor = node.start_byte
+            for sub in _walk(node):
+                if (
+                    sub.type in ("sub_expression", "variable")
+                    and sub.parent is not None
+                    and sub.parent.type in ("expandable_string_literal", "expandable_here_string_literal")
+                ):
+                    blank(cursor, sub.start_byte)
+                    cursor = sub.end_byte
+            blank(cursor, node.end_byte)
+    return masked.decode("utf-8", errors="replace")
+
+
+class _Linter:
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self.text = text
+        self.source = text.encode("utf-8")
+        self.tree = _parser().parse(self.source)
+        self.violations: list[Violation] = []
+        self.nodes = list(_walk(self.tree.root_node))
+        top = self.tree.root_node.children
+        self.param_block = next((n for n in top if n.type == "param_block"), None)
+        self.parameters: list[str] = []
+        if self.param_block is not None:
+            for node in _walk(self.param_block):
+                if node.type == "script_parameter":
+                    variable = next((c for c in node.children if c.type == "variable"), None)
+                    if variable is not None:
+                        self.parameters.append(self.node_text(variable).lstrip("$@"))
+
+    # helpers
+    def node_text(self, node: tree_sitter.Node) -> str:
+        return self.source[node.start_byte : node.end_byte].decode("utf-8")
+
+    def add(self, node_or_point, rule: str, text: str) -> None:
+        if isinstance(node_or_point, tree_sitter.Node):
+            row, column_bytes = node_or_point.start_point
+        else:
+            row, column_bytes = node_or_point
+        line = self.source.split(b"\n")[row]
+        column = len(line[:column_bytes].decode("utf-8", errors="replace")) + 1
+        self.violations.append(Violation(self.name, row + 1, column, rule, text))
+
+    def add_at_offset(self, char_offset: int, rule: str, text: str) -> None:
+        before = self.text[:char_offset]
+        row = before.count("\n")
+        column = char_offset - (before.rfind("\n") + 1)
+        self.violations.append(Violation(self.name, row + 1, column + 1, rule, text))
+
+    def is_parameter(self, variable_text: str) -> str | None:
+        """The parameter a ``$Name`` / ``${Name}`` / ``@Name`` refers to, if any (case-insensitive)."""
+        bare = variable_text.lstrip("$@").strip("{}")
+        for parameter in self.parameters:
+            if bare.lower() == parameter.lower():
+                return parameter
+        return None
+
+    # rules
+    def run(self) -> list[Violation]:
+        self.check_parse()
+        self.check_powershell_2()
+        self.check_members()
+        self.check_code_from_data()
+        self.check_parameters()
+        self.check_output()
+        unique = {(v.line, v.column, v.rule, v.text): v for v in self.violations}
+        return sorted(unique.values())
+
+    def check_parse(self) -> None:
+        """Every ERROR node (nested ones too: they point closer to the mistake) and every MISSING node."""
+        seen: set[tuple[tuple[int, int], str]] = set()
+        for node in self.nodes:
+            if node.is_missing:
+                message = f"missing {node.type!r}"
+            elif node.type == "ERROR":
+                snippet = " ".join(self.node_text(node).split())[:50]
+                message = (
+                    f"does not parse: {snippet!r}"
+                    if snippet
+                    else "unexpected end of script (unclosed block?)"
+                )
+            else:
+                continue
+            if (node.start_point, message) not in seen:
+                seen.add((node.start_point, message))
+                self.add(node, "parse", message)
+
+    def check_powershell_2(self) -> None:
+        for node in self.nodes:
+            kind = node.type
+            if kind == "type_literal":
+                name = self.node_text(node).strip("[] ").lower()
+                short = name.rsplit(".", 1)[-1]
+                if short in _PS3_TYPES:
+                    self.add(node, "powershell-2", _PS3_TYPES[short])
+            elif kind == "comparison_operator":
+                operator = self.node_text(node).lower()
+                if operator in _PS3_OPERATORS:
+                    self.add(node, "powershell-2", f"the {operator} operator is PowerShell 3+")
+            elif kind == "variable":
+                text = self.node_text(node).lower().replace("{", "").replace("}", "")
+                if text in ("$psitem", "@psitem"):
+                    self.add(node, "powershell-2", "$PSItem is PowerShell 3+; use $_")
+                elif text.startswith(("$using:", "@using:")):
+                    self.add(node, "powershell-2", "$using: is PowerShell 3+; pass values as parameters")
+            elif kind in ("class_statement", "enum_statement"):
+                self.add(node, "powershell-2", f"{kind.split('_')[0]} definitions are PowerShell 5+")
+            elif kind == "pipeline_chain_tail":
+                self.add(node, "powershell-2", "&& and || are PowerShell 7")
+            elif kind in ("member_access", "invokation_expression"):
+                self.check_static_new(node)
+            elif kind == "command":
+                self.check_command(node)
+            elif kind == "comment":
+                self.check_requires(node)
+            elif kind == "assignment_expression":
+                self.check_preference_assignment(node)
+        masked = _mask(self.tree, self.source)
+        for pattern, message in _UNPARSED_PS3:
+            for match in pattern.finditer(masked):
+                self.add_at_offset(match.start(), "powershell-2", message)
+
+    def check_static_new(self, node: tree_sitter.Node) -> None:
+        children = node.children
+        for i, child in enumerate(children):
+            if (
+                child.type == "::"
+                and i + 1 < len(children)
+                and children[i + 1].type == "member_name"
+                and self.node_text(children[i + 1]).lower() == "new"
+            ):
+                self.add(children[i + 1], "powershell-2", "::new( is PowerShell 5+; use New-Object")
+
+    def check_command(self, command: tree_sitter.Node) -> None:
+        name = _command_name(command, self.source)
+        if name is None:
+            return
+        lowered = name.lower()
+        if lowered in _PS3_COMMANDS:
+            self.add(command, "powershell-2", _PS3_COMMANDS[lowered])
+        elif _CIM_COMMAND.match(name):
+            self.add(command, "powershell-2", f"{name}: CIM cmdlets are PowerShell 3+; use Get-WmiObject")
+        arguments = _command_arguments(command)
+        for i, element in enumerate(arguments):
+            value = arguments[i + 1] if i + 1 < len(arguments) else None
+            if (
+                element.type == "command_parameter"
+                and _ACTION_PARAMETER.match(self.node_text(element))
+                and value is not None
+                and value.type != "command_parameter"
+                and [w.lower() for w in _words(value, self.source)] == ["ignore"]
+            ):
+                self.add(
+                    element, "powershell-2", "-ErrorAction Ignore is PowerShell 3+; use SilentlyContinue"
+                )
+        if lowered in _WHERE_COMMANDS | _FOREACH_COMMANDS:
+            positional_block = any(
+                sub.type == "script_block_expression"
+                for a in arguments
+                for sub in _walk(a)
+                if a.type != "command_parameter"
+            )
+            if not positional_block:
+                self.add(
+                    command,
+                    "powershell-2",
+                    f"'{name}' without a script block is the PowerShell 3+ simplified syntax; "
+                    f"write {name} {{ $_.Name -eq ... }}",
+                )
+
+    def check_requires(self, comment: tree_sitter.Node) -> None:
+        match = _REQUIRES.match(self.node_text(comment))
+        if match is None:
+            return
+        rest = match["rest"]
+        version = re.search(r"-version\s+(\d+)", rest, re.IGNORECASE)
+        if version and int(version.group(1)) >= 3:
+            self.add(
+                comment, "powershell-2", f"#requires -Version {version.group(1)}: the snippets run on 2.0"
+            )
+        if re.search(r"-(modules|runasadministrator|psedition|assembly)\b", rest, re.IGNORECASE):
+            self.add(comment, "powershell-2", "this #requires option is PowerShell 3+")
+
+    def check_preference_assignment(self, node: tree_sitter.Node) -> None:
+        left = next((c for c in node.children if c.type == "left_assignment_expression"), None)
+        if left is None or not re.fullmatch(r"\$\w*Preference", self.node_text(left).strip(), re.IGNORECASE):
+            return
+        right = node.children[-1]
+        if _unquote(right, self.source).strip().lower() == "ignore":
+            self.add(node, "powershell-2", "the Ignore action preference is PowerShell 3+")
+
+    def check_members(self) -> None:
+        members = allowlist()
+        allowed = {m.lower(): m for m in members.allowed}
+        unsure = {m.lower(): m for m in members.unsure}
+        probes = self.probes()
+        for node in self.nodes:
+            if node.type != "member_name" or node.parent is None:
+                continue
+            if node.parent.type not in ("member_access", "invokation_expression"):
+                continue
+            if any(child.type != "simple_name" for child in node.named_children):
+                self.add(
+                    node,
+                    "dynamic-member",
+                    f"member {self.node_text(node)} is computed at run time; name the member literally",
+                )
+                continue
+            member = self.node_text(node)
+            key = member.lower()
+            if key == "serverid" and self.is_assigned(node):
+                self.add(
+                    node, "forbidden-write", "never assign ServerId: it rewrites the server identity (P7)"
+                )
+            if key in allowed:
+                continue
+            if key in unsure:
+                first_probe = probes.get(key)
+                if first_probe is None or first_probe > node.start_byte:
+                    self.add(
+                        node,
+                        "unsure-member",
+                        f"{unsure[key]} is not in every WSUS version (UNSURE in wsus-api.md); probe it first "
+                        f"with Get-Member -Name {unsure[key]}",
+                    )
+                continue
+            if key == "new" and node.parent.type == "invokation_expression":
+                continue  # reported by powershell-2
+            self.add(
+                node,
+                "unknown-member",
+                f"{member} is not in tests/data/wsus_api_members.txt "
+                "(documented WSUS API members and listed .NET members)",
+            )
+
+    def is_assigned(self, member_name: tree_sitter.Node) -> bool:
+        access = member_name.parent
+        left = access.parent if access is not None else None
+        while left is not None and left.type != "left_assignment_expression":
+            if left.end_byte != access.end_byte:
+                return False
+            left = left.parent
+        return left is not None
+
+    def probes(self) -> dict[str, int]:
+        """Member names probed with ``Get-Member -Name X`` (or ``Get-Member X``): name -> first offset."""
+        found: dict[str, int] = {}
+        for node in self.nodes:
+            if node.type != "command":
+                continue
+            name = (_command_name(node, self.source) or "").lower()
+            if name not in ("get-member", "gm"):
+                continue
+            arguments = _command_arguments(node)
+            for i, element in enumerate(arguments):
+                is_name = element.type == "command_parameter" and re.fullmatch(
+                    r"-n(a(me?)?)?", self.node_text(element), re.IGNORECASE
+                )
+                positional = element.type != "command_parameter" and (
+                    i == 0 or arguments[i - 1].type != "command_parameter"
+                )
+                target = None
+                if is_name and i + 1 < len(arguments):
+                    target = arguments[i + 1]
+                elif positional:
+                    target = element
+                if target is not None:
+                    for word in _words(target, self.source):
+                        found.setdefault(word.lower(), node.start_byte)
+        return found
+
+    def check_code_from_data(self) -> None:
+        for node in self.nodes:
+            if node.type == "command":
+                name = (_command_name(node, self.source) or "").lower()
+                if name in ("invoke-expression", "iex"):
+                    self.add(node, "code-from-data", f"{name} runs text as code; take values as parameters")
+                elif name == "add-type":
+                    self.add(
+                        node,
+                        "code-from-data",
+                        "Add-Type compiles code at run time; use the loaded assemblies",
+                    )
+                operator = next((c for c in node.children if c.type == "command_invokation_operator"), None)
+                target = next((c for c in node.children if c.type == "command_name_expr"), None)
+                if operator is not None and target is not None:
+                    dynamic = [
+                        sub
+                        for sub in _walk(target)
+                        if (sub.type == "variable" and self.is_parameter(self.node_text(sub)))
+                        or sub.type in ("expandable_string_literal", "expandable_here_string_literal")
+                    ]
+                    if dynamic:
+                        self.add(
+                            node,
+                            "code-from-data",
+                            f"'{self.node_text(operator)}' runs a command named by data: "
+                            f"{self.node_text(target)}",
+                        )
+            elif node.type in ("member_access", "invokation_expression"):
+                text = re.sub(r"\s+", "", self.node_text(node)).lower()
+                if re.match(r"\[(system\.management\.automation\.)?scriptblock\]::create", text) and (
+                    node.type == "invokation_expression" or node.parent.type != "invokation_expression"
+                ):
+                    self.add(node, "code-from-data", "[scriptblock]::Create builds code from text")
+
+    def check_parameters(self) -> None:
+        if self.param_block is None:
+            self.add(
+                (0, 0), "param-block", "a snippet starts with a param() block: every value is a parameter"
+            )
+            return
+        registry_view = [p.name for p in parse_parameters(self.text)]
+        if registry_view != self.parameters:
+            self.add(
+                self.param_block,
+                "registry-params",
+                f"wsusauto.snippets.parse_parameters sees {registry_view}, "
+                f"the parser sees {self.parameters}; "
+                "write one '[type]$Name' per parameter and put the closing ')' at the start of a line",
+            )
+        used: set[str] = set()
+        for node in self.nodes:
+            if node.type != "variable" or node.start_byte < self.param_block.end_byte:
+                continue
+            parameter = self.is_parameter(self.node_text(node))
+            if parameter is None:
+                continue
+            left = node.parent
+            while (
+                left is not None
+                and left.type != "left_assignment_expression"
+                and left.end_byte == node.end_byte
+            ):
+                left = left.parent
+            if (
+                left is not None
+                and left.type == "left_assignment_expression"
+                and left.end_byte == node.end_byte
+            ):
+                continue  # `$Param = ...` writes the parameter; it is not a use
+            used.add(parameter)
+        for parameter in self.parameters:
+            if parameter not in used:
+                self.add(
+                    self.param_block, "unused-parameter", f"parameter ${parameter} is declared but never used"
+                )
+
+    def check_output(self) -> None:
+        statements = [
+            child
+            for block in self.tree.root_node.children
+            if block.type == "statement_list"
+            for child in block.named_children
+            if child.type not in ("comment", "empty_statement")
+        ]
+        last = statements[-1] if statements else None
+        if last is None or not self.is_hash_literal(last):
+            where = last if last is not None else (0, 0)
+            self.add(where, "output", "the last statement must output one hashtable literal @{ ... }")
+
+    def is_hash_literal(self, statement: tree_sitter.Node) -> bool:
+        node = statement
+        if node.type == "flow_control_statement":
+            if not self.node_text(node).lower().startswith("return"):
+                return False
+            node = node.named_children[-1] if node.named_children else node
+        while node.type != "hash_literal_expression":
+            if node.named_child_count != 1:
+                return False
+            child = node.named_children[0]
+            if child.start_byte != node.start_byte or child.end_byte != node.end_byte:
+                return False
+            node = child
+        return True
+
+
+def lint(name: str, text: str) -> list[Violation]:
+    """Every violation in one snippet's text, sorted by position."""
+    return _Linter(name, text).run()
+
+
+def parse_errors(name: str, text: str) -> list[Violation]:
+    linter = _Linter(name, text)
+    linter.check_parse()
+    return linter.violations
+
+
+# --- the reference -------------------------------------------------------------------------------------
+
+
+def members_in_reference(markdown: str) -> set[str]:
+    """Member names written in backticks in wsus-api.md (inline spans and fenced code).
+
+    From each span: a leading identifier (``SyncFromMicrosoftUpdate``, ``GetStatus()``), every
+    identifier called (``Name(``) and every identifier after ``.`` or ``::``. The enumerations section
+    is left out: its names are values, not members.
+    """
+    markdown = re.sub(r"(?ms)^##\s*\d+\.\s*Enumerations.*?(?=^##\s)", "", markdown)
+    fenced = re.findall(r"```.*?```", markdown, flags=re.DOTALL)
+    inline = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", " ", markdown, flags=re.DOTALL))
+    names: set[str] = set()
+    for span in inline:
+        leading = re.match(r"\s*\.?([A-Za-z_][A-Za-z0-9_]*)", span)
+        if leading:
+            names.add(leading.group(1))
+    for span in inline + fenced:
+        names.update(re.findall(r"(?:\.|::)\s*([A-Za-z_][A-Za-z0-9_]*)", span))
+        names.update(re.findall(r"(?<![\w$-])([A-Za-z_][A-Za-z0-9_]*)\s*\(", span))
+        names.update(re.findall(r"/([A-Z][A-Za-z0-9_]*)\(", span))  # Get/SetUpdateCategories(...)
+    return names

@@ -1,0 +1,374 @@
+"""Every shipped snippet goes through tests/snippet_lint.py; each rule is shown to fire on a bad sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.snippet_lint import (
+    MEMBERS_FILE,
+    allowlist,
+    lint,
+    members_in_reference,
+    parse_allowlist,
+    parse_errors,
+)
+from wsusauto.snippets import registry
+
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE = REPO.parent / "shared" / "reference" / "wsus-api.md"
+SNIPPETS = sorted(registry())
+
+# Snippets whose lint findings are known and owned by someone else: name -> reason (xfail).
+KNOWN_VIOLATIONS: dict[str, str] = {}
+
+HEADER = "param(\n    [string]$Path,\n    [int]$Count\n)\n"
+PRELUDE = (
+    "[void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')\n"
+    "$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()\n"
+    "$config = $server.GetConfiguration()\n"
+)
+FOOTER = "@{\n    Name  = [string]$server.Name\n    Path  = $Path\n    Count = $Count\n}\n"
+
+
+def sample(body: str = "") -> str:
+    """A clean snippet with ``body`` inserted before the final hashtable (body starts on line 8)."""
+    return HEADER + PRELUDE + body + ("\n" if body and not body.endswith("\n") else "") + FOOTER
+
+
+def rules(text: str) -> set[str]:
+    return {v.rule for v in lint("sample", text)}
+
+
+def only(text: str, rule: str):
+    return [v for v in lint("sample", text) if v.rule == rule]
+
+
+# --- the shipped snippets -----------------------------------------------------------------------------
+
+
+def _maybe_xfail(name: str):
+    reason = KNOWN_VIOLATIONS.get(name)
+    return pytest.param(name, marks=pytest.mark.xfail(reason=reason, strict=True)) if reason else name
+
+
+def test_there_are_snippets_to_check():
+    assert "get_facts" in SNIPPETS
+
+
+@pytest.mark.parametrize("name", SNIPPETS)
+def test_shipped_snippet_parses(name):
+    assert [str(v) for v in parse_errors(name, registry()[name].text)] == []
+
+
+@pytest.mark.parametrize("name", [_maybe_xfail(n) for n in SNIPPETS])
+def test_shipped_snippet_has_no_violations(name):
+    assert [str(v) for v in lint(name, registry()[name].text)] == []
+
+
+# --- the sample itself is clean, and violations carry where and what ----------------------------------
+
+
+def test_the_clean_sample_is_clean():
+    assert lint("sample", sample()) == []
+
+
+def test_a_violation_names_snippet_line_column_rule_and_text():
+    (violation,) = lint("bad", sample("$x = $config.FooBar"))
+    assert (violation.snippet, violation.line, violation.column, violation.rule) == (
+        "bad",
+        8,
+        14,
+        "unknown-member",
+    )
+    assert "FooBar" in violation.text
+    assert str(violation).startswith("bad:8:14: [unknown-member] FooBar")
+
+
+# --- (a) parse errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "if ($Path { $x = 1 }",  # unclosed condition
+        "$x = @{ a = 1",  # unclosed hashtable
+        "foreach ($i in $Path) { $x = 1",  # unclosed block
+    ],
+)
+def test_parse_errors_are_reported_with_line_and_column(body):
+    found = parse_errors("sample", sample(body))
+    assert found and all(v.rule == "parse" for v in found)
+    assert all(v.line >= 8 and v.column >= 1 for v in found)
+
+
+def test_every_error_node_is_reported_where_it_starts():
+    found = [(v.line, v.column) for v in parse_errors("sample", sample("if ($Path { $x = 1 }"))]
+    assert (8, 1) in found and (8, 5) in found  # the if statement, and the unclosed condition in it
+    missing = parse_errors("sample", sample("$c | Get-Member -Name A,B"))
+    assert any(v.text.startswith("missing") for v in missing)
+    assert "parse" in rules(sample("$a = ($Path\n$b = 1"))
+
+
+# --- (b) PowerShell 3+ constructs ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "$o = [pscustomobject]@{ a = 1 }",
+        "$o = [System.Management.Automation.PSCustomObject]@{ a = 1 }",
+        "$o = [ordered]@{ a = 1 }",
+        "$j = $Path | ConvertTo-Json",
+        "$j = ConvertFrom-Json $Path",
+        "$l = [System.Collections.ArrayList]::new()",
+        "$t = [System.Text.StringBuilder]::New(16)",
+        "if ($Path -in @('a')) { }",
+        "if ($Path -notin @('a')) { }",
+        "$s = Get-CimInstance Win32_Service",
+        "$s = Invoke-CimMethod -ClassName Win32_Service -MethodName StopService",
+        "$x = @(1) | ForEach-Object { $PSItem }",
+        "$x = Invoke-Command -ComputerName a -ScriptBlock { $using:Path }",
+        "$r = Invoke-RestMethod http://x",
+        "$r = Invoke-WebRequest http://x",
+        "$t = Test-NetConnection wsus -Port 8530",
+        "$d = Resolve-DnsName wsus",
+        "$a = Get-Item x -ErrorAction Ignore",
+        "$a = Get-Item x -ErrorAction 'Ignore'",
+        "$a = Get-Item x -ea:Ignore",
+        "$ErrorActionPreference = 'Ignore'",
+        "class Thing { }",
+        "enum Color { Red }",
+        "$y = $config?.Name",
+        "$y = $Path ?? 'default'",
+        "$w = Get-Service | Where-Object Name -eq 'BITS'",
+        "$w = Get-Service | ? Status -eq 'Running'",
+        "$w = Get-Service | ForEach-Object Name",
+        "$e = $Path.ForEach({ $_ })",
+        "$e = @(1).Where({ $_ })",
+        "#requires -Version 3.0",
+        "#Requires -version 5",
+        "$x = 1 -shl 2",
+    ],
+)
+def test_powershell_3_constructs_are_rejected(body):
+    assert "powershell-2" in rules(sample(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "$w = Get-Service | Where-Object { $_.Name -eq 'BITS' }",
+        "$w = Get-Service | Where-Object -FilterScript { $_.Name -eq 'BITS' }",
+        "$w = Get-Service | ForEach-Object { $_.Name }",
+        "$s = Get-WmiObject -Class Win32_Service",
+        "$a = Get-Item x -ErrorAction SilentlyContinue",
+        "$o = New-Object System.Collections.ArrayList",
+        "if (@('a') -contains $Path) { }",
+        "#requires -Version 2.0",
+        "# ConvertTo-Json, [pscustomobject], -in, $PSItem and ?? in a comment are not code",
+        "$m = 'ConvertTo-Json [pscustomobject] -in $PSItem ?? $x?.y .ForEach('",
+        '$m = "text with -in and ?? and $Path"',
+    ],
+)
+def test_powershell_2_equivalents_and_text_are_accepted(body):
+    assert lint("sample", sample(body)) == []
+
+
+# --- (c) members --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "$x = $config.FooBar",
+        "$config.FooBar = 1",
+        "$x = $server.GetConfigurationX()",
+        "$x = [DateTime]::UtcNow",
+        "$x = $config.Name.FooBar",
+        '$x = "value: $($config.FooBar)"',
+        "$x = @{ a = $config.FooBar }",
+    ],
+)
+def test_unlisted_member_is_rejected(body):
+    found = only(sample(body), "unknown-member")
+    assert found and found[0].line == 8
+
+
+def test_members_compare_case_insensitively_like_powershell():
+    assert lint("sample", sample("$x = $config.syncfrommicrosoftupdate")) == []
+
+
+def test_computed_member_names_are_rejected():
+    assert "dynamic-member" in rules(sample("$m = 'FooBar'\n$x = $config.$m"))
+    assert "dynamic-member" in rules(sample("$x = $config.'FooBar'"))
+
+
+def test_unsure_member_without_a_probe_is_rejected():
+    found = only(sample("$config.BitsDownloadPriorityForeground = $true"), "unsure-member")
+    assert found and "Get-Member -Name BitsDownloadPriorityForeground" in found[0].text
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "$has = [bool]($config | Get-Member -Name BitsDownloadPriorityForeground)",
+        "$has = [bool]($config | Get-Member -Name 'BitsDownloadPriorityForeground')",
+        "$has = [bool]($config | Get-Member BitsDownloadPriorityForeground)",
+        "$has = [bool]($config | Get-Member -Name 'OobeInitialized', 'BitsDownloadPriorityForeground')",
+    ],
+)
+def test_unsure_member_with_a_probe_is_accepted(probe):
+    body = probe + "\nif ($has) { $config.BitsDownloadPriorityForeground = $true }"
+    assert lint("sample", sample(body)) == []
+
+
+def test_a_probe_must_come_before_the_use_and_be_code():
+    use = "$x = $config.BitsDownloadPriorityForeground\n"
+    probe = "$has = [bool]($config | Get-Member -Name BitsDownloadPriorityForeground)\n"
+    assert "unsure-member" in rules(sample(use + probe))
+    assert "unsure-member" in rules(sample("# Get-Member -Name BitsDownloadPriorityForeground\n" + use))
+    assert "unsure-member" in rules(sample("$t = 'Get-Member -Name BitsDownloadPriorityForeground'\n" + use))
+
+
+def test_server_id_may_be_read_but_never_written():
+    assert lint("sample", sample("$id = [string]$config.ServerId")) == []
+    assert "forbidden-write" in rules(sample("$config.ServerId = [Guid]::Empty"))
+
+
+# --- (d) code built from data -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Invoke-Expression $Path",
+        'Invoke-Expression "Get-Item $Path"',
+        "iex 'Get-Date'",
+        "$b = [scriptblock]::Create($Path)",
+        '$b = [ScriptBlock]::Create("Get-Item $Path")',
+        "Add-Type -TypeDefinition $Path",
+        "& $Path",
+        '& "Get-$Path"',
+        ". $Path",
+    ],
+)
+def test_code_built_from_data_is_rejected(body):
+    assert "code-from-data" in rules(sample(body))
+
+
+def test_calling_a_fixed_command_or_script_block_is_fine():
+    body = "$block = { param($p) $p }\n$x = & $block $Path\n$y = & 'hostname'"
+    assert "code-from-data" not in rules(sample(body))
+
+
+# --- (e) the param block ------------------------------------------------------------------------------
+
+
+def test_missing_param_block_is_rejected():
+    assert "param-block" in rules(PRELUDE + "@{ Name = [string]$server.Name }\n")
+
+
+def test_unused_parameter_is_rejected():
+    text = "param(\n    [string]$Path,\n    [int]$Count,\n    [int]$Unused\n)\n" + PRELUDE + FOOTER
+    (violation,) = lint("sample", text)
+    assert violation.rule == "unused-parameter" and "$Unused" in violation.text
+
+
+def test_assigning_a_parameter_is_not_using_it():
+    text = HEADER + PRELUDE + "$Count = 5\n@{ Name = [string]$server.Name; Path = $Path }\n"
+    assert [v.text for v in only(text, "unused-parameter")] == ["parameter $Count is declared but never used"]
+
+
+def test_a_parameter_used_only_inside_a_string_counts():
+    text = HEADER + PRELUDE + '@{ Name = [string]$server.Name; Text = "$Path and ${Count}" }\n'
+    assert lint("sample", text) == []
+
+
+def test_parameters_the_registry_cannot_read_are_rejected():
+    one_line = "param([string]$Path, [int]$Count)\n" + PRELUDE + FOOTER
+    assert "registry-params" in rules(one_line)
+    untyped = "param(\n    [string]$Path,\n    $Count\n)\n" + PRELUDE + FOOTER
+    assert "registry-params" in rules(untyped)
+
+
+# --- (f) one hashtable out, last ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "$result = @{ Path = $Path; Count = $Count }\n",  # assigned, not output
+        "@{ Path = $Path; Count = $Count }\n$Path\n",  # not last
+        "@{ Path = $Path; Count = $Count } | Out-Null\n",  # piped away
+        "[void]@{ Path = $Path; Count = $Count }\n",
+        "New-Object PSObject -Property @{ Path = $Path; Count = $Count }\n",
+        "",
+    ],
+)
+def test_the_last_statement_must_be_a_hashtable_literal(ending):
+    text = HEADER + PRELUDE + ending
+    assert "output" in rules(text)
+
+
+def test_return_of_a_hashtable_and_trailing_comments_are_fine():
+    assert lint("sample", HEADER + PRELUDE + "return @{ Path = $Path; Count = $Count }\n# done\n") == []
+
+
+# --- the allowlist and the reference ------------------------------------------------------------------
+
+
+def test_allowlist_format():
+    members = allowlist()
+    assert {"GetConfiguration", "SyncFromMicrosoftUpdate", "GetSynchronizationProgress"} <= members.wsus
+    assert {"Count", "ToUniversalTime", "FullyQualifiedErrorId", "IdentityReference"} <= members.dotnet
+    assert {"BitsDownloadPriorityForeground", "MaxSimultaneousFileDownloads", "OobeInitialized"} <= (
+        members.unsure
+    )
+    assert "CreateConnection" in members.unsure
+    # an UNSURE member listed as allowed would skip the Get-Member probe requirement
+    assert not {m.lower() for m in members.unsure} & {m.lower() for m in members.allowed}
+
+
+def test_allowlist_parser_refuses_malformed_files():
+    with pytest.raises(ValueError, match="before any"):
+        parse_allowlist("Name\n")
+    with pytest.raises(ValueError, match="unknown section"):
+        parse_allowlist("[other]\nName\n")
+    with pytest.raises(ValueError, match="not a member name"):
+        parse_allowlist("[wsus]\n$config.Name\n")
+    assert parse_allowlist("# c\n[wsus]\nName  # why\n\n[unsure]\nX\n").unsure == frozenset({"X"})
+
+
+def test_members_in_reference_reads_backticked_members():
+    markdown = (
+        "## 1. Model\n`GetStatus()` / `GetStatus(UpdateSources)`; `SyncFromMicrosoftUpdate` | bool\n"
+        "```powershell\n$c = $s.GetConfiguration()\n```\n"
+        "`Get/SetUpdateCategories(x)`\n"
+        "## 3. Enumerations\n- `NotProcessing`=0, `Running`=1\n"
+        "## 4. Next\n`$c.Save()`\n"
+    )
+    found = members_in_reference(markdown)
+    assert {
+        "GetStatus",
+        "SyncFromMicrosoftUpdate",
+        "GetConfiguration",
+        "SetUpdateCategories",
+        "Save",
+    } <= found
+    assert not {"NotProcessing", "Running"} & found
+
+
+@pytest.mark.skipif(
+    not REFERENCE.exists(),
+    reason=f"{REFERENCE} is absent (CI clones only the repository, without /work/shared)",
+)
+def test_every_wsus_member_in_the_allowlist_is_documented_in_the_reference():
+    documented = members_in_reference(REFERENCE.read_text(encoding="utf-8"))
+    assert sorted(allowlist().wsus - documented) == []
+    assert sorted(allowlist().unsure - documented) == []
+
+
+def test_the_allowlist_ships_inside_the_repository():
+    assert MEMBERS_FILE.is_file() and REPO in MEMBERS_FILE.parents
