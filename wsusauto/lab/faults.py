@@ -86,6 +86,8 @@ def parse_faults(items: Any, where: str) -> tuple[FaultSpec, ...]:
             wanted, _default = fault.arguments[key]
             if isinstance(value, bool) or not isinstance(value, (int, float) if wanted is float else wanted):
                 raise UsageError(f"{where}: fault {name!r}: {key} must be a {wanted.__name__}, not {value!r}")
+            if isinstance(value, (int, float)) and value < 0:
+                raise UsageError(f"{where}: fault {name!r}: {key} cannot be negative ({value})")
             arguments[key] = wanted(value)
         for key, (_type, default) in fault.arguments.items():
             arguments.setdefault(key, default)

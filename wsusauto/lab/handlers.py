@@ -16,7 +16,7 @@ from wsusauto.lab.faults import model_faults
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
 from wsusauto.lab.model.server import Clock, WsusServerModel, computer_groups
 from wsusauto.lab.topology import Topology
-from wsusauto.snippets import SnippetRegistry, registry
+from wsusauto.snippets import Snippet, SnippetRegistry, registry
 
 ANSIBLE_SUFFIX = "\nexit $LASTEXITCODE"
 SETUP_REGISTRY_PATH = r"HKLM:\SOFTWARE\Microsoft\Update Services\Server\Setup"
@@ -33,6 +33,69 @@ def handles(snippet_name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def _transformation_error(name: str, value: Any, ps_type: str, reason: str) -> ScriptError:
+    return ScriptError(
+        f"Cannot process argument transformation on parameter '{name}'. Cannot convert value "
+        f'"{value}" to type "{ps_type}". Error: "{reason}"',
+        error_id="ParameterArgumentTransformationError",
+        category="InvalidData",
+        exception_type="System.Management.Automation.ParameterBindingArgumentTransformationException",
+    )
+
+
+def _convert(name: str, ps_type: str, value: Any) -> Any:
+    """One value as PowerShell binds it to ``[ps_type]$name`` (scalar types the snippets use)."""
+    base = ps_type.lower()
+    if base in ("int", "int32", "long", "int64"):
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            return round(value)  # .NET rounds half to even, as Python does
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise _transformation_error(
+                name, value, "System.Int32", "Input string was not in a correct format."
+            ) from None
+    if base == "string":
+        if isinstance(value, bool):
+            return "True" if value else "False"
+        return str(value)
+    if base in ("bool", "switch"):
+        if isinstance(value, (bool, int, float)):
+            return bool(value)
+        raise _transformation_error(
+            name,
+            value,
+            "System.Boolean",
+            "Boolean parameters accept only Boolean values and numbers, such as $True, $False, 1 or 0.",
+        )
+    return value
+
+
+def bind_parameters(snippet: Snippet, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The snippet's parameters as its param() block sees them: an omitted [int] is 0, an omitted
+    [string] is '', an omitted [bool] is $false, an omitted array or object is $null; values are
+    converted to the declared type, and a scalar given for an array becomes a one-item array."""
+    bound: dict[str, Any] = {}
+    for parameter in snippet.parameters:
+        ps_type = parameter.ps_type
+        is_array = ps_type.endswith("[]")
+        base = ps_type[:-2] if is_array else ps_type
+        value = given.get(parameter.name)
+        if value is None:
+            defaults = {"int": 0, "int32": 0, "long": 0, "int64": 0, "string": "", "bool": False}
+            bound[parameter.name] = None if is_array else defaults.get(base.lower())
+        elif is_array:
+            items = value if isinstance(value, (list, tuple)) else [value]
+            bound[parameter.name] = [_convert(parameter.name, base, item) for item in items]
+        else:
+            bound[parameter.name] = _convert(parameter.name, base, value)
+    return bound
+
+
 def _registry_path_error(path: str) -> ScriptError:
     return ScriptError(
         f"Cannot find path '{path}' because it does not exist.",
@@ -44,15 +107,33 @@ def _registry_path_error(path: str) -> ScriptError:
 
 @handles("get_facts")
 def get_facts(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
-    path = str(p["SetupRegistryPath"])
-    if path.lower() != SETUP_REGISTRY_PATH.lower():
+    # The snippet's order of failure: Get-ItemProperty on the setup key, then Get-WinEvent.
+    path = p["SetupRegistryPath"]
+    if path.rstrip("\\").lower() != SETUP_REGISTRY_PATH.lower():
+        if not path:
+            raise ScriptError(
+                "Cannot bind argument to parameter 'Path' because it is an empty string.",
+                error_id="ParameterArgumentValidationErrorEmptyStringNotAllowed,"
+                "Microsoft.PowerShell.Commands.GetItemPropertyCommand",
+                category="InvalidData",
+                exception_type="System.Management.Automation.ParameterBindingValidationException",
+            )
         raise _registry_path_error(path)
+    if p["MaxEvents"] < 1:
+        raise ScriptError(
+            f"Cannot validate argument on parameter 'MaxEvents'. The {p['MaxEvents']} argument is less "
+            "than the minimum allowed range of 1. Supply an argument that is greater than or equal to 1 "
+            "and then try the command again.",
+            error_id="ParameterArgumentValidationError,Microsoft.PowerShell.Commands.GetWinEventCommand",
+            category="InvalidData",
+            exception_type="System.Management.Automation.ParameterBindingValidationException",
+        )
     return server.facts(
-        history_count=int(p["HistoryCount"] or 0),
-        event_ids=[int(i) for i in p["EventIds"] or []],
-        event_lookback_hours=int(p["EventLookbackHours"] or 0),
-        max_events=int(p["MaxEvents"] or 0),
-        service_names=[str(n) for n in p["ServiceNames"] or []],
+        history_count=p["HistoryCount"],
+        event_ids=list(p["EventIds"] or []),
+        event_lookback_hours=p["EventLookbackHours"],
+        max_events=p["MaxEvents"],
+        service_names=list(p["ServiceNames"] or []),
     )
 
 
@@ -285,7 +366,7 @@ class LabHandlers:
         server = self.servers.get(invocation.endpoint)
         if server is None:
             raise ScriptError(f"The lab has no WSUS server named {invocation.endpoint!r}.")
-        parameters = {name: invocation.parameters.get(name) for name in snippet.parameter_names}
+        parameters = bind_parameters(snippet, invocation.parameters)
         return [HANDLERS[snippet.name](server, parameters)]
 
     def close(self) -> None:

@@ -72,32 +72,132 @@ def load_topology(path: str | Path | None) -> Topology:
     return topology_from_dict(data, source)
 
 
+_ENUMS = {
+    "UpdateServerConfigurationState": ("Ready", "ProcessingSave", "SynchronizationInProgress"),
+    "SynchronizationStatus": ("NotProcessing", "Running", "Stopping"),
+}
+_PORTS = ("UpstreamWsusServerPortNumber", "ProxyServerPort", "SslProxyServerPort")
+_SERVICE_STATES = ("Running", "Stopped")
+_START_MODES = ("Auto", "Manual", "Disabled")
+_ACL_KEYS = {"IdentityReference": str, "FileSystemRights": str, "AccessControlType": str, "IsInherited": bool}
+
+
+def initial_members() -> dict[str, type]:
+    """The API member names a topology's ``initial`` accepts, with their value types."""
+    return {
+        **{k: t for k, (t, _d) in defaults.CONFIGURATION.items()},
+        "Services": dict,
+        "ContentDirAcl": list,
+    }
+
+
+def _type_name(wanted: type) -> str:
+    names = {bool: "a bool (true/false)", int: "an int", str: "a string", list: "a list", dict: "a mapping"}
+    return names.get(wanted, f"a {wanted.__name__}")
+
+
+def _is(value: Any, wanted: type) -> bool:
+    # YAML's true/false are bools, and a bool is an int in Python: keep them apart.
+    return isinstance(value, wanted) and (isinstance(value, bool) == (wanted is bool))
+
+
+def _time_of_day(value: Any, key: str, where: str) -> str:
+    if _is(value, int) and 0 <= value < 86400:
+        # YAML 1.1 reads an unquoted 03:00:00 as the base-60 number 10800.
+        return f"{value // 3600:02d}:{value // 60 % 60:02d}:{value % 60:02d}"
+    try:
+        if not isinstance(value, str) or len(value.split(":")) != 3:
+            raise ValueError(value)
+        seconds = int(parse_time_of_day(value).total_seconds())
+    except ValueError:
+        raise UsageError(f"{where}: initial {key} must be hh:mm:ss (UTC), not {value!r}") from None
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _check_services(value: Mapping[str, Any], where: str) -> dict[str, dict[str, str]]:
+    checked = {}
+    for name, spec in value.items():
+        if not isinstance(spec, Mapping) or set(spec) - {"State", "StartMode"}:
+            raise UsageError(f"{where}: initial Services.{name} must be a mapping of State and StartMode")
+        state, mode = spec.get("State", "Running"), spec.get("StartMode", "Auto")
+        if state not in _SERVICE_STATES:
+            raise UsageError(
+                f"{where}: initial Services.{name}.State must be "
+                f"{' or '.join(_SERVICE_STATES)}, not {state!r}"
+            )
+        if mode not in _START_MODES:
+            raise UsageError(
+                f"{where}: initial Services.{name}.StartMode must be one of {', '.join(_START_MODES)}, "
+                f"not {mode!r}"
+            )
+        checked[str(name)] = {"State": state, "StartMode": mode}
+    return checked
+
+
+def _check_acl(value: list[Any], where: str) -> list[dict[str, Any]]:
+    checked = []
+    for index, rule in enumerate(value):
+        place = f"{where}: initial ContentDirAcl[{index}]"
+        if not isinstance(rule, Mapping) or not {"IdentityReference", "FileSystemRights"} <= set(rule):
+            raise UsageError(f"{place} must be a mapping with IdentityReference and FileSystemRights")
+        for key, item in rule.items():
+            if key not in _ACL_KEYS:
+                raise UsageError(f"{place}: unknown key {key!r}; an entry takes {', '.join(_ACL_KEYS)}")
+            if not _is(item, _ACL_KEYS[key]):
+                raise UsageError(f"{place}: {key} must be {_type_name(_ACL_KEYS[key])}, not {item!r}")
+        if rule.get("AccessControlType", "Allow") not in ("Allow", "Deny"):
+            raise UsageError(f"{place}: AccessControlType must be Allow or Deny")
+        checked.append(dict(rule))
+    return checked
+
+
+def _check_counts(key: str, value: Mapping[str, Any], where: str) -> dict[str, int]:
+    known = defaults.CONFIGURATION[key][1]
+    for name, item in value.items():
+        if name not in known:
+            raise UsageError(f"{where}: initial {key} has no {name!r}; it has {', '.join(known)}")
+        wanted = type(known[name])
+        if not _is(item, wanted) or (wanted is int and item < 0):
+            raise UsageError(f"{where}: initial {key}.{name} must be {_type_name(wanted)}, not {item!r}")
+    return dict(value)
+
+
 def _check_initial(initial: Any, where: str) -> dict[str, Any]:
     if initial is None:
         return {}
     if not isinstance(initial, Mapping):
         raise UsageError(f"{where}: initial must be a mapping of API member names to values")
-    known = {
-        **{k: t for k, (t, _d) in defaults.CONFIGURATION.items()},
-        "Services": dict,
-        "ContentDirAcl": list,
-    }
+    known = initial_members()
     checked: dict[str, Any] = {}
     for key, value in initial.items():
+        # The known names are the WSUS API's member names the lab models (plus Services, ContentDirAcl).
         if key not in known:
             raise UsageError(
                 f"{where}: initial has unknown member {key!r}; known: {', '.join(sorted(known))}"
             )
         wanted = known[key]
-        if isinstance(value, bool) != (wanted is bool) or not isinstance(value, wanted):
-            raise UsageError(f"{where}: initial {key} must be a {wanted.__name__}, not {value!r}")
         if key == "SynchronizeAutomaticallyTimeOfDay":
-            try:
-                parse_time_of_day(value)
-            except ValueError:
-                raise UsageError(f"{where}: initial {key} must be hh:mm:ss (UTC), not {value!r}") from None
+            value = _time_of_day(value, key, where)
+        elif not _is(value, wanted):
+            raise UsageError(f"{where}: initial {key} must be {_type_name(wanted)}, not {value!r}")
         if key == "NumberOfSynchronizationsPerDay" and not 1 <= value <= 24:
             raise UsageError(f"{where}: initial {key} must be 1 to 24, not {value}")
+        if key in _PORTS and not 1 <= value <= 65535:
+            raise UsageError(f"{where}: initial {key} must be a port number 1 to 65535, not {value}")
+        if key in _ENUMS and value not in _ENUMS[key]:
+            raise UsageError(f"{where}: initial {key} must be one of {', '.join(_ENUMS[key])}, not {value!r}")
+        if key == "EnabledUpdateLanguages" and not all(isinstance(v, str) for v in value):
+            raise UsageError(f"{where}: initial {key} must be a list of language codes such as en, de")
+        if key == "ComputerTargetGroups" and not all(
+            isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()
+        ):
+            raise UsageError(f"{where}: initial {key} must map group names to lists of computer names")
+        if key == "Services":
+            value = _check_services(value, where)
+        elif key == "ContentDirAcl":
+            value = _check_acl(value, where)
+        elif key in ("UpdateServerStatus", "SynchronizationProgress"):
+            value = _check_counts(key, value, where)
         checked[key] = value
     return checked
 
@@ -149,4 +249,19 @@ def topology_from_dict(data: Any, source: str = "<topology>") -> Topology:
             )
         if spec.upstream == spec.name:
             raise UsageError(f"{source}: server {spec.name}: a server cannot be its own upstream")
+        if spec.replica and spec.upstream is None:
+            raise UsageError(
+                f"{source}: server {spec.name}: a replica copies an upstream server; give it an upstream"
+            )
+    upstream_of = {spec.name: spec.upstream for spec in specs}
+    for spec in specs:
+        chain = [spec.name]
+        while upstream_of[chain[-1]] is not None:
+            chain.append(upstream_of[chain[-1]])  # type: ignore[arg-type]
+            if chain[-1] == spec.name:
+                raise UsageError(
+                    f"{source}: server {spec.name}: the upstream chain is a cycle ({' -> '.join(chain)})"
+                )
+            if len(chain) > len(specs):
+                break  # a cycle further up; reported when the loop reaches that server
     return Topology(tuple(specs), source)

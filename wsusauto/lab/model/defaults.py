@@ -22,7 +22,7 @@ class VersionPreset:
 
 VERSIONS = {
     "2022": VersionPreset("10.0.20348.1", "1.20", 8530, True),
-    "2019": VersionPreset("10.0.17763.1", "1.20", 8530, True),
+    "2019": VersionPreset("10.0.17763.678", "1.20", 8530, True),
     "2016": VersionPreset("10.0.14393.0", "1.20", 8530, True),
     "2012R2": VersionPreset("6.3.9600.16384", "1.20", 8530, True),
     "2008R2": VersionPreset("3.2.7600.226", "1.8", 80, False),
@@ -70,6 +70,7 @@ CONFIGURATION: dict[str, tuple[type, Any]] = {
     "SynchronizeAutomaticallyTimeOfDay": (str, "00:00:00"),
     "NumberOfSynchronizationsPerDay": (int, 1),
     "SynchronizationStatus": (str, "NotProcessing"),
+    "SynchronizationProgress": (dict, {"TotalItems": 0, "ProcessedItems": 0, "Phase": "NotProcessing"}),
     "ContentDir": (str, "C:\\WSUS"),
     # group name -> computers (FullDomainName); every computer is also in "All Computers".
     "ComputerTargetGroups": (dict, {"All Computers": [], "Unassigned Computers": []}),
@@ -98,9 +99,11 @@ DEFAULT_SERVICES = {
 
 # Root of the content directory: Read for Users and NETWORK SERVICE ("BITS will fail if these
 # permissions are not set", Issues with Update Storage, WSUS 3.0 SP2).
+# The lab gives NETWORK SERVICE Full Control: at least the Read the root needs, and the Full Control
+# WSUSContent needs.
 DEFAULT_CONTENT_ACL = [
     ("NT AUTHORITY\\SYSTEM", "FullControl", "Allow", True),
     ("BUILTIN\\Administrators", "FullControl", "Allow", True),
-    ("NT AUTHORITY\\NETWORK SERVICE", "ReadAndExecute, Synchronize", "Allow", False),
+    ("NT AUTHORITY\\NETWORK SERVICE", "FullControl", "Allow", False),
     ("BUILTIN\\Users", "ReadAndExecute, Synchronize", "Allow", True),
 ]

@@ -18,8 +18,11 @@ def parse_time_of_day(text: str) -> dt.timedelta:
 
 
 def next_sync_time(now: dt.datetime, automatic: bool, time_of_day: str, per_day: int) -> dt.datetime | None:
+    """The first scheduled time strictly after ``now`` (aware UTC), or None when not automatic."""
     if not automatic:
         return None
+    if not 1 <= per_day <= 24:
+        raise ValueError(f"NumberOfSynchronizationsPerDay must be 1 to 24, not {per_day}")
     first = parse_time_of_day(time_of_day)
     interval = dt.timedelta(days=1) / per_day
     midnight = now.astimezone(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
@@ -10,9 +11,12 @@ from typing import Any
 
 from wsusauto.lab.model import defaults
 from wsusauto.lab.model.schedule import next_sync_time
-from wsusauto.lab.model.store import SusDb
+from wsusauto.lab.model.store import EVENT_PROVIDER, SusDb
 
 Clock = Callable[[], dt.datetime]
+
+_PASSWORD_KEY = "ProxyPassword"  # tbConfiguration row of the write-only proxy password
+_MISSING = object()
 
 
 def utc_now() -> dt.datetime:
@@ -58,25 +62,34 @@ class WsusServerModel:
         self.db = SusDb(Path(state_dir) / name / "SUSDB.sqlite")
         if self.db.is_new:
             self._initialise(version, dict(initial or {}))
+        else:
+            # A SUSDB from an older lab may lack identity members added since: fill those in only.
+            stored = self.db.all_config()
+            missing = {k: v for k, v in self._identity(version).items() if k not in stored}
+            if missing:
+                self.db.set_many(missing)
         # Faults come from the topology on every start: they describe this run, not the server.
         self.db.replace_faults(dict(faults or {}))
 
+    def _identity(self, version: str | None) -> dict[str, Any]:
+        """What setup fixes: the version, the port, where SUSDB lives (WID on 2012+, SSEE before)."""
+        preset = defaults.preset(version, f"server {self.name}")
+        return {
+            "Name": self.name,
+            "PortNumber": preset.port,
+            "Version": preset.version,
+            "ServerProtocolVersion": preset.protocol,
+            "SqlServerName": "MICROSOFT##WID" if preset.wid else f"{self.name.upper()}\\MICROSOFT##SSEE",
+            "DatabaseName": "SUSDB",
+            "IsUsingWindowsInternalDatabase": True,  # WID and SSEE are both the internal database
+            _PASSWORD_KEY: "",
+        }
+
     def _initialise(self, version: str | None, initial: dict[str, Any]) -> None:
         preset = defaults.preset(version, f"server {self.name}")
-        values = {name: default for name, (_type, default) in defaults.CONFIGURATION.items()}
-        values.update(
-            {
-                "ServerId": str(uuid.uuid4()).upper(),
-                "Name": self.name,
-                "PortNumber": preset.port,
-                "Version": preset.version,
-                "ServerProtocolVersion": preset.protocol,
-                "SqlServerName": "MICROSOFT##WID" if preset.wid else f"{self.name.upper()}\\MICROSOFT##SSEE",
-                "DatabaseName": "SUSDB",
-                "IsUsingWindowsInternalDatabase": True,
-                "ProxyPassword": "",
-            }
-        )
+        values = copy.deepcopy({name: default for name, (_type, default) in defaults.CONFIGURATION.items()})
+        values.update(self._identity(version))
+        values["ServerId"] = str(uuid.uuid4()).upper()
         services = dict(defaults.DEFAULT_SERVICES)
         services["MSSQL$MICROSOFT##WID" if preset.wid else "MSSQL$MICROSOFT##SSEE"] = ("Running", "Auto")
         for name, spec in (initial.pop("Services", None) or {}).items():
@@ -99,11 +112,23 @@ class WsusServerModel:
                 **values["UpdateServerStatus"],
                 **initial.pop("UpdateServerStatus"),
             }
-        values.update(initial)
-        self.db.set_many(values)
+        if "SynchronizationProgress" in initial:
+            values["SynchronizationProgress"] = {
+                **values["SynchronizationProgress"],
+                **initial.pop("SynchronizationProgress"),
+            }
+        values.update(copy.deepcopy(initial))
         for name, (state, mode) in services.items():
             self.db.set_service(name, state, mode)
         self.db.replace_content_acl(list(acl))
+        # Configuration last: ServerId marks the SUSDB initialised (is_new), so a lab stopped halfway
+        # through starts over next time.
+        self.db.set_many(values)
+
+    def flush(self) -> None:
+        """Checkpoint SUSDB's WAL into the main file. Every change is already committed when the
+        call that made it returns; this is only for copying the file while the lab runs."""
+        self.db.checkpoint()
 
     def close(self) -> None:
         self.db.close()
@@ -111,21 +136,35 @@ class WsusServerModel:
     # -- state -------------------------------------------------------------------------------
 
     def get(self, member: str) -> Any:
-        return self.db.get(member)
+        """One stored member by its API name (the proxy password is write-only: never returned)."""
+        if member == _PASSWORD_KEY:
+            raise KeyError(f"{_PASSWORD_KEY} is write-only; ask has_proxy_password")
+        value = self.db.get(member, _MISSING)
+        if value is _MISSING:
+            # A state directory made by an older lab lacks members added since.
+            _type, default = defaults.CONFIGURATION.get(member, (object, None))
+            return copy.deepcopy(default)
+        return value
 
     def config(self) -> dict[str, Any]:
-        # Defaults first: a state directory made by an older lab lacks members added since.
-        return {**{k: d for k, (_t, d) in defaults.CONFIGURATION.items()}, **self.db.all_config()}
+        """Every stored member by API name, defaults for those an older SUSDB lacks; no password."""
+        values = copy.deepcopy({k: d for k, (_t, d) in defaults.CONFIGURATION.items()})
+        values.update(self.db.all_config())
+        values.pop(_PASSWORD_KEY, None)
+        return values
 
     def set(self, **members: Any) -> None:
+        if _PASSWORD_KEY in members:
+            raise KeyError(f"set the proxy password with set_proxy_password, not set({_PASSWORD_KEY}=...)")
         self.db.set_many(members)
 
     def set_proxy_password(self, password: str) -> None:
-        self.db.set_many({"ProxyPassword": password})
+        """IUpdateServerConfiguration.SetProxyPassword: stored, never read back; '' clears it."""
+        self.db.set_many({_PASSWORD_KEY: password})
 
     @property
     def has_proxy_password(self) -> bool:
-        return bool(self.db.get("ProxyPassword"))
+        return bool(self.db.get(_PASSWORD_KEY))
 
     @property
     def faults(self) -> dict[str, dict[str, Any]]:
@@ -134,8 +173,15 @@ class WsusServerModel:
     def set_service(self, name: str, state: str, start_mode: str) -> None:
         self.db.set_service(name, state, start_mode)
 
-    def add_event(self, event_id: int, message: str, when: dt.datetime | None = None) -> None:
-        self.db.add_event(event_id, iso(when or self.clock()), message)
+    def add_event(
+        self,
+        event_id: int,
+        message: str,
+        when: dt.datetime | None = None,
+        provider: str = EVENT_PROVIDER,
+    ) -> None:
+        """Write an Application log event (provider 'Windows Server Update Services' by default)."""
+        self.db.add_event(event_id, iso(when or self.clock()), message, provider)
 
     def record_sync(
         self,
@@ -228,17 +274,17 @@ class WsusServerModel:
                     "SynchronizeAutomaticallyTimeOfDay",
                     "NumberOfSynchronizationsPerDay",
                     "SynchronizationStatus",
-                    "UpdateServerStatus",
                     "ContentDir",
                     "SqlServerName",
                     "ComputerTargetGroups",
                 )
             },
-            "HasProxyPassword": bool(c.get("ProxyPassword")),
+            "HasProxyPassword": self.has_proxy_password,
             "NextSynchronizationTime": iso(next_time) if next_time else None,
-            "SynchronizationProgress": {"TotalItems": 0, "ProcessedItems": 0, "Phase": "NotProcessing"},
+            "SynchronizationProgress": dict(c["SynchronizationProgress"]),
             "LastSynchronizationInfo": last[0] if last else never,
             "SynchronizationHistory": history,
+            "UpdateServerStatus": dict(c["UpdateServerStatus"]),
             "Services": {
                 name: {"State": state, "StartMode": mode}
                 for name, (state, mode) in self.db.services().items()
