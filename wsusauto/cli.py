@@ -254,6 +254,105 @@ def run(
     sys.exit(result.exit_code)
 
 
+@cli.command("plan-schedule")
+@click.option("-i", "--inventory", "inventory_path", required=True, type=click.Path(dir_okay=False))
+@click.option("-l", "--limit", default=None, help="host pattern, as in Ansible")
+@click.option("--window", default="22:00-05:00", show_default=True, help="when syncs may run, HH:MM-HH:MM")
+@click.option(
+    "--tz", "zone", default="UTC", show_default=True, help="IANA zone of --window and the local column"
+)
+@click.option("--max-concurrent-per-upstream", "k", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--syncs-per-day", default=1, show_default=True, type=click.IntRange(1, 24))
+@click.option(
+    "--offset",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="worst-case random start offset WSUS adds, minutes",
+)
+@click.option(
+    "--default-duration",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="minutes per sync for servers with no sync history",
+)
+@click.option("-f", "--forks", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="print the plan as JSON")
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False), default=None, help="write a timeline SVG")
+@user_errors
+def plan_schedule(
+    inventory_path: str,
+    limit: str | None,
+    window: str,
+    zone: str,
+    k: int,
+    syncs_per_day: int,
+    offset: int,
+    default_duration: int,
+    forks: int,
+    as_json: bool,
+    svg_path: str | None,
+) -> None:
+    """Plan synchronization times that never overload an upstream, even in the worst case."""
+    import json as json_module
+
+    from wsusauto.fleet import collect_facts
+    from wsusauto.inventory import load_inventory
+    from wsusauto.report import print_plan_table
+    from wsusauto.stagger import Policy, plan
+    from wsusauto.stagger import window as parse_window
+    from wsusauto.stagger_fleet import schedule_collisions, servers_from_facts, svg_timeline
+
+    inventory = load_inventory(inventory_path)
+    hosts = inventory.select(limit)
+    start, length = parse_window(window, zone)
+    policy = Policy(
+        window_start=int(start),
+        window_length=length,
+        syncs_per_day=syncs_per_day,
+        max_concurrent=k,
+        offset=float(offset),
+    )
+    results = collect_facts(inventory, hosts, forks=forks)
+    facts = {r.host: r.facts for r in results if r.facts is not None}
+    upstreams = {h.name: h.upstream for h in hosts}
+    servers = servers_from_facts(upstreams, facts, float(default_duration))
+    collisions = schedule_collisions(servers, facts, policy)
+    result = plan(servers, policy)
+    log = structlog.get_logger("wsusauto")
+    for r in results:
+        if r.facts is None:
+            log.warning("no facts; planned with the default duration", host=r.host, error=str(r.error))
+    for collision in collisions:
+        click.echo(
+            f"finding: current schedules can make {collision.upstream} serve {collision.peak} syncs at once "
+            f"(more than {k}): {', '.join(collision.servers)}",
+            err=True,
+        )
+    if svg_path:
+        Path(svg_path).write_text(
+            svg_timeline(result, {s.name: s.duration for s in servers}), encoding="utf-8"
+        )
+    if as_json:
+        click.echo(
+            json_module.dumps(
+                [
+                    {
+                        "host": s.host,
+                        "upstream": s.upstream,
+                        "time_of_day_utc": s.time_of_day_utc.strftime("%H:%M:%S"),
+                        "syncs_per_day": s.syncs_per_day,
+                    }
+                    for s in result.slots
+                ],
+                indent=2,
+            )
+        )
+    else:
+        print_plan_table(result, zone)
+
+
 @cli.group()
 def lab() -> None:
     """The lab: simulated WSUS servers behind real WinRM endpoints on 127.0.0.0/8."""

@@ -210,3 +210,21 @@ class RunPrinter:
 def _show(value: Any) -> str:
     value = to_jsonable(value)
     return json.dumps(value) if not isinstance(value, str) else value
+
+
+def print_plan_table(plan: Any, zone: str, console: Console | None = None) -> None:
+    from wsusauto.stagger_fleet import local_time
+
+    table = Table(title=f"Synchronization plan (K = {plan.policy.max_concurrent} per upstream)")
+    for column in ("host", "upstream", "UTC", f"local ({zone})", "syncs/day", "worst-case load (min)"):
+        table.add_column(column, no_wrap=True)
+    for slot in sorted(plan.slots, key=lambda s: (s.start, s.host)):
+        table.add_row(
+            slot.host,
+            slot.upstream or "Microsoft Update",
+            f"{slot.time_of_day_utc:%H:%M}",
+            f"{local_time(slot.time_of_day_utc, zone):%H:%M}",
+            str(slot.syncs_per_day),
+            f"{slot.reservation:g}",
+        )
+    (console or output_console()).print(table)
