@@ -269,6 +269,7 @@ class Runner:
     ) -> bool:
         facts = self._work.gather_many(hosts)
         self._check_storage_consistency(play, hosts, tasks, facts)
+        tasks = self._plan_staggers(play, hosts, tasks, facts)
         for batch in self._batches(play, hosts, tasks):
             outcomes = self._work.run_batch(play.name, batch, tasks, facts)
             failed = 0
@@ -287,6 +288,64 @@ class Runner:
                 )
                 return False
         return True
+
+    def _plan_staggers(
+        self, play: Play, hosts: list[str], tasks: dict[str, list[PreparedTask]], facts: Mapping[str, Any]
+    ) -> dict[str, list[PreparedTask]]:
+        """Give every ``stagger`` task its host's slot from one plan over the play's hosts."""
+        from wsusauto.operations.stagger import SLOT
+
+        nodes = {n.name: n.upstream for n in self._intended_nodes(tasks)}
+        known = {h: f for h, f in facts.items() if isinstance(f, Facts)}
+        plans: dict[tuple, dict[str, Any]] = {}
+        updated: dict[str, list[PreparedTask]] = {}
+        for name in hosts:
+            per_host = []
+            for prepared in tasks[name]:
+                if prepared.task.operation != "stagger" or prepared.args is None:
+                    per_host.append(prepared)
+                    continue
+                args = dict(prepared.args)
+                key = tuple(sorted(args.items()))
+                if key not in plans:
+                    members = [
+                        h
+                        for h in hosts
+                        if any(p.task is prepared.task and p.args == prepared.args for p in tasks[h])
+                    ]
+                    plans[key] = self._stagger_plan(prepared.task.where, args, members, nodes, known)
+                slot = plans[key][name]
+                args[SLOT] = (slot.time_of_day_utc.strftime("%H:%M:%S"), slot.syncs_per_day)
+                per_host.append(PreparedTask(prepared.task, args))
+            updated[name] = per_host
+        return updated
+
+    @staticmethod
+    def _stagger_plan(
+        where: str,
+        args: Mapping[str, Any],
+        members: list[str],
+        nodes: Mapping[str, str | None],
+        known: Mapping[str, Facts],
+    ) -> dict[str, Any]:
+        from wsusauto.stagger import Policy, plan, window
+        from wsusauto.stagger_fleet import servers_from_facts
+
+        start, length = window(args["window"], args.get("timezone", "UTC"))
+        policy = Policy(
+            window_start=int(start),
+            window_length=length,
+            syncs_per_day=args.get("per_day", 1),
+            max_concurrent=args.get("max_concurrent_per_upstream", 1),
+            offset=float(args.get("offset", 30)),
+        )
+        servers = servers_from_facts(
+            {h: nodes.get(h) for h in members}, known, float(args.get("default_duration", 30))
+        )
+        try:
+            return plan(servers, policy).by_host()
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}; nothing was changed") from None
 
     def _batches(
         self, play: Play, hosts: list[str], tasks: Mapping[str, list[PreparedTask]]

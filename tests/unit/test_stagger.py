@@ -87,7 +87,7 @@ def test_infeasible_window_names_the_smallest_window_and_k():
     with pytest.raises(Infeasible, match=r"needs at least 18 h .*; or allow 6 concurrent") as info:
         plan(servers, Policy(window_length=6 * 60, max_concurrent=1))
     assert info.value.needed_window == 18 * 60 and info.value.needed_k == 6
-    with pytest.raises(Infeasible) as hopeless:      # the root alone fills a 4 h window: no K helps
+    with pytest.raises(Infeasible) as hopeless:  # the root alone fills a 4 h window: no K helps
         plan(servers, Policy(window_length=4 * 60, max_concurrent=1))
     assert hopeless.value.needed_k is None
 

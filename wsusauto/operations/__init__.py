@@ -15,10 +15,12 @@ from wsusauto.operations.computer_groups import ComputerGroups
 from wsusauto.operations.configuration import Replica, UpdateSource
 from wsusauto.operations.proxy import Proxy
 from wsusauto.operations.schedule import Schedule
+from wsusauto.operations.stagger import Stagger
 from wsusauto.operations.status import Status
 
 OPERATIONS: dict[str, Operation] = {
-    op.name: op for op in (UpdateSource(), Replica(), Proxy(), Schedule(), ComputerGroups(), Status())
+    op.name: op
+    for op in (UpdateSource(), Replica(), Proxy(), Schedule(), ComputerGroups(), Stagger(), Status())
 }
 
 
