@@ -1,0 +1,106 @@
+"""The documented retry policy: ~15 minutes, twice, then wait; permanent causes fail at once.
+
+No test waits for real: clock and sleep are injected."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wsusauto.policy import (
+    DOCUMENTED_INTERVAL,
+    PERMANENT,
+    TRANSIENT,
+    SyncFailed,
+    SyncRetryPolicy,
+    is_transient,
+)
+
+START = dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.timezone.utc)
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = START
+        self.slept: list[float] = []
+
+    def clock(self) -> dt.datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def failing(errors):
+    remaining = list(errors)
+
+    def attempt():
+        if remaining:
+            error = remaining.pop(0)
+            if error is not None:
+                raise SyncFailed(error, f"{error} text")
+
+    return attempt
+
+
+def test_a_transient_failure_is_retried_twice_about_fifteen_minutes_apart_then_given_up():
+    fake = FakeTime()
+    outcome = SyncRetryPolicy().run(
+        failing(["UssNotFound"] * 5), clock=fake.clock, sleep=fake.sleep, rng=random.Random(1)
+    )
+    assert not outcome.succeeded and outcome.retryable
+    assert [a.number for a in outcome.attempts] == [1, 2, 3]
+    assert len(fake.slept) == 2
+    assert all(abs(s - DOCUMENTED_INTERVAL.total_seconds()) <= 30 for s in fake.slept)
+    assert "tried 3 times" in outcome.gave_up
+
+
+def test_success_on_a_retry_stops_retrying():
+    fake = FakeTime()
+    outcome = SyncRetryPolicy().run(failing(["UssBusy", None]), clock=fake.clock, sleep=fake.sleep)
+    assert outcome.succeeded and [a.result for a in outcome.attempts] == ["Failed", "Succeeded"]
+    assert len(fake.slept) == 1
+
+
+@pytest.mark.parametrize(
+    "error", ["DssAuthenticationError", "IncompatibleProtocolVersion", "LocalDBConnectFail"]
+)
+def test_permanent_causes_fail_at_once_with_the_reason(error):
+    fake = FakeTime()
+    outcome = SyncRetryPolicy().run(failing([error]), clock=fake.clock, sleep=fake.sleep)
+    assert not outcome.succeeded and not outcome.retryable
+    assert len(outcome.attempts) == 1 and fake.slept == []
+    assert "retrying cannot fix this" in outcome.gave_up
+
+
+def test_proxy_credentials_and_storage_mismatch_are_permanent_a_proxy_outage_is_not():
+    assert not is_transient(
+        SyncFailed("ProxyError", "The remote server returned an error: (407) Proxy Authentication")
+    )
+    assert is_transient(SyncFailed("ProxyError", "Unable to connect to the proxy"))
+    assert not is_transient(
+        SyncFailed("UssOtherError", "the storage option differs from the upstream server")
+    )
+
+
+def test_interval_is_configurable_for_labs():
+    fake = FakeTime()
+    policy = SyncRetryPolicy(interval=dt.timedelta(seconds=30), jitter=dt.timedelta(0))
+    policy.run(failing(["UssNotFound"] * 3), clock=fake.clock, sleep=fake.sleep)
+    assert fake.slept == [30.0, 30.0]
+
+
+@given(st.lists(st.sampled_from(sorted(TRANSIENT) + sorted(PERMANENT) + [None]), min_size=1, max_size=6))
+def test_never_more_than_three_attempts_and_never_a_retry_after_a_permanent_cause(errors):
+    fake = FakeTime()
+    outcome = SyncRetryPolicy().run(failing(errors), clock=fake.clock, sleep=fake.sleep, rng=random.Random(0))
+    assert 1 <= len(outcome.attempts) <= 3
+    assert len(fake.slept) == len(outcome.attempts) - 1
+    for attempt in outcome.attempts[:-1]:
+        assert attempt.result == "Failed" and is_transient(SyncFailed(attempt.error, attempt.error_text))
+    assert outcome.succeeded == (outcome.attempts[-1].result == "Succeeded")

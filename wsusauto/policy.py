@@ -1,0 +1,162 @@
+"""The documented synchronization retry policy, as tenacity objects.
+
+Seeds 000/001: if a replica fails to synchronize with its upstream server, it "retries twice at
+approximately fifteen-minute intervals"; if both retries fail, it waits for the next scheduled time.
+So a failed sync whose cause can pass (upstream unreachable or busy, timeouts, catalog sync errors,
+updates the upstream is still downloading) is tried again after ~15 minutes, at most twice. A
+cause that waiting cannot fix (authentication, proxy credentials, incompatible protocol version,
+storage option mismatch, configuration) fails at once with the reason. The interval is the only
+place 15 minutes is written; labs and tests pass a shorter one, and inject the clock and sleep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+DOCUMENTED_INTERVAL = dt.timedelta(minutes=15)
+DOCUMENTED_RETRIES = 2
+
+# SynchronizationError values (wsus-api.md section 3) whose cause can pass by itself.
+TRANSIENT = {
+    "UssNotFound": "the upstream server could not be reached",
+    "UssBusy": "the upstream server was busy",
+    "UssCommunicationError": "communication with the upstream server failed",
+    "UssInternalError": "the upstream server had an internal error (catalog synchronization)",
+    "UssOtherError": "the upstream server failed the synchronization",
+    "LocalDBTooBusy": "the local database was too busy",
+    "LocalUpdateMissingForApproval": "an approved update is missing here; the upstream may still be "
+    "downloading it",
+    "ImportUpdateError": "updates failed to import; the upstream may still be downloading them",
+    "Unknown": "an unknown error",
+    "Timeout": "the synchronization did not finish in time",
+}
+# ... and those that retrying cannot fix, with what to check.
+PERMANENT = {
+    "DssAuthenticationError": "the upstream server refused this server's authentication",
+    "ProxyError": "the proxy refused the connection or its credentials",
+    "IncompatibleProtocolVersion": "this server's protocol version is incompatible with its upstream server",
+    "IncompatibleProtocolVersionOnUss": "the upstream server's protocol version is incompatible",
+    "LocalDBConnectFail": "this server cannot connect to its database (SUSDB)",
+    "LocalDBOtherError": "this server's database (SUSDB) failed",
+    "StorageOptionMismatch": "the hierarchy does not use one update storage option",
+    "ConfigurationError": "the server's configuration is invalid",
+    "UserCanceled": "the synchronization was canceled",
+    "ApprovalError": "approvals from the upstream server could not be applied",
+}
+WHAT_TO_CHECK = {
+    "UssNotFound": "the upstream name resolves from this server and its port answers "
+    "(diagnose: upstream-name, upstream-port)",
+    "UssCommunicationError": "the upstream port and SSL settings, and the proxy (diagnose: upstream-port, "
+    "proxy-settings)",
+    "ProxyError": "the proxy name, port and credentials (diagnose: proxy-settings)",
+    "DssAuthenticationError": "that this server is allowed on its upstream server",
+    "StorageOptionMismatch": "that every server of the hierarchy stores updates the same way",
+}
+
+
+class SyncFailed(Exception):
+    """One synchronization attempt ended in failure; ``error`` is a SynchronizationError name."""
+
+    def __init__(self, error: str, error_text: str = "") -> None:
+        super().__init__(f"{error}: {error_text}" if error_text else error)
+        self.error = error
+        self.error_text = error_text
+
+
+def is_transient(failure: BaseException) -> bool:
+    if not isinstance(failure, SyncFailed):
+        return False
+    text = failure.error_text.lower()
+    if "storage" in text and "option" in text:
+        return False  # surfaced as an upstream error, but only making the hierarchy consistent fixes it
+    if failure.error == "ProxyError" and not any(w in text for w in ("407", "credential", "authenticat")):
+        return True  # a proxy that is down may come back; rejected credentials will not
+    return failure.error in TRANSIENT
+
+
+def reason(failure: SyncFailed) -> str:
+    return TRANSIENT.get(failure.error) or PERMANENT.get(failure.error) or failure.error
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int  # 1 = the first try
+    started: dt.datetime
+    ended: dt.datetime
+    result: str  # Succeeded | Failed
+    error: str = "NotApplicable"
+    error_text: str = ""
+
+
+@dataclass
+class PolicyOutcome:
+    succeeded: bool
+    attempts: list[Attempt] = field(default_factory=list)
+    gave_up: str = ""  # why no further attempt was made, in words
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class SyncRetryPolicy:
+    interval: dt.timedelta = DOCUMENTED_INTERVAL
+    retries: int = DOCUMENTED_RETRIES
+    jitter: dt.timedelta = dt.timedelta(seconds=30)  # "approximately" fifteen minutes
+
+    def retrying(self, sleep: Callable[[float], None], rng: random.Random | None = None) -> Retrying:
+        chance = rng or random.Random()
+
+        def wait(state: RetryCallState) -> float:
+            spread = self.jitter.total_seconds()
+            return max(0.0, self.interval.total_seconds() + chance.uniform(-spread, spread))
+
+        return Retrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait,
+            sleep=sleep,
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+        )
+
+    def run(
+        self,
+        attempt: Callable[[], object],
+        *,
+        clock: Callable[[], dt.datetime],
+        sleep: Callable[[float], None],
+        rng: random.Random | None = None,
+    ) -> PolicyOutcome:
+        """Call ``attempt`` (one synchronization, raising SyncFailed) under the documented policy."""
+        outcome = PolicyOutcome(False)
+        try:
+            for number, tenacity_attempt in enumerate(self.retrying(sleep, rng), 1):
+                with tenacity_attempt:
+                    started = clock()
+                    try:
+                        attempt()
+                    except SyncFailed as failure:
+                        outcome.attempts.append(
+                            Attempt(number, started, clock(), "Failed", failure.error, failure.error_text)
+                        )
+                        raise
+                    outcome.attempts.append(Attempt(number, started, clock(), "Succeeded"))
+        except SyncFailed as failure:
+            outcome.retryable = is_transient(failure)
+            if outcome.retryable:
+                outcome.gave_up = (
+                    f"{reason(failure)}; tried {len(outcome.attempts)} times "
+                    f"({self.retries} retries ~{self.interval.total_seconds() / 60:g} min apart)"
+                )
+            else:
+                outcome.gave_up = f"{reason(failure)}: retrying cannot fix this"
+            return outcome
+        outcome.succeeded = True
+        return outcome
+
+
+def what_to_check(error: str) -> str:
+    return WHAT_TO_CHECK.get(error, "the last synchronization's error text and the server's event log")
