@@ -42,6 +42,7 @@ class TaskResult:
     diff: dict[str, dict[str, Any]] = field(default_factory=dict)
     message: str = ""
     warnings: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. a synchronization's attempts
 
     @property
     def failed(self) -> bool:
@@ -149,6 +150,34 @@ class HostWorker:
                 if task.ignore_errors:
                     continue
                 return
+            if outcome.details and not self.check:
+                self._write(
+                    "action",
+                    host=name,
+                    task=task.name,
+                    operation=task.operation,
+                    failed=outcome.failed,
+                    message=outcome.message,
+                    **outcome.details,
+                )
+            if outcome.failed:
+                current = outcome.facts or current
+                status = "ignored" if task.ignore_errors else "failed"
+                emit(
+                    TaskResult(
+                        name,
+                        play,
+                        task.name,
+                        task.operation,
+                        status,
+                        changed=outcome.changed,
+                        message=outcome.message,
+                        details=dict(outcome.details),
+                    )
+                )
+                if task.ignore_errors:
+                    continue
+                return
             if outcome.changed:
                 if self.check:
                     current = simulate(current, outcome.changes)
@@ -174,6 +203,7 @@ class HostWorker:
                     diff=outcome.diff if outcome.changed else {},
                     message=outcome.message,
                     warnings=outcome.warnings,
+                    details=dict(outcome.details),
                 )
             )
 

@@ -85,6 +85,11 @@ class RunResult:
                         "diff": to_jsonable(r.diff),
                         "message": r.message,
                         "warnings": list(r.warnings),
+                        **(
+                            {"attempts": to_jsonable(r.details["attempts"])}
+                            if "attempts" in r.details
+                            else {}
+                        ),
                     }
                     for r in results
                 ]

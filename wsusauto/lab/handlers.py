@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from wsusauto.lab import sync
 from wsusauto.lab.faults import model_faults
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
 from wsusauto.lab.model.server import Clock, WsusServerModel, computer_groups
@@ -324,6 +325,27 @@ def set_computer_group_membership(server: WsusServerModel, p: dict[str, Any]) ->
     return {"Created": created, "Added": added}
 
 
+@handles("start_synchronization")
+def start_synchronization(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    started = sync.start(server, manual=True)
+    return {"Started": started, "SynchronizationStatus": server.get("SynchronizationStatus")}
+
+
+@handles("get_synchronization_status")
+def get_synchronization_status(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    facts = server.facts(
+        history_count=1, event_ids=[], event_lookback_hours=1, max_events=1, service_names=[]
+    )
+    last = dict(facts["LastSynchronizationInfo"])
+    last["UpdateErrors"] = list(last["UpdateErrors"])[: max(0, p["MaxUpdateErrors"])]
+    return {
+        "SynchronizationStatus": facts["SynchronizationStatus"],
+        "SynchronizationProgress": facts["SynchronizationProgress"],
+        "LastSynchronizationInfo": last,
+        "NextSynchronizationTime": facts["NextSynchronizationTime"],
+    }
+
+
 class LabHandlers:
     """The ``ScriptHandler`` for a set of lab servers (one endpoint per server)."""
 
@@ -367,6 +389,8 @@ class LabHandlers:
         if server is None:
             raise ScriptError(f"The lab has no WSUS server named {invocation.endpoint!r}.")
         parameters = bind_parameters(snippet, invocation.parameters)
+        # The WSUS service works in the background; the lab catches up whenever a server is asked.
+        sync.advance(server, self.servers)
         return [HANDLERS[snippet.name](server, parameters)]
 
     def close(self) -> None:

@@ -17,10 +17,20 @@ from wsusauto.operations.proxy import Proxy
 from wsusauto.operations.schedule import Schedule
 from wsusauto.operations.stagger import Stagger
 from wsusauto.operations.status import Status
+from wsusauto.operations.synchronize import Synchronize
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
-    for op in (UpdateSource(), Replica(), Proxy(), Schedule(), ComputerGroups(), Stagger(), Status())
+    for op in (
+        UpdateSource(),
+        Replica(),
+        Proxy(),
+        Schedule(),
+        ComputerGroups(),
+        Stagger(),
+        Synchronize(),
+        Status(),
+    )
 }
 
 

@@ -48,6 +48,8 @@ class OperationResult:
     message: str = ""
     facts: Facts | None = None  # the server's state after the operation (None in check mode)
     check_mode: bool = False
+    failed: bool = False  # an action that ran and failed (e.g. a synchronization), with details
+    details: Mapping[str, Any] = field(default_factory=dict)  # e.g. the synchronization's attempts
 
     @property
     def diff(self) -> dict[str, dict[str, Any]]:

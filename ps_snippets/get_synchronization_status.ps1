@@ -1,0 +1,53 @@
+<#
+    get_synchronization_status: where a synchronization stands, and how the last one ended.
+
+    Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself; reads only. Progress is items
+    processed of the total and the phase; the last synchronization's result, SynchronizationError
+    name, error text and per-update import errors (at most $MaxUpdateErrors of them).
+#>
+param(
+    [int]$MaxUpdateErrors
+)
+$ErrorActionPreference = 'Stop'
+
+function ConvertTo-UtcText($Value) {
+    if ($Value -eq $null) { return $null }
+    if ($Value -eq [DateTime]::MinValue) { return $null }
+    if ($Value.Kind -eq [DateTimeKind]::Local) { $Value = $Value.ToUniversalTime() }
+    return $Value.ToString('s', [Globalization.CultureInfo]::InvariantCulture) + 'Z'
+}
+
+[void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
+$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+$subscription = $server.GetSubscription()
+$progress = $subscription.GetSynchronizationProgress()
+$info = $subscription.GetLastSynchronizationInfo()
+
+$updateErrors = @()
+foreach ($updateError in $info.UpdateErrors) {
+    if ($updateErrors.Count -ge $MaxUpdateErrors) { break }
+    $updateErrors += @{
+        UpdateId  = [string]$updateError.UpdateId
+        Error     = [string]$updateError.Error
+        ErrorText = [string]$updateError.ErrorText
+    }
+}
+
+@{
+    SynchronizationStatus   = [string]$subscription.GetSynchronizationStatus()
+    SynchronizationProgress = @{
+        TotalItems     = [int]$progress.TotalItems
+        ProcessedItems = [int]$progress.ProcessedItems
+        Phase          = [string]$progress.Phase
+    }
+    LastSynchronizationInfo = @{
+        Result          = [string]$info.Result
+        Error           = [string]$info.Error
+        ErrorText       = [string]$info.ErrorText
+        StartTime       = (ConvertTo-UtcText $info.StartTime)
+        EndTime         = (ConvertTo-UtcText $info.EndTime)
+        StartedManually = [bool]$info.StartedManually
+        UpdateErrors    = $updateErrors
+    }
+    NextSynchronizationTime = (ConvertTo-UtcText $subscription.GetNextSynchronizationTime())
+}

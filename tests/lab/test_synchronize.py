@@ -1,0 +1,115 @@
+"""synchronize over the lab: the documented retry policy on real WinRM, attempts in the result."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.lab_fixtures import running_lab
+from wsusauto.lab.topology import topology_from_dict
+
+PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "synchronize.yml"
+FAST = ["-e", "sync_retry_interval=1s", "-e", "sync_poll_interval=0.2s", "-e", "sync_timeout=60s"]
+
+
+def wsusauto(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "wsusauto.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
+
+
+@pytest.fixture
+def lab(tmp_path):
+    topology = topology_from_dict(
+        {
+            "servers": [
+                {"name": "wsus-root"},
+                {
+                    "name": "wsus-eu",
+                    "upstream": "wsus-root",
+                    "initial": {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"},
+                },
+                {
+                    "name": "wsus-flaky",
+                    "upstream": "wsus-root",
+                    "faults": [{"name": "transient_sync_failure", "attempts": 1}],
+                    "initial": {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"},
+                },
+                {
+                    "name": "wsus-down",
+                    "upstream": "wsus-root",
+                    "faults": [{"name": "transient_sync_failure", "attempts": 9}],
+                    "initial": {
+                        "SyncFromMicrosoftUpdate": False,
+                        "UpstreamWsusServerName": "wsus-root",
+                        "SynchronizeAutomatically": True,
+                        "SynchronizeAutomaticallyTimeOfDay": "03:00:00",
+                    },
+                },
+                {
+                    "name": "wsus-mixed",
+                    "upstream": "wsus-root",
+                    "initial": {
+                        "SyncFromMicrosoftUpdate": False,
+                        "UpstreamWsusServerName": "wsus-root",
+                        "HostBinariesOnMicrosoftUpdate": True,
+                        "AllUpdateLanguagesEnabled": True,
+                    },
+                },
+            ]
+        }
+    )
+    with running_lab(tmp_path, topology) as lab:
+        for server in lab.handlers.servers.values():
+            server.set(SyncDurationSeconds=0.3)
+        inventory = tmp_path / "inventory.yml"
+        lab.write_inventory(inventory)
+        yield lab, inventory
+
+
+def test_synchronize_follows_the_documented_policy(lab, tmp_path):
+    lab_, inventory = lab
+    journal = tmp_path / "sync.jsonl"
+    result = wsusauto("run", str(PLAYBOOK), "-i", str(inventory), "--json", "--journal", str(journal), *FAST)
+    assert result.returncode == 2, result.stderr  # some hosts failed, none unreachable
+    hosts = {h: rs[0] for h, rs in json.loads(result.stdout)["hosts"].items()}
+
+    assert hosts["wsus-root"]["status"] == "changed" and len(hosts["wsus-root"]["attempts"]) == 1
+    assert hosts["wsus-eu"]["status"] == "changed"
+    assert (
+        lab_.handlers.servers["wsus-eu"].config()["UpdateServerStatus"]["UpdateCount"] == 240
+    )  # pulled upstream
+
+    flaky = hosts["wsus-flaky"]  # a transient failure, then success
+    assert flaky["status"] == "changed"
+    assert [a["result"] for a in flaky["attempts"]] == ["Failed", "Succeeded"]
+    assert flaky["attempts"][0]["error"] == "UssNotFound"
+
+    down = hosts["wsus-down"]  # three attempts, then the next scheduled time
+    assert down["status"] == "failed"
+    assert [a["result"] for a in down["attempts"]] == ["Failed"] * 3
+    assert "next scheduled time" in down["message"] and "03:00 UTC" in down["message"]
+    assert "upstream-name" in down["message"]  # what to check
+
+    mixed = hosts["wsus-mixed"]  # a cause retrying cannot fix: one attempt
+    assert mixed["status"] == "failed" and len(mixed["attempts"]) == 1
+    assert "retrying cannot fix this" in mixed["message"] and "storage option" in mixed["message"]
+
+    actions = [json.loads(line) for line in journal.read_text().splitlines() if '"event": "action"' in line]
+    assert {a["host"]: len(a["attempts"]) for a in actions}["wsus-down"] == 3
+
+
+def test_check_mode_does_not_synchronize(lab):
+    lab_, inventory = lab
+    result = wsusauto("run", str(PLAYBOOK), "-i", str(inventory), "--check", "--json", *FAST)
+    assert result.returncode == 0
+    assert all(s.db.sync_history(1) == [] for s in lab_.handlers.servers.values())

@@ -1,0 +1,128 @@
+"""``synchronize``: run a synchronization the documented way, and wait for it.
+
+``StartSynchronization()`` returns at once; the sync runs in the WSUS service. So: start it (or join
+one already running), poll status and progress with short calls until it ends or the deadline
+passes, read the last synchronization's result, error and per-update errors. A failed sync follows
+the documented policy (``wsusauto.policy``): causes that can pass are retried twice, ~15 minutes
+apart; then the server waits for its next scheduled time, which the result names (UTC and the
+local zone) with what to check. Causes retrying cannot fix fail at once. Every attempt is in the
+result. Transport retries (a dropped connection) stay in the Session and never count as attempts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from wsusauto.facts import Facts, gather_facts
+from wsusauto.operations.base import Argument, Operation, OperationResult, Plan
+from wsusauto.policy import DOCUMENTED_INTERVAL, SyncFailed, SyncRetryPolicy, what_to_check
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
+
+
+def parse_duration(text: str | int | float) -> dt.timedelta:
+    match = _DURATION.match(str(text).strip().lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30s, 15m or 2h")
+    value = float(match[1])
+    return dt.timedelta(seconds=value * {"s": 1, "m": 60, "h": 3600, None: 1}[match[2]])
+
+
+def _check_duration(text: str) -> str | None:
+    try:
+        parse_duration(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+class Synchronize(Operation):
+    name = "synchronize"
+    arguments = {
+        "timeout": Argument(str, check=_check_duration),  # per attempt; default 2h
+        "poll_interval": Argument(str, check=_check_duration),  # default 30s
+        "retry_interval": Argument(str, check=_check_duration),  # default: the documented 15 minutes
+        "category_only": Argument(bool),
+    }
+
+    def __init__(
+        self, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], dt.datetime] | None = None
+    ) -> None:
+        self.sleep = sleep
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+        return Plan(())  # an action, not a state: run() does the work
+
+    def run(
+        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
+    ) -> OperationResult:
+        if check:
+            return OperationResult(self.name, True, check_mode=True, message="would synchronize")
+        timeout = parse_duration(args.get("timeout", "2h")).total_seconds()
+        poll = parse_duration(args.get("poll_interval", "30s")).total_seconds()
+        interval = parse_duration(args["retry_interval"]) if "retry_interval" in args else DOCUMENTED_INTERVAL
+        progress: list[dict[str, Any]] = []
+
+        def attempt() -> None:
+            session.invoke("start_synchronization", CategoryOnly=bool(args.get("category_only", False)))
+            deadline = time.monotonic() + timeout
+            while True:
+                status = session.invoke("get_synchronization_status", MaxUpdateErrors=20)
+                if status["SynchronizationStatus"] == "NotProcessing":
+                    break
+                progress.append(dict(status["SynchronizationProgress"]))
+                if time.monotonic() >= deadline:
+                    raise SyncFailed(
+                        "Timeout", f"still {status['SynchronizationStatus']} after {timeout:g} s"
+                    )
+                self.sleep(poll)
+            last = status["LastSynchronizationInfo"]
+            if last["Result"] != "Succeeded":
+                errors = "; ".join(f"{e['UpdateId']}: {e['Error']}" for e in last.get("UpdateErrors") or [])
+                raise SyncFailed(
+                    last["Error"], last["ErrorText"] + (f" (update errors: {errors})" if errors else "")
+                )
+
+        outcome = SyncRetryPolicy(interval=interval).run(attempt, clock=self.clock, sleep=self.sleep)
+        after = gather_facts(session)
+        details: dict[str, Any] = {
+            "attempts": [
+                {
+                    "attempt": a.number,
+                    "started": a.started,
+                    "ended": a.ended,
+                    "result": a.result,
+                    "error": a.error,
+                    "error_text": a.error_text,
+                }
+                for a in outcome.attempts
+            ],
+            "progress_samples": len(progress),
+        }
+        if outcome.succeeded:
+            return OperationResult(
+                self.name,
+                True,
+                facts=after,
+                details=details,
+                message=f"synchronized in {len(outcome.attempts)} attempt(s); "
+                f"{after.update_server_status.update_count} updates",
+            )
+        last = outcome.attempts[-1]
+        message = f"synchronization failed: {last.error} ({last.error_text}); {outcome.gave_up}"
+        if outcome.retryable:
+            nxt = after.next_synchronization_time
+            message += (
+                f"; the server tries again at its next scheduled time, {nxt:%Y-%m-%d %H:%M} UTC"
+                f" ({nxt.astimezone():%H:%M %Z} local)"
+                if nxt
+                else "; the server has no automatic schedule, so it will not try again by itself"
+            )
+            details["next_synchronization_time"] = nxt
+        message += f". Check {what_to_check(last.error)}"
+        return OperationResult(self.name, True, facts=after, failed=True, details=details, message=message)
