@@ -358,5 +358,5 @@ def parse_facts(host: str, raw: Any) -> Facts:
 
 def gather_facts(session: Any, **overrides: Any) -> Facts:
     """Run ``get_facts`` on an open ``Session`` and parse the result."""
-    raw = session.invoke("get_facts", **facts_parameters(**overrides))
+    raw = session.invoke("get_facts", read_only=True, **facts_parameters(**overrides))
     return parse_facts(session.name, raw)

@@ -190,17 +190,45 @@ class Session:
 
     # -- running snippets --------------------------------------------------------------------
 
-    def invoke(self, snippet_name: str, deadline: float | None = None, **parameters: Any) -> Any:
+    def invoke(
+        self, snippet_name: str, deadline: float | None = None, read_only: bool = False, **parameters: Any
+    ) -> Any:
         """Run a shipped snippet with ``parameters`` and return its single output object."""
-        outputs = self.invoke_all(snippet_name, deadline=deadline, **parameters)
+        outputs = self.invoke_all(snippet_name, deadline=deadline, read_only=read_only, **parameters)
         if len(outputs) != 1:
             raise RemoteError(self.name, snippet_name, f"expected one output object, got {len(outputs)}")
         return outputs[0]
 
-    def invoke_all(self, snippet_name: str, deadline: float | None = None, **parameters: Any) -> list[Any]:
+    def invoke_all(
+        self, snippet_name: str, deadline: float | None = None, read_only: bool = False, **parameters: Any
+    ) -> list[Any]:
+        """Run a snippet; ``read_only`` snippets (they change nothing) are retried briefly after a
+        dropped connection or an HTTP 503, which a caller then never sees as a failure."""
+        if not read_only:
+            return self._invoke_once(snippet_name, deadline, False, parameters)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.transport_retry.attempts),
+            wait=wait_exponential(
+                multiplier=self.transport_retry.initial_wait, max=self.transport_retry.max_wait
+            ),
+            retry=retry_if_exception_type(_TransientTransport),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._invoke_once(snippet_name, deadline, True, parameters)
+        except _TransientTransport as transient:
+            raise transient.error from None
+        raise AssertionError("unreachable")  # pragma: no cover - tenacity either returns or raises
+
+    def _invoke_once(
+        self, snippet_name: str, deadline: float | None, read_only: bool, parameters: dict[str, Any]
+    ) -> list[Any]:
         snippet = self.snippets[snippet_name]
         bound = snippet.bind(parameters)
-        self._ensure_open()
+        self._ensure_open()  # opening has its own short retries
         assert self._pool is not None
         ps = PowerShell(self._pool)
         ps.add_script(snippet.text)
@@ -228,7 +256,10 @@ class Session:
         except Exception as exc:
             # The pool is in an unknown state now; the next invoke opens a fresh one.
             self._discard()
-            raise self._map_error(exc, snippet_name) from None
+            error = self._map_error(exc, snippet_name)
+            if read_only and isinstance(error, Unreachable) and _is_transient(exc):
+                raise _TransientTransport(error) from None
+            raise error from None
         finally:
             self._forget(ps)
         if ps.state == PSInvocationState.FAILED or ps.streams.error:

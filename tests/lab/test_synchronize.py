@@ -113,3 +113,43 @@ def test_check_mode_does_not_synchronize(lab):
     result = wsusauto("run", str(PLAYBOOK), "-i", str(inventory), "--check", "--json", *FAST)
     assert result.returncode == 0
     assert all(s.db.sync_history(1) == [] for s in lab_.handlers.servers.values())
+
+
+def test_a_transport_blip_while_polling_is_not_a_sync_attempt(lab, monkeypatch):
+    import threading
+    import time
+
+    from tests.lab_fixtures import lab_inventory
+    from wsusauto.lab.wsman import EndpointFaults
+    from wsusauto.operations import run_operation
+    from wsusauto.session import Session, TransportRetry
+
+    lab_, _ = lab
+    lab_.handlers.servers["wsus-eu"].set(SyncDurationSeconds=2.0)
+    inventory = lab_inventory(lab_)
+    host = inventory.hosts["wsus-eu"]
+    session = Session(
+        host.name,
+        inventory.connection_options(host),
+        transport_retry=TransportRetry(attempts=5, initial_wait=0.3, max_wait=1.0),
+    )
+
+    def blip():
+        time.sleep(0.6)  # the sync is running and being polled
+        lab_.set_faults("wsus-eu", EndpointFaults(http_status=503))
+        time.sleep(0.5)
+        lab_.set_faults("wsus-eu", EndpointFaults())
+
+    dropped = []
+    original_discard = Session._discard
+    monkeypatch.setattr(Session, "_discard", lambda self: (dropped.append(1), original_discard(self)))
+    thread = threading.Thread(target=blip)
+    with session:
+        thread.start()
+        result = run_operation(session, "synchronize", {"poll_interval": "0.2s", "retry_interval": "1s"})
+        thread.join()
+    assert dropped  # the blip did hit a poll
+    assert not result.failed
+    assert [a["result"] for a in result.details["attempts"]] == ["Succeeded"]
+    assert lab_.handlers.servers["wsus-eu"].db.sync_history(5)[0]["Result"] == "Succeeded"
+    assert len(lab_.handlers.servers["wsus-eu"].db.sync_history(5)) == 1  # one sync ran on the server

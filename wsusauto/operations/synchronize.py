@@ -72,7 +72,9 @@ class Synchronize(Operation):
             session.invoke("start_synchronization", CategoryOnly=bool(args.get("category_only", False)))
             deadline = time.monotonic() + timeout
             while True:
-                status = session.invoke("get_synchronization_status", MaxUpdateErrors=20)
+                # Polling changes nothing, so a dropped connection is retried by the Session, briefly,
+                # and never counts as a synchronization attempt.
+                status = session.invoke("get_synchronization_status", read_only=True, MaxUpdateErrors=20)
                 if status["SynchronizationStatus"] == "NotProcessing":
                     break
                 progress.append(dict(status["SynchronizationProgress"]))
