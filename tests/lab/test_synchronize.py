@@ -13,7 +13,7 @@ import pytest
 from tests.lab_fixtures import running_lab
 from wsusauto.lab.topology import topology_from_dict
 
-PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "synchronize.yml"
+PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "sync.yml"
 FAST = ["-e", "sync_retry_interval=1s", "-e", "sync_poll_interval=0.2s", "-e", "sync_timeout=60s"]
 
 
