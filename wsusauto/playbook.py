@@ -28,6 +28,7 @@ from wsusauto.errors import UsageError
 from wsusauto.operations import OPERATIONS
 
 _PLAY_KEYS = {
+    "max_concurrent_per_upstream",
     "name",
     "hosts",
     "serial",
@@ -62,6 +63,7 @@ class Play:
     order: str = "inventory"
     allow_cleartext_proxy_password: bool = False
     where: str = ""
+    max_concurrent_per_upstream: int = 1  # synchronize in hierarchy order: syncs one upstream serves at once
 
     def batches(self, hosts: list[str]) -> list[list[str]]:
         """Split hosts into serial batches.
@@ -122,6 +124,12 @@ def playbooks_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "playbooks"
 
 
+def _check_k(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{where}: max_concurrent_per_upstream must be a whole number, 1 or more")
+    return value
+
+
 def load_playbook(path: str | Path) -> Playbook:
     path = Path(path)
     try:
@@ -178,6 +186,7 @@ def playbook_from_data(data: Any, source: str = "<playbook>") -> Playbook:
                 max_fail_percentage=float(max_fail) if max_fail is not None else None,
                 order=order,
                 allow_cleartext_proxy_password=allow,
+                max_concurrent_per_upstream=_check_k(raw.get("max_concurrent_per_upstream", 1), where),
                 where=where,
             )
         )

@@ -275,14 +275,39 @@ class Runner:
         facts = self._work.gather_many(hosts)
         self._check_storage_consistency(play, hosts, tasks, facts)
         tasks = self._plan_staggers(play, hosts, tasks, facts)
+        upstream_of = {n.name: n.upstream for n in self._intended_nodes(tasks)}
+        broken: dict[str, str] = {}  # hosts that failed in this play (hierarchy order): their children wait
         for batch in self._batches(play, hosts, tasks):
-            outcomes = self._work.run_batch(play.name, batch, tasks, facts)
+            runnable = []
+            for name in batch:
+                upstream = upstream_of.get(name)
+                if play.order == "hierarchy" and upstream in broken:
+                    reason = (
+                        f"upstream {upstream} did not finish successfully in this run ({broken[upstream]})"
+                    )
+                    for prepared in tasks[name]:
+                        skipped = TaskResult(
+                            name,
+                            play.name,
+                            prepared.task.name,
+                            prepared.task.operation,
+                            "skipped",
+                            message=reason,
+                        )
+                        result.add(skipped)
+                        self.on_result(skipped)
+                    broken[name] = "skipped"
+                else:
+                    runnable.append(name)
+            outcomes = self._work.run_batch(play.name, runnable, tasks, facts) if runnable else {}
             failed = 0
-            for host_results in outcomes.values():
+            for name, host_results in outcomes.items():
                 for task_result in host_results:
                     result.add(task_result)
-                if any(r.status in ("failed", "unreachable") for r in host_results):
+                bad = [r.status for r in host_results if r.status in ("failed", "unreachable")]
+                if bad:
                     failed += 1
+                    broken[name] = bad[0]
             if (
                 play.max_fail_percentage is not None
                 and 100.0 * failed / len(batch) > play.max_fail_percentage
@@ -293,6 +318,31 @@ class Runner:
                 )
                 return False
         return True
+
+    def _batches(
+        self, play: Play, hosts: list[str], tasks: Mapping[str, list[PreparedTask]]
+    ) -> list[list[str]]:
+        """Serial batches, split at hierarchy waves; with synchronize tasks in hierarchy order, also so
+        that at most ``max_concurrent_per_upstream`` servers of one upstream sync at the same time."""
+        batches = self._wave_batches(play, hosts, tasks)
+        syncs = any(p.task.operation == "synchronize" for per_host in tasks.values() for p in per_host)
+        if play.order != "hierarchy" or not syncs:
+            return batches
+        upstream_of = {n.name: n.upstream for n in self._intended_nodes(tasks)}
+        limit = play.max_concurrent_per_upstream
+        split: list[list[str]] = []
+        for batch in batches:
+            rounds: list[list[str]] = []
+            seen: dict[str | None, int] = {}
+            for name in batch:
+                upstream = upstream_of.get(name)
+                index = seen.get(upstream, 0) // limit if upstream is not None else 0
+                seen[upstream] = seen.get(upstream, 0) + 1
+                while len(rounds) <= index:
+                    rounds.append([])
+                rounds[index].append(name)
+            split.extend(r for r in rounds if r)
+        return split
 
     def _plan_staggers(
         self, play: Play, hosts: list[str], tasks: dict[str, list[PreparedTask]], facts: Mapping[str, Any]
@@ -352,7 +402,7 @@ class Runner:
         except UsageError as exc:
             raise UsageError(f"{where}: {exc}; nothing was changed") from None
 
-    def _batches(
+    def _wave_batches(
         self, play: Play, hosts: list[str], tasks: Mapping[str, list[PreparedTask]]
     ) -> list[list[str]]:
         if play.order == "inventory":

@@ -13,7 +13,7 @@ import pytest
 from tests.lab_fixtures import running_lab
 from wsusauto.lab.topology import topology_from_dict
 
-PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "sync.yml"
+PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "sync-tree.yml"
 FAST = ["-e", "sync_retry_interval=1s", "-e", "sync_poll_interval=0.2s", "-e", "sync_timeout=60s"]
 
 
@@ -153,3 +153,51 @@ def test_a_transport_blip_while_polling_is_not_a_sync_attempt(lab, monkeypatch):
     assert [a["result"] for a in result.details["attempts"]] == ["Succeeded"]
     assert lab_.handlers.servers["wsus-eu"].db.sync_history(5)[0]["Result"] == "Succeeded"
     assert len(lab_.handlers.servers["wsus-eu"].db.sync_history(5)) == 1  # one sync ran on the server
+
+
+def test_tree_sync_order_concurrency_and_skipped_children(tmp_path):
+    import datetime as dt
+    import itertools
+
+    from wsusauto.lab.topology import load_topology
+
+    with running_lab(tmp_path, load_topology(None)) as lab_:
+        servers = lab_.handlers.servers
+        for name, server in servers.items():
+            spec = load_topology(None).server(name)
+            # children sync long enough that two at once would show as overlapping whole seconds
+            server.set(SyncDurationSeconds=1.2 if spec.replica else 0.4)
+            if spec.upstream:
+                server.set(SyncFromMicrosoftUpdate=False, UpstreamWsusServerName=spec.upstream)
+        servers["wsus-us"].set(TransientFailuresLeft=9)  # this region's syncs keep failing
+        inventory = tmp_path / "inventory.yml"
+        lab_.write_inventory(inventory)
+        result = wsusauto("run", str(PLAYBOOK), "-i", str(inventory), "--json", *FAST)
+        assert result.returncode == 2, result.stderr
+        document = json.loads(result.stdout)
+        assert document["hosts"]["wsus-us"][0]["status"] == "failed"
+        for child in ("wsus-us-01", "wsus-us-02", "wsus-us-03", "wsus-us-04"):
+            [task] = document["hosts"][child]
+            assert (
+                task["status"] == "skipped"
+                and "upstream wsus-us did not finish successfully" in task["message"]
+            )
+            assert servers[child].db.sync_history(1) == []  # never started
+        assert all(document["recap"][h]["changed"] == 1 for h in ("wsus-eu-01", "wsus-apac-04"))
+
+        # the lab's own record: children after their upstream, one sync per upstream at a time
+        def span(name):
+            record = servers[name].db.sync_history(1)[0]
+            start, end = (
+                dt.datetime.fromisoformat(record[k].replace("Z", "+00:00")) for k in ("StartTime", "EndTime")
+            )
+            return start, end
+
+        for region in ("wsus-eu", "wsus-apac"):
+            _, region_end = span(region)
+            children = [span(f"{region}-0{i}") for i in range(1, 5)]
+            assert all(start >= region_end for start, _ in children)
+            ordered = sorted(children)
+            assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(ordered))
+        _, root_end = span("wsus-root")
+        assert all(span(r)[0] >= root_end for r in ("wsus-eu", "wsus-apac"))
