@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,3 +41,16 @@ def running_lab(tmp_path: Path, topology: Any = None, **options: Any) -> Iterato
 
 def lab_inventory(lab: Lab, **options: Any) -> Inventory:
     return inventory_from_dict(lab.inventory(**options), "<lab inventory>")
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``wsusauto ARGS`` as a user runs it: a new process, the real console script's main()."""
+    return subprocess.run(
+        [sys.executable, "-m", "wsusauto.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

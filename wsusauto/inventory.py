@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from wsusauto.errors import UsageError
 from wsusauto.secrets import Secret, secret_from_env, secret_from_file
 from wsusauto.session import ConnectionOptions
+from wsusauto.yamlfile import load_yaml
 
 _SECTION_KEYS = {"hosts", "vars", "children"}
 _PASSWORD_VARS = ("ansible_password", "ansible_psrp_password", "ansible_winrm_password", "ansible_pass")
@@ -122,18 +121,7 @@ def _split_pattern(pattern: str) -> list[str]:
 
 
 def load_inventory(path: str | Path, extra_vars: Mapping[str, Any] | None = None) -> Inventory:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read inventory {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UsageError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return inventory_from_dict(data, str(path), extra_vars)
+    return inventory_from_dict(load_yaml(path, "inventory"), str(path), extra_vars)
 
 
 def inventory_from_dict(

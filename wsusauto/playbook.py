@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from wsusauto.errors import UsageError
 from wsusauto.operations import OPERATIONS
+from wsusauto.yamlfile import load_yaml
 
 _PLAY_KEYS = {
     "max_concurrent_per_upstream",
@@ -131,18 +130,7 @@ def _check_k(value: Any, where: str) -> int:
 
 
 def load_playbook(path: str | Path) -> Playbook:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read playbook {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UsageError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return playbook_from_data(data, str(path))
+    return playbook_from_data(load_yaml(path, "playbook"), str(path))
 
 
 def playbook_from_data(data: Any, source: str = "<playbook>") -> Playbook:

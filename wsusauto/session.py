@@ -112,11 +112,9 @@ class Session:
     def is_open(self) -> bool:
         return self._pool is not None
 
-    def open(self) -> None:
-        """Open the RunspacePool (with short transport retries); a no-op when already open."""
-        if self._pool is not None:
-            return
-        retrying = Retrying(
+    def _transport_retrying(self) -> Retrying:
+        """Short retries (seconds) for a dropped connection or an HTTP 503; never a WSUS-level retry."""
+        return Retrying(
             stop=stop_after_attempt(self.transport_retry.attempts),
             wait=wait_exponential(
                 multiplier=self.transport_retry.initial_wait, max=self.transport_retry.max_wait
@@ -125,6 +123,12 @@ class Session:
             sleep=self._sleep,
             reraise=True,
         )
+
+    def open(self) -> None:
+        """Open the RunspacePool (with short transport retries); a no-op when already open."""
+        if self._pool is not None:
+            return
+        retrying = self._transport_retrying()
         try:
             for attempt in retrying:
                 with attempt:
@@ -206,15 +210,7 @@ class Session:
         dropped connection or an HTTP 503, which a caller then never sees as a failure."""
         if not read_only:
             return self._invoke_once(snippet_name, deadline, False, parameters)
-        retrying = Retrying(
-            stop=stop_after_attempt(self.transport_retry.attempts),
-            wait=wait_exponential(
-                multiplier=self.transport_retry.initial_wait, max=self.transport_retry.max_wait
-            ),
-            retry=retry_if_exception_type(_TransientTransport),
-            sleep=self._sleep,
-            reraise=True,
-        )
+        retrying = self._transport_retrying()
         try:
             for attempt in retrying:
                 with attempt:

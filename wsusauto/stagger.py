@@ -240,24 +240,33 @@ def _infeasible(servers: Sequence[Server], policy: Policy, makespan: float, leng
     return Infeasible(message, hours * 60, needed_k)
 
 
+def day_spans(begin: float, length: float) -> list[tuple[float, float]]:
+    """A busy span on the daily circle: split in two where it runs past midnight."""
+    begin %= DAY
+    end = begin + length
+    return [(begin, DAY), (0.0, end - DAY)] if end > DAY else [(begin, end)]
+
+
+def peak_overlap(spans: list[tuple[float, float]]) -> int:
+    """The most spans that overlap at any moment (a span ending when another starts does not overlap)."""
+    marks = sorted([(a, 1) for a, b in spans if b > a] + [(b, -1) for a, b in spans if b > a])
+    level = peak = 0
+    for _, step in marks:  # ends (-1) sort before starts (+1) at the same minute
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
 def worst_case_load(plan_: Plan) -> dict[str, int]:
     """Check a plan: the most reservations that overlap on each upstream over a whole day (all repeats)."""
     policy = plan_.policy
-    events: dict[str, list[tuple[float, int]]] = {}
+    hosts = plan_.by_host()
+    spans: dict[str, list[tuple[float, float]]] = {}
     for slot in plan_.slots:
-        if slot.upstream is None or slot.upstream not in plan_.by_host():
+        if slot.upstream is None or slot.upstream not in hosts:
             continue
         for repeat in range(policy.syncs_per_day):
-            begin = (slot.start + repeat * policy.period) % DAY
-            end = begin + slot.reservation
-            for a, b in ((begin, min(end, DAY)), (0.0, end - DAY)) if end > DAY else ((begin, end),):
-                if b > a:
-                    events.setdefault(slot.upstream, []).extend([(a, 1), (b, -1)])
-    peaks = {}
-    for upstream, marks in events.items():
-        level = peak = 0
-        for _, step in sorted(marks, key=lambda m: (m[0], m[1])):
-            level += step
-            peak = max(peak, level)
-        peaks[upstream] = peak
-    return peaks
+            spans.setdefault(slot.upstream, []).extend(
+                day_spans(slot.start + repeat * policy.period, slot.reservation)
+            )
+    return {upstream: peak_overlap(busy) for upstream, busy in spans.items()}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from wsusauto.facts import Facts
-from wsusauto.stagger import DAY, Plan, Policy, Server
+from wsusauto.stagger import DAY, Plan, Policy, Server, day_spans
 
 DEFAULT_DURATION = 30.0  # minutes, when a server has no finished sync in its history
 
@@ -50,15 +50,6 @@ class Collision:
     servers: tuple[str, ...]  # the downstream servers whose reservations overlap at that peak
 
 
-def _intervals(start: float, per_day: int, length: float) -> list[tuple[float, float]]:
-    spans = []
-    for repeat in range(per_day):
-        begin = (start + repeat * DAY / per_day) % DAY
-        end = begin + length
-        spans.extend([(begin, DAY), (0.0, end - DAY)] if end > DAY else [(begin, end)])
-    return spans
-
-
 def schedule_collisions(
     servers: Sequence[Server], facts: Mapping[str, Facts], policy: Policy
 ) -> list[Collision]:
@@ -70,10 +61,10 @@ def schedule_collisions(
             continue
         tod = known.synchronize_automatically_time_of_day
         start = tod.hour * 60 + tod.minute + tod.second / 60
-        for begin, end in _intervals(
-            start, known.number_of_synchronizations_per_day, policy.reservation(server.duration)
-        ):
-            by_upstream.setdefault(server.upstream, []).append((begin, end, server.name))
+        per_day = known.number_of_synchronizations_per_day
+        for repeat in range(per_day):
+            for begin, end in day_spans(start + repeat * DAY / per_day, policy.reservation(server.duration)):
+                by_upstream.setdefault(server.upstream, []).append((begin, end, server.name))
     found = []
     for upstream, spans in sorted(by_upstream.items()):
         marks = sorted(

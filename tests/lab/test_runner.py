@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.lab_fixtures import run_cli as wsusauto
 from tests.lab_fixtures import running_lab
 from wsusauto import exitcodes
 from wsusauto.facts import facts_parameters
@@ -20,16 +18,6 @@ from wsusauto.lab.wsman import EndpointFaults
 from wsusauto.snippets import registry
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
-
-
-def wsusauto(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wsusauto.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def model_state(lab) -> dict[str, dict]:

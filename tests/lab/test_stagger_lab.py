@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.lab_fixtures import run_cli as wsusauto
 from tests.lab_fixtures import running_lab
 from wsusauto.lab.scheduler import peak_load, simulate_day
 from wsusauto.lab.topology import load_topology
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "stagger-schedules.yml"
-
-
-def wsusauto(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "wsusauto.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ),
-    )
 
 
 def test_applied_plan_keeps_every_upstream_within_k_through_a_simulated_day(tmp_path):

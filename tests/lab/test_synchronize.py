@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.lab_fixtures import run_cli as wsusauto
 from tests.lab_fixtures import running_lab
 from wsusauto.lab.topology import topology_from_dict
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "sync-tree.yml"
 FAST = ["-e", "sync_retry_interval=1s", "-e", "sync_poll_interval=0.2s", "-e", "sync_timeout=60s"]
-
-
-def wsusauto(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "wsusauto.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ),
-    )
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wsusauto.lab.model.server import WsusServerModel
-
-DAY = 24 * 60
+from wsusauto.stagger import DAY, day_spans, peak_overlap
 
 
 @dataclass(frozen=True)
@@ -84,19 +83,8 @@ def simulate_day(
 
 def peak_load(records: list[SyncRecord]) -> dict[str, int]:
     """Per upstream, the most syncs it served at once over the (circular) day."""
-    marks: dict[str, list[tuple[float, int]]] = {}
+    spans: dict[str, list[tuple[float, float]]] = {}
     for record in records:
-        if record.upstream == "Microsoft Update":
-            continue
-        begin, end = record.start % DAY, record.start % DAY + (record.end - record.start)
-        spans = [(begin, DAY), (0.0, end - DAY)] if end > DAY else [(begin, end)]
-        for a, b in spans:
-            marks.setdefault(record.upstream, []).extend([(a, 1), (b, -1)])
-    peaks = {}
-    for upstream, points in marks.items():
-        level = peak = 0
-        for _, step in sorted(points, key=lambda p: (p[0], p[1])):
-            level += step
-            peak = max(peak, level)
-        peaks[upstream] = peak
-    return peaks
+        if record.upstream != "Microsoft Update":
+            spans.setdefault(record.upstream, []).extend(day_spans(record.start, record.end - record.start))
+    return {upstream: peak_overlap(busy) for upstream, busy in spans.items()}

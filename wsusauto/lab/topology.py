@@ -19,12 +19,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from wsusauto.errors import UsageError
 from wsusauto.lab.faults import FaultSpec, parse_faults
 from wsusauto.lab.model import defaults
 from wsusauto.lab.model.schedule import parse_time_of_day
+from wsusauto.yamlfile import parse_yaml, read_file
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
 _SERVER_KEYS = {"name", "upstream", "replica", "initial", "faults", "version"}
@@ -59,17 +58,8 @@ def load_topology(path: str | Path | None) -> Topology:
         source = "<default topology>"
     else:
         source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read topology {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UsageError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return topology_from_dict(data, source)
+        text = read_file(path, "topology")
+    return topology_from_dict(parse_yaml(text, source), source)
 
 
 _ENUMS = {
