@@ -49,6 +49,39 @@ register(FaultType("slow", "endpoint", {"seconds": (float, 5.0)}, "each pipeline
 register(FaultType("http_500", "endpoint", description="every request gets HTTP 500 with a WSMan fault"))
 register(FaultType("http_503", "endpoint", description="every request gets HTTP 503 Service Unavailable"))
 register(FaultType("auth_reject", "endpoint", description="every authentication is refused"))
+# Synchronization faults, read by the lab's sync engine (wsusauto/lab/sync.py).
+register(
+    FaultType("upstream_down", "model", description="on an upstream: downstream syncs cannot connect to it")
+)
+register(
+    FaultType(
+        "upstream_unresolvable",
+        "model",
+        description="on an upstream: its name does not resolve from downstream servers",
+    )
+)
+register(
+    FaultType(
+        "proxy_credentials_expired",
+        "model",
+        description="this server's proxy rejects its credentials (HTTP 407)",
+    )
+)
+register(
+    FaultType(
+        "storage_mismatch",
+        "model",
+        description="this server's update storage option differs from its upstream's",
+    )
+)
+register(
+    FaultType(
+        "updates_missing_upstream",
+        "model",
+        {"attempts": (int, 1)},
+        "the next N syncs find approved updates the upstream has not downloaded yet",
+    )
+)
 register(
     FaultType(
         "transient_sync_failure",

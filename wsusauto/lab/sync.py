@@ -37,6 +37,17 @@ def _upstream_config(server: WsusServerModel, peers: Mapping[str, WsusServerMode
         }
 
 
+def _upstream_faults(server: WsusServerModel, peers: Mapping[str, WsusServerModel], name: str) -> dict:
+    short = name.split(".")[0]
+    if short in peers:
+        return peers[short].faults
+    path = server.db.path.parent.parent / short / "SUSDB.sqlite"
+    if not path.exists():
+        return {}
+    with connect_read_only(path) as db:
+        return {n: json.loads(a) for n, a in db.execute("SELECT name, arguments FROM tbFault")}
+
+
 def start(server: WsusServerModel, manual: bool = True) -> bool:
     """StartSynchronization(): False when one is already running."""
     if server.get("SynchronizationStatus") != "NotProcessing":
@@ -84,6 +95,48 @@ def advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> No
 def _outcome(
     server: WsusServerModel, config: dict, peers: Mapping[str, WsusServerModel]
 ) -> tuple[str, str, str, dict[str, Any]]:
+    faults = server.faults
+    if "proxy_credentials_expired" in faults:
+        return (
+            "Failed",
+            "ProxyError",
+            "The remote server returned an error: (407) Proxy Authentication Required.",
+            {},
+        )
+    if "storage_mismatch" in faults:
+        return (
+            "Failed",
+            "UssOtherError",
+            "The update storage option of this server differs from its upstream "
+            "server's; the whole hierarchy must use the same storage option.",
+            {},
+        )
+    if not config["SyncFromMicrosoftUpdate"]:
+        upstream_faults = _upstream_faults(server, peers, config["UpstreamWsusServerName"])
+        if "upstream_unresolvable" in upstream_faults:
+            return (
+                "Failed",
+                "UssNotFound",
+                f"WebException: The remote name could not be resolved: '{config['UpstreamWsusServerName']}'",
+                {},
+            )
+        if "upstream_down" in upstream_faults:
+            return (
+                "Failed",
+                "UssCommunicationError",
+                "WebException: Unable to connect to the remote server",
+                {},
+            )
+    missing_left = int(
+        config.get("MissingUpstreamLeft", faults.get("updates_missing_upstream", {}).get("attempts", 0))
+    )
+    if missing_left > 0:
+        return (
+            "Failed",
+            "LocalUpdateMissingForApproval",
+            "Approved updates are not yet available on the upstream server.",
+            {"MissingUpstreamLeft": missing_left - 1},
+        )
     if "TransientFailuresLeft" in config:
         failures_left = int(config["TransientFailuresLeft"])
     else:  # first sync since the fault was set in the topology
