@@ -14,8 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from wsusauto.fleet import collect_facts
-from wsusauto.inventory import load_inventory
+from wsusauto.inventory import inventory_from_dict, load_inventory
+from wsusauto.lab.topology import load_topology
 from wsusauto.log import configure_logging
 from wsusauto.playbook import load_playbook, playbooks_dir
 from wsusauto.report import RunPrinter, output_console, print_facts_table
@@ -60,13 +63,42 @@ def stop_lab(process: subprocess.Popen[str], timeout: float = 30.0) -> int:
         return process.wait()
 
 
-def designate_hierarchy(inventory: Any, console: Any) -> Any:
-    playbook = load_playbook(playbooks_dir() / "designate-replicas.yml")
-    printer = RunPrinter(console, show_diff=True, only_changes=True)
+def demo_topology() -> dict:
+    """The default fleet, with short lab syncs and one transient sync failure on wsus-eu-02."""
+    servers = []
+    for spec in load_topology(None).servers:
+        entry: dict[str, Any] = {"name": spec.name, "initial": {"SyncDurationSeconds": 1}}
+        if spec.upstream:
+            entry.update(upstream=spec.upstream, replica=spec.replica)
+        if spec.name == "wsus-eu-02":
+            entry["faults"] = [{"name": "transient_sync_failure", "attempts": 1}]
+        servers.append(entry)
+    return {"servers": servers}
+
+
+def run_playbook(
+    inventory: Any, name: str, console: Any, *, show_diff: bool, extra: dict | None = None
+) -> Any:
+    playbook = load_playbook(playbooks_dir() / name)
+    if extra:
+        inventory = inventory_from_dict(inventory_document(inventory, extra), inventory.source)
+    printer = RunPrinter(console, show_diff=show_diff, only_changes=True)
     runner = Runner(inventory, playbook, forks=16, on_result=printer.result, on_play=printer.play)
     result = runner.run()
     printer.recap(result)
     return result
+
+
+def inventory_document(inventory: Any, extra: dict) -> dict:
+    hosts = {
+        name: {k: v for k, v in host.vars.items() if k not in ("group_names", "inventory_hostname")}
+        for name, host in inventory.hosts.items()
+    }
+    return {"all": {"vars": dict(extra), "hosts": hosts}}
+
+
+def designate_hierarchy(inventory: Any, console: Any) -> Any:
+    return run_playbook(inventory, "designate-replicas.yml", console, show_diff=True)
 
 
 def main() -> int:
@@ -79,7 +111,9 @@ def main() -> int:
             "WinRM with NTLM and message encryption…"
         )
         started = time.monotonic()
-        lab = start_lab(state_dir, inventory_path)
+        topology = Path(tmp) / "topology.yml"
+        topology.write_text(yaml.safe_dump(demo_topology()), encoding="utf-8")
+        lab = start_lab(state_dir, inventory_path, "--topology", str(topology))
         try:
             console.print(f"lab ready in {time.monotonic() - started:.1f} s; inventory: {inventory_path}")
             inventory = load_inventory(inventory_path)
@@ -97,8 +131,22 @@ def main() -> int:
             started = time.monotonic()
             run = designate_hierarchy(inventory, console)
             console.print(f"done in {time.monotonic() - started:.1f} s, exit code {run.exit_code}")
+            console.print(
+                "\n[bold]Synchronizing the tree[/bold] (playbooks/sync-tree.yml): roots first, one sync per "
+                "upstream at a time; wsus-eu-02 fails once (an injected transient fault) and the documented "
+                "retry recovers it (retry interval 3 s instead of 15 min in the lab)"
+            )
+            started = time.monotonic()
+            sync_run = run_playbook(
+                inventory,
+                "sync-tree.yml",
+                console,
+                show_diff=False,
+                extra={"sync_retry_interval": "3s", "sync_poll_interval": "0.5s"},
+            )
+            console.print(f"done in {time.monotonic() - started:.1f} s, exit code {sync_run.exit_code}")
             print_facts_table(collect_facts(inventory, inventory.select("all"), forks=16), console)
-            if run.exit_code != 0:
+            if run.exit_code != 0 or sync_run.exit_code != 0:
                 ok = -1
         finally:
             stop_lab(lab)

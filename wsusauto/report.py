@@ -179,6 +179,13 @@ class RunPrinter:
                 + (f" - {result.message}" if result.message and result.status != "ok" else "")
             )
             self.console.print(text, highlight=False, markup=True)
+            attempts = result.details.get("attempts", []) if hasattr(result, "details") else []
+            if len(attempts) > 1 or any(a["result"] != "Succeeded" for a in attempts):
+                for a in attempts:
+                    error = "" if a["result"] == "Succeeded" else f" {a['error']}: {a['error_text']}"
+                    self.console.print(
+                        escape(f"  attempt {a['attempt']}: {a['result']}{error}"), highlight=False
+                    )
             for warning in result.warnings:
                 self.console.print(f"  [bold red]warning[/bold red]: {escape(warning)}", highlight=False)
             if self.show_diff and result.diff and (result.diff.get("before") or result.diff.get("after")):

@@ -70,6 +70,8 @@ CONFIGURATION: dict[str, tuple[type, Any]] = {
     "SynchronizeAutomaticallyTimeOfDay": (str, "00:00:00"),
     "NumberOfSynchronizationsPerDay": (int, 1),
     "SynchronizationStatus": (str, "NotProcessing"),
+    # Lab only: how many (real) seconds one synchronization of this server takes.
+    "SyncDurationSeconds": (int, 3),
     "SynchronizationProgress": (dict, {"TotalItems": 0, "ProcessedItems": 0, "Phase": "NotProcessing"}),
     "ContentDir": (str, "C:\\WSUS"),
     # group name -> computers (FullDomainName); every computer is also in "All Computers".
