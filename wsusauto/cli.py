@@ -404,6 +404,13 @@ def lab() -> None:
     show_default=True,
     help="protocol the written inventory uses (NTLM over http is encrypted)",
 )
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="run the lab's clock this many times faster (sync durations and schedules)",
+)
 @user_errors
 def lab_serve(
     topology: str | None,
@@ -413,6 +420,7 @@ def lab_serve(
     first_address: str,
     auth: str,
     protocol: str,
+    time_scale: float,
 ) -> None:
     """Serve the lab until SIGINT/SIGTERM; prints a line starting with 'ready' when every endpoint listens."""
     from wsusauto.lab.serve import serve_forever
@@ -425,6 +433,7 @@ def lab_serve(
         first_address=first_address,
         auth=auth,
         protocol=protocol,
+        time_scale=time_scale,
     )
 
 

@@ -74,7 +74,8 @@ def test_synchronize_follows_the_documented_policy(lab, tmp_path):
     assert hosts["wsus-root"]["status"] == "changed" and len(hosts["wsus-root"]["attempts"]) == 1
     assert hosts["wsus-eu"]["status"] == "changed"
     assert (
-        lab_.handlers.servers["wsus-eu"].config()["UpdateServerStatus"]["UpdateCount"] == 240
+        lab_.handlers.servers["wsus-eu"].config()["UpdateServerStatus"]["UpdateCount"]
+        == 255  # the catalog, English + language-neutral
     )  # pulled upstream
 
     flaky = hosts["wsus-flaky"]  # a transient failure, then success
@@ -189,3 +190,25 @@ def test_tree_sync_order_concurrency_and_skipped_children(tmp_path):
             assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(ordered))
         _, root_end = span("wsus-root")
         assert all(span(r)[0] >= root_end for r in ("wsus-eu", "wsus-apac"))
+
+
+def test_time_scale_runs_lab_syncs_on_a_faster_clock(tmp_path):
+    import datetime as dt
+
+    from tests.lab_fixtures import lab_inventory
+    from wsusauto.operations.synchronize import Synchronize
+    from wsusauto.session import Session
+
+    topology = topology_from_dict(
+        {"servers": [{"name": "wsus-root", "initial": {"SyncDurationSeconds": 1200}}]}
+    )
+    with running_lab(tmp_path, topology, time_scale=600) as lab_:  # 20 virtual minutes = 2 real seconds
+        inventory = lab_inventory(lab_)
+        with Session("wsus-root", inventory.connection_options(inventory.hosts["wsus-root"])) as session:
+            result = Synchronize().run(session, {"poll_interval": "0.2s", "timeout": "60s"})
+        record = lab_.handlers.servers["wsus-root"].db.sync_history(1)[0]
+    assert not result.failed  # within the 60 s (real) deadline, though it took 20 virtual minutes
+    start, end = (
+        dt.datetime.fromisoformat(record[k].replace("Z", "+00:00")) for k in ("StartTime", "EndTime")
+    )
+    assert end - start == dt.timedelta(minutes=20)

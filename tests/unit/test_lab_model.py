@@ -517,3 +517,24 @@ def test_handlers_from_topology_apply_initial_values_and_version(tmp_path):
     assert facts["ProxyName"] == "proxy.corp" and facts["Version"].startswith("6.3.")
     assert handlers.servers["wsus-a"].faults == {"transient_sync_failure": {"attempts": 3}}
     handlers.close()
+
+
+def test_virtual_clock_runs_faster_by_the_time_scale():
+    import time as real_time
+
+    from wsusauto.lab.clock import VirtualClock
+
+    clock = VirtualClock(600.0)
+    first = clock()
+    real_time.sleep(0.05)
+    assert 20 <= (clock() - first).total_seconds() <= 120  # 0.05 s real ~ 30 s virtual
+
+
+def test_catalog_is_deterministic_and_filtered_by_language():
+    from wsusauto.lab.catalog import catalog, updates_for
+
+    assert catalog() == catalog() and len(catalog()) == 300
+    english = updates_for(["en"])
+    assert all(u.language in ("en", "all") for u in english) and len(english) < len(updates_for(None))
+    assert {u.classification for u in catalog()} >= {"Security Updates", "Critical Updates"}
+    assert all(u.size_bytes > 0 and u.product for u in catalog())

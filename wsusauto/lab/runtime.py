@@ -25,6 +25,7 @@ import yaml
 
 from wsusauto.errors import UsageError
 from wsusauto.lab.addresses import allocate
+from wsusauto.lab.clock import VirtualClock
 from wsusauto.lab.faults import EndpointFaultSettings, endpoint_fault_settings
 from wsusauto.lab.topology import Topology
 from wsusauto.lab.wsman import EndpointFaults, EndpointSpec, WinRMServer
@@ -76,13 +77,15 @@ class Lab:
         https_port: int | None = 5986,
         allow_unencrypted: bool = False,
         clock: Callable[[], Any] | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         self.topology = topology
         self.state_dir = Path(state_dir).resolve()
         self.workers = workers
         self.http_port, self.https_port = http_port, https_port
         self.allow_unencrypted = allow_unencrypted
-        self.clock = clock
+        # Sync durations and schedules run on this clock; --time-scale speeds it up.
+        self.clock = clock or (VirtualClock(time_scale) if time_scale != 1.0 else None)
         self.password = lab_password(self.state_dir)
         addresses = allocate(first_address, len(topology.servers))
         self.endpoints = [
@@ -191,7 +194,7 @@ class Lab:
             process = context.Process(
                 target=_worker_main,
                 name=f"wsusauto-lab-{len(self._processes)}",
-                args=(child, self.topology, self.state_dir, self.specs(shard)),
+                args=(child, self.topology, self.state_dir, self.specs(shard), self.clock),
                 daemon=True,
             )
             process.start()
@@ -255,14 +258,16 @@ def build_handlers(
     return LabHandlers.from_topology(topology, state_dir, names=names, clock=clock)
 
 
-def _worker_main(pipe: Any, topology: Topology, state_dir: Path, specs: list[EndpointSpec]) -> None:
+def _worker_main(
+    pipe: Any, topology: Topology, state_dir: Path, specs: list[EndpointSpec], clock: Callable[[], Any] | None
+) -> None:
     import signal
 
     # The parent owns shutdown: it sends "stop" (or dies, which closes the pipe).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     handlers = server = None
     try:
-        handlers = build_handlers(topology, state_dir, [s.name for s in specs], None)
+        handlers = build_handlers(topology, state_dir, [s.name for s in specs], clock)
         server = WinRMServer(specs, handlers, state_dir / "tls")
         server.start()
         pipe.send(("ready", None))

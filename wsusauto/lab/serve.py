@@ -31,6 +31,7 @@ def serve_forever(
     first_address: str,
     auth: str,
     protocol: str,
+    time_scale: float = 1.0,
 ) -> None:
     topology = load_topology(topology_path)
     if workers is None:
@@ -41,7 +42,7 @@ def serve_forever(
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    lab = Lab(topology, state_dir, first_address=first_address, workers=workers)
+    lab = Lab(topology, state_dir, first_address=first_address, workers=workers, time_scale=time_scale)
     try:
         lab.start()
         if inventory_out:

@@ -16,11 +16,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from wsusauto.lab.catalog import catalog, updates_for
 from wsusauto.lab.model.server import WsusServerModel, computer_groups
 from wsusauto.lab.model.store import connect_read_only
 
-# The simulated Microsoft Update catalog: how many updates a root finds there.
-CATALOG_UPDATES = 240
 DEFAULT_DURATION_SECONDS = 3.0
 
 
@@ -52,7 +51,7 @@ def start(server: WsusServerModel, manual: bool = True) -> bool:
     """StartSynchronization(): False when one is already running."""
     if server.get("SynchronizationStatus") != "NotProcessing":
         return False
-    total = CATALOG_UPDATES
+    total = len(catalog())
     server.set(
         SynchronizationStatus="Running",
         SyncStartedAt=server.clock().isoformat(),
@@ -150,9 +149,10 @@ def _outcome(
         )
     status = dict(config["UpdateServerStatus"])
     if config["SyncFromMicrosoftUpdate"]:
-        status["UpdateCount"] = CATALOG_UPDATES
+        languages = None if config["AllUpdateLanguagesEnabled"] else list(config["EnabledUpdateLanguages"])
+        status["UpdateCount"] = len(updates_for(languages))
         status["NotApprovedUpdateCount"] = max(
-            0, CATALOG_UPDATES - status["ApprovedUpdateCount"] - status["DeclinedUpdateCount"]
+            0, status["UpdateCount"] - status["ApprovedUpdateCount"] - status["DeclinedUpdateCount"]
         )
         return "Succeeded", "NotApplicable", "", {"UpdateServerStatus": status, "TransientFailuresLeft": 0}
     upstream = _upstream_config(server, peers, config["UpstreamWsusServerName"])
