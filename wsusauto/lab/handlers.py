@@ -393,6 +393,11 @@ class LabHandlers:
         sync.advance(server, self.servers)
         return [HANDLERS[snippet.name](server, parameters)]
 
+    def tick(self) -> None:
+        """Let every server's WSUS service do its own work (scheduled syncs and their retries)."""
+        for server in list(self.servers.values()):
+            sync.tick(server, self.servers)
+
     def close(self) -> None:
         for server in self.servers.values():
             server.close()

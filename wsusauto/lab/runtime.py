@@ -13,9 +13,11 @@ traffic.
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +95,7 @@ class Lab:
             for s, a in zip(topology.servers, addresses, strict=True)
         ]
         self._server: WinRMServer | None = None
+        self._ticker: Ticker | None = None
         self._handlers: Any = None
         self._processes: list[Any] = []
         self._pipes: list[Any] = []
@@ -133,6 +136,8 @@ class Lab:
         if self.workers == 0:
             self._handlers = build_handlers(self.topology, self.state_dir, None, self.clock)
             self._server = WinRMServer(self.specs(), self._handlers, self.tls_dir)
+            self._ticker = Ticker(self._handlers, tick_interval(self.clock))
+            self._ticker.start()
             try:
                 self._server.start()
             except OSError as exc:
@@ -147,6 +152,9 @@ class Lab:
         return self
 
     def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -250,6 +258,36 @@ class Lab:
         return path
 
 
+def tick_interval(clock: Any) -> float:
+    """Real seconds between ticks: about 30 virtual seconds, at most a quarter of a real second."""
+    scale = getattr(clock, "scale", 1.0)
+    return max(0.02, min(0.25, 30.0 / scale))
+
+
+class Ticker:
+    """The lab servers' own clockwork: scheduled syncs and their retries happen without a client."""
+
+    def __init__(self, handlers: Any, interval: float = 0.25) -> None:
+        self.handlers = handlers
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lab-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.handlers.tick()
+            except Exception:  # a model error must not stop the lab's clockwork
+                logging.getLogger(__name__).exception("lab ticker")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
 def build_handlers(
     topology: Topology, state_dir: Path, names: Sequence[str] | None, clock: Callable[[], Any] | None
 ) -> Any:
@@ -269,6 +307,8 @@ def _worker_main(
     try:
         handlers = build_handlers(topology, state_dir, [s.name for s in specs], clock)
         server = WinRMServer(specs, handlers, state_dir / "tls")
+        ticker = Ticker(handlers, tick_interval(clock))
+        ticker.start()
         server.start()
         pipe.send(("ready", None))
     except OSError as exc:
@@ -282,6 +322,7 @@ def _worker_main(
     except (EOFError, OSError):
         pass
     finally:
+        ticker.stop()
         server.stop()
         close = getattr(handlers, "close", None)
         if close is not None:

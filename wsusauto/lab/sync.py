@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.lab.catalog import catalog, updates_for
+from wsusauto.lab.model.schedule import next_sync_time
 from wsusauto.lab.model.server import WsusServerModel, computer_groups
 from wsusauto.lab.model.store import connect_read_only
 
@@ -47,8 +50,23 @@ def _upstream_faults(server: WsusServerModel, peers: Mapping[str, WsusServerMode
         return {n: json.loads(a) for n, a in db.execute("SELECT name, arguments FROM tbFault")}
 
 
+_locks: dict[int, threading.RLock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(server: WsusServerModel) -> threading.RLock:
+    # A sync's state is read, then written: one thread at a time per server (pipelines and the ticker).
+    with _locks_guard:
+        return _locks.setdefault(id(server), threading.RLock())
+
+
 def start(server: WsusServerModel, manual: bool = True) -> bool:
     """StartSynchronization(): False when one is already running."""
+    with _lock(server):
+        return _start(server, manual)
+
+
+def _start(server: WsusServerModel, manual: bool) -> bool:
     if server.get("SynchronizationStatus") != "NotProcessing":
         return False
     total = len(catalog())
@@ -63,6 +81,11 @@ def start(server: WsusServerModel, manual: bool = True) -> bool:
 
 def advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None:
     """Bring a running sync up to the clock: progress, or its end."""
+    with _lock(server):
+        _advance(server, peers)
+
+
+def _advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None:
     config = server.config()
     if config["SynchronizationStatus"] != "Running":
         return
@@ -81,14 +104,86 @@ def advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> No
         SynchronizationProgress={"TotalItems": 0, "ProcessedItems": 0, "Phase": "NotProcessing"},
         **changes,
     )
-    server.record_sync(
-        result,
-        error,
-        text,
-        start=started,
-        end=started + dt.timedelta(seconds=duration),
-        started_manually=bool(config.get("SyncStartedManually", True)),
+    end = started + dt.timedelta(seconds=duration)
+    manual = bool(config.get("SyncStartedManually", True))
+    server.record_sync(result, error, text, start=started, end=end, started_manually=manual)
+    if not manual:
+        _after_scheduled_sync(server, config, result, end)
+
+
+# The server's own schedule: a random offset on every scheduled start; a failed scheduled sync is
+# retried twice at about fifteen minutes, then waits for the next scheduled time (seeds 000/001).
+SCHEDULE_OFFSET = dt.timedelta(minutes=30)
+RETRY_INTERVAL = dt.timedelta(minutes=15)
+RETRY_JITTER = dt.timedelta(minutes=1)
+SCHEDULED_RETRIES = 2
+
+
+def _schedule_key(config: Mapping[str, Any]) -> str:
+    return (
+        f"{config['SynchronizeAutomatically']}/{config['SynchronizeAutomaticallyTimeOfDay']}/"
+        f"{config['NumberOfSynchronizationsPerDay']}"
     )
+
+
+def _next_scheduled(server: WsusServerModel, after: dt.datetime, rng: random.Random) -> dt.datetime | None:
+    config = server.config()
+    planned = next_sync_time(
+        after,
+        config["SynchronizeAutomatically"],
+        config["SynchronizeAutomaticallyTimeOfDay"],
+        config["NumberOfSynchronizationsPerDay"],
+    )
+    if planned is None:
+        return None
+    return planned + dt.timedelta(seconds=rng.uniform(0, SCHEDULE_OFFSET.total_seconds()))
+
+
+def _after_scheduled_sync(
+    server: WsusServerModel, config: Mapping[str, Any], result: str, end: dt.datetime
+) -> None:
+    retries_left = int(config.get("ScheduledRetriesLeft", SCHEDULED_RETRIES))
+    rng = random.Random(f"{server.name}/{end.isoformat()}")
+    if result != "Succeeded" and retries_left > 0:
+        jitter = rng.uniform(-RETRY_JITTER.total_seconds(), RETRY_JITTER.total_seconds())
+        server.set(
+            NextScheduledRun=(end + RETRY_INTERVAL + dt.timedelta(seconds=jitter)).isoformat(),
+            ScheduledRetriesLeft=retries_left - 1,
+        )
+        return
+    following = _next_scheduled(server, end, rng)
+    server.set(
+        NextScheduledRun=following.isoformat() if following else None, ScheduledRetriesLeft=SCHEDULED_RETRIES
+    )
+
+
+def tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None:
+    """What the WSUS service does on its own: finish running syncs, start scheduled ones (and retries)."""
+    with _lock(server):
+        _tick(server, peers)
+
+
+def _tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None:
+    _advance(server, peers)
+    config = server.config()
+    now = server.clock()
+    key = _schedule_key(config)
+    if not config["SynchronizeAutomatically"]:
+        if config.get("NextScheduledRun"):
+            server.set(NextScheduledRun=None, ScheduleKey=key)
+        return
+    if config.get("ScheduleKey") != key or not config.get("NextScheduledRun"):
+        following = _next_scheduled(server, now, random.Random(f"{server.name}/{now.isoformat()}"))
+        server.set(
+            NextScheduledRun=following.isoformat() if following else None,
+            ScheduleKey=key,
+            ScheduledRetriesLeft=SCHEDULED_RETRIES,
+        )
+        return
+    if config["SynchronizationStatus"] == "NotProcessing" and now >= dt.datetime.fromisoformat(
+        config["NextScheduledRun"]
+    ):
+        _start(server, manual=False)
 
 
 def _outcome(
