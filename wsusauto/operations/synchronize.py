@@ -105,6 +105,7 @@ class Synchronize(Operation):
                 for a in outcome.attempts
             ],
             "progress_samples": len(progress),
+            "last_progress": progress[-1] if progress else None,  # items processed / total, phase
         }
         if outcome.succeeded:
             return OperationResult(
