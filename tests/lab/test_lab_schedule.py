@@ -16,7 +16,7 @@ DOWNSTREAM = {
 }
 
 
-def wait_for(condition, seconds=30.0):
+def wait_for(condition, seconds=90.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
@@ -46,7 +46,8 @@ def test_scheduled_syncs_run_with_an_offset_and_retry_twice_about_15_minutes_apa
     )
     with running_lab(tmp_path, topology, time_scale=3600) as lab:  # an hour a second
         servers = lab.handlers.servers
-        soon = (lab.clock() + dt.timedelta(minutes=60)).replace(microsecond=0)
+        # far enough ahead (6 real seconds) that even a slow machine sees the schedule before it is due
+        soon = (lab.clock() + dt.timedelta(minutes=120)).replace(microsecond=0)
         for name in ("good", "failing"):
             servers[name].set(
                 SynchronizeAutomatically=True, SynchronizeAutomaticallyTimeOfDay=f"{soon:%H:%M:%S}"

@@ -66,13 +66,14 @@ def start(server: WsusServerModel, manual: bool = True) -> bool:
         return _start(server, manual)
 
 
-def _start(server: WsusServerModel, manual: bool) -> bool:
+def _start(server: WsusServerModel, manual: bool, at: dt.datetime | None = None) -> bool:
     if server.get("SynchronizationStatus") != "NotProcessing":
         return False
     total = len(catalog())
     server.set(
         SynchronizationStatus="Running",
-        SyncStartedAt=server.clock().isoformat(),
+        # A scheduled sync starts at its planned moment, even when the lab's ticker notices it late.
+        SyncStartedAt=(at or server.clock()).isoformat(),
         SyncStartedManually=manual,
         SynchronizationProgress={"TotalItems": total, "ProcessedItems": 0, "Phase": "Updates"},
     )
@@ -183,7 +184,7 @@ def _tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None
     if config["SynchronizationStatus"] == "NotProcessing" and now >= dt.datetime.fromisoformat(
         config["NextScheduledRun"]
     ):
-        _start(server, manual=False)
+        _start(server, manual=False, at=dt.datetime.fromisoformat(config["NextScheduledRun"]))
 
 
 def _outcome(
