@@ -126,7 +126,7 @@ def test_a_transport_blip_while_polling_is_not_a_sync_attempt(lab, monkeypatch):
     def blip():
         time.sleep(0.6)  # the sync is running and being polled
         lab_.set_faults("wsus-eu", EndpointFaults(http_status=503))
-        time.sleep(1.2)                                           # several polls land in the outage
+        time.sleep(1.2)  # several polls land in the outage
         lab_.set_faults("wsus-eu", EndpointFaults())
 
     dropped = []
