@@ -1,6 +1,6 @@
 """The contract between the lab's WinRM transport and the WSUS model behind it.
 
-The transport (``wsusauto.lab.winrm``) turns a PSRP CreatePipeline into an ``Invocation`` with
+The transport (``wsusauto.lab.wsman``) turns a PSRP CreatePipeline into an ``Invocation`` with
 plain Python values and hands it to a ``ScriptHandler``. The handler returns the pipeline's output
 objects (plain Python: str, int, float, bool, None, list, dict, datetime) or raises ``ScriptError``,
 which the transport reports the way PowerShell reports a terminating error.
