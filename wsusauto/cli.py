@@ -76,6 +76,28 @@ def _parse_extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
     return extra
 
 
+# Options several commands share, spelled as ansible-playbook spells them.
+inventory_option = click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Ansible-style YAML inventory",
+)
+forks_option = click.option(
+    "-f",
+    "--forks",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="hosts worked on at the same time",
+)
+extra_vars_option = click.option(
+    "-e", "--extra-vars", multiple=True, help="key=value or @file.yml; overrides inventory vars"
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--log-format",
@@ -98,24 +120,10 @@ def cli(log_format: str, log_level: str, debug: bool) -> None:
 
 
 @cli.command()
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Ansible-style YAML inventory",
-)
+@inventory_option
 @click.option("-l", "--limit", default=None, help="host pattern, as in Ansible (groups, globs, a:b, a:!b)")
-@click.option(
-    "-f",
-    "--forks",
-    default=20,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="hosts worked on at the same time",
-)
-@click.option("-e", "--extra-vars", multiple=True, help="key=value or @file.yml; overrides inventory vars")
+@forks_option
+@extra_vars_option
 @click.option(
     "--deadline",
     default=120.0,
@@ -158,26 +166,12 @@ def facts(
 
 @cli.command()
 @click.argument("playbook_path", metavar="PLAYBOOK", type=click.Path(dir_okay=False))
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Ansible-style YAML inventory",
-)
+@inventory_option
 @click.option("-l", "--limit", default=None, help="further limit the plays' hosts (an Ansible host pattern)")
 @click.option("-C", "--check", is_flag=True, help="report what would change; change nothing")
 @click.option("-D", "--diff", "show_diff", is_flag=True, help="show each change's before and after")
-@click.option(
-    "-f",
-    "--forks",
-    default=20,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="hosts worked on at the same time",
-)
-@click.option("-e", "--extra-vars", multiple=True, help="key=value or @file.yml; overrides inventory vars")
+@forks_option
+@extra_vars_option
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document: hosts -> task results, recap")
 @click.option(
     "--journal",
@@ -255,7 +249,7 @@ def run(
 
 
 @cli.command("plan-schedule")
-@click.option("-i", "--inventory", "inventory_path", required=True, type=click.Path(dir_okay=False))
+@inventory_option
 @click.option("-l", "--limit", default=None, help="host pattern, as in Ansible")
 @click.option("--window", default="22:00-05:00", show_default=True, help="when syncs may run, HH:MM-HH:MM")
 @click.option(
@@ -277,7 +271,7 @@ def run(
     type=click.IntRange(min=1),
     help="minutes per sync for servers with no sync history",
 )
-@click.option("-f", "--forks", default=20, show_default=True, type=click.IntRange(min=1))
+@forks_option
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON")
 @click.option("--svg", "svg_path", type=click.Path(dir_okay=False), default=None, help="write a timeline SVG")
 @user_errors
