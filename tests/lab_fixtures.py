@@ -16,11 +16,13 @@ from wsusauto.lab.runtime import Lab
 from wsusauto.lab.topology import topology_from_dict
 
 # Each lab gets its own /24 in 127.0.0.0/8 so tests never share an address (ports stay 5985/5986).
-_subnets = itertools.count(40)
+# The second octet comes from the process id, so two test runs on one machine do not collide either.
+_process_octet = 16 + os.getpid() % 200
+_subnets = itertools.count(1)
 
 
 def next_first_address() -> str:
-    return f"127.0.{next(_subnets)}.1"
+    return f"127.{_process_octet}.{next(_subnets) % 254 + 1}.1"
 
 
 def small_topology(count: int = 3, **per_server: Any) -> Any:
