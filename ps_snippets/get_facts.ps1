@@ -52,6 +52,12 @@ $status = $server.GetStatus()
 $database = $server.GetDatabaseConfiguration()
 $progress = $subscription.GetSynchronizationProgress()
 
+# Newer WSUS versions expose BitsDownloadPriorityForeground; older ones keep it only in SUSDB.
+$bitsForeground = $null
+if ($config | Get-Member -Name BitsDownloadPriorityForeground) {
+    $bitsForeground = [bool]$config.BitsDownloadPriorityForeground
+}
+
 $enabledLanguages = @()
 foreach ($language in $config.GetEnabledUpdateLanguages()) { $enabledLanguages += [string]$language }
 
@@ -133,6 +139,7 @@ try {
     HostBinariesOnMicrosoftUpdate     = [bool]$config.HostBinariesOnMicrosoftUpdate
     DownloadUpdateBinariesAsNeeded    = [bool]$config.DownloadUpdateBinariesAsNeeded
     GetContentFromMU                  = [bool]$config.GetContentFromMU
+    BitsDownloadPriorityForeground    = $bitsForeground
     AllUpdateLanguagesEnabled         = [bool]$config.AllUpdateLanguagesEnabled
     EnabledUpdateLanguages            = $enabledLanguages
     UpdateServerConfigurationState    = [string]$config.GetUpdateServerConfigurationState()

@@ -133,6 +133,8 @@ class Facts:
     host_binaries_on_microsoft_update: bool
     download_update_binaries_as_needed: bool
     get_content_from_mu: bool
+    # None where the API lacks the member (older WSUS keep it only in SUSDB.dbo.tbConfigurationC)
+    bits_download_priority_foreground: bool | None
     all_update_languages_enabled: bool
     enabled_update_languages: tuple[str, ...]
     update_server_configuration_state: str
@@ -204,6 +206,14 @@ class _Reader:
         value = self._get(key)
         if not isinstance(value, bool):
             raise self._fail(key, "true or false", value)
+        return value
+
+    def optional_flag(self, key: str) -> bool | None:
+        value = self._get(key)
+        if value is None or value == "":
+            return None  # PowerShell's $null arrives as None (or an empty string)
+        if not isinstance(value, bool):
+            raise self._fail(key, "true, false or null", value)
         return value
 
     def moment(self, key: str) -> dt.datetime | None:
@@ -312,6 +322,7 @@ def parse_facts(host: str, raw: Any) -> Facts:
         host_binaries_on_microsoft_update=r.flag("HostBinariesOnMicrosoftUpdate"),
         download_update_binaries_as_needed=r.flag("DownloadUpdateBinariesAsNeeded"),
         get_content_from_mu=r.flag("GetContentFromMU"),
+        bits_download_priority_foreground=r.optional_flag("BitsDownloadPriorityForeground"),
         all_update_languages_enabled=r.flag("AllUpdateLanguagesEnabled"),
         enabled_update_languages=tuple(str(x) for x in r.array("EnabledUpdateLanguages")),
         update_server_configuration_state=r.text("UpdateServerConfigurationState"),

@@ -49,6 +49,7 @@ def sample() -> dict:
         "HostBinariesOnMicrosoftUpdate": False,
         "DownloadUpdateBinariesAsNeeded": True,
         "GetContentFromMU": False,
+        "BitsDownloadPriorityForeground": None,
         "AllUpdateLanguagesEnabled": False,
         "EnabledUpdateLanguages": ["en", "de"],
         "UpdateServerConfigurationState": "Ready",

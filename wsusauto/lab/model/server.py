@@ -280,6 +280,7 @@ class WsusServerModel:
                 )
             },
             "HasProxyPassword": self.has_proxy_password,
+            "BitsDownloadPriorityForeground": None,
             "NextSynchronizationTime": iso(next_time) if next_time else None,
             "SynchronizationProgress": dict(c["SynchronizationProgress"]),
             "LastSynchronizationInfo": last[0] if last else never,

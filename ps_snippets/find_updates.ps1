@@ -1,0 +1,34 @@
+<#
+    find_updates: which of the given updates this (upstream) server knows, and in what state.
+
+    Seed "Issues with Synchronization": on a downstream server, note the updates whose download
+    failed, then check whether they exist on the upstream server. Runs on Windows PowerShell 2.0 to
+    5.1 on the upstream server itself. Reads only. Update ids compare case-insensitively.
+#>
+param(
+    [string[]]$UpdateIds
+)
+$ErrorActionPreference = 'Stop'
+
+[void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
+$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+
+$wanted = @{}
+foreach ($id in $UpdateIds) { $wanted[([string]$id).ToLower()] = $true }
+
+$found = @()
+foreach ($update in $server.GetUpdates()) {
+    $id = ([string]$update.Id.UpdateId).ToLower()
+    if ($wanted.ContainsKey($id)) {
+        $found += @{
+            UpdateId   = $id
+            Title      = [string]$update.Title
+            State      = [string]$update.State
+            IsDeclined = [bool]$update.IsDeclined
+        }
+    }
+}
+
+@{
+    Found = $found
+}

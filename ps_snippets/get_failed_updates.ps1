@@ -1,0 +1,35 @@
+<#
+    get_failed_updates: the updates whose files this server failed to download (the red X on the
+    console's Updates page; UpdateState Failed: "one or more of the required files could not be
+    retrieved from the upstream server").
+
+    Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself. Reads only. Returns at most
+    $MaxUpdates of them and the total count.
+#>
+param(
+    [int]$MaxUpdates
+)
+$ErrorActionPreference = 'Stop'
+
+[void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
+$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+
+$failed = @()
+$total = 0
+foreach ($update in $server.GetUpdates()) {
+    if ([string]$update.State -eq 'Failed') {
+        $total += 1
+        if ($failed.Count -lt $MaxUpdates) {
+            $failed += @{
+                UpdateId   = [string]$update.Id.UpdateId
+                Title      = [string]$update.Title
+                IsApproved = [bool]$update.IsApproved
+            }
+        }
+    }
+}
+
+@{
+    FailedUpdates     = $failed
+    FailedUpdateCount = $total
+}

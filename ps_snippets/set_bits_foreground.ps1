@@ -1,0 +1,103 @@
+<#
+    set_bits_foreground: the documented fix for "Content file download failed ... BITS requires that
+    the server support the Range protocol header" (a proxy without HTTP 1.1 range requests).
+
+    Where the server's API has BitsDownloadPriorityForeground (probed with Get-Member), it is set
+    there and saved. Otherwise the seed's way: stop the WSUS service, set the column in SUSDB with
+    osql (sqlcmd where osql is gone) on the instance the setup key's SqlServerName names (Windows
+    Internal Database: its named pipe), and start the WSUS service again, also when the SQL step
+    failed. The current value is read first: nothing is stopped or written when it is already set.
+    Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself.
+#>
+param(
+    [string]$WsusServiceName,
+    [string]$SetupRegistryPath,
+    [string]$WidPipe,
+    [string]$SseePipe,
+    [int]$ReadyTimeoutSeconds
+)
+$ErrorActionPreference = 'Stop'
+
+[void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
+$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+$config = $server.GetConfiguration()
+
+if ($config | Get-Member -Name BitsDownloadPriorityForeground) {
+    $before = [bool]$config.BitsDownloadPriorityForeground
+    if (-not $before) {
+        if ([string]$server.GetSubscription().GetSynchronizationStatus() -ne 'NotProcessing') {
+            throw 'A synchronization is in progress; WSUS saves no configuration change until it ends.'
+        }
+        $waited = 0
+        while ([string]$config.GetUpdateServerConfigurationState() -ne 'Ready') {
+            if ($waited -ge $ReadyTimeoutSeconds) {
+                throw "The configuration state is still $([string]$config.GetUpdateServerConfigurationState()) after $waited s; a previous save is still processing."
+            }
+            Start-Sleep -Seconds 1
+            $waited += 1
+        }
+        $config.BitsDownloadPriorityForeground = $true
+        $config.Save()
+        $config = $server.GetConfiguration()
+    }
+    return @{
+        Method   = 'api'
+        Instance = ''
+        Before   = $before
+        After    = [bool]$config.BitsDownloadPriorityForeground
+        Changed  = (-not $before)
+    }
+}
+
+$instance = [string](Get-ItemProperty -Path $SetupRegistryPath).SqlServerName
+$target = $instance
+# -like compares case-insensitively: 'MICROSOFT##WID', '<host>\MICROSOFT##SSEE'.
+if ($instance -like '*##WID*') { $target = $WidPipe }
+elseif ($instance -like '*##SSEE*') { $target = $SseePipe }
+
+$osql = Join-Path $env:ProgramFiles 'Update Services\tools\osql\osql.exe'
+$method = 'osql'
+$tool = $osql
+if (-not (Test-Path -LiteralPath $osql)) {
+    $sqlcmd = Get-Command sqlcmd -ErrorAction SilentlyContinue
+    if ($sqlcmd -eq $null) {
+        throw "Neither osql ($osql) nor sqlcmd is installed on this server; install the SQL command-line utilities, or set BitsDownloadPriorityForeground in SUSDB.dbo.tbConfigurationC by hand."
+    }
+    $method = 'sqlcmd'
+    $tool = [string]$sqlcmd.Definition
+}
+
+$read = & $tool -S $target -E -b -h -1 -Q 'SET NOCOUNT ON; SELECT BitsDownloadPriorityForeground FROM SUSDB.dbo.tbConfigurationC' 2>&1
+if ($LASTEXITCODE -ne 0) {
+    throw "$method could not read SUSDB on ${target}: $($read -join ' ')"
+}
+$before = (($read -join ' ').Trim() -eq '1')
+$after = $before
+if (-not $before) {
+    Stop-Service -Name $WsusServiceName
+    $output = ''
+    $exitCode = 0
+    try {
+        if ($method -eq 'osql') {
+            $output = & $tool -S $target -E -b -n -Q 'USE SUSDB update tbConfigurationC set BitsDownloadPriorityForeground=1' 2>&1
+        } else {
+            $output = & $tool -S $target -E -b -Q 'USE SUSDB update tbConfigurationC set BitsDownloadPriorityForeground=1' 2>&1
+        }
+        $exitCode = $LASTEXITCODE
+    } finally {
+        # The seed's third step, whatever happened in the second: the WSUS service must run again.
+        Start-Service -Name $WsusServiceName
+    }
+    if ($exitCode -ne 0) {
+        throw "$method failed on ${target} (exit code $exitCode): $($output -join ' '); the WSUS service was started again"
+    }
+    $after = $true
+}
+
+@{
+    Method   = $method
+    Instance = $target
+    Before   = $before
+    After    = $after
+    Changed  = (-not $before)
+}

@@ -1,0 +1,126 @@
+"""What every troubleshooting check shares: the evidence it reads and the finding it returns.
+
+A check is pure: evidence in (each server's facts, what the server saw of its upstream, the
+fleet's intended hierarchy), findings out. It never talks to a server; gathering the evidence is
+``wsusauto.diagnose``'s job, and repairs are operations (``Finding.fix`` names one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wsusauto.facts import Facts
+
+SEVERITIES = ("error", "warning", "info")
+
+# The seeds the remedies come from (shared/seeds): Microsoft's own troubleshooting texts.
+SEED_REPLICA = "Running WSUS 3.0 SP2 in Replica Mode (TechNet dd939893)"
+SEED_ISSUES = "Issues with Synchronization (TechNet cc708514, WSUS 3.0 SP2)"
+SEED_SYNC_ISSUES = "Synchronization issues (TechNet cc708426)"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # the check's stable id, e.g. "bits-service"
+    host: str
+    severity: str  # error | warning | info
+    title: str
+    evidence: Mapping[str, Any]  # plain JSON values: what was seen, where
+    remedy: str  # what to do, quoting or citing the seed
+    source: str  # the seed and section the remedy comes from
+    fix: str | None = None  # the operation that applies the documented fix, if there is one
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "title": self.title,
+            "evidence": dict(self.evidence),
+            "remedy": self.remedy,
+            "source": self.source,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class UpstreamProbe:
+    """What a downstream server saw when it resolved its upstream's name and tried its port."""
+
+    name: str
+    port: int
+    resolved: bool
+    addresses: tuple[str, ...]
+    resolve_error: str
+    port_tested: bool
+    port_open: bool
+    connect_error: str
+
+
+@dataclass(frozen=True)
+class FailedUpdate:
+    """An update whose files this server failed to download (the console's red X)."""
+
+    update_id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class UpstreamCopy:
+    """The upstream server's copy of an update a downstream server failed to download."""
+
+    update_id: str
+    title: str
+    state: str  # UpdateState name on the upstream: Ready, NotReady, Failed, ...
+    is_declined: bool
+
+
+@dataclass(frozen=True)
+class HostEvidence:
+    host: str  # inventory name
+    facts: Facts
+    address: str = ""  # how the inventory reaches it (ansible_host): an IP is the seed's work-around
+    intended_upstream: str | None = None  # inventory host (wsus_upstream), None: Microsoft Update
+    intended_replica: bool = False
+    upstream_probe: UpstreamProbe | None = None  # None: syncs from Microsoft Update, or not probed
+    failed_updates: tuple[FailedUpdate, ...] = ()
+    failed_update_count: int = 0
+    upstream_copies: Mapping[str, UpstreamCopy] | None = None  # update id -> copy; None: not looked up
+    probe_errors: tuple[str, ...] = ()  # evidence that could not be gathered, in words
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Every reachable server's evidence, and who is whose upstream (configured, by inventory name)."""
+
+    hosts: Mapping[str, HostEvidence]
+    configured_upstream: Mapping[str, str | None] = field(default_factory=dict)
+    max_concurrent_per_upstream: int = 1
+
+    def upstream_of(self, host: str) -> HostEvidence | None:
+        """The evidence of the server ``host`` syncs from (as configured), when the fleet has it."""
+        name = self.configured_upstream.get(host)
+        return self.hosts.get(name) if name else None
+
+    def downstream_of(self, host: str) -> list[HostEvidence]:
+        return [self.hosts[h] for h, up in self.configured_upstream.items() if up == host and h in self.hosts]
+
+
+CheckFunction = Callable[[HostEvidence, Fleet], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    source: str
+    run: CheckFunction
+    fix: str | None = None
+
+    def finding(
+        self, evidence: HostEvidence, severity: str, title: str, details: Mapping[str, Any], remedy: str
+    ) -> Finding:
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity {severity!r} is not one of {SEVERITIES}")
+        return Finding(self.id, evidence.host, severity, title, dict(details), remedy, self.source, self.fix)
