@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from psrpcore import ServerPipeline, ServerRunspacePool, StreamType
+from psrpcore import ServerHostRequestor, ServerPipeline, ServerRunspacePool, StreamType
 from psrpcore._payload import PSRPPayload
 from psrpcore.types import (
     ErrorCategory,
@@ -38,6 +38,12 @@ from wsusauto.lab.wsman import soap
 log = logging.getLogger(__name__)
 
 _FINAL_STATES = {PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped}
+
+# Ansible's psrp connection runs a raw command as ``<command>\nexit $LASTEXITCODE`` and takes its rc
+# from the host's SetShouldExit call, which PowerShell's ``exit`` makes. The lab runs no native
+# commands, so $LASTEXITCODE is $null and the exit code 0; a terminating error never reaches the
+# ``exit`` (no call; the pipeline fails, which Ansible reports as rc 1).
+EXIT_LASTEXITCODE = "\nexit $LASTEXITCODE"
 
 
 class _LabRunspacePool(ServerRunspacePool):
@@ -250,6 +256,8 @@ class Shell:
                 if error is not None and error.terminating:
                     pipeline._change_state(PSInvocationState.Failed, _error_record(error))
                 else:
+                    if invocation.script.endswith(EXIT_LASTEXITCODE):
+                        ServerHostRequestor(pipeline).set_should_exit(0)
                     pipeline.complete()
             except Exception as exc:
                 log.exception("serializing output failed on %s", self.endpoint)
