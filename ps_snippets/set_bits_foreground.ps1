@@ -6,15 +6,16 @@
     there and saved. Otherwise the seed's way: stop the WSUS service, set the column in SUSDB with
     osql (sqlcmd where osql is gone) on the instance the setup key's SqlServerName names (Windows
     Internal Database: its named pipe), and start the WSUS service again, also when the SQL step
-    failed. The current value is read first: nothing is stopped or written when it is already set.
-    Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself.
+    failed. The current value is read first: nothing is stopped or written when it is already set,
+    nor when $ReadOnly asks only for the current value (check mode). Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself.
 #>
 param(
     [string]$WsusServiceName,
     [string]$SetupRegistryPath,
     [string]$WidPipe,
     [string]$SseePipe,
-    [int]$ReadyTimeoutSeconds
+    [int]$ReadyTimeoutSeconds,
+    [bool]$ReadOnly
 )
 $ErrorActionPreference = 'Stop'
 
@@ -24,7 +25,7 @@ $config = $server.GetConfiguration()
 
 if ($config | Get-Member -Name BitsDownloadPriorityForeground) {
     $before = [bool]$config.BitsDownloadPriorityForeground
-    if (-not $before) {
+    if (-not $before -and -not $ReadOnly) {
         if ([string]$server.GetSubscription().GetSynchronizationStatus() -ne 'NotProcessing') {
             throw 'A synchronization is in progress; WSUS saves no configuration change until it ends.'
         }
@@ -45,7 +46,7 @@ if ($config | Get-Member -Name BitsDownloadPriorityForeground) {
         Instance = ''
         Before   = $before
         After    = [bool]$config.BitsDownloadPriorityForeground
-        Changed  = (-not $before)
+        Changed  = ([bool]$config.BitsDownloadPriorityForeground -ne $before)
     }
 }
 
@@ -73,7 +74,7 @@ if ($LASTEXITCODE -ne 0) {
 }
 $before = (($read -join ' ').Trim() -eq '1')
 $after = $before
-if (-not $before) {
+if (-not $before -and -not $ReadOnly) {
     Stop-Service -Name $WsusServiceName
     $output = ''
     $exitCode = 0
@@ -99,5 +100,5 @@ if (-not $before) {
     Instance = $target
     Before   = $before
     After    = $after
-    Changed  = (-not $before)
+    Changed  = ($after -ne $before)
 }
