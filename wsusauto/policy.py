@@ -109,9 +109,10 @@ class SyncRetryPolicy:
 
     def retrying(self, sleep: Callable[[float], None], rng: random.Random | None = None) -> Retrying:
         chance = rng or random.Random()
+        # At most 1/30 of the interval (30 s of 15 min): a 1 s lab interval must not wait 31 s.
+        spread = min(self.jitter.total_seconds(), self.interval.total_seconds() / 30)
 
         def wait(state: RetryCallState) -> float:
-            spread = self.jitter.total_seconds()
             return max(0.0, self.interval.total_seconds() + chance.uniform(-spread, spread))
 
         return Retrying(

@@ -95,6 +95,15 @@ def test_interval_is_configurable_for_labs():
     assert fake.slept == [30.0, 30.0]
 
 
+@given(st.integers(min_value=1, max_value=3600), st.integers(min_value=0, max_value=2**32))
+def test_jitter_stays_small_against_a_short_interval(seconds, seed):
+    fake = FakeTime()
+    policy = SyncRetryPolicy(interval=dt.timedelta(seconds=seconds))
+    policy.run(failing(["UssNotFound"] * 3), clock=fake.clock, sleep=fake.sleep, rng=random.Random(seed))
+    assert len(fake.slept) == 2
+    assert all(abs(slept - seconds) <= min(30, seconds / 30) for slept in fake.slept)
+
+
 @given(st.lists(st.sampled_from(sorted(TRANSIENT) + sorted(PERMANENT) + [None]), min_size=1, max_size=6))
 def test_never_more_than_three_attempts_and_never_a_retry_after_a_permanent_cause(errors):
     fake = FakeTime()
