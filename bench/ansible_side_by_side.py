@@ -1,0 +1,361 @@
+"""wsusauto against Ansible (ansible-core, psrp connection) on the same lab fleet, side by side.
+
+    .venv/bin/python bench/ansible_side_by_side.py                    # N = 10, 50, 200; forks 20
+    .venv/bin/python bench/ansible_side_by_side.py --sizes 10 --repeat 3
+
+Installs ansible-core (the newest pip finds for this Python) and pypsrp into bench/.ansible-venv
+the first time. For each N it serves N lab hosts (NTLM with message encryption over HTTP, the lab
+in worker processes), writes one inventory that both tools read unchanged, and runs, each with
+the same forks:
+
+  (a) facts     Ansible: ``ansible-playbook``, one play, ``gather_facts: false``, one ``raw`` task
+                whose text is exactly a shipped read-only snippet;
+                wsusauto: ``wsusauto facts`` (the get_facts snippet with its parameters).
+  (c) 5 tasks   Ansible: the same play with 5 ``raw`` tasks (5 pipelines per host, each on a new
+                connection, as Ansible's psrp plugin works per task);
+                wsusauto ``run``, same work: 5 plays of one ``status`` task each (5 get_facts
+                pipelines per host on one Session per host);
+                wsusauto ``run``, its own way: one play with the 5-task playbook of bench/runner.py
+                (status, schedule, no proxy, not a replica, Microsoft Update) on a converged
+                fleet: facts read once per host, every task planned on them, nothing changed.
+
+Raw takes text only, no parameters, and get_facts cannot run without its registry path (it fails
+as on Windows; tests/lab/test_ansible_form.py), so Ansible's raw task is get_synchronization_status,
+the read-only snippet that needs no value. wsusauto's get_facts does more work on the server and
+returns more (about 40 keys against 10), so the comparison leans towards Ansible.
+
+Wall time and CPU: client CPU is RUSAGE_CHILDREN around the tool's process (ansible-playbook and
+every fork it reaps; wsusauto and its worker processes); lab CPU is read from /proc for the lab's
+worker processes. Results print as a markdown table (``--json-out`` keeps the numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from wsusauto.lab.runtime import Lab  # noqa: E402
+from wsusauto.lab.topology import topology_from_dict  # noqa: E402
+from wsusauto.snippets import registry  # noqa: E402
+
+ANSIBLE_VENV = ROOT / "bench" / ".ansible-venv"
+RAW_SNIPPET = "get_synchronization_status"
+FIRST_ADDRESS = "127.0.230.1"
+WSUSAUTO_TASKS = [
+    {"name": "status", "status": {}},
+    {"name": "schedule", "schedule": {"automatic": True, "time": "03:00", "per_day": 1}},
+    {"name": "no proxy", "proxy": {"enabled": False}},
+    {"name": "not a replica", "replica": {"enabled": False}},
+    {"name": "from Microsoft Update", "update_source": {"source": "microsoft_update"}},
+]
+
+
+# -- the Ansible venv ------------------------------------------------------------------------------
+
+
+def ensure_ansible() -> dict[str, str]:
+    """bench/.ansible-venv with ansible-core and pypsrp from PyPI; their versions."""
+    playbook = ANSIBLE_VENV / "bin" / "ansible-playbook"
+    if not playbook.exists():
+        print(f"installing ansible-core and pypsrp into {ANSIBLE_VENV} ...", flush=True)
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", str(ANSIBLE_VENV)], check=True)
+        subprocess.run(
+            [str(ANSIBLE_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "ansible-core", "pypsrp"],
+            check=True,
+        )
+    code = (
+        "import importlib.metadata as m, json, sys; "
+        "print(json.dumps({p: m.version(p) for p in ('ansible-core', 'pypsrp', 'pyspnego')} "
+        "| {'python': sys.version.split()[0]}))"
+    )
+    out = subprocess.run([str(ANSIBLE_VENV / "bin" / "python"), "-c", code], capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def ansible_env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_GATHERING="explicit",
+        ANSIBLE_RETRY_FILES_ENABLED="False",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCAL_TEMP=str(tmp / "ansible-tmp"),
+        ANSIBLE_HOME=str(tmp / "ansible-home"),
+        ANSIBLE_PYTHON_INTERPRETER="auto_silent",  # irrelevant for raw; silences discovery
+        ANSIBLE_DEPRECATION_WARNINGS="False",
+        ANSIBLE_CONFIG=str(tmp / "no-ansible.cfg"),  # ignore any ansible.cfg around
+        PATH=f"{ANSIBLE_VENV / 'bin'}:{env.get('PATH', '')}",
+    )
+    return env
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Measure:
+    wall: float
+    client_cpu: float
+    lab_cpu: float
+
+
+def measure(lab: Lab, argv: list[str], env: dict[str, str], check) -> Measure:
+    pids = [p.pid for p in lab._processes]
+    lab_before = sum(process_cpu(p) for p in pids)
+    cpu_before, wall_before = children_cpu(), time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - wall_before
+    client = children_cpu() - cpu_before
+    lab_cpu = sum(process_cpu(p) for p in pids) - lab_before
+    problem = check(done)
+    if problem:
+        sys.exit(f"{' '.join(argv[:3])} ...: {problem}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return Measure(wall, client, lab_cpu)
+
+
+def ansible_recap_ok(hosts: int, tasks: int):
+    def check(done: subprocess.CompletedProcess[str]) -> str | None:
+        if done.returncode != 0:
+            return f"ansible-playbook exited {done.returncode}"
+        recap = re.findall(r"ok=(\d+)\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", done.stdout)
+        if len(recap) != hosts:
+            return f"recap lists {len(recap)} hosts, expected {hosts}"
+        bad = [r for r in recap if int(r[0]) != tasks or r[1] != "0" or r[2] != "0"]
+        return f"{len(bad)} hosts not ok={tasks}" if bad else None
+
+    return check
+
+
+def wsusauto_ok(done: subprocess.CompletedProcess[str]) -> str | None:
+    return None if done.returncode == 0 else f"wsusauto exited {done.returncode}"
+
+
+# -- the runs --------------------------------------------------------------------------------------
+
+
+def raw_task(name: str, text: str, **more: object) -> dict[str, object]:
+    """A raw task whose command is exactly ``text``. The mapping form: Ansible's free-form splitter
+    refuses a snippet with an unbalanced quote in a comment ("synchronization's")."""
+    return {"name": name, "raw": {"_raw_params": text}, **more}
+
+
+def write_files(tmp: Path) -> dict[str, Path]:
+    snippet = registry()[RAW_SNIPPET].text
+    files = {
+        "ansible_1": [
+            {"name": "facts", "hosts": "all", "gather_facts": False, "tasks": [raw_task("facts", snippet)]}
+        ],
+        "ansible_5": [
+            {
+                "name": "five",
+                "hosts": "all",
+                "gather_facts": False,
+                "tasks": [raw_task(f"snippet {i}", snippet) for i in range(1, 6)],
+            }
+        ],
+        "wsusauto_5_plays": [
+            {"name": f"status {i}", "hosts": "all", "tasks": [{"name": "status", "status": {}}]}
+            for i in range(1, 6)
+        ],
+        "wsusauto_5_tasks": [{"name": "five", "hosts": "all", "tasks": WSUSAUTO_TASKS}],
+    }
+    paths = {}
+    for name, data in files.items():
+        path = tmp / f"{name}.yml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False, width=10_000), encoding="utf-8")
+        paths[name] = path
+    return paths
+
+
+def ansible_rc_check(tmp: Path, env: dict[str, str]) -> dict[str, int]:
+    """Ansible's rc for a raw snippet that succeeds and for one that fails (get_facts, no values)."""
+    names = (RAW_SNIPPET, "get_facts")
+    tasks = [raw_task(name, registry()[name].text, ignore_errors=True) for name in names]
+    playbook = tmp / "rc-check.yml"
+    playbook.write_text(
+        yaml.safe_dump([{"hosts": "all", "gather_facts": False, "tasks": tasks}], width=10_000),
+        encoding="utf-8",
+    )
+    topology = topology_from_dict({"servers": [{"name": "rc-check"}]})
+    with Lab(topology, tmp / "lab", first_address="127.0.229.1", workers=1) as lab:
+        inventory = lab.write_inventory(tmp / "inventory.yml")
+        done = subprocess.run(
+            [str(ANSIBLE_VENV / "bin" / "ansible-playbook"), "-i", str(inventory), str(playbook), "-v"],
+            env={**env, **ansible_env(tmp)},
+            capture_output=True,
+            text=True,
+        )
+    rcs = [int(rc) for rc in re.findall(r'"rc": (\d+)', done.stdout)]
+    if len(rcs) != len(names):
+        sys.exit(
+            f"expected {len(names)} rc values from Ansible:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return dict(zip(names, rcs, strict=True))
+
+
+def run_size(n: int, forks: int, repeat: int, workers: int, env: dict[str, str]) -> dict[str, Measure]:
+    servers = [{"name": f"bench-{i:03d}"} for i in range(n)]
+    wsusauto = [sys.executable, "-m", "wsusauto.cli"]
+    with tempfile.TemporaryDirectory(prefix="ansbench-") as tmp_name:
+        tmp = Path(tmp_name)
+        env = {**env, **ansible_env(tmp)}
+        files = write_files(tmp)
+        lab = Lab(
+            topology_from_dict({"servers": servers}),
+            tmp / "lab",
+            first_address=FIRST_ADDRESS,
+            workers=workers,
+        )
+        with lab:
+            inventory = lab.write_inventory(tmp / "inventory.yml")
+            f = ["-f", str(forks)]
+            runs = {
+                "a_ansible": (
+                    [
+                        str(ANSIBLE_VENV / "bin" / "ansible-playbook"),
+                        "-i",
+                        str(inventory),
+                        *f,
+                        str(files["ansible_1"]),
+                    ],
+                    ansible_recap_ok(n, 1),
+                ),
+                "a_wsusauto": ([*wsusauto, "facts", "-i", str(inventory), *f, "--json"], wsusauto_ok),
+                "c_ansible": (
+                    [
+                        str(ANSIBLE_VENV / "bin" / "ansible-playbook"),
+                        "-i",
+                        str(inventory),
+                        *f,
+                        str(files["ansible_5"]),
+                    ],
+                    ansible_recap_ok(n, 5),
+                ),
+                "c_wsusauto_same": (
+                    [*wsusauto, "run", str(files["wsusauto_5_plays"]), "-i", str(inventory), *f],
+                    wsusauto_ok,
+                ),
+                "c_wsusauto_own": (
+                    [*wsusauto, "run", str(files["wsusauto_5_tasks"]), "-i", str(inventory), *f],
+                    wsusauto_ok,
+                ),
+            }
+            # Warm-up: converge the fleet for the 5-task playbook; compile both tools' bytecode.
+            measure(lab, runs["c_wsusauto_own"][0], env, wsusauto_ok)
+            measure(lab, [*runs["a_ansible"][0], "-l", "bench-000"], env, lambda d: None)
+            results: dict[str, list[Measure]] = {k: [] for k in runs}
+            for _ in range(repeat):
+                for key, (argv, check) in runs.items():
+                    results[key].append(measure(lab, argv, env, check))
+                    m = results[key][-1]
+                    print(
+                        f"  N={n:<4} {key:16s} wall {m.wall:8.2f} s  client CPU {m.client_cpu:8.2f} s"
+                        f"  lab CPU {m.lab_cpu:7.2f} s",
+                        flush=True,
+                    )
+    return {
+        key: Measure(
+            statistics.median(m.wall for m in ms),
+            statistics.median(m.client_cpu for m in ms),
+            statistics.median(m.lab_cpu for m in ms),
+        )
+        for key, ms in results.items()
+    }
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+ROWS = [
+    ("(a) facts, 1 pipeline/host", "a_ansible", "a_wsusauto"),
+    ("(c) 5 tasks, same work: 5 pipelines/host", "c_ansible", "c_wsusauto_same"),
+    ("(c) 5 tasks, wsusauto's way: 1 pipeline/host", "c_ansible", "c_wsusauto_own"),
+]
+
+
+def table(all_results: dict[int, dict[str, Measure]]) -> str:
+    lines = [
+        "| N | run | Ansible wall | wsusauto wall | **wall ratio** | Ansible client CPU "
+        "| wsusauto client CPU | CPU ratio | lab CPU Ansible / wsusauto |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n, results in all_results.items():
+        for label, theirs_key, ours_key in ROWS:
+            theirs, ours = results[theirs_key], results[ours_key]
+            lines.append(
+                f"| {n} | {label} | {theirs.wall:.1f} s | {ours.wall:.2f} s "
+                f"| **{theirs.wall / ours.wall:.1f}x** | {theirs.client_cpu:.1f} s | {ours.client_cpu:.2f} s "
+                f"| {theirs.client_cpu / ours.client_cpu:.1f}x "
+                f"| {theirs.lab_cpu:.1f} s / {ours.lab_cpu:.1f} s |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,50,200", help="fleet sizes, comma-separated")
+    parser.add_argument("--forks", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size (median)")
+    parser.add_argument("--workers", type=int, default=0, help="lab worker processes (0: 1 per 100 hosts)")
+    parser.add_argument("--json-out", default=None, help="also write the results as JSON to this file")
+    args = parser.parse_args()
+    versions = ensure_ansible()
+    print(f"Ansible side: {versions}", flush=True)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    all_results: dict[int, dict[str, Measure]] = {}
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="ansbench-rc-") as tmp_name:
+        rcs = ansible_rc_check(Path(tmp_name), env)
+    print(
+        f"Ansible rc: raw {RAW_SNIPPET} -> {rcs[RAW_SNIPPET]}, raw get_facts (fails) -> {rcs['get_facts']}",
+        flush=True,
+    )
+    for n in sizes:
+        workers = args.workers or max(1, (n + 99) // 100)
+        all_results[n] = run_size(n, args.forks, args.repeat, workers, env)
+    print()
+    print(table(all_results))
+    if args.json_out:
+        Path(args.json_out).write_text(
+            json.dumps(
+                {
+                    "versions": versions,
+                    "rc": rcs,
+                    "forks": args.forks,
+                    "repeat": args.repeat,
+                    "results": {n: {k: vars(m) for k, m in r.items()} for n, r in all_results.items()},
+                    "table": table(all_results),
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
+
+
+if __name__ == "__main__":
+    main()
