@@ -347,6 +347,112 @@ def plan_schedule(
         print_plan_table(result, zone)
 
 
+@cli.command()
+@inventory_option
+@click.option("-l", "--limit", default=None, help="host pattern, as in Ansible")
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), default=None, help="write the HTML report here"
+)
+@click.option("--json", "as_json", is_flag=True, help="print the report's data as one JSON document")
+@click.option(
+    "--tz",
+    "zone",
+    default=None,
+    help="IANA zone of the local times and of --window (default: this machine's zone, else UTC)",
+)
+@click.option("--window", default="22:00-05:00", show_default=True, help="stagger plan: when syncs may run")
+@click.option("--max-concurrent-per-upstream", "k", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--syncs-per-day", default=1, show_default=True, type=click.IntRange(1, 24))
+@click.option(
+    "--offset",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="worst-case random start offset WSUS adds, minutes",
+)
+@click.option(
+    "--default-duration",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="minutes per sync for servers with no sync history",
+)
+@forks_option
+@extra_vars_option
+@click.option(
+    "--deadline",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="seconds one host may take",
+)
+@user_errors
+def report(
+    inventory_path: str,
+    limit: str | None,
+    html_path: str | None,
+    as_json: bool,
+    zone: str | None,
+    window: str,
+    k: int,
+    syncs_per_day: int,
+    offset: int,
+    default_duration: int,
+    forks: int,
+    extra_vars: tuple[str, ...],
+    deadline: float,
+) -> None:
+    """The fleet report: one self-contained HTML file (hierarchy, schedules, last syncs, findings, the
+    stagger timeline); --json prints the same data (exit 0, 2 a host failed, 4 a host was unreachable)."""
+    from wsusauto.inventory import load_inventory
+    from wsusauto.report_html import (
+        gather_fleet_report,
+        local_zone_name,
+        report_json,
+        write_report,
+        zone_info,
+    )
+    from wsusauto.stagger import Policy
+    from wsusauto.stagger import window as parse_window
+
+    if not html_path and not as_json:
+        raise UsageError("say where the report goes: --html FILE, and/or --json for its data on stdout")
+    zone = zone or local_zone_name()
+    inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
+    for warning in inventory.warnings:
+        structlog.get_logger("wsusauto").warning(warning)
+    hosts = inventory.select(limit)
+    for host in hosts:  # every host's connection vars are checked before any connection is made
+        inventory.connection_options(host)
+    zone_info(zone)  # a bad --tz is one line, before any server is contacted
+    start, length = parse_window(window, zone)
+    policy = Policy(
+        window_start=int(start),
+        window_length=length,
+        syncs_per_day=syncs_per_day,
+        max_concurrent=k,
+        offset=float(offset),
+    )
+    fleet_report = gather_fleet_report(
+        inventory,
+        hosts,
+        zone=zone,
+        policy=policy,
+        default_duration=default_duration,
+        forks=forks,
+        deadline=deadline,
+    )
+    if html_path:
+        path = write_report(fleet_report, html_path)
+        click.echo(f"report written: {path.resolve()}", err=as_json)
+    if as_json:
+        click.echo(report_json(fleet_report))
+    if fleet_report.unreachable:
+        sys.exit(exitcodes.HOST_UNREACHABLE)
+    if fleet_report.failed:
+        sys.exit(exitcodes.HOST_FAILED)
+
+
 @cli.group()
 def lab() -> None:
     """The lab: simulated WSUS servers behind real WinRM endpoints on 127.0.0.0/8."""

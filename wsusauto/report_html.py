@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import inspect
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -453,6 +454,14 @@ _COLUMNS = (
 )
 
 
+def _header(key: str, label: str, kind: str, zone: str) -> str:
+    title, _, sub = label.partition("|")
+    below = f'<div class="sub">{_e(sub.format(zone=zone))}</div>' if sub else ""
+    return (
+        f'<th data-key="{key}" data-type="{kind}" scope="col"><span class="h">{_e(title)}</span>{below}</th>'
+    )
+
+
 def _two_times(utc: str, local: str, local_zone: str | None) -> str:
     zone = f'<span class="muted">{_e(local_zone)}</span>'
     return f'{_e(utc)} <span class="muted">UTC</span><div>{_e(local)} {zone}</div>'
@@ -631,9 +640,9 @@ th, td { text-align:left; padding:7px 9px; border-bottom:1px solid var(--line); 
 th { background:#eef2f6; font-weight:600; white-space:nowrap; position:sticky; top:0; }
 th .sub { font-weight:400; font-size:11px; color:var(--muted); }
 th[data-key] { cursor:pointer; user-select:none; }
-th[data-key]::after { content:" \\2195"; color:#9aa7b5; font-size:11px; }
-th[aria-sort=ascending]::after { content:" \\25B2"; color:var(--fg); }
-th[aria-sort=descending]::after { content:" \\25BC"; color:var(--fg); }
+th[data-key] .h::after { content:" \\2195"; color:#9aa7b5; font-size:11px; }
+th[aria-sort=ascending] .h::after { content:" \\25B2"; color:var(--fg); }
+th[aria-sort=descending] .h::after { content:" \\25BC"; color:var(--fg); }
 tr.host-row:hover { background:#f8fafc; }
 tr.behind { background:var(--warn-bg); } tr.behind:hover { background:#ffe9bf; }
 tr.unreachable, tr.failed { background:var(--err-bg); }
@@ -754,12 +763,7 @@ def render_html(report: FleetReport) -> str:
         ("warnings", summary["warnings"], "warn" if summary["warnings"] else ""),
     ]
     summary_html = "".join(f'<li class="{cls}"><b>{value}</b>{_e(label)}</li>' for label, value, cls in cards)
-    headers = "".join(
-        f'<th data-key="{key}" data-type="{kind}" scope="col">{_e(label.partition("|")[0])}'
-        + (f'<div class="sub">{_e(label.partition("|")[2].format(zone=zone))}</div>' if "|" in label else "")
-        + "</th>"
-        for key, label, kind in _COLUMNS
-    )
+    headers = "".join(_header(key, label, kind, zone) for key, label, kind in _COLUMNS)
     rows = "".join(_row(index[name], name, entry, tz) for name, entry in hosts.items())
 
     if report.plan is not None and report.plan.slots:
@@ -872,7 +876,10 @@ def gather_fleet_report(
     except ImportError:
         diagnose_fleet = None
     if diagnose_fleet is not None:
-        diagnosis = diagnose_fleet(inventory, hosts, forks=forks, deadline=deadline)
+        options: dict[str, Any] = {"forks": forks, "deadline": deadline}
+        if "max_concurrent_per_upstream" in inspect.signature(diagnose_fleet).parameters:
+            options["max_concurrent_per_upstream"] = policy.max_concurrent
+        diagnosis = diagnose_fleet(inventory, hosts, **options)
         facts = dict(diagnosis.facts)
         findings = {h: list(f) for h, f in diagnosis.findings.items()}
         unreachable = {h: str(e) for h, e in diagnosis.unreachable.items()}
