@@ -349,6 +349,114 @@ def plan_schedule(
 
 @cli.command()
 @inventory_option
+@click.option("-l", "--limit", default=None, help="host pattern, as in Ansible (groups, globs, a:b, a:!b)")
+@forks_option
+@extra_vars_option
+@click.option(
+    "--json", "as_json", is_flag=True, help="print JSON: host -> findings (check, severity, evidence, remedy)"
+)
+@click.option("--fix", is_flag=True, help="apply the documented fixes the findings name, then diagnose again")
+@click.option(
+    "-C", "--check", is_flag=True, help="with --fix: report what the fixes would change; change nothing"
+)
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="with --fix: append a JSON-lines record of every fix to this file",
+)
+@click.option(
+    "--max-concurrent-per-upstream",
+    "k",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="schedule-collisions: syncs one upstream may serve at once",
+)
+@click.option(
+    "--poll-interval",
+    default="30s",
+    show_default=True,
+    help="with --fix: how often the synchronization after a repair is polled",
+)
+@click.option(
+    "--deadline",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="seconds one snippet may take on one host",
+)
+@user_errors
+def diagnose(
+    inventory_path: str,
+    limit: str | None,
+    forks: int,
+    extra_vars: tuple[str, ...],
+    as_json: bool,
+    fix: bool,
+    check: bool,
+    journal_path: str | None,
+    k: int,
+    poll_interval: str,
+    deadline: float,
+) -> None:
+    """Run the documented troubleshooting checks on every server (exit 0 clean, 2 findings, 4 unreachable)."""
+    import json as json_module
+    import uuid
+
+    from wsusauto.diagnose import diagnose_fleet, document, fix_fleet
+    from wsusauto.inventory import load_inventory
+    from wsusauto.journal import Journal
+    from wsusauto.operations.synchronize import parse_duration
+    from wsusauto.report import print_diagnosis
+
+    if check and not fix:
+        raise UsageError("--check goes with --fix (diagnose alone never changes anything)")
+    try:
+        parse_duration(poll_interval)
+    except ValueError as exc:
+        raise UsageError(f"--poll-interval: {exc}") from None
+    inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
+    for warning in inventory.warnings:
+        structlog.get_logger("wsusauto").warning(warning)
+    hosts = inventory.select(limit)
+    for host in hosts:  # every host's connection vars are checked before any connection is made
+        inventory.connection_options(host)
+    diagnosis = diagnose_fleet(
+        inventory, hosts, forks=forks, deadline=deadline, max_concurrent_per_upstream=k
+    )
+    result = diagnosis
+    fixes = None
+    if fix:
+        journal = Journal(journal_path, uuid.uuid4().hex[:12]) if journal_path else None
+        try:
+            fixes = fix_fleet(
+                inventory,
+                diagnosis,
+                check=check,
+                forks=forks,
+                deadline=deadline,
+                arguments={"poll_interval": poll_interval},
+                journal=journal,
+            )
+        finally:
+            if journal is not None:
+                journal.close()
+        if not check:
+            result = diagnose_fleet(
+                inventory, hosts, forks=forks, deadline=deadline, max_concurrent_per_upstream=k
+            )
+    doc = document(result, fixes, before=diagnosis if fixes is not None and not check else None)
+    if as_json:
+        click.echo(json_module.dumps(doc, indent=2, default=str))
+    else:
+        print_diagnosis(doc)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@inventory_option
 @click.option("-l", "--limit", default=None, help="host pattern, as in Ansible")
 @click.option(
     "--html", "html_path", type=click.Path(dir_okay=False), default=None, help="write the HTML report here"

@@ -1,4 +1,4 @@
-"""Fleet-wide facts: one Session per host, ``forks`` hosts at a time, one host's failure never
+"""Fleet-wide reads: one Session per host, ``forks`` hosts at a time, one host's failure never
 stops the others."""
 
 from __future__ import annotations
@@ -6,11 +6,60 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from wsusauto.errors import HostError, Unreachable, UsageError, WsusAutoError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.inventory import Host, Inventory
 from wsusauto.session import Session
+
+T = TypeVar("T")
+SessionFactory = Callable[[str, Inventory, Host], Session]
+
+
+@dataclass(frozen=True)
+class HostOutcome(Generic[T]):
+    host: str
+    value: T | None = None
+    error: WsusAutoError | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error is None:
+            return "ok"
+        return "unreachable" if isinstance(self.error, Unreachable) else "failed"
+
+
+def for_each_host(
+    inventory: Inventory,
+    hosts: Sequence[Host],
+    work: Callable[[Session, Host], T],
+    *,
+    forks: int = 20,
+    deadline: float = 120.0,
+    session_factory: SessionFactory | None = None,
+    thread_name: str = "host",
+) -> list[HostOutcome[T]]:
+    """``work(session, host)`` on every host with its own Session, in inventory order; a host's error
+    is its outcome, never raised."""
+    if forks < 1:
+        raise UsageError("--forks must be at least 1")
+
+    def one(host: Host) -> HostOutcome[T]:
+        try:
+            if session_factory is not None:
+                session = session_factory(host.name, inventory, host)
+            else:
+                session = Session(host.name, inventory.connection_options(host), default_deadline=deadline)
+            with session:
+                return HostOutcome(host.name, value=work(session, host))
+        except (HostError, UsageError) as exc:
+            return HostOutcome(host.name, error=exc)
+
+    if not hosts:
+        return []
+    with ThreadPoolExecutor(max_workers=min(forks, len(hosts)), thread_name_prefix=thread_name) as pool:
+        return list(pool.map(one, hosts))
 
 
 @dataclass(frozen=True)
@@ -32,22 +81,16 @@ def collect_facts(
     *,
     forks: int = 20,
     deadline: float = 120.0,
-    session_factory: Callable[[str, Inventory, Host], Session] | None = None,
+    session_factory: SessionFactory | None = None,
 ) -> list[HostFacts]:
     """Facts of every host, in inventory order; errors are per host, never raised."""
-    if forks < 1:
-        raise UsageError("--forks must be at least 1")
-
-    def one(host: Host) -> HostFacts:
-        try:
-            if session_factory is not None:
-                session = session_factory(host.name, inventory, host)
-            else:
-                session = Session(host.name, inventory.connection_options(host), default_deadline=deadline)
-            with session:
-                return HostFacts(host.name, facts=gather_facts(session))
-        except (HostError, UsageError) as exc:
-            return HostFacts(host.name, error=exc)
-
-    with ThreadPoolExecutor(max_workers=min(forks, max(1, len(hosts))), thread_name_prefix="facts") as pool:
-        return list(pool.map(one, hosts))
+    outcomes = for_each_host(
+        inventory,
+        hosts,
+        lambda session, host: gather_facts(session),
+        forks=forks,
+        deadline=deadline,
+        session_factory=session_factory,
+        thread_name="facts",
+    )
+    return [HostFacts(o.host, facts=o.value, error=o.error) for o in outcomes]

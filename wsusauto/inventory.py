@@ -111,6 +111,22 @@ class Inventory:
                 matched.extend(m for m in members if m not in matched)
         return matched
 
+    def host_for_server(self, server: str | None) -> str | None:
+        """The inventory host a WSUS server name refers to (its host name, ``ansible_host``,
+        ``wsus_server_name`` or a domain name whose first label is the host name); the name itself
+        when no host matches; None for None."""
+        if server is None:
+            return None
+        for host in self.hosts.values():
+            names = {
+                host.name,
+                str(host.vars.get("ansible_host", "")),
+                str(host.vars.get("wsus_server_name", "")),
+            }
+            if server in names or server.split(".")[0].lower() == host.name.lower():
+                return host.name
+        return server
+
     def connection_options(self, host: Host) -> ConnectionOptions:
         return connection_options(host, self.source)
 

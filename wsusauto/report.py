@@ -235,3 +235,48 @@ def print_plan_table(plan: Any, zone: str, console: Console | None = None) -> No
             f"{slot.reservation:g}",
         )
     (console or output_console()).print(table)
+
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_diagnosis(document: dict[str, list[dict[str, Any]]], console: Console | None = None) -> None:
+    """Findings per host for people: severity, check id, title, evidence, remedy, source, fix."""
+    console = console or Console(highlight=False, soft_wrap=True)
+    healthy = 0
+    counts = {"error": 0, "warning": 0, "info": 0}
+    for host, findings in document.items():
+        if not findings:
+            healthy += 1
+            continue
+        console.print(f"[bold]{escape(host)}[/bold]")
+        for finding in findings:
+            counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+            style = _SEVERITY_STYLE.get(finding["severity"], "")
+            state = ""
+            if finding.get("fix_result"):
+                result = finding["fix_result"]
+                state = f" [dim](fix {escape(result['operation'])}: {result['status']}"
+                if finding.get("resolved") is not None:
+                    state += ", resolved" if finding["resolved"] else ", still there"
+                state += ")[/dim]"
+            if finding.get("new"):
+                state += " [dim](new since the fix)[/dim]"
+            console.print(
+                f"  [{style}]{finding['severity'].upper():7}[/{style}] {escape(finding['check'])}: "
+                f"{escape(finding['title'])}{state}"
+            )
+            evidence = json.dumps(to_jsonable(finding["evidence"]), sort_keys=True, default=str)
+            console.print(f"          [dim]evidence:[/dim] {escape(evidence[:1200])}")
+            console.print(f"          [dim]remedy:[/dim] {escape(finding['remedy'])}")
+            console.print(f"          [dim]source:[/dim] {escape(finding['source'])}")
+            if finding.get("fix") and not finding.get("fix_result"):
+                console.print(
+                    f"          [dim]fix:[/dim] {escape(finding['fix'])} "
+                    "(wsusauto diagnose --fix, or its playbook)"
+                )
+    total = len(document)
+    console.print(
+        f"[bold]{total} server(s)[/bold]: {healthy} without findings; "
+        f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)"
+    )

@@ -90,6 +90,11 @@ class RunResult:
                             if "attempts" in r.details
                             else {}
                         ),
+                        **(
+                            {"findings": to_jsonable(r.details["findings"])}
+                            if "findings" in r.details
+                            else {}
+                        ),
                     }
                     for r in results
                 ]
@@ -230,24 +235,10 @@ class Runner:
                     )
                 elif prepared.task.operation == "replica":
                     replica = prepared.args["enabled"]
-            upstream = self._inventory_name(upstream)
+            upstream = self.inventory.host_for_server(upstream)
             external = bool(host.vars.get("wsus_upstream_external", False))
             nodes.append(Node(host.name, upstream, replica, external))
         return nodes
-
-    def _inventory_name(self, server: str | None) -> str | None:
-        """Map an upstream server name (host name, address or wsus_server_name) to its inventory host."""
-        if server is None:
-            return None
-        for host in self.inventory.hosts.values():
-            names = {
-                host.name,
-                str(host.vars.get("ansible_host", "")),
-                str(host.vars.get("wsus_server_name", "")),
-            }
-            if server in names or server.split(".")[0] == host.name:
-                return host.name
-        return server
 
     def _check_hierarchy(
         self, play: Play, hosts: Sequence[Host], tasks: Mapping[str, list[PreparedTask]]
@@ -275,6 +266,7 @@ class Runner:
         facts = self._work.gather_many(hosts)
         self._check_storage_consistency(play, hosts, tasks, facts)
         tasks = self._plan_staggers(play, hosts, tasks, facts)
+        tasks = self._diagnose(hosts, tasks)
         upstream_of = {n.name: n.upstream for n in self._intended_nodes(tasks)}
         broken: dict[str, str] = {}  # hosts that failed in this play (hierarchy order): their children wait
         for batch in self._batches(play, hosts, tasks):
@@ -373,6 +365,42 @@ class Runner:
                 args[SLOT] = (slot.time_of_day_utc.strftime("%H:%M:%S"), slot.syncs_per_day)
                 per_host.append(PreparedTask(prepared.task, args))
             updated[name] = per_host
+        return updated
+
+    def _diagnose(
+        self, hosts: list[str], tasks: dict[str, list[PreparedTask]]
+    ) -> dict[str, list[PreparedTask]]:
+        """Diagnose the play's hosts once and give every ``diagnose`` task its host's findings (the
+        checks compare servers with each other, so no host can be diagnosed alone)."""
+        from wsusauto.diagnose import diagnose_fleet
+        from wsusauto.operations.diagnose import FINDINGS
+
+        wanted = [
+            p.args
+            for name in hosts
+            for p in tasks[name]
+            if p.task.operation == "diagnose" and p.args is not None
+        ]
+        if not wanted:
+            return tasks
+        factory = self.session_factory
+        diagnosis = diagnose_fleet(
+            self.inventory,
+            [self.inventory.hosts[name] for name in hosts],
+            forks=self.forks,
+            deadline=self.deadline,
+            session_factory=(lambda name, inventory, host: factory(host, inventory)) if factory else None,
+            max_concurrent_per_upstream=max(a.get("max_concurrent_per_upstream", 1) for a in wanted),
+        )
+        updated: dict[str, list[PreparedTask]] = {}
+        for name in hosts:
+            findings = [f.to_dict() for f in diagnosis.findings.get(name, [])]
+            updated[name] = [
+                PreparedTask(p.task, {**p.args, FINDINGS: findings})
+                if p.task.operation == "diagnose" and p.args is not None
+                else p
+                for p in tasks[name]
+            ]
         return updated
 
     @staticmethod

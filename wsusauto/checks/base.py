@@ -117,6 +117,9 @@ class Check:
     source: str
     run: CheckFunction
     fix: str | None = None
+    # SynchronizationError names a finding of this check explains: on a host where it fires, a
+    # failed last synchronization with one of these errors is the symptom, not a separate finding.
+    explains: frozenset[str] = frozenset()
 
     def finding(
         self, evidence: HostEvidence, severity: str, title: str, details: Mapping[str, Any], remedy: str

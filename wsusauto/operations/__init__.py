@@ -13,6 +13,8 @@ from wsusauto.errors import UsageError
 from wsusauto.operations.base import Change, Operation, OperationRefused, OperationResult, Plan
 from wsusauto.operations.computer_groups import ComputerGroups
 from wsusauto.operations.configuration import Replica, UpdateSource
+from wsusauto.operations.diagnose import Diagnose
+from wsusauto.operations.fixes import BitsForeground, BitsService, ContentPermissions
 from wsusauto.operations.proxy import Proxy
 from wsusauto.operations.schedule import Schedule
 from wsusauto.operations.stagger import Stagger
@@ -30,6 +32,10 @@ OPERATIONS: dict[str, Operation] = {
         Stagger(),
         Synchronize(),
         Status(),
+        Diagnose(),
+        BitsService(),
+        BitsForeground(),
+        ContentPermissions(),
     )
 }
 

@@ -115,6 +115,10 @@ class Operation:
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
         raise NotImplementedError
 
+    def took(self, after: Facts, change: Change) -> bool:
+        """Whether the facts read back after applying show ``change``; override for other members."""
+        return _took(after, change)
+
     def run(
         self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
     ) -> OperationResult:
@@ -140,7 +144,7 @@ class Operation:
             )
         session.invoke(plan.snippet, **plan.parameters)
         after = gather_facts(session)
-        missed = [c.member for c in plan.changes if not _took(after, c)]
+        missed = [c.member for c in plan.changes if not self.took(after, c)]
         if missed:
             raise OperationRefused(f"{session.name}: {', '.join(missed)} did not take effect on the server")
         return OperationResult(

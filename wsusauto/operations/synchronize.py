@@ -19,7 +19,13 @@ from typing import Any
 
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.operations.base import Argument, Operation, OperationResult, Plan
-from wsusauto.policy import DOCUMENTED_INTERVAL, SyncFailed, SyncRetryPolicy, what_to_check
+from wsusauto.policy import (
+    DOCUMENTED_INTERVAL,
+    DOCUMENTED_RETRIES,
+    SyncFailed,
+    SyncRetryPolicy,
+    what_to_check,
+)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
 
@@ -50,8 +56,12 @@ class Synchronize(Operation):
     }
 
     def __init__(
-        self, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], dt.datetime] | None = None
+        self,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], dt.datetime] | None = None,
+        retries: int = DOCUMENTED_RETRIES,
     ) -> None:
+        self.retries = retries  # the documented two; a fix's "retry synchronization" is one attempt
         self.sleep = sleep
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
@@ -90,7 +100,9 @@ class Synchronize(Operation):
                     last["Error"], last["ErrorText"] + (f" (update errors: {errors})" if errors else "")
                 )
 
-        outcome = SyncRetryPolicy(interval=interval).run(attempt, clock=self.clock, sleep=self.sleep)
+        outcome = SyncRetryPolicy(interval=interval, retries=self.retries).run(
+            attempt, clock=self.clock, sleep=self.sleep
+        )
         after = gather_facts(session)
         details: dict[str, Any] = {
             "attempts": [

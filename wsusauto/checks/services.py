@@ -1,0 +1,169 @@
+"""Checks of the server itself: the BITS and WSUS services, the content folder's permissions, and
+the Range-header download failure BITS reports behind some proxies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from wsusauto.checks.base import SEED_ISSUES, SEED_SYNC_ISSUES, Check, Finding, Fleet, HostEvidence
+from wsusauto.facts import AccessRule
+
+BITS_SERVICE = "BITS"
+WSUS_SERVICE = "WsusService"
+
+
+def _bits_service(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
+    services = evidence.facts.services
+    bits, wsus = services.get(BITS_SERVICE), services.get(WSUS_SERVICE)
+    problems = []
+    if bits is None:
+        problems.append(("error", "the BITS service is not installed or not reported"))
+    else:
+        if bits.start_mode == "Disabled":
+            problems.append(("error", "the BITS service is disabled"))
+        if bits.state != "Running":
+            problems.append(
+                (
+                    "warning" if bits.start_mode != "Disabled" else "error",
+                    f"the BITS service is {bits.state.lower()}",
+                )
+            )
+    if wsus is not None:
+        if wsus.state != "Running":
+            problems.append(("error", f"the WSUS service is {wsus.state.lower()}"))
+        if wsus.start_mode != "Auto":
+            problems.append(
+                ("warning", f"the WSUS service starts {wsus.start_mode.lower()}, not automatically")
+            )
+    if not problems:
+        return []
+    severity = "error" if any(s == "error" for s, _ in problems) else "warning"
+    return [
+        BITS_SERVICE_CHECK.finding(
+            evidence,
+            severity,
+            "; ".join(text for _, text in problems),
+            {
+                name: {"state": state.state, "start_mode": state.start_mode}
+                for name, state in ((BITS_SERVICE, bits), (WSUS_SERVICE, wsus))
+                if state is not None
+            },
+            "If the BITS service was disabled during synchronization, synchronization will fail. Set the "
+            "Background Intelligent Transfer Service's startup type to Manual and start it, restart the "
+            "WSUS service, and retry the synchronization; make sure both start on reboot (the fix: "
+            "playbooks/fix-bits-service.yml, or wsusauto diagnose --fix).",
+        )
+    ]
+
+
+BITS_SERVICE_CHECK = Check(
+    "bits-service",
+    "BITS disabled or stopped; BITS and WSUS service start types",
+    f"{SEED_ISSUES}: Restart the BITS service",
+    _bits_service,
+    fix="bits_service",
+    explains=frozenset({"Unknown"}),
+)
+
+NETWORK_SERVICE = "NT AUTHORITY\\NETWORK SERVICE"
+USERS = "BUILTIN\\Users"
+READ_RIGHTS = {"Read", "ReadAndExecute", "Modify", "FullControl", "ReadData", "ListDirectory"}
+
+
+def has_read(acl: Iterable[AccessRule], identity: str) -> bool:
+    """An allowing rule with a Read-ish right for ``identity`` (case-insensitive), as the fix reads it."""
+    for rule in acl:
+        if rule.access_control_type != "Allow" or rule.identity_reference.lower() != identity.lower():
+            continue
+        if {right.strip() for right in rule.file_system_rights.split(",")} & READ_RIGHTS:
+            return True
+    return False
+
+
+def _content_permissions(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
+    facts = evidence.facts
+    if not facts.stores_updates_locally:
+        return []
+    missing = [
+        identity for identity in (NETWORK_SERVICE, USERS) if not has_read(facts.content_dir_acl, identity)
+    ]
+    if not missing:
+        return []
+    role = "downstream" if not facts.sync_from_microsoft_update else "upstream"
+    return [
+        CONTENT_PERMISSIONS.finding(
+            evidence,
+            "error",
+            f"{' and '.join(missing)} cannot read the update storage folder {facts.content_dir}",
+            {
+                "content_dir": facts.content_dir,
+                "missing_read": missing,
+                "acl": [
+                    {
+                        "identity": r.identity_reference,
+                        "rights": r.file_system_rights,
+                        "type": r.access_control_type,
+                        "inherited": r.is_inherited,
+                    }
+                    for r in facts.content_dir_acl
+                ],
+                "role": role,
+            },
+            "The folder to which you download update files needs at least Read permissions for the "
+            "network service and for users, on upstream and downstream servers alike; BITS fails "
+            "without them (the fix: playbooks/fix-content-permissions.yml, or wsusauto diagnose --fix).",
+        )
+    ]
+
+
+CONTENT_PERMISSIONS = Check(
+    "content-permissions",
+    "Read for NETWORK SERVICE and Users on the update storage folder",
+    f"{SEED_ISSUES}: Verify that users and the network service have Read permissions to the local update "
+    "storage directory",
+    _content_permissions,
+    fix="content_permissions",
+)
+
+RANGE_EVENT_ID = 364
+RANGE_TEXT = "range protocol header"
+
+
+def _range_protocol(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
+    facts = evidence.facts
+    events = [e for e in facts.events if e.id == RANGE_EVENT_ID and RANGE_TEXT in e.message.lower()]
+    if not events or facts.bits_download_priority_foreground is True:
+        return []
+    if facts.update_server_status.updates_needing_files_count == 0:
+        return []  # the files have arrived since: the event is history
+    newest = events[0]
+    return [
+        RANGE_PROTOCOL.finding(
+            evidence,
+            "error",
+            "content downloads fail: BITS needs the Range header, which the proxy does not support",
+            {
+                "event_id": RANGE_EVENT_ID,
+                "event_count": len(events),
+                "newest_event": newest.time_created.isoformat() if newest.time_created else None,
+                "message": newest.message[:600],
+                "updates_needing_files": facts.update_server_status.updates_needing_files_count,
+                "bits_download_priority_foreground": facts.bits_download_priority_foreground,
+            },
+            "The proxy environment does not support HTTP 1.1. Make BITS download in the foreground "
+            "(BitsDownloadPriorityForeground=1): net stop WSUSService; osql -S <instance> -E -b -n -Q "
+            '"USE SUSDB update tbConfigurationC set BitsDownloadPriorityForeground=1"; net start '
+            "WSUSService; then synchronize (the fix: playbooks/fix-range-header.yml, or wsusauto "
+            "diagnose --fix; it uses the API where the server has the setting).",
+        )
+    ]
+
+
+RANGE_PROTOCOL = Check(
+    "range-protocol",
+    "Content file download failed: the server must support the Range protocol header",
+    f"{SEED_SYNC_ISSUES}: If you are unable to download update files to your local WSUS server, your "
+    "server might not support the necessary HTTP protocol",
+    _range_protocol,
+    fix="bits_foreground",
+)

@@ -1,0 +1,391 @@
+"""Troubleshooting a fleet: gather each server's evidence, run the checks, apply documented fixes.
+
+    diagnosis = diagnose_fleet(inventory, inventory.select("all"))
+    diagnosis.findings["wsus-eu-01"]        # [Finding(check="bits-service", ...), ...]
+
+Evidence is gathered in two passes, each server with its own Session: first every server's facts
+and what it sees of its upstream (the name resolved and the port tried *from that server*, as the
+seed's ping test asks, and the updates whose download failed there); then each upstream is asked
+about the updates its downstream servers failed to download. The checks themselves are pure
+(``wsusauto.checks``). Nothing here changes a server, except ``fix_fleet``, which runs the fix
+operations the findings name (check mode changes nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from wsusauto import exitcodes
+from wsusauto.checks import BY_ID, Finding, Fleet, HostEvidence, run_checks
+from wsusauto.checks.base import FailedUpdate, UpstreamCopy, UpstreamProbe
+from wsusauto.errors import RemoteError
+from wsusauto.facts import Facts, gather_facts
+from wsusauto.fleet import SessionFactory, for_each_host
+from wsusauto.inventory import Host, Inventory
+from wsusauto.journal import Journal
+
+UPSTREAM_CONNECT_TIMEOUT_MS = 3000
+MAX_FAILED_UPDATES = 50
+
+
+def probe_upstream(
+    session: Any, facts: Facts, timeout_ms: int = UPSTREAM_CONNECT_TIMEOUT_MS
+) -> UpstreamProbe | None:
+    """Resolve the configured upstream name and try its port from this server (None: syncs from MU)."""
+    if facts.sync_from_microsoft_update or not facts.upstream_wsus_server_name:
+        return None
+    raw = session.invoke(
+        "test_upstream_connection",
+        read_only=True,
+        UpstreamName=facts.upstream_wsus_server_name,
+        Port=facts.upstream_wsus_server_port_number,
+        TimeoutMilliseconds=timeout_ms,
+    )
+    addresses = raw.get("Addresses") or []
+    return UpstreamProbe(
+        name=str(raw["UpstreamName"]),
+        port=int(raw["Port"]),
+        resolved=bool(raw["Resolved"]),
+        addresses=tuple(str(a) for a in ([addresses] if isinstance(addresses, str) else addresses)),
+        resolve_error=str(raw.get("ResolveError") or ""),
+        port_tested=bool(raw["PortTested"]),
+        port_open=bool(raw["PortOpen"]),
+        connect_error=str(raw.get("ConnectError") or ""),
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    # PowerShell unrolls a one-element array and hands an empty one over as $null.
+    if value in (None, ""):
+        return []
+    return [value] if isinstance(value, Mapping) else list(value)
+
+
+def failed_updates(session: Any, facts: Facts) -> tuple[tuple[FailedUpdate, ...], int]:
+    """The updates whose download failed on this server (only asked when its status counts some)."""
+    if facts.update_server_status.updates_with_server_errors_count == 0:
+        return (), 0
+    raw = session.invoke("get_failed_updates", read_only=True, MaxUpdates=MAX_FAILED_UPDATES)
+    updates = tuple(
+        FailedUpdate(str(u["UpdateId"]).lower(), str(u["Title"])) for u in _as_list(raw["FailedUpdates"])
+    )
+    return updates, int(raw["FailedUpdateCount"])
+
+
+def upstream_copies(session: Any, update_ids: Sequence[str]) -> dict[str, UpstreamCopy]:
+    raw = session.invoke("find_updates", read_only=True, UpdateIds=list(update_ids))
+    return {
+        str(u["UpdateId"]).lower(): UpstreamCopy(
+            str(u["UpdateId"]).lower(), str(u["Title"]), str(u["State"]), bool(u["IsDeclined"])
+        )
+        for u in _as_list(raw["Found"])
+    }
+
+
+def host_evidence(session: Any, host: Host, inventory: Inventory) -> HostEvidence:
+    """One server's facts and what it sees of its upstream. A probe that fails is noted, not fatal."""
+    facts = gather_facts(session)
+    problems = []
+    probe = None
+    updates: tuple[FailedUpdate, ...] = ()
+    count = 0
+    try:
+        probe = probe_upstream(session, facts)
+    except RemoteError as exc:
+        problems.append(f"upstream connection test: {exc}")
+    try:
+        updates, count = failed_updates(session, facts)
+    except RemoteError as exc:
+        problems.append(f"failed updates: {exc}")
+    return HostEvidence(
+        host=host.name,
+        facts=facts,
+        address=str(host.vars.get("ansible_host", host.name)),
+        intended_upstream=inventory.host_for_server(host.upstream),
+        intended_replica=host.replica,
+        upstream_probe=probe,
+        failed_updates=updates,
+        failed_update_count=count,
+        probe_errors=tuple(problems),
+    )
+
+
+@dataclass
+class Diagnosis:
+    evidence: dict[str, HostEvidence] = field(default_factory=dict)
+    findings: dict[str, list[Finding]] = field(default_factory=dict)  # every reachable host
+    unreachable: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # reached, but its facts could not be read
+    order: list[str] = field(default_factory=list)  # the hosts asked, in inventory order
+
+    @property
+    def facts(self) -> dict[str, Facts]:
+        return {host: evidence.facts for host, evidence in self.evidence.items()}
+
+    def serious(self) -> list[Finding]:
+        return [f for found in self.findings.values() for f in found if f.severity in ("error", "warning")]
+
+    @property
+    def exit_code(self) -> int:
+        """Ansible's: 4 when a host was unreachable, 2 when a host has errors or warnings (or its
+        facts failed), else 0 (info findings alone are not a failure)."""
+        if self.unreachable:
+            return exitcodes.HOST_UNREACHABLE
+        if self.failed or self.serious():
+            return exitcodes.HOST_FAILED
+        return exitcodes.OK
+
+
+def fleet_of(
+    inventory: Inventory, evidence: Mapping[str, HostEvidence], max_concurrent_per_upstream: int = 1
+) -> Fleet:
+    configured = {
+        host: None
+        if e.facts.sync_from_microsoft_update
+        else inventory.host_for_server(e.facts.upstream_wsus_server_name)
+        for host, e in evidence.items()
+    }
+    return Fleet(dict(evidence), configured, max_concurrent_per_upstream)
+
+
+def diagnose_fleet(
+    inventory: Inventory,
+    hosts: Sequence[Host],
+    *,
+    forks: int = 20,
+    deadline: float = 120.0,
+    session_factory: SessionFactory | None = None,
+    max_concurrent_per_upstream: int = 1,
+) -> Diagnosis:
+    """Every host's findings; an unreachable host is reported as such and never stops the others."""
+    diagnosis = Diagnosis(order=[h.name for h in hosts])
+    outcomes = for_each_host(
+        inventory,
+        hosts,
+        lambda session, host: host_evidence(session, host, inventory),
+        forks=forks,
+        deadline=deadline,
+        session_factory=session_factory,
+        thread_name="diagnose",
+    )
+    for outcome in outcomes:
+        if outcome.value is not None:
+            diagnosis.evidence[outcome.host] = outcome.value
+        elif outcome.status == "unreachable":
+            diagnosis.unreachable[outcome.host] = str(outcome.error)
+        else:
+            diagnosis.failed[outcome.host] = str(outcome.error)
+    fleet = fleet_of(inventory, diagnosis.evidence, max_concurrent_per_upstream)
+    _compare_with_upstreams(inventory, diagnosis, fleet, forks, deadline, session_factory)
+    fleet = fleet_of(inventory, diagnosis.evidence, max_concurrent_per_upstream)
+    diagnosis.findings = run_checks(fleet)
+    return diagnosis
+
+
+def _compare_with_upstreams(
+    inventory: Inventory,
+    diagnosis: Diagnosis,
+    fleet: Fleet,
+    forks: int,
+    deadline: float,
+    session_factory: SessionFactory | None,
+) -> None:
+    """Second pass: ask each upstream about the updates its downstream servers failed to download."""
+    wanted: dict[str, set[str]] = {}
+    for host, evidence in diagnosis.evidence.items():
+        upstream = fleet.configured_upstream.get(host)
+        if evidence.failed_updates and upstream in diagnosis.evidence:
+            wanted.setdefault(upstream, set()).update(u.update_id for u in evidence.failed_updates)
+    if not wanted:
+        return
+    outcomes = for_each_host(
+        inventory,
+        [inventory.hosts[name] for name in wanted],
+        lambda session, host: upstream_copies(session, sorted(wanted[host.name])),
+        forks=forks,
+        deadline=deadline,
+        session_factory=session_factory,
+        thread_name="upstream",
+    )
+    copies = {o.host: o.value for o in outcomes}
+    for host, evidence in list(diagnosis.evidence.items()):
+        upstream = fleet.configured_upstream.get(host)
+        if upstream not in wanted:
+            continue
+        found = copies.get(upstream)
+        if found is None:
+            problem = f"updates on {upstream}: {next(o.error for o in outcomes if o.host == upstream)}"
+            diagnosis.evidence[host] = _replace(evidence, probe_errors=(*evidence.probe_errors, problem))
+        else:
+            diagnosis.evidence[host] = _replace(evidence, upstream_copies=found)
+
+
+def _replace(evidence: HostEvidence, **changes: Any) -> HostEvidence:
+    import dataclasses
+
+    return dataclasses.replace(evidence, **changes)
+
+
+# -- fixes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FixResult:
+    host: str
+    operation: str
+    checks: tuple[str, ...]  # the findings' checks this fix answers
+    status: str  # changed | ok | failed | unreachable | would change
+    message: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def fixes_for(findings: Sequence[Finding]) -> dict[str, tuple[str, ...]]:
+    """Operation -> the checks it fixes, in the order the findings name them."""
+    fixes: dict[str, list[str]] = {}
+    for finding in findings:
+        if finding.fix:
+            checks = fixes.setdefault(finding.fix, [])
+            if finding.check not in checks:
+                checks.append(finding.check)
+    return {operation: tuple(checks) for operation, checks in fixes.items()}
+
+
+def fix_fleet(
+    inventory: Inventory,
+    diagnosis: Diagnosis,
+    *,
+    check: bool = False,
+    forks: int = 20,
+    deadline: float = 300.0,
+    session_factory: SessionFactory | None = None,
+    arguments: Mapping[str, Any] | None = None,
+    journal: Journal | None = None,
+) -> dict[str, list[FixResult]]:
+    """Run, on each host, the fix operations its findings name (documented fixes only)."""
+    from wsusauto.errors import AuthenticationFailed, HostError, Unreachable
+    from wsusauto.operations import get_operation
+
+    plans = {host: fixes_for(found) for host, found in diagnosis.findings.items()}
+    hosts = [inventory.hosts[h] for h, fixes in plans.items() if fixes]
+
+    def work(session: Any, host: Host) -> list[FixResult]:
+        results = []
+        for name, checks in plans[host.name].items():
+            operation = get_operation(name)
+            args = operation.validate(dict(arguments or {}), f"diagnose --fix, host {host.name}, {name}")
+            if journal is not None and not check:
+                journal.write("applying", host=host.name, task=f"fix {', '.join(checks)}", operation=name)
+            try:
+                outcome = operation.run(session, args, check=check)
+            except (Unreachable, AuthenticationFailed):
+                raise
+            except HostError as exc:
+                if journal is not None and not check:
+                    journal.write("failed", host=host.name, operation=name, error=str(exc))
+                results.append(FixResult(host.name, name, checks, "failed", str(exc)))
+                continue
+            status = "would change" if check and outcome.changed else "changed" if outcome.changed else "ok"
+            if outcome.failed:
+                status = "failed"
+            if journal is not None and not check:
+                journal.write(
+                    "failed" if outcome.failed else "applied",
+                    host=host.name,
+                    operation=name,
+                    message=outcome.message,
+                    changes=[
+                        {"member": c.member, "before": c.before, "after": c.after} for c in outcome.changes
+                    ],
+                )
+            results.append(FixResult(host.name, name, checks, status, outcome.message, dict(outcome.details)))
+        return results
+
+    outcomes = for_each_host(
+        inventory,
+        hosts,
+        work,
+        forks=forks,
+        deadline=deadline,
+        session_factory=session_factory,
+        thread_name="fix",
+    )
+    results: dict[str, list[FixResult]] = {}
+    for outcome in outcomes:
+        if outcome.value is not None:
+            results[outcome.host] = outcome.value
+        else:
+            status = outcome.status
+            results[outcome.host] = [
+                FixResult(outcome.host, name, checks, status, str(outcome.error))
+                for name, checks in plans[outcome.host].items()
+            ]
+    return results
+
+
+# -- the JSON document -----------------------------------------------------------------------
+
+
+def unreachable_finding(host: str, error: str, status: str) -> dict[str, Any]:
+    """A host that could not be diagnosed, in the findings' shape (check ``connection``)."""
+    return {
+        "check": "connection",
+        "severity": "error",
+        "title": f"the server could not be diagnosed: {status}",
+        "evidence": {"status": status, "error": error},
+        "remedy": "Check that the WinRM endpoint answers and the credentials are valid (wsusauto facts "
+        "shows the same error).",
+        "source": "wsusauto",
+        "fix": None,
+    }
+
+
+def document(
+    diagnosis: Diagnosis,
+    fixes: Mapping[str, Sequence[FixResult]] | None = None,
+    before: Diagnosis | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Host -> its findings (``check``, ``severity``, ``title``, ``evidence``, ``remedy``, ``source``,
+    ``fix``). With fixes: the findings first seen (``before``), each with ``fix_result`` and
+    ``resolved`` (gone when diagnosed again; None in check mode), then any finding new since."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    first = before or diagnosis
+    for host in first.order:
+        if host in first.unreachable or host in first.failed:
+            status = "unreachable" if host in first.unreachable else "failed"
+            out[host] = [unreachable_finding(host, first.unreachable.get(host) or first.failed[host], status)]
+            continue
+        found = [f.to_dict() for f in first.findings.get(host, [])]
+        if fixes is not None:
+            by_op = {r.operation: r for r in fixes.get(host, [])}
+            # A fixed finding is gone when diagnosed again; its title may name values, its check not.
+            still = {f.check for f in diagnosis.findings.get(host, [])} if before else None
+            for item in found:
+                result = by_op.get(item["fix"]) if item["fix"] else None
+                item["fix_result"] = (
+                    {"operation": result.operation, "status": result.status, "message": result.message}
+                    if result
+                    else None
+                )
+                item["resolved"] = None if still is None else item["check"] not in still
+            if before is not None:
+                seen = {(f["check"], f["title"]) for f in found}
+                for finding in diagnosis.findings.get(host, []):
+                    if (finding.check, finding.title) not in seen:
+                        found.append({**finding.to_dict(), "new": True})
+        out[host] = found
+    return out
+
+
+__all__ = [
+    "BY_ID",
+    "Diagnosis",
+    "FixResult",
+    "diagnose_fleet",
+    "document",
+    "fix_fleet",
+    "fixes_for",
+    "host_evidence",
+    "probe_upstream",
+]
