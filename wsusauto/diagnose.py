@@ -19,69 +19,13 @@ from typing import Any
 
 from wsusauto import exitcodes
 from wsusauto.checks import BY_ID, Finding, Fleet, HostEvidence, run_checks
-from wsusauto.checks.base import FailedUpdate, UpstreamCopy, UpstreamProbe
+from wsusauto.checks.base import FailedUpdate
 from wsusauto.errors import RemoteError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.fleet import SessionFactory, for_each_host
 from wsusauto.inventory import Host, Inventory
 from wsusauto.journal import Journal
-
-UPSTREAM_CONNECT_TIMEOUT_MS = 3000
-MAX_FAILED_UPDATES = 50
-
-
-def probe_upstream(
-    session: Any, facts: Facts, timeout_ms: int = UPSTREAM_CONNECT_TIMEOUT_MS
-) -> UpstreamProbe | None:
-    """Resolve the configured upstream name and try its port from this server (None: syncs from MU)."""
-    if facts.sync_from_microsoft_update or not facts.upstream_wsus_server_name:
-        return None
-    raw = session.invoke(
-        "test_upstream_connection",
-        read_only=True,
-        UpstreamName=facts.upstream_wsus_server_name,
-        Port=facts.upstream_wsus_server_port_number,
-        TimeoutMilliseconds=timeout_ms,
-    )
-    addresses = raw.get("Addresses") or []
-    return UpstreamProbe(
-        name=str(raw["UpstreamName"]),
-        port=int(raw["Port"]),
-        resolved=bool(raw["Resolved"]),
-        addresses=tuple(str(a) for a in ([addresses] if isinstance(addresses, str) else addresses)),
-        resolve_error=str(raw.get("ResolveError") or ""),
-        port_tested=bool(raw["PortTested"]),
-        port_open=bool(raw["PortOpen"]),
-        connect_error=str(raw.get("ConnectError") or ""),
-    )
-
-
-def _as_list(value: Any) -> list[Any]:
-    # PowerShell unrolls a one-element array and hands an empty one over as $null.
-    if value in (None, ""):
-        return []
-    return [value] if isinstance(value, Mapping) else list(value)
-
-
-def failed_updates(session: Any, facts: Facts) -> tuple[tuple[FailedUpdate, ...], int]:
-    """The updates whose download failed on this server (only asked when its status counts some)."""
-    if facts.update_server_status.updates_with_server_errors_count == 0:
-        return (), 0
-    raw = session.invoke("get_failed_updates", read_only=True, MaxUpdates=MAX_FAILED_UPDATES)
-    updates = tuple(
-        FailedUpdate(str(u["UpdateId"]).lower(), str(u["Title"])) for u in _as_list(raw["FailedUpdates"])
-    )
-    return updates, int(raw["FailedUpdateCount"])
-
-
-def upstream_copies(session: Any, update_ids: Sequence[str]) -> dict[str, UpstreamCopy]:
-    raw = session.invoke("find_updates", read_only=True, UpdateIds=list(update_ids))
-    return {
-        str(u["UpdateId"]).lower(): UpstreamCopy(
-            str(u["UpdateId"]).lower(), str(u["Title"]), str(u["State"]), bool(u["IsDeclined"])
-        )
-        for u in _as_list(raw["Found"])
-    }
+from wsusauto.probes import failed_updates, probe_upstream, upstream_copies
 
 
 def host_evidence(session: Any, host: Host, inventory: Inventory) -> HostEvidence:

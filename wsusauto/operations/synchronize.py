@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from wsusauto.checks import Finding, Fleet, HostEvidence, check_host, checks_explaining
+from wsusauto.errors import RemoteError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.operations.base import Argument, Operation, OperationResult, Plan
 from wsusauto.policy import (
@@ -26,6 +28,7 @@ from wsusauto.policy import (
     SyncRetryPolicy,
     what_to_check,
 )
+from wsusauto.probes import probe_upstream
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
 
@@ -67,6 +70,20 @@ class Synchronize(Operation):
 
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
         return Plan(())  # an action, not a state: run() does the work
+
+    @staticmethod
+    def _explain(session: Any, facts: Facts, error: str) -> list[Finding]:
+        """The findings of this server's own checks that explain a sync failing with ``error`` (the
+        checks that compare it with other servers need ``wsusauto diagnose``)."""
+        wanted = set(checks_explaining(error))
+        if not wanted:
+            return []
+        try:
+            probe = probe_upstream(session, facts) if wanted & {"upstream-name", "upstream-port"} else None
+        except RemoteError:
+            probe = None
+        evidence = HostEvidence(session.name, facts, upstream_probe=probe)
+        return [f for f in check_host(evidence, Fleet({session.name: evidence})) if f.check in wanted]
 
     def run(
         self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
@@ -139,5 +156,13 @@ class Synchronize(Operation):
                 else "; the server has no automatic schedule, so it will not try again by itself"
             )
             details["next_synchronization_time"] = nxt
-        message += f". Check {what_to_check(last.error)}"
+        explained = self._explain(session, after, last.error)
+        details["explained_by"] = [finding.to_dict() for finding in explained]
+        if explained:
+            message += ". Explained by " + "; ".join(f"{f.check}: {f.title}" for f in explained)
+        else:
+            message += f". Check {what_to_check(last.error)}"
+            candidates = checks_explaining(last.error)
+            if candidates:
+                message += f" (wsusauto diagnose runs {', '.join(candidates)})"
         return OperationResult(self.name, True, facts=after, failed=True, details=details, message=message)
