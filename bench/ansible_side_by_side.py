@@ -126,6 +126,8 @@ class Measure:
 
 
 def measure(lab: Lab, argv: list[str], env: dict[str, str], check) -> Measure:
+    if argv[0] == sys.executable:  # wsusauto from this checkout, whatever the venv has installed
+        env = {**env, "PYTHONPATH": str(ROOT)}
     pids = [p.pid for p in lab._processes]
     lab_before = sum(process_cpu(p) for p in pids)
     cpu_before, wall_before = children_cpu(), time.perf_counter()
@@ -325,7 +327,7 @@ def main() -> None:
     parser.add_argument("--json-out", default=None, help="also write the results as JSON to this file")
     args = parser.parse_args()
     versions = ensure_ansible()
-    print(f"Ansible side: {versions}", flush=True)
+    print(f"Ansible side: {versions}; load average {os.getloadavg()[0]:.1f}", flush=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     all_results: dict[int, dict[str, Measure]] = {}
     env = dict(os.environ)
@@ -338,7 +340,7 @@ def main() -> None:
     for n in sizes:
         workers = args.workers or max(1, (n + 99) // 100)
         all_results[n] = run_size(n, args.forks, args.repeat, workers, env)
-    print()
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     print(table(all_results))
     if args.json_out:
         Path(args.json_out).write_text(
