@@ -394,7 +394,8 @@ def _finding_counts(findings: Sequence[Mapping[str, Any]]) -> str:
     for severity in SEVERITY_RANK:
         count = sum(f["severity"] == severity for f in findings)
         if count:
-            parts.append(_badge(f"{count} {severity}", severity))
+            plural = "s" if count > 1 and severity != "info" else ""
+            parts.append(_badge(f"{count} {severity}{plural}", severity))
     return " ".join(parts)
 
 

@@ -17,7 +17,7 @@ from wsusauto.report_html import FleetReport, ReportHost, render_html, report_da
 from wsusauto.stagger import Policy, Server, plan
 
 NOW = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.timezone.utc)  # summer: Berlin is UTC+2
-HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+HOSTILE = '<script>window.pwned=1;alert("x")</script><img src=x onerror=alert(1)>'
 
 
 def sync(result: str, end: str, error: str = "NotApplicable", text: str = "") -> dict:
@@ -217,7 +217,8 @@ def test_an_upstream_outside_the_report_is_an_external_node_and_a_cycle_is_cut()
     assert any("cycle" in note for e in data["hosts"].values() for note in e["notes"])
 
 
-def test_hostile_server_strings_are_text_never_markup():
+def hostile_report() -> FleetReport:
+    """Hostile values everywhere a server or an inventory provides text."""
     bad = facts(
         "wsus-eu-01",
         upstream=HOSTILE,
@@ -225,7 +226,7 @@ def test_hostile_server_strings_are_text_never_markup():
         last=sync("Failed", "2026-06-30T23:30:10Z", "UssNotFound", HOSTILE),
         Events=[{"Id": 364, "TimeCreated": "2026-06-30T23:30:10Z", "Message": HOSTILE}],
     )
-    report = fleet(
+    return fleet(
         hosts=[*fleet().hosts, ReportHost(HOSTILE, "wsus-root", True, '"><b>addr')],
         facts={**fleet().facts, "wsus-eu-01": bad},
         findings={
@@ -233,10 +234,14 @@ def test_hostile_server_strings_are_text_never_markup():
         },
         unreachable={"wsus-us": HOSTILE, HOSTILE: HOSTILE},
     )
+
+
+def test_hostile_server_strings_are_text_never_markup():
+    report = hostile_report()
     page = render_html(report)
-    assert "<script>alert" not in page
+    assert "<script>window" not in page
     assert "<img" not in page
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;window.pwned=1;alert(&quot;x&quot;)&lt;/script&gt;" in page
     parsed = parse(page)
     assert sum(tag == "script" for tag, _ in parsed.tags) == 1  # only the page's own script
     assert not any(tag in ("img", "iframe") for tag, _ in parsed.tags)
