@@ -64,22 +64,27 @@ register(
     FaultType(
         "proxy_credentials_expired",
         "model",
-        description="this server's proxy rejects its credentials (HTTP 407)",
+        description="this server's authenticating proxy rejects its (expired) password with HTTP 407: "
+        "seeds the proxy settings and a failed sync; syncs fail until a new password is set",
     )
 )
 register(
     FaultType(
         "storage_mismatch",
         "model",
-        description="this server's update storage option differs from its upstream's",
+        description="this server's update storage option (HostBinariesOnMicrosoftUpdate) is set "
+        "opposite to its upstream's, so its syncs fail",
     )
 )
 register(
     FaultType(
         "updates_missing_upstream",
         "model",
-        {"attempts": (int, 1)},
-        "the next N syncs find approved updates the upstream has not downloaded yet",
+        {"attempts": (int, 1), "on_upstream": (bool, True)},
+        "approved updates here are in state Failed (their files could not be retrieved from the "
+        "upstream); on_upstream: true, the upstream has them (transient: the next N syncs fail, then "
+        "they download); false, it does not (every sync fails until they are declined or the upstream "
+        "gets them)",
     )
 )
 register(
@@ -88,6 +93,61 @@ register(
         "model",
         {"attempts": (int, 1)},
         "the next N synchronizations fail with a transient upstream error",
+    )
+)
+# Troubleshooting faults (issue 6): each seeds its evidence when a server starts with it and did not
+# have it before (wsusauto/lab/evidence.py), and changes what the server does afterwards.
+register(
+    FaultType(
+        "bits_disabled",
+        "model",
+        description="BITS is Stopped with startup type Disabled; syncs fail while BITS is not running",
+    )
+)
+register(
+    FaultType(
+        "content_acl_missing",
+        "model",
+        description="the update storage folder lost its NETWORK SERVICE and Users rules (event 10012); "
+        "update files do not download while they lack Read",
+    )
+)
+register(
+    FaultType(
+        "range_header_unsupported",
+        "model",
+        description="the proxy does not support HTTP Range headers: while tbConfigurationC."
+        "BitsDownloadPriorityForeground is 0, update files fail to download (event 364)",
+    )
+)
+register(
+    FaultType(
+        "language_changed_on_parent",
+        "model",
+        description="on a parent: its languages changed after its first sync, so it has inactive "
+        "approvals and its replicas get fewer approved updates",
+    )
+)
+register(
+    FaultType(
+        "catalog_sync_failed",
+        "model",
+        description="the last catalog sync failed (events 10021, 10022); syncs fail with UssInternalError",
+    )
+)
+register(
+    FaultType(
+        "legacy_wsus2",
+        "model",
+        description="the server runs WSUS 2.0 before SP1 (2.0.0.2472, port 80); as a replica its syncs "
+        "time out",
+    )
+)
+register(
+    FaultType(
+        "sql_update_fails",
+        "model",
+        description="the SQL step of the BitsDownloadPriorityForeground fix (osql/sqlcmd) exits 1",
     )
 )
 
@@ -117,9 +177,11 @@ def parse_faults(items: Any, where: str) -> tuple[FaultSpec, ...]:
                 allowed = ", ".join(fault.arguments) or "none"
                 raise UsageError(f"{where}: fault {name!r} has no argument {key!r} (it takes: {allowed})")
             wanted, _default = fault.arguments[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float) if wanted is float else wanted):
+            if (isinstance(value, bool) and wanted is not bool) or not isinstance(
+                value, (int, float) if wanted is float else wanted
+            ):
                 raise UsageError(f"{where}: fault {name!r}: {key} must be a {wanted.__name__}, not {value!r}")
-            if isinstance(value, (int, float)) and value < 0:
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise UsageError(f"{where}: fault {name!r}: {key} cannot be negative ({value})")
             arguments[key] = wanted(value)
         for key, (_type, default) in fault.arguments.items():

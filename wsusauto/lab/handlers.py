@@ -7,15 +7,18 @@ loudly. Anything else gets PowerShell's own "is not recognized" error.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wsusauto.lab import sync
+from wsusauto.lab import evidence, peers, sync
 from wsusauto.lab.faults import model_faults
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
-from wsusauto.lab.model.server import Clock, WsusServerModel, computer_groups
+from wsusauto.lab.model.server import Clock, WsusServerModel, acl_grants_read, computer_groups
+from wsusauto.lab.model.store import TsqlError
 from wsusauto.lab.topology import Topology
 from wsusauto.snippets import Snippet, SnippetRegistry, registry
 
@@ -106,10 +109,8 @@ def _registry_path_error(path: str) -> ScriptError:
     )
 
 
-@handles("get_facts")
-def get_facts(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
-    # The snippet's order of failure: Get-ItemProperty on the setup key, then Get-WinEvent.
-    path = p["SetupRegistryPath"]
+def _setup_key(path: str) -> None:
+    """Get-ItemProperty -Path <the setup key>: errors as PowerShell gives them."""
     if path.rstrip("\\").lower() != SETUP_REGISTRY_PATH.lower():
         if not path:
             raise ScriptError(
@@ -120,6 +121,12 @@ def get_facts(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
                 exception_type="System.Management.Automation.ParameterBindingValidationException",
             )
         raise _registry_path_error(path)
+
+
+@handles("get_facts")
+def get_facts(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    # The snippet's order of failure: Get-ItemProperty on the setup key, then Get-WinEvent.
+    _setup_key(p["SetupRegistryPath"])
     if p["MaxEvents"] < 1:
         raise ScriptError(
             f"Cannot validate argument on parameter 'MaxEvents'. The {p['MaxEvents']} argument is less "
@@ -256,7 +263,10 @@ def set_proxy(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
             server, {m: p[m] for m in changed if m != "ProxyPassword"}, int(p["ReadyTimeoutSeconds"] or 0)
         )
         if p["SetPassword"]:
-            server.set_proxy_password(p["ProxyPassword"].reveal() if p["ProxyPassword"] is not None else "")
+            password = p["ProxyPassword"].reveal() if p["ProxyPassword"] is not None else ""
+            server.set_proxy_password(password)
+            # proxy_credentials_expired: a new password is what the seed asks for.
+            server.set(LabProxyPasswordExpired=False)
     c = server.config()
     return {
         "Changed": changed,
@@ -346,6 +356,337 @@ def get_synchronization_status(server: WsusServerModel, p: dict[str, Any]) -> di
     }
 
 
+# -- troubleshooting: the upstream's name and port ---------------------------------------------
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _dotnet_error(method: str, arguments: int, message: str) -> str:
+    # A .NET exception from a method call, as PowerShell words it ($_.Exception.Message).
+    return f'Exception calling "{method}" with "{arguments}" argument(s): "{message}"'
+
+
+@handles("test_upstream_connection")
+def test_upstream_connection(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    """[System.Net.Dns]::GetHostAddresses, then a TcpClient to the port, from this server: a lab
+    server's name resolves to its lab address unless it has upstream_unresolvable; the port answers
+    when it is that server's PortNumber and the server has no upstream_down."""
+    name, port = p["UpstreamName"], int(p["Port"])
+    own = server.get("LabAddress")
+    target = peers.find(server, server.lab_peers, name) if name.strip() else None
+    if not name.strip():  # GetHostAddresses('') gives this machine's own addresses
+        target = peers.find(server, server.lab_peers, server.name)
+    addresses: list[str] = []
+    resolve_error = ""
+    if _is_address(name.strip()):
+        addresses = [str(ipaddress.ip_address(name.strip()))]  # a literal needs no name service
+    elif target is not None and "upstream_unresolvable" not in target.faults():
+        address = target.config().get("LabAddress") or (own if target.name == server.name else None)
+        if address:
+            addresses = [address]
+    if not addresses:
+        resolve_error = _dotnet_error("GetHostAddresses", 1, "No such host is known")
+    port_open = False
+    connect_error = ""
+    if addresses:
+        if not 0 <= port <= 65535:
+            connect_error = _dotnet_error(
+                "BeginConnect",
+                4,
+                "Specified argument was out of the range of valid values.\r\nParameter name: port",
+            )
+        elif (
+            target is not None
+            and "upstream_down" not in target.faults()
+            and port == int(target.config().get("PortNumber", 8530))
+        ):
+            port_open = True
+        elif target is not None or ipaddress.ip_address(addresses[0]).is_loopback:
+            connect_error = _dotnet_error(
+                "EndConnect",
+                1,
+                "No connection could be made because the target machine actively refused it "
+                f"{addresses[0]}:{port}",
+            )
+        else:  # an address outside the lab: nothing answers
+            connect_error = f"no answer within {p['TimeoutMilliseconds']} ms"
+    return {
+        "UpstreamName": name,
+        "Port": port,
+        "Resolved": bool(addresses),
+        "Addresses": addresses,
+        "ResolveError": resolve_error,
+        "PortTested": bool(addresses),
+        "PortOpen": port_open,
+        "ConnectError": connect_error,
+    }
+
+
+# -- troubleshooting: updates ------------------------------------------------------------------
+
+
+@handles("get_failed_updates")
+def get_failed_updates(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    failed = [u for u in server.updates() if u["State"] == "Failed"]
+    return {
+        "FailedUpdates": [
+            {"UpdateId": u["UpdateId"], "Title": u["Title"], "IsApproved": u["IsApproved"]}
+            for u in failed[: max(0, int(p["MaxUpdates"]))]
+        ],
+        "FailedUpdateCount": len(failed),
+    }
+
+
+@handles("find_updates")
+def find_updates(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    wanted = {str(i).lower() for i in p["UpdateIds"] or []}
+    return {
+        "Found": [
+            {
+                "UpdateId": u["UpdateId"].lower(),
+                "Title": u["Title"],
+                "State": u["State"],
+                "IsDeclined": u["IsDeclined"],
+            }
+            for u in server.updates()
+            if u["UpdateId"].lower() in wanted
+        ]
+    }
+
+
+# -- troubleshooting: services (Win32_Service, Set-/Start-/Stop-/Restart-Service) ---------------
+
+
+def _wmi_service(server: WsusServerModel, name: str) -> tuple[str, str, str]:
+    """The snippets' Get-ServiceState: Win32_Service by Name (-eq: case-insensitive)."""
+    for service, (state, mode) in server.db.services().items():
+        if service.lower() == str(name).lower():
+            return service, state, mode
+    raise ScriptError(f"The service '{name}' does not exist on this server.")
+
+
+def _service_cmdlet(server: WsusServerModel, cmdlet: str, name: str) -> str:
+    for service in server.db.services():
+        if service.lower() == str(name).lower():
+            return service
+    raise ScriptError(
+        f"Cannot find any service with service name '{name}'.",
+        error_id=f"NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.{cmdlet}ServiceCommand",
+        category="ObjectNotFound",
+        exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+    )
+
+
+def start_service(server: WsusServerModel, name: str) -> None:
+    service = _service_cmdlet(server, "Start", name)
+    state, mode = server.db.services()[service]
+    if mode == "Disabled":
+        raise ScriptError(
+            f"Service '{server.service_display_name(service)} ({service})' cannot be started due to the "
+            f"following error: Cannot start service {service} on computer '.'.",
+            error_id="CouldNotStartService,Microsoft.PowerShell.Commands.StartServiceCommand",
+            category="OpenError",
+            exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+        )
+    if state != "Running":
+        server.change_service(service, state="Running")
+
+
+def stop_service(server: WsusServerModel, name: str) -> None:
+    service = _service_cmdlet(server, "Stop", name)
+    if server.db.services()[service][0] != "Stopped":
+        server.change_service(service, state="Stopped")
+
+
+def restart_service(server: WsusServerModel, name: str) -> None:
+    service = _service_cmdlet(server, "Restart", name)
+    stop_service(server, service)
+    start_service(server, service)
+
+
+def set_service_startup(server: WsusServerModel, name: str, startup_type: str) -> None:
+    service = _service_cmdlet(server, "Set", name)
+    server.change_service(service, start_mode={"Automatic": "Auto"}.get(startup_type, startup_type))
+
+
+@handles("repair_bits_service")
+def repair_bits_service(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    bits_name, wsus_name = p["BitsServiceName"], p["WsusServiceName"]
+    changed = []
+    _name, bits_state, bits_mode = _wmi_service(server, bits_name)
+    if bits_mode == "Disabled":
+        set_service_startup(server, bits_name, "Manual")
+        changed.append("BitsStartMode")
+    if bits_state != "Running":
+        start_service(server, bits_name)
+        changed.append("BitsState")
+    _name, wsus_state, wsus_mode = _wmi_service(server, wsus_name)
+    if wsus_mode != "Auto":
+        set_service_startup(server, wsus_name, "Automatic")
+        changed.append("WsusStartMode")
+    if wsus_state != "Running":
+        start_service(server, wsus_name)
+        changed.append("WsusState")
+    elif changed:
+        restart_service(server, wsus_name)
+        changed.append("WsusRestarted")
+    _name, bits_state, bits_mode = _wmi_service(server, bits_name)
+    _name, wsus_state, wsus_mode = _wmi_service(server, wsus_name)
+    return {
+        "Changed": changed,
+        "BitsState": bits_state,
+        "BitsStartMode": bits_mode,
+        "WsusState": wsus_state,
+        "WsusStartMode": wsus_mode,
+    }
+
+
+# -- troubleshooting: BitsDownloadPriorityForeground (the Range-header fix) ---------------------
+
+OSQL_PATH = "C:\\Program Files\\Update Services\\tools\\osql\\osql.exe"
+SQLCMD_PATH = "C:\\Program Files\\Microsoft SQL Server\\Client SDK\\ODBC\\170\\Tools\\Binn\\SQLCMD.EXE"
+
+
+def _sql_queries(snippet_text: str) -> tuple[str, str, str]:
+    """The -Q texts of set_bits_foreground.ps1, in order: the read, osql's update, sqlcmd's update.
+    Read from the snippet so the lab runs exactly what the script sends."""
+    queries = re.findall(r"-Q '([^']*)'", snippet_text)
+    if len(queries) != 3:
+        raise ScriptError("set_bits_foreground.ps1 no longer has the three -Q queries the lab runs.")
+    return queries[0], queries[1], queries[2]
+
+
+def _reaches_instance(server: WsusServerModel, target: str) -> bool:
+    instance = str(server.get("SqlServerName"))
+    wanted = target.lower().removeprefix("np:")
+    if instance.upper().endswith("##WID"):
+        return wanted == "\\\\.\\pipe\\microsoft##wid\\tsql\\query"
+    if "##SSEE" in instance.upper():
+        return wanted == "\\\\.\\pipe\\mssql$microsoft##ssee\\sql\\query"
+    return wanted == instance.lower()
+
+
+def _run_sql_tool(server: WsusServerModel, method: str, target: str, query: str) -> tuple[int, list[str]]:
+    """osql/sqlcmd -S target -E -b -Q query: (exit code, output lines)."""
+    if not _reaches_instance(server, target):
+        if method == "osql":
+            return 1, [
+                "[SQL Server Native Client 10.0]Named Pipes Provider: Could not open a connection to SQL "
+                "Server [2]. ",
+                "[SQL Server Native Client 10.0]Login timeout expired",
+            ]
+        return 1, [
+            "Sqlcmd: Error: Microsoft ODBC Driver 17 for SQL Server : Named Pipes Provider: Could not open "
+            "a connection to SQL Server [2]. .",
+        ]
+    server_label = str(server.get("SqlServerName"))
+    if query.lower().lstrip().startswith("use susdb update") and "sql_update_fails" in server.faults:
+        return 1, [
+            f"Msg 229, Level 14, State 5, Server {server_label}, Line 1",
+            "The UPDATE permission was denied on the object 'tbConfigurationC', database 'SUSDB', "
+            "schema 'dbo'.",
+        ]
+    try:
+        return 0, server.db.execute_tsql(query)
+    except TsqlError as error:
+        return 1, [f"Msg {error.number}, Level 16, State 1, Server {server_label}, Line 1", error.message]
+
+
+@handles("set_bits_foreground")
+def set_bits_foreground(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    if server.get("LabApiBitsForeground"):  # $config | Get-Member -Name BitsDownloadPriorityForeground
+        before = server.bits_foreground
+        if not before and not p["ReadOnly"]:
+            _save_configuration(server, {}, int(p["ReadyTimeoutSeconds"] or 0))
+            server.set_bits_foreground(True)
+        after = server.bits_foreground
+        return {"Method": "api", "Instance": "", "Before": before, "After": after, "Changed": after != before}
+
+    _setup_key(p["SetupRegistryPath"])
+    instance = str(server.get("SqlServerName"))
+    target = instance
+    if "##wid" in instance.lower():
+        target = p["WidPipe"]
+    elif "##ssee" in instance.lower():
+        target = p["SseePipe"]
+    tools = list(server.get("LabSqlTools") or [])
+    if "osql" in tools:
+        method = "osql"
+    elif "sqlcmd" in tools:
+        method = "sqlcmd"
+    else:
+        raise ScriptError(
+            f"Neither osql ({OSQL_PATH}) nor sqlcmd is installed on this server; install the SQL "
+            "command-line utilities, or set BitsDownloadPriorityForeground in SUSDB.dbo.tbConfigurationC "
+            "by hand."
+        )
+    read_query, osql_update, sqlcmd_update = _sql_queries(registry()["set_bits_foreground"].text)
+    code, read = _run_sql_tool(server, method, target, read_query)
+    if code != 0:
+        raise ScriptError(f"{method} could not read SUSDB on {target}: {' '.join(read)}")
+    before = " ".join(read).strip() == "1"
+    after = before
+    if not before and not p["ReadOnly"]:
+        stop_service(server, p["WsusServiceName"])
+        try:
+            code, output = _run_sql_tool(
+                server, method, target, osql_update if method == "osql" else sqlcmd_update
+            )
+        finally:
+            # The seed's third step, whatever happened in the second: the WSUS service must run again.
+            start_service(server, p["WsusServiceName"])
+        if code != 0:
+            raise ScriptError(
+                f"{method} failed on {target} (exit code {code}): {' '.join(output)}; the WSUS service was "
+                "started again"
+            )
+        after = True
+    return {
+        "Method": method,
+        "Instance": target,
+        "Before": before,
+        "After": after,
+        "Changed": after != before,
+    }
+
+
+# -- troubleshooting: Read on the update storage folder -----------------------------------------
+
+
+def _acl_rules(server: WsusServerModel) -> list[dict[str, Any]]:
+    return [
+        {"IdentityReference": i, "FileSystemRights": r, "AccessControlType": t, "IsInherited": h}
+        for i, r, t, h in server.db.content_acl()
+    ]
+
+
+@handles("grant_content_read")
+def grant_content_read(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    _setup_key(p["SetupRegistryPath"])
+    content_dir = str(server.get("ContentDir") or "")
+    if not content_dir:
+        raise ScriptError(
+            f"The update storage folder '{content_dir}' (ContentDir) does not exist on this server."
+        )
+    rules = server.db.content_acl()
+    changed = []
+    for identity in p["Identities"] or []:
+        if not acl_grants_read(rules, str(identity)):
+            # FileSystemAccessRule(identity, 'ReadAndExecute', ContainerInherit|ObjectInherit, None,
+            # Allow): Get-Acl shows it as "ReadAndExecute, Synchronize", not inherited.
+            rules.append((str(identity), "ReadAndExecute, Synchronize", "Allow", False))
+            changed.append(str(identity))
+    if changed:
+        server.db.replace_content_acl(rules)
+    return {"Changed": changed, "ContentDir": content_dir, "ContentDirAcl": _acl_rules(server)}
+
+
 class LabHandlers:
     """The ``ScriptHandler`` for a set of lab servers (one endpoint per server)."""
 
@@ -354,6 +695,8 @@ class LabHandlers:
     ) -> None:
         self.servers = dict(servers)
         self.snippets = snippets or registry()
+        for server in self.servers.values():
+            server.lab_peers = self.servers
 
     @classmethod
     def from_topology(
@@ -363,7 +706,11 @@ class LabHandlers:
         *,
         names: Sequence[str] | None = None,
         clock: Clock | None = None,
+        addresses: Mapping[str, str] | None = None,
     ) -> LabHandlers:
+        """The models of the topology's servers (or those named), each with its endpoint address
+        stored in SUSDB (``LabAddress``: other lab processes resolve its name to it), and the
+        evidence of the faults each did not have before seeded, roots first."""
         servers = {}
         for spec in topology.servers:
             if names is not None and spec.name not in names:
@@ -376,7 +723,11 @@ class LabHandlers:
                 faults=model_faults(spec.faults),
                 clock=clock,
             )
-        return cls(servers)
+            if addresses and spec.name in addresses:
+                servers[spec.name].set(LabAddress=addresses[spec.name])
+        handlers = cls(servers)
+        evidence.seed_new_faults(handlers.servers)
+        return handlers
 
     def __call__(self, invocation: Invocation) -> list[Any]:
         script = invocation.script

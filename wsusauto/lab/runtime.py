@@ -28,7 +28,7 @@ import yaml
 from wsusauto.errors import UsageError
 from wsusauto.lab.addresses import allocate
 from wsusauto.lab.clock import VirtualClock
-from wsusauto.lab.faults import EndpointFaultSettings, endpoint_fault_settings
+from wsusauto.lab.faults import EndpointFaultSettings, endpoint_fault_settings, model_faults
 from wsusauto.lab.topology import Topology
 from wsusauto.lab.wsman import EndpointFaults, EndpointSpec, WinRMServer
 
@@ -133,8 +133,9 @@ class Lab:
         from wsusauto.lab.wsman.certs import ensure_ca
 
         ensure_ca(self.tls_dir)  # once, before any worker, so shards never race to create it
+        addresses = {e.name: e.address for e in self.endpoints}
         if self.workers == 0:
-            self._handlers = build_handlers(self.topology, self.state_dir, None, self.clock)
+            self._handlers = build_handlers(self.topology, self.state_dir, None, self.clock, addresses)
             self._server = WinRMServer(self.specs(), self._handlers, self.tls_dir)
             self._ticker = Ticker(self._handlers, tick_interval(self.clock))
             self._ticker.start()
@@ -192,6 +193,19 @@ class Lab:
         return self._handlers
 
     def _start_workers(self) -> None:
+        # Fault evidence can span servers (a parent's replicas, a downstream's upstream) that land in
+        # different workers: seed it here first, for the servers faults involve, then workers see
+        # no new faults.
+        involved = _fault_involved(self.topology)
+        if involved:
+            seeded = build_handlers(
+                self.topology,
+                self.state_dir,
+                involved,
+                self.clock,
+                {e.name: e.address for e in self.endpoints},
+            )
+            seeded.close()
         context = multiprocessing.get_context("spawn")
         names = [e.name for e in self.endpoints]
         shards = [names[i :: self.workers] for i in range(self.workers)]
@@ -289,11 +303,34 @@ class Ticker:
 
 
 def build_handlers(
-    topology: Topology, state_dir: Path, names: Sequence[str] | None, clock: Callable[[], Any] | None
+    topology: Topology,
+    state_dir: Path,
+    names: Sequence[str] | None,
+    clock: Callable[[], Any] | None,
+    addresses: dict[str, str] | None = None,
 ) -> Any:
     from wsusauto.lab.handlers import LabHandlers
 
-    return LabHandlers.from_topology(topology, state_dir, names=names, clock=clock)
+    return LabHandlers.from_topology(topology, state_dir, names=names, clock=clock, addresses=addresses)
+
+
+def _fault_involved(topology: Topology) -> list[str]:
+    """Servers with model faults, their upstream servers and the servers below them."""
+    faulty = {s.name for s in topology.servers if model_faults(s.faults)}
+    if not faulty:
+        return []
+
+    def upstream(spec: Any) -> str | None:
+        name = spec.initial.get("UpstreamWsusServerName") or spec.upstream
+        return str(name).split(".")[0] if name else None
+
+    return [
+        s.name
+        for s in topology.servers
+        if s.name in faulty
+        or upstream(s) in faulty
+        or (s.name in {upstream(f) for f in topology.servers if f.name in faulty})
+    ]
 
 
 def _worker_main(
@@ -305,7 +342,9 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     handlers = server = None
     try:
-        handlers = build_handlers(topology, state_dir, [s.name for s in specs], clock)
+        handlers = build_handlers(
+            topology, state_dir, [s.name for s in specs], clock, {s.name: s.address for s in specs}
+        )
         server = WinRMServer(specs, handlers, state_dir / "tls")
         ticker = Ticker(handlers, tick_interval(clock))
         ticker.start()

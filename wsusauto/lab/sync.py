@@ -3,51 +3,59 @@
 A root syncs from a simulated Microsoft Update catalog; a downstream server pulls from its
 upstream's SUSDB (in this process, or read-only from another lab process's file), and a replica
 also takes its approvals and computer groups. Progress advances with the clock; the sync ends the
-first time anyone looks after its duration (``SyncDurationSeconds``, per server). Failures on
-demand: ``transient_sync_failure`` (the next N syncs fail as if the upstream were unreachable), an
-upstream that is not a lab server (the name does not resolve), and an upstream that stores updates
-differently (the hierarchy's storage option must be the same).
+first time anyone looks after its duration (``SyncDurationSeconds``, per server). Updates live in
+SUSDB's tbUpdate: a root imports the catalog (its languages), a downstream server its upstream's
+updates, then approved updates' files are downloaded unless something blocks BITS (the content
+directory's Read permissions, a proxy without Range headers while BitsDownloadPriorityForeground is
+0). Failures on demand and from state: BITS not running, ``transient_sync_failure`` (the next N syncs
+fail as if the upstream were unreachable), an upstream that is not a lab server (the name does not
+resolve), an upstream that stores updates differently (the hierarchy's storage option must be the
+same), approved updates that failed here and the upstream does not have, and the model faults of
+wsusauto/lab/faults.py (seeded by wsusauto/lab/evidence.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import hashlib
 import random
 import threading
 from collections.abc import Mapping
 from typing import Any
 
+from wsusauto.lab import peers as lab_peers
 from wsusauto.lab.catalog import catalog, updates_for
 from wsusauto.lab.model.schedule import next_sync_time
-from wsusauto.lab.model.server import WsusServerModel, computer_groups
-from wsusauto.lab.model.store import connect_read_only
+from wsusauto.lab.model.server import WsusServerModel, computer_groups, content_read_missing, update_row
 
 DEFAULT_DURATION_SECONDS = 3.0
-
-
-def _upstream_config(server: WsusServerModel, peers: Mapping[str, WsusServerModel], name: str) -> dict | None:
-    short = name.split(".")[0]
-    if short in peers:
-        return peers[short].config()
-    path = server.db.path.parent.parent / short / "SUSDB.sqlite"
-    if not path.exists():
-        return None
-    with connect_read_only(path) as db:
-        return {
-            key: json.loads(value) for key, value in db.execute("SELECT name, value FROM tbConfiguration")
-        }
-
-
-def _upstream_faults(server: WsusServerModel, peers: Mapping[str, WsusServerModel], name: str) -> dict:
-    short = name.split(".")[0]
-    if short in peers:
-        return peers[short].faults
-    path = server.db.path.parent.parent / short / "SUSDB.sqlite"
-    if not path.exists():
-        return {}
-    with connect_read_only(path) as db:
-        return {n: json.loads(a) for n, a in db.execute("SELECT name, arguments FROM tbFault")}
+# legacy_wsus2 on a replica: the lab's choice for "a WSUS 2.0 replica times out when synchronizing"
+# (seed 001, KB 910847): the sync runs this many times its duration, then ends Failed with
+# UssCommunicationError and .NET's "The operation has timed out".
+LEGACY_TIMEOUT_FACTOR = 5
+TIMEOUT_TEXT = "WebException: The operation has timed out"
+BITS_NOT_RUNNING_TEXT = (
+    "The Background Intelligent Transfer Service (BITS) is not running; WSUS cannot synchronize or "
+    "download update files until BITS runs."
+)
+# Lab wording, marked as such: the real texts of events 10021/10022 are unknown (wsus-api.md 5).
+CATALOG_SYNC_FAILED_10021 = (
+    "[lab text] The catalog was last synchronized successfully more than 1 day ago; the last "
+    "catalog synchronization failed. Check the upstream server and proxy settings."
+)
+CATALOG_SYNC_FAILED_10022 = (
+    "[lab text] The last catalog synchronization failed: the update source returned an internal error "
+    "(UssInternalError). Check the upstream server and proxy settings."
+)
+CATALOG_SYNC_FAILED_TEXT = (
+    "The catalog synchronization failed: the update source returned an internal error while sending "
+    "the catalog."
+)
+RANGE_364_HEAD = (
+    "Content file download failed. Reason: The server does not support the necessary HTTP protocol. "
+    "Background Intelligent Transfer Service (BITS) requires that the server support the Range "
+    "protocol header."
+)
 
 
 _locks: dict[int, threading.RLock] = {}
@@ -93,6 +101,8 @@ def _advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> N
     started = dt.datetime.fromisoformat(config["SyncStartedAt"])
     now = server.clock()
     duration = float(config.get("SyncDurationSeconds", DEFAULT_DURATION_SECONDS))
+    if "legacy_wsus2" in server.faults and config["IsReplicaServer"]:
+        duration *= LEGACY_TIMEOUT_FACTOR
     elapsed = (now - started).total_seconds()
     progress = dict(config["SynchronizationProgress"])
     if elapsed < duration:
@@ -187,47 +197,76 @@ def _tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None
         _start(server, manual=False, at=dt.datetime.fromisoformat(config["NextScheduledRun"]))
 
 
+def range_364_message(server: WsusServerModel, update: Mapping[str, Any]) -> str:
+    """Event 364 as KB 922330 shows it, for one of this server's updates."""
+    sha1 = hashlib.sha1(update["UpdateId"].encode()).hexdigest()
+    kb = update["Title"].rsplit("(", 1)[-1].rstrip(")").lower()
+    content = str(server.get("ContentDir")).rstrip("\\")
+    return (
+        f"{RANGE_364_HEAD}\r\nSource File: /msdownload/update/software/secu/2026/11/"
+        f"windows10.0-{kb}-x64_{sha1}.cab Destination File: "
+        f"{content}\\WsusContent\\{sha1[-2:].upper()}\\{sha1.upper()}.cab."
+    )
+
+
+def download_content(server: WsusServerModel, when: dt.datetime | None = None) -> str | None:
+    """The content phase: the files of approved updates, unless something blocks BITS' downloads.
+    Returns what blocked them (None: all downloaded)."""
+    config = server.config()
+    rows = server.updates()
+    pending = [r for r in rows if r["IsApproved"] and not r["IsDeclined"] and r["State"] == "NotReady"]
+    if not pending:
+        return None
+    blocked = None
+    if not config["HostBinariesOnMicrosoftUpdate"]:  # files stored on Microsoft Update: none here
+        if content_read_missing(server):
+            blocked = "content_acl"  # "The BITS service will fail if these permissions are not set"
+        elif "range_header_unsupported" in server.faults and not server.bits_foreground:
+            blocked = "range_header"
+            server.add_event(364, range_364_message(server, pending[0]), when=when)
+    if blocked is None:
+        server.upsert_updates([{**r, "State": "Ready"} for r in pending])
+    return blocked
+
+
+def _fail(
+    error: str, text: str, changes: dict[str, Any] | None = None
+) -> tuple[str, str, str, dict[str, Any]]:
+    return "Failed", error, text, changes or {}
+
+
 def _outcome(
     server: WsusServerModel, config: dict, peers: Mapping[str, WsusServerModel]
 ) -> tuple[str, str, str, dict[str, Any]]:
     faults = server.faults
-    if "proxy_credentials_expired" in faults:
-        return (
-            "Failed",
-            "ProxyError",
-            "The remote server returned an error: (407) Proxy Authentication Required.",
-            {},
+    bits = server.db.services().get("BITS", ("Running", "Manual"))
+    if bits[0] != "Running":
+        return _fail("Unknown", BITS_NOT_RUNNING_TEXT)
+    if (
+        "proxy_credentials_expired" in faults
+        and config["UseProxy"]
+        and config.get("LabProxyPasswordExpired", True)
+    ):
+        return _fail(
+            "ProxyError", "The remote server returned an error: (407) Proxy Authentication Required."
         )
-    if "storage_mismatch" in faults:
-        return (
-            "Failed",
-            "UssOtherError",
-            "The update storage option of this server differs from its upstream "
-            "server's; the whole hierarchy must use the same storage option.",
-            {},
-        )
+    if "catalog_sync_failed" in faults:
+        server.add_event(10021, CATALOG_SYNC_FAILED_10021)
+        return _fail("UssInternalError", CATALOG_SYNC_FAILED_TEXT)
+    if "legacy_wsus2" in faults and config["IsReplicaServer"]:
+        return _fail("UssCommunicationError", TIMEOUT_TEXT)
+    upstream = None
     if not config["SyncFromMicrosoftUpdate"]:
-        upstream_faults = _upstream_faults(server, peers, config["UpstreamWsusServerName"])
-        if "upstream_unresolvable" in upstream_faults:
-            return (
-                "Failed",
-                "UssNotFound",
-                f"WebException: The remote name could not be resolved: '{config['UpstreamWsusServerName']}'",
-                {},
-            )
+        name = config["UpstreamWsusServerName"]
+        upstream = lab_peers.find(server, peers, name)
+        upstream_faults = upstream.faults() if upstream is not None else {}
+        if upstream is None or "upstream_unresolvable" in upstream_faults:
+            return _fail("UssNotFound", f"WebException: The remote name could not be resolved: '{name}'")
         if "upstream_down" in upstream_faults:
-            return (
-                "Failed",
-                "UssCommunicationError",
-                "WebException: Unable to connect to the remote server",
-                {},
-            )
-    missing_left = int(
-        config.get("MissingUpstreamLeft", faults.get("updates_missing_upstream", {}).get("attempts", 0))
-    )
+            return _fail("UssCommunicationError", "WebException: Unable to connect to the remote server")
+    missing_left = int(config.get("MissingUpstreamLeft", 0))
     if missing_left > 0:
-        return (
-            "Failed",
+        return _fail(
             "LocalUpdateMissingForApproval",
             "Approved updates are not yet available on the upstream server.",
             {"MissingUpstreamLeft": missing_left - 1},
@@ -235,47 +274,30 @@ def _outcome(
     if "TransientFailuresLeft" in config:
         failures_left = int(config["TransientFailuresLeft"])
     else:  # first sync since the fault was set in the topology
-        failures_left = int(server.faults.get("transient_sync_failure", {}).get("attempts", 0))
+        failures_left = int(faults.get("transient_sync_failure", {}).get("attempts", 0))
     if failures_left > 0:
-        return (
-            "Failed",
+        return _fail(
             "UssNotFound",
             "WebException: Unable to connect to the remote server",
             {"TransientFailuresLeft": failures_left - 1},
         )
-    status = dict(config["UpdateServerStatus"])
-    if config["SyncFromMicrosoftUpdate"]:
-        languages = None if config["AllUpdateLanguagesEnabled"] else list(config["EnabledUpdateLanguages"])
-        status["UpdateCount"] = len(updates_for(languages))
-        status["NotApprovedUpdateCount"] = max(
-            0, status["UpdateCount"] - status["ApprovedUpdateCount"] - status["DeclinedUpdateCount"]
-        )
-        return "Succeeded", "NotApplicable", "", {"UpdateServerStatus": status, "TransientFailuresLeft": 0}
-    upstream = _upstream_config(server, peers, config["UpstreamWsusServerName"])
     if upstream is None:
-        return (
-            "Failed",
-            "UssNotFound",
-            f"WebException: The remote name could not be resolved: '{config['UpstreamWsusServerName']}'",
-            {},
-        )
-    if upstream["HostBinariesOnMicrosoftUpdate"] != config["HostBinariesOnMicrosoftUpdate"]:
-        return (
-            "Failed",
+        import_catalog(server)
+        download_content(server)
+        return "Succeeded", "NotApplicable", "", {"TransientFailuresLeft": 0}
+    upstream_config = upstream.config()
+    if upstream_config["HostBinariesOnMicrosoftUpdate"] != config["HostBinariesOnMicrosoftUpdate"]:
+        return _fail(
             "UssOtherError",
             "The update storage option of this server differs from its upstream server's; the whole "
             "hierarchy must use the same storage option.",
-            {},
         )
-    upstream_status = upstream["UpdateServerStatus"]
-    status["UpdateCount"] = upstream_status["UpdateCount"]
-    changes: dict[str, Any] = {"UpdateServerStatus": status}
+    missing = import_from_upstream(server, config, upstream.updates())
+    changes: dict[str, Any] = {"TransientFailuresLeft": 0}
     if config["IsReplicaServer"]:
-        status["ApprovedUpdateCount"] = upstream_status["ApprovedUpdateCount"]
-        status["DeclinedUpdateCount"] = upstream_status["DeclinedUpdateCount"]
         inherited = {
             g: list(m)
-            for g, m in upstream.get("ComputerTargetGroups", {}).items()
+            for g, m in upstream_config.get("ComputerTargetGroups", {}).items()
             if g not in ("All Computers", "Unassigned Computers")
         }
         own = config.get("ComputerTargetGroups", {})
@@ -283,7 +305,59 @@ def _outcome(
             inherited[group] = sorted(set(own.get(group, [])))  # the groups come down; members stay local
         merged = {**{g: m for g, m in own.items()}, **inherited}
         changes["ComputerTargetGroups"] = computer_groups(merged)
-    status["NotApprovedUpdateCount"] = max(
-        0, status["UpdateCount"] - status["ApprovedUpdateCount"] - status["DeclinedUpdateCount"]
-    )
+    download_content(server)
+    if missing:
+        return _fail(
+            "LocalUpdateMissingForApproval",
+            f"{len(missing)} approved update(s) do not exist on the upstream server "
+            f"{config['UpstreamWsusServerName']}: {', '.join(r['Title'] for r in missing[:3])}"
+            + (" ..." if len(missing) > 3 else ""),
+            changes,
+        )
     return "Succeeded", "NotApplicable", "", changes
+
+
+def import_catalog(server: WsusServerModel) -> None:
+    """A root's metadata sync: the catalog's updates in its enabled languages that it lacks."""
+    config = server.config()
+    languages = None if config["AllUpdateLanguagesEnabled"] else list(config["EnabledUpdateLanguages"])
+    known = {r["UpdateId"] for r in server.updates()}
+    server.upsert_updates([update_row(u, "NotReady") for u in updates_for(languages) if u.id not in known])
+
+
+def import_from_upstream(
+    server: WsusServerModel, config: Mapping[str, Any], upstream_rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A downstream server's metadata sync from its upstream's updates; a replica also takes the
+    upstream's active approvals and its declines ("replica servers synchronize only active
+    approvals"). A failed update the upstream has is downloaded again. Returns the approved updates
+    that failed here and that the upstream does not have."""
+    own = {r["UpdateId"]: r for r in server.updates()}
+    rows = []
+    for update in upstream_rows:
+        mine = own.get(update["UpdateId"])
+        row = dict(
+            mine
+            or {
+                **update,
+                "State": "NotReady",
+                "IsApproved": False,
+                "IsDeclined": False,
+                "ApprovalActive": True,
+            }
+        )
+        if config["IsReplicaServer"]:
+            row["IsApproved"] = update["IsApproved"] and update["ApprovalActive"]
+            row["IsDeclined"] = update["IsDeclined"]
+        if row["State"] == "Failed":
+            row["State"] = "NotReady"
+        if mine is None or row != mine:
+            rows.append(row)
+    if rows:
+        server.upsert_updates(rows)
+    there = {u["UpdateId"] for u in upstream_rows}
+    return [
+        r
+        for r in own.values()
+        if r["UpdateId"] not in there and r["State"] == "Failed" and r["IsApproved"] and not r["IsDeclined"]
+    ]

@@ -8,6 +8,14 @@ servers:
     version: "2019"                 # optional: 2022, 2019, 2016, 2012R2, 2008R2 or a dotted version
     initial: {HostBinariesOnMicrosoftUpdate: true}   # optional: initial state, API member names
     faults: [slow, {name: transient_sync_failure, attempts: 1}]
+
+`initial` also takes, besides API member names, the lab's own state: Services ({name: {State,
+StartMode}}), ContentDirAcl (a list of Get-Acl rules), BitsDownloadPriorityForeground (bool: the
+SUSDB tbConfigurationC column) and two capabilities the version decides unless given here:
+LabApiBitsForeground (bool: the API has IUpdateServerConfiguration.BitsDownloadPriorityForeground;
+default true on 2016 and later) and LabSqlTools (the SQL command-line tools installed, a list of
+`osql` and `sqlcmd`: default [osql] on 2008 R2, [sqlcmd] on 2012 R2, [] on 2016 and later), e.g.
+`initial: {LabApiBitsForeground: false, LabSqlTools: [osql]}`.
 """
 
 from __future__ import annotations
@@ -78,6 +86,8 @@ def initial_members() -> dict[str, type]:
         **{k: t for k, (t, _d) in defaults.CONFIGURATION.items()},
         "Services": dict,
         "ContentDirAcl": list,
+        "BitsDownloadPriorityForeground": bool,
+        **defaults.LAB_CAPABILITIES,
     }
 
 
@@ -182,6 +192,10 @@ def _check_initial(initial: Any, where: str) -> dict[str, Any]:
             isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()
         ):
             raise UsageError(f"{where}: initial {key} must map group names to lists of computer names")
+        if key == "LabSqlTools" and not all(v in defaults.SQL_TOOLS for v in value):
+            raise UsageError(
+                f"{where}: initial {key} must be a list of {' and '.join(defaults.SQL_TOOLS)}, not {value!r}"
+            )
         if key == "Services":
             value = _check_services(value, where)
         elif key == "ContentDirAcl":

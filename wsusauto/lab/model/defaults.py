@@ -18,15 +18,23 @@ class VersionPreset:
     protocol: str
     port: int
     wid: bool  # Windows Internal Database (2012+) vs SQL Server Embedded Edition (2008/R2)
+    # The lab's choice, since wsus-api.md marks both UNSURE: whether IUpdateServerConfiguration has
+    # BitsDownloadPriorityForeground (here: WSUS 10.x, Server 2016 and later), and which SQL
+    # command-line tool is installed for the documented fix (osql ships with WSUS 2.0/3.0 under
+    # %ProgramFiles%\Update Services\tools\osql; 2012 R2 has no osql, the lab gives it sqlcmd).
+    # A topology's `initial` overrides both: LabApiBitsForeground (bool), LabSqlTools ([osql, sqlcmd]).
+    api_bits_foreground: bool = False
+    sql_tools: tuple[str, ...] = ()
 
 
 VERSIONS = {
-    "2022": VersionPreset("10.0.20348.1", "1.20", 8530, True),
-    "2019": VersionPreset("10.0.17763.678", "1.20", 8530, True),
-    "2016": VersionPreset("10.0.14393.0", "1.20", 8530, True),
-    "2012R2": VersionPreset("6.3.9600.16384", "1.20", 8530, True),
-    "2008R2": VersionPreset("3.2.7600.226", "1.8", 80, False),
+    "2022": VersionPreset("10.0.20348.1", "1.20", 8530, True, True, ()),
+    "2019": VersionPreset("10.0.17763.678", "1.20", 8530, True, True, ()),
+    "2016": VersionPreset("10.0.14393.0", "1.20", 8530, True, True, ()),
+    "2012R2": VersionPreset("6.3.9600.16384", "1.20", 8530, True, False, ("sqlcmd",)),
+    "2008R2": VersionPreset("3.2.7600.226", "1.8", 80, False, False, ("osql",)),
 }
+SQL_TOOLS = ("osql", "sqlcmd")
 DEFAULT_VERSION = "2019"
 
 
@@ -39,7 +47,14 @@ def preset(version: str | None, where: str) -> VersionPreset:
     if len(parts) == 4 and all(p.isdigit() for p in parts):
         major = int(parts[0])
         wid = major >= 6
-        return VersionPreset(version, "1.20" if wid else "1.8", 8530 if wid else 80, wid)
+        return VersionPreset(
+            version,
+            "1.20" if wid else "1.8",
+            8530 if wid else 80,
+            wid,
+            major >= 10,
+            () if major >= 10 else ("sqlcmd",) if wid else ("osql",),
+        )
     raise UsageError(f"{where}: version {version!r} is not one of {', '.join(VERSIONS)} or a dotted version")
 
 
@@ -90,8 +105,19 @@ CONFIGURATION: dict[str, tuple[type, Any]] = {
     ),
 }
 
-# Accepted in a topology's `initial` but stored in their own tables.
-TABLE_KEYS = ("Services", "ContentDirAcl")
+# Accepted in a topology's `initial` but stored in their own tables (BitsDownloadPriorityForeground:
+# the tbConfigurationC column) or fixed by the version unless given (the Lab* capabilities above).
+TABLE_KEYS = ("Services", "ContentDirAcl", "BitsDownloadPriorityForeground")
+LAB_CAPABILITIES: dict[str, type] = {"LabApiBitsForeground": bool, "LabSqlTools": list}
+
+# Win32_Service DisplayName, for the Service Control Manager's 7036/7040 messages.
+SERVICE_DISPLAY_NAMES = {
+    "WsusService": "WSUS Service",  # "Update Services" on WSUS 3.0 (SSEE), see display_name()
+    "BITS": "Background Intelligent Transfer Service",
+    "W3SVC": "World Wide Web Publishing Service",
+    "MSSQL$MICROSOFT##WID": "Windows Internal Database",
+    "MSSQL$MICROSOFT##SSEE": "Windows Internal Database (MICROSOFT##SSEE)",
+}
 
 DEFAULT_SERVICES = {
     "WsusService": ("Running", "Auto"),

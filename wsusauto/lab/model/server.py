@@ -9,9 +9,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from wsusauto.lab.catalog import catalog, updates_for
 from wsusauto.lab.model import defaults
 from wsusauto.lab.model.schedule import next_sync_time
 from wsusauto.lab.model.store import EVENT_PROVIDER, SusDb
+
+SCM_PROVIDER = "Service Control Manager"  # System log: 7036 state changes, 7040 start type changes
+_START_TYPE_WORDS = {"Auto": "auto start", "Manual": "demand start", "Disabled": "disabled"}
 
 Clock = Callable[[], dt.datetime]
 
@@ -25,6 +29,27 @@ def utc_now() -> dt.datetime:
 
 def iso(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Seeds 001/002: the update storage folder needs at least Read for these two.
+CONTENT_READERS = ("NT AUTHORITY\\NETWORK SERVICE", "BUILTIN\\Users")
+READ_RIGHTS = ("Read", "ReadAndExecute", "Modify", "FullControl", "ReadData", "ListDirectory")
+
+
+def acl_grants_read(rules: list[tuple[str, str, str, bool]], identity: str) -> bool:
+    """An allowing rule with a Read-ish right for this identity (compared case-insensitively), as
+    grant_content_read.ps1 tests it."""
+    return any(
+        kind == "Allow"
+        and who.lower() == identity.lower()
+        and any(right.strip() in READ_RIGHTS for right in rights.split(","))
+        for who, rights, kind, _inherited in rules
+    )
+
+
+def content_read_missing(server: WsusServerModel) -> list[str]:
+    rules = server.db.content_acl()
+    return [identity for identity in CONTENT_READERS if not acl_grants_read(rules, identity)]
 
 
 def computer_groups(groups: Mapping[str, list[str]]) -> dict[str, list[str]]:
@@ -59,17 +84,26 @@ class WsusServerModel:
     ) -> None:
         self.name = name
         self.clock = clock or utc_now
+        # The other lab servers in this process (set by the lab): what this server reaches by name.
+        self.lab_peers: Mapping[str, WsusServerModel] = {}
         self.db = SusDb(Path(state_dir) / name / "SUSDB.sqlite")
         if self.db.is_new:
+            previous: dict[str, Any] = {}
             self._initialise(version, dict(initial or {}))
         else:
+            previous = self.db.faults()
             # A SUSDB from an older lab may lack identity members added since: fill those in only.
             stored = self.db.all_config()
             missing = {k: v for k, v in self._identity(version).items() if k not in stored}
             if missing:
                 self.db.set_many(missing)
+        self._backfill_updates()
         # Faults come from the topology on every start: they describe this run, not the server.
-        self.db.replace_faults(dict(faults or {}))
+        # Those it did not have before get their evidence seeded by the lab (wsusauto.lab.evidence),
+        # once: a restart with the same faults does not undo a fix.
+        faults = dict(faults or {})
+        self.new_faults = {n: a for n, a in faults.items() if n not in previous}
+        self.db.replace_faults(faults)
 
     def _identity(self, version: str | None) -> dict[str, Any]:
         """What setup fixes: the version, the port, where SUSDB lives (WID on 2012+, SSEE before)."""
@@ -82,6 +116,8 @@ class WsusServerModel:
             "SqlServerName": "MICROSOFT##WID" if preset.wid else f"{self.name.upper()}\\MICROSOFT##SSEE",
             "DatabaseName": "SUSDB",
             "IsUsingWindowsInternalDatabase": True,  # WID and SSEE are both the internal database
+            "LabApiBitsForeground": preset.api_bits_foreground,
+            "LabSqlTools": list(preset.sql_tools),
             _PASSWORD_KEY: "",
         }
 
@@ -105,6 +141,8 @@ class WsusServerModel:
                 )
                 for r in initial.pop("ContentDirAcl")
             ]
+        if "BitsDownloadPriorityForeground" in initial:
+            self.db.set_bits_foreground(bool(initial.pop("BitsDownloadPriorityForeground")))
         if "ComputerTargetGroups" in initial:
             values["ComputerTargetGroups"] = computer_groups(initial.pop("ComputerTargetGroups"))
         if "UpdateServerStatus" in initial:
@@ -124,6 +162,32 @@ class WsusServerModel:
         # Configuration last: ServerId marks the SUSDB initialised (is_new), so a lab stopped halfway
         # through starts over next time.
         self.db.set_many(values)
+
+    def _backfill_updates(self) -> None:
+        """A SUSDB from before the update table (or an ``initial`` UpdateServerStatus) has counts
+        only: make update rows that give the same counts (catalog updates, this server's languages
+        first)."""
+        status = dict(self.get("UpdateServerStatus"))
+        total = int(status.get("UpdateCount", 0))
+        if total <= 0 or self.db.updates():
+            return
+        c = self.config()
+        languages = None if c["AllUpdateLanguagesEnabled"] else list(c["EnabledUpdateLanguages"])
+        first = updates_for(languages)
+        chosen = (first + [u for u in catalog(max(300, total)) if u not in first])[:total]
+        approved = min(total, int(status.get("ApprovedUpdateCount", 0)))
+        declined = min(total - approved, int(status.get("DeclinedUpdateCount", 0)))
+        failed = min(approved, int(status.get("UpdatesWithServerErrorsCount", 0)))
+        needing = min(approved - failed, int(status.get("UpdatesNeedingFilesCount", 0)))
+        rows = []
+        for index, update in enumerate(chosen):
+            is_approved = index < approved
+            state = "NotReady"
+            if is_approved:
+                state = "Failed" if index < failed else "NotReady" if index < failed + needing else "Ready"
+            rows.append(update_row(update, state, is_approved, approved <= index < approved + declined))
+        self.db.upsert_updates(rows)
+        self.refresh_status()
 
     def flush(self) -> None:
         """Checkpoint SUSDB's WAL into the main file. Every change is already committed when the
@@ -172,6 +236,58 @@ class WsusServerModel:
 
     def set_service(self, name: str, state: str, start_mode: str) -> None:
         self.db.set_service(name, state, start_mode)
+
+    def service_display_name(self, name: str) -> str:
+        if name == "WsusService" and not str(self.get("SqlServerName")).upper().endswith("##WID"):
+            return "Update Services"  # WSUS 3.0 and earlier
+        return defaults.SERVICE_DISPLAY_NAMES.get(name, name)
+
+    def change_service(self, name: str, *, state: str | None = None, start_mode: str | None = None) -> None:
+        """What the Service Control Manager does, with its System log events: 7036 for a state
+        change ("The X service entered the running state."), 7040 for a start type change."""
+        services = self.db.services()
+        old_state, old_mode = services[name]
+        new_state, new_mode = state or old_state, start_mode or old_mode
+        self.db.set_service(name, new_state, new_mode)
+        display = self.service_display_name(name)
+        if new_mode != old_mode:
+            before, after = (_START_TYPE_WORDS.get(m, m) for m in (old_mode, new_mode))
+            self.add_event(
+                7040,
+                f"The start type of the {display} service was changed from {before} to {after}.",
+                provider=SCM_PROVIDER,
+            )
+        if new_state != old_state:
+            self.add_event(
+                7036, f"The {display} service entered the {new_state.lower()} state.", provider=SCM_PROVIDER
+            )
+
+    def service_events(self, limit: int = 50) -> list[tuple[int, str, str]]:
+        """The Service Control Manager's events, newest first (the lab's System log)."""
+        return self.db.events([7036, 7040], "", limit, provider=SCM_PROVIDER)
+
+    # -- updates and tbConfigurationC ----------------------------------------------------------
+
+    def updates(self) -> list[dict[str, Any]]:
+        return self.db.updates()
+
+    def upsert_updates(self, rows: list[dict[str, Any]]) -> None:
+        self.db.upsert_updates(rows)
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        """UpdateServerStatus follows the update table (ComputerTargetCount is kept)."""
+        status = dict(self.get("UpdateServerStatus"))
+        status.update(self.db.update_counts())
+        self.db.set_many({"UpdateServerStatus": status})
+
+    @property
+    def bits_foreground(self) -> bool:
+        """SUSDB.dbo.tbConfigurationC.BitsDownloadPriorityForeground."""
+        return self.db.bits_foreground()
+
+    def set_bits_foreground(self, value: bool) -> None:
+        self.db.set_bits_foreground(value)
 
     def add_event(
         self,
@@ -280,7 +396,8 @@ class WsusServerModel:
                 )
             },
             "HasProxyPassword": self.has_proxy_password,
-            "BitsDownloadPriorityForeground": None,
+            # Probed with Get-Member: only where the API has the member (LabApiBitsForeground).
+            "BitsDownloadPriorityForeground": self.bits_foreground if c.get("LabApiBitsForeground") else None,
             "NextSynchronizationTime": iso(next_time) if next_time else None,
             "SynchronizationProgress": dict(c["SynchronizationProgress"]),
             "LastSynchronizationInfo": last[0] if last else never,
@@ -303,3 +420,19 @@ class WsusServerModel:
                 for i, t, m in self.db.events(event_ids, since, max_events)
             ],
         }
+
+
+def update_row(update: Any, state: str, approved: bool = False, declined: bool = False) -> dict[str, Any]:
+    """A tbUpdate row for a catalog update."""
+    return {
+        "UpdateId": update.id,
+        "Title": update.title,
+        "Product": update.product,
+        "Classification": update.classification,
+        "Language": update.language,
+        "SizeBytes": update.size_bytes,
+        "State": state,
+        "IsApproved": approved,
+        "IsDeclined": declined,
+        "ApprovalActive": True,
+    }

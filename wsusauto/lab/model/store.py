@@ -4,6 +4,7 @@ processes can read it (WAL mode lets readers in while a writer works)."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -32,6 +33,21 @@ MIGRATIONS: list[str] = [
     f"""
     ALTER TABLE tbEventInstance ADD COLUMN provider TEXT NOT NULL DEFAULT '{EVENT_PROVIDER}';
     CREATE INDEX IF NOT EXISTS ixEventTime ON tbEventInstance (time_created);
+    """,
+    # 2 -> 3: the column the documented Range-header fix sets (KB 922330: "USE SUSDB update
+    # tbConfigurationC set BitsDownloadPriorityForeground=1"), one row as in SUSDB; and per-server
+    # update state (IUpdate: State, IsApproved, IsDeclined; an approval goes inactive when the
+    # update's language is no longer enabled: replicas synchronize only active approvals).
+    """
+    CREATE TABLE IF NOT EXISTS tbConfigurationC (
+        BitsDownloadPriorityForeground INTEGER NOT NULL DEFAULT 0);
+    INSERT INTO tbConfigurationC (BitsDownloadPriorityForeground)
+        SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM tbConfigurationC);
+    CREATE TABLE IF NOT EXISTS tbUpdate (update_id TEXT PRIMARY KEY, title TEXT NOT NULL,
+        product TEXT NOT NULL, classification TEXT NOT NULL, language TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'NotReady',
+        approved INTEGER NOT NULL DEFAULT 0, declined INTEGER NOT NULL DEFAULT 0,
+        approval_active INTEGER NOT NULL DEFAULT 1, seq INTEGER NOT NULL DEFAULT 0);
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -227,3 +243,162 @@ class SusDb:
                 [(name, json.dumps(args)) for name, args in faults.items()],
             )
             self._db.execute("COMMIT")
+
+    # -- tbConfigurationC and the SQL the documented fix runs ----------------------------------
+
+    def bits_foreground(self) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT BitsDownloadPriorityForeground FROM tbConfigurationC").fetchone()
+        return bool(row and row[0])
+
+    def set_bits_foreground(self, value: bool) -> None:
+        with self._lock:
+            self._db.execute("UPDATE tbConfigurationC SET BitsDownloadPriorityForeground = ?", (int(value),))
+
+    def execute_tsql(self, query: str) -> list[str]:
+        """Run the text of an osql/sqlcmd ``-Q`` on this SUSDB (SQLite), as far as the lab's T-SQL
+        goes: ``SET NOCOUNT ON;``, a leading ``USE SUSDB``, three-part names ``SUSDB.dbo.<table>``
+        mapped to the SQLite table, then one SELECT or UPDATE on a ``tb*`` table. Returns the rows
+        as text lines (a SELECT) or the "(n rows affected)" line. Raises ``TsqlError`` with SQL
+        Server's wording for what the lab cannot run."""
+        text = query.strip()
+        if re.match(r"(?i)^set\s+nocount\s+on\s*;", text):
+            nocount, text = True, re.sub(r"(?i)^set\s+nocount\s+on\s*;", "", text).strip()
+        else:
+            nocount = False
+        use = re.match(r"(?i)^use\s+(\[?\w+\]?)\s*;?\s*", text)
+        if use:
+            if use[1].strip("[]").upper() != "SUSDB":
+                raise TsqlError(
+                    911,
+                    f"Database '{use[1].strip('[]')}' does not exist. Make sure that the "
+                    "name is entered correctly.",
+                )
+            text = text[use.end() :]
+        text = re.sub(r"(?i)\b\[?SUSDB\]?\.\[?dbo\]?\.(\w+)", r"\1", text).strip().rstrip(";")
+        statement = re.match(r"(?i)^(select|update)\b", text)
+        tables = re.findall(r"(?i)\b(?:from|update)\s+(\w+)", text)
+        if (
+            statement is None
+            or ";" in text
+            or not tables
+            or not all(t.lower().startswith("tb") for t in tables)
+        ):
+            raise TsqlError(102, f"Incorrect syntax near '{text.split()[0] if text.split() else query}'.")
+        with self._lock:
+            try:
+                cursor = self._db.execute(text)
+            except sqlite3.OperationalError as exc:
+                missing = re.search(r"no such (?:table|column): (\S+)", str(exc))
+                if missing and "table" in str(exc):
+                    raise TsqlError(208, f"Invalid object name '{missing[1]}'.") from None
+                if missing:
+                    raise TsqlError(207, f"Invalid column name '{missing[1]}'.") from None
+                raise TsqlError(102, f"Incorrect syntax near '{text.split()[0]}'.") from None
+            if statement[1].lower() == "select":
+                lines = [" ".join("NULL" if v is None else str(v) for v in row) for row in cursor.fetchall()]
+                count = len(lines)
+            else:
+                lines, count = [], cursor.rowcount
+        if not nocount:
+            lines.append(f"({count} row{'' if count == 1 else 's'} affected)")
+        return lines
+
+    # -- updates (IUpdate state per server) ----------------------------------------------------
+
+    _UPDATE_COLUMNS = (
+        "update_id, title, product, classification, language, size_bytes, state, approved, declined, "
+        "approval_active"
+    )
+
+    def updates(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._UPDATE_COLUMNS} FROM tbUpdate ORDER BY seq, update_id"
+            ).fetchall()
+        return [_update_row(r) for r in rows]
+
+    def upsert_updates(self, rows: list[dict[str, Any]]) -> None:
+        """Insert or replace whole update rows (keys as ``updates()`` returns them)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            start = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM tbUpdate").fetchone()[0]
+            self._db.executemany(
+                f"INSERT INTO tbUpdate ({self._UPDATE_COLUMNS}, seq) VALUES ({', '.join('?' * 11)}) "
+                "ON CONFLICT(update_id) DO UPDATE SET title = excluded.title, product = excluded.product, "
+                "classification = excluded.classification, language = excluded.language, "
+                "size_bytes = excluded.size_bytes, state = excluded.state, approved = excluded.approved, "
+                "declined = excluded.declined, approval_active = excluded.approval_active",
+                [
+                    (
+                        r["UpdateId"],
+                        r["Title"],
+                        r["Product"],
+                        r["Classification"],
+                        r["Language"],
+                        int(r["SizeBytes"]),
+                        r["State"],
+                        int(r["IsApproved"]),
+                        int(r["IsDeclined"]),
+                        int(r.get("ApprovalActive", True)),
+                        start + i + 1,
+                    )
+                    for i, r in enumerate(rows)
+                ],
+            )
+            self._db.execute("COMMIT")
+
+    def update_counts(self) -> dict[str, int]:
+        """UpdateServerStatus's update counts, from the table."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(approved AND NOT declined), 0), COALESCE(SUM(declined), 0), "
+                "COALESCE(SUM(state = 'Failed' AND NOT declined), 0), "
+                "COALESCE(SUM(state = 'NotReady' AND approved AND NOT declined), 0) FROM tbUpdate"
+            ).fetchone()
+        total, approved, declined, failed, needing = (int(v) for v in row)
+        return {
+            "UpdateCount": total,
+            "ApprovedUpdateCount": approved,
+            "NotApprovedUpdateCount": max(0, total - approved - declined),
+            "DeclinedUpdateCount": declined,
+            "UpdatesWithServerErrorsCount": failed,
+            "UpdatesNeedingFilesCount": needing,
+        }
+
+
+class TsqlError(Exception):
+    """A SQL Server error as osql/sqlcmd print it (Msg number, then the message)."""
+
+    def __init__(self, number: int, message: str) -> None:
+        super().__init__(message)
+        self.number = number
+        self.message = message
+
+
+def _update_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    update_id, title, product, classification, language, size, state, approved, declined, active = row
+    return {
+        "UpdateId": update_id,
+        "Title": title,
+        "Product": product,
+        "Classification": classification,
+        "Language": language,
+        "SizeBytes": int(size),
+        "State": state,
+        "IsApproved": bool(approved),
+        "IsDeclined": bool(declined),
+        "ApprovalActive": bool(active),
+    }
+
+
+def read_updates(path: Path) -> list[dict[str, Any]]:
+    """Another server's updates, read-only from its SUSDB file (another lab process may own it)."""
+    with connect_read_only(path) as db:
+        try:
+            rows = db.execute(
+                f"SELECT {SusDb._UPDATE_COLUMNS} FROM tbUpdate ORDER BY seq, update_id"
+            ).fetchall()
+        except sqlite3.OperationalError:  # an older SUSDB its lab has not upgraded yet
+            return []
+    return [_update_row(r) for r in rows]
