@@ -149,10 +149,25 @@ def main() -> int:
             print_facts_table(collect_facts(inventory, inventory.select("all"), forks=16), console)
             if run.exit_code != 0 or sync_run.exit_code != 0:
                 ok = -1
+            report_path = write_fleet_report(inventory, console)
         finally:
             stop_lab(lab)
         console.print("lab stopped.")
+    console.print(f"\n[bold]Fleet report[/bold] (open it in a browser): {report_path}")
     return 0 if ok == len(results) else 1
+
+
+def write_fleet_report(inventory: Any, console: Any) -> Path:
+    """``wsusauto report -i INVENTORY --html lab-report.html --max-concurrent-per-upstream 2``."""
+    from wsusauto.report_html import gather_fleet_report, local_zone_name, write_report
+    from wsusauto.stagger import Policy, window
+
+    console.print("\n[bold]Writing the fleet report[/bold] (wsusauto report --html lab-report.html)")
+    zone = local_zone_name()
+    start, length = window("22:00-05:00", zone)
+    policy = Policy(window_start=int(start), window_length=length, max_concurrent=2)
+    report = gather_fleet_report(inventory, inventory.select("all"), zone=zone, policy=policy, forks=16)
+    return write_report(report, Path("lab-report.html")).resolve()
 
 
 if __name__ == "__main__":

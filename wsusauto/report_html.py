@@ -405,7 +405,8 @@ def _when(iso_utc: str | None, tz: dt.tzinfo) -> tuple[str, str]:
         return "", ""
     moment = dt.datetime.fromisoformat(iso_utc.replace("Z", "+00:00"))
     local = moment.astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}", f"{moment:%Y-%m-%d %H:%M} UTC"
+    utc = f"{moment:%Y-%m-%d %H:%M} UTC"
+    return (utc, "") if tz is dt.timezone.utc else (f"{local:%Y-%m-%d %H:%M} {local.tzname()}", utc)
 
 
 def _tree_html(nodes: Sequence[Mapping[str, Any]], hosts: Mapping[str, Any], index: Mapping[str, int]) -> str:
@@ -457,6 +458,8 @@ _COLUMNS = (
 
 def _header(key: str, label: str, kind: str, zone: str) -> str:
     title, _, sub = label.partition("|")
+    if zone.upper() == "UTC":
+        sub = sub.replace(" · {zone}", "")
     below = f'<div class="sub">{_e(sub.format(zone=zone))}</div>' if sub else ""
     return (
         f'<th data-key="{key}" data-type="{kind}" scope="col"><span class="h">{_e(title)}</span>{below}</th>'
@@ -464,8 +467,10 @@ def _header(key: str, label: str, kind: str, zone: str) -> str:
 
 
 def _two_times(utc: str, local: str, local_zone: str | None) -> str:
-    zone = f'<span class="muted">{_e(local_zone)}</span>'
-    return f'{_e(utc)} <span class="muted">UTC</span><div>{_e(local)} {zone}</div>'
+    first = f'{_e(utc)} <span class="muted">UTC</span>'
+    if local_zone == "UTC":  # the report is in UTC: one line
+        return first
+    return f'{first}<div>{_e(local)} <span class="muted">{_e(local_zone)}</span></div>'
 
 
 def _row(i: int, name: str, entry: Mapping[str, Any], tz: dt.tzinfo) -> str:
@@ -752,6 +757,7 @@ def render_html(report: FleetReport) -> str:
     zone = report.zone
     summary = data["summary"]
     generated_local, generated_utc = _when(data["generated_utc"], tz)
+    generated = f"{generated_local} ({generated_utc})" if generated_utc else generated_local
 
     cards = [
         ("servers", summary["servers"], ""),
@@ -804,7 +810,7 @@ def render_html(report: FleetReport) -> str:
 </head>
 <body>
 <header class="page"><h1>{_e(report.title)}</h1>
-<div class="meta">Generated {_e(generated_local)} ({_e(generated_utc)}){inventory}
+<div class="meta">Generated {_e(generated)}{inventory}
  · local times in {_e(zone)}</div>
 </header>
 <main>

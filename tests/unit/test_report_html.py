@@ -332,3 +332,9 @@ def test_an_infeasible_plan_is_reported_not_raised():
     page = render_html(fleet(plan=None, plan_error="the window of 1 h cannot hold <the fleet>"))
     assert "No stagger plan: the window of 1 h cannot hold &lt;the fleet&gt;" in page
     assert report_data(fleet(plan=None, plan_error="x"))["plan"] == {"error": "x"}
+
+
+def test_a_report_in_utc_shows_each_time_once():
+    page = render_html(fleet(zone="UTC"))
+    assert "UTC · UTC" not in page and "CEST" not in page
+    assert "2026-06-30 21:10 UTC" in page and "22:30 <span" in page
