@@ -113,6 +113,8 @@ CATALOG_SYNC_EVENTS = Check(
     "Catalog synchronization failures in the event log (events 10021, 10022)",
     f"{SEED_ISSUES}: The last catalog synchronization failed",
     _catalog_sync_events,
+    # The catalog sync's failure is what events 10021/10022 report (an upstream internal error).
+    explains=frozenset({"UssInternalError"}),
 )
 
 

@@ -1,0 +1,292 @@
+"""wsusauto diagnose over the lab: the real pypsrp client, real WS-Management, real NTLM.
+
+For each fault the lab can inject, diagnose reports that fault's check, with evidence, and no
+other; a healthy fleet gets no finding; --fix repairs what has a documented fix and a second
+diagnose is clean; --check changes nothing; the osql fix starts WsusService again when SQL fails.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.lab_fixtures import lab_inventory, run_cli, running_lab
+from wsusauto.diagnose import diagnose_fleet
+from wsusauto.facts import gather_facts
+from wsusauto.fleet import collect_facts
+from wsusauto.lab.topology import topology_from_dict
+from wsusauto.session import Session
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+
+
+def designated(name: str, upstream: str) -> dict:
+    """A downstream replica configured as the inventory intends (a healthy hierarchy)."""
+    return {
+        "name": name,
+        "upstream": upstream,
+        "replica": True,
+        "initial": {
+            "SyncFromMicrosoftUpdate": False,
+            "UpstreamWsusServerName": upstream,
+            "UpstreamWsusServerPortNumber": 8530,
+            "IsReplicaServer": True,
+        },
+    }
+
+
+def topology(faults: dict[str, list] | None = None, versions: dict[str, str] | None = None):
+    servers = [{"name": "wsus-root"}, designated("wsus-01", "wsus-root"), designated("wsus-02", "wsus-root")]
+    for server in servers:
+        if faults and server["name"] in faults:
+            server["faults"] = faults[server["name"]]
+        if versions and server["name"] in versions:
+            server["version"] = versions[server["name"]]
+    return topology_from_dict({"servers": servers}, "<diagnose test topology>")
+
+
+def fired(diagnosis) -> dict[str, set[str]]:
+    return {host: {f.check for f in found} for host, found in diagnosis.findings.items() if found}
+
+
+def test_a_healthy_lab_fleet_has_no_findings(tmp_path):
+    with running_lab(tmp_path, topology()) as lab:
+        inventory = lab_inventory(lab)
+        diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
+    assert not diagnosis.unreachable and not diagnosis.failed
+    assert set(diagnosis.findings) == {"wsus-root", "wsus-01", "wsus-02"}
+    assert fired(diagnosis) == {}
+    assert diagnosis.exit_code == 0
+
+
+# fault -> (server it is injected on, {host: expected checks})
+FAULTS = {
+    "bits_disabled": ("wsus-01", {"wsus-01": {"bits-service"}}),
+    "content_acl_missing": ("wsus-01", {"wsus-01": {"content-permissions"}}),
+    "range_header_unsupported": ("wsus-01", {"wsus-01": {"range-protocol"}}),
+    "language_changed_on_parent": (
+        "wsus-root",
+        {"wsus-01": {"approvals-mismatch"}, "wsus-02": {"approvals-mismatch"}},
+    ),
+    "catalog_sync_failed": ("wsus-root", {"wsus-root": {"catalog-sync-events"}}),
+    "legacy_wsus2": ("wsus-01", {"wsus-01": {"legacy-replica-timeout"}}),
+    "upstream_down": ("wsus-root", {"wsus-01": {"upstream-port"}, "wsus-02": {"upstream-port"}}),
+    "upstream_unresolvable": ("wsus-root", {"wsus-01": {"upstream-name"}, "wsus-02": {"upstream-name"}}),
+    "proxy_credentials_expired": ("wsus-01", {"wsus-01": {"proxy-settings"}}),
+    "storage_mismatch": ("wsus-01", {"wsus-01": {"storage-option-consistency"}}),
+    "updates_missing_upstream": ("wsus-01", {"wsus-01": {"updates-missing-upstream"}}),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_each_fault_is_reported_by_its_check_with_evidence_and_no_other(tmp_path, fault):
+    server, expected = FAULTS[fault]
+    with running_lab(tmp_path, topology({server: [fault]})) as lab:
+        inventory = lab_inventory(lab)
+        diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
+    assert fired(diagnosis) == expected
+    for host in expected:
+        for finding in diagnosis.findings[host]:
+            assert finding.evidence and finding.remedy and finding.source
+            json.dumps(finding.to_dict())
+    assert diagnosis.exit_code == 2
+
+
+def test_the_failed_sync_explained_by_the_proxy_is_in_the_proxy_finding(tmp_path):
+    with running_lab(tmp_path, topology({"wsus-01": ["proxy_credentials_expired"]})) as lab:
+        inventory = lab_inventory(lab)
+        diagnosis = diagnose_fleet(inventory, inventory.select("wsus-01"), forks=1)
+    (finding,) = [f for f in diagnosis.findings["wsus-01"] if f.title.startswith("the proxy rejected")]
+    assert finding.evidence["last_sync"]["error"] == "ProxyError"
+    assert "407" in finding.evidence["last_sync"]["error_text"]
+
+
+def test_an_unexplained_failed_sync_is_last_sync_error(tmp_path):
+    faults = {"wsus-01": [{"name": "transient_sync_failure", "attempts": 1}]}
+    with running_lab(tmp_path, topology(faults)) as lab:
+        inventory = lab_inventory(lab)
+        result = run_cli(
+            "run",
+            str(PLAYBOOKS / "sync.yml"),
+            "-i",
+            _write_inventory(tmp_path, lab),
+            "--limit",
+            "wsus-01",
+            "-e",
+            "sync_retry_interval=1s",
+            "-e",
+            "sync_poll_interval=1s",
+        )
+        diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
+    assert result.returncode == 0, result.stderr  # the retry recovered; the failed attempt is history
+    assert fired(diagnosis) == {}
+    # A sync whose last attempt failed (the fault outlasts the retries) is last-sync-error alone.
+    faults = {"wsus-01": [{"name": "transient_sync_failure", "attempts": 5}]}
+    with running_lab(tmp_path / "second", topology(faults)) as lab:
+        inventory = lab_inventory(lab)
+        result = run_cli(
+            "run",
+            str(PLAYBOOKS / "sync.yml"),
+            "-i",
+            _write_inventory(tmp_path / "second", lab),
+            "--limit",
+            "wsus-01",
+            "-e",
+            "sync_retry_interval=1s",
+            "-e",
+            "sync_poll_interval=1s",
+            "--json",
+        )
+        diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
+    assert result.returncode == 2
+    task = json.loads(result.stdout)["hosts"]["wsus-01"][-1]
+    assert "wsusauto diagnose runs" in task["message"] or "Explained by" in task["message"]
+    assert fired(diagnosis) == {"wsus-01": {"last-sync-error"}}
+    (finding,) = diagnosis.findings["wsus-01"]
+    assert finding.evidence["error"] == "UssNotFound" and finding.severity == "error"
+
+
+def _write_inventory(directory: Path, lab) -> str:
+    path = directory / "lab.yml"
+    path.write_text(yaml.safe_dump(lab.inventory()), encoding="utf-8")
+    return str(path)
+
+
+def _all_facts(inventory) -> dict:
+    """Every server's state, minus what moves by itself (times)."""
+    result = {}
+    for item in collect_facts(inventory, inventory.select("all"), forks=4):
+        facts = item.facts
+        result[item.host] = (
+            facts.services,
+            facts.content_dir_acl,
+            facts.bits_download_priority_foreground,
+            facts.update_server_status,
+            facts.last_synchronization_info,
+        )
+    return result
+
+
+def test_fix_repairs_what_has_a_documented_fix_and_check_mode_changes_nothing(tmp_path):
+    faults = {
+        "wsus-root": ["range_header_unsupported"],  # Server 2019: the API has the setting
+        "wsus-01": ["bits_disabled"],
+        "wsus-02": ["content_acl_missing"],
+    }
+    with running_lab(tmp_path, topology(faults)) as lab:
+        inventory = lab_inventory(lab)
+        path = _write_inventory(tmp_path, lab)
+        before = _all_facts(inventory)
+
+        checked = run_cli("diagnose", "-i", path, "--fix", "--check", "--json")
+        assert checked.returncode == 2, checked.stderr
+        document = json.loads(checked.stdout)
+        assert {h: [f["check"] for f in found] for h, found in document.items()} == {
+            "wsus-root": ["range-protocol"],
+            "wsus-01": ["bits-service"],
+            "wsus-02": ["content-permissions"],
+        }
+        assert all(f["fix_result"]["status"] == "would change" for found in document.values() for f in found)
+        assert _all_facts(inventory) == before  # check mode changed nothing
+
+        fixed = run_cli("diagnose", "-i", path, "--fix", "--poll-interval", "1s", "--json")
+        document = json.loads(fixed.stdout)
+        for found in document.values():
+            for finding in found:
+                assert finding["fix_result"]["status"] == "changed", finding
+                assert finding["resolved"] is True, finding
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+        again = run_cli("diagnose", "-i", path, "--json")
+        assert again.returncode == 0, again.stdout
+        assert json.loads(again.stdout) == {"wsus-root": [], "wsus-01": [], "wsus-02": []}
+        facts = {r.host: r.facts for r in collect_facts(inventory, inventory.select("all"))}
+    assert facts["wsus-root"].bits_download_priority_foreground is True
+    assert facts["wsus-root"].update_server_status.updates_needing_files_count == 0
+    assert facts["wsus-01"].services["BITS"].state == "Running"
+    assert facts["wsus-01"].services["BITS"].start_mode == "Manual"
+
+
+def _susdb(lab, server: str) -> sqlite3.Connection:
+    return sqlite3.connect(lab.state_dir / server / "SUSDB.sqlite")
+
+
+@pytest.mark.parametrize(("version", "tool"), [("2008R2", "osql"), ("2012R2", "sqlcmd")])
+def test_the_documented_sql_fix_changes_the_row_in_susdb(tmp_path, version, tool):
+    faults = {"wsus-01": ["range_header_unsupported"]}
+    with running_lab(tmp_path, topology(faults, {"wsus-01": version})) as lab:
+        inventory = lab_inventory(lab)
+        diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
+        assert fired(diagnosis) == {"wsus-01": {"range-protocol"}}
+        assert diagnosis.findings["wsus-01"][0].evidence["bits_download_priority_foreground"] is None
+        path = _write_inventory(tmp_path, lab)
+        first = run_cli(
+            "run",
+            str(PLAYBOOKS / "fix-range-header.yml"),
+            "-i",
+            path,
+            "--limit",
+            "wsus-01",
+            "-e",
+            "sync_poll_interval=1s",
+            "--json",
+        )
+        assert first.returncode == 0, first.stdout + first.stderr
+        (task,) = json.loads(first.stdout)["hosts"]["wsus-01"]
+        assert task["changed"] and task["diff"]["after"] == {"BitsDownloadPriorityForeground": True}
+        with _susdb(lab, "wsus-01") as db:
+            assert db.execute("SELECT BitsDownloadPriorityForeground FROM tbConfigurationC").fetchone() == (
+                1,
+            )
+        second = run_cli(
+            "run", str(PLAYBOOKS / "fix-range-header.yml"), "-i", path, "--limit", "wsus-01", "--json"
+        )
+        (task,) = json.loads(second.stdout)["hosts"]["wsus-01"]
+        assert second.returncode == 0 and not task["changed"] and tool in task["message"]
+        assert fired(diagnose_fleet(inventory, inventory.select("all"), forks=4)) == {}
+
+
+def test_the_osql_fix_starts_wsusservice_again_when_the_sql_step_fails(tmp_path):
+    faults = {"wsus-01": ["range_header_unsupported", "sql_update_fails"]}
+    with running_lab(tmp_path, topology(faults, {"wsus-01": "2008R2"})) as lab:
+        inventory = lab_inventory(lab)
+        path = _write_inventory(tmp_path, lab)
+        result = run_cli(
+            "run", str(PLAYBOOKS / "fix-range-header.yml"), "-i", path, "--limit", "wsus-01", "--json"
+        )
+        assert result.returncode == 2
+        (task,) = json.loads(result.stdout)["hosts"]["wsus-01"]
+        assert task["status"] == "failed" and "osql failed" in task["message"]
+        assert "started again" in task["message"]
+        with Session("wsus-01", inventory.connection_options(inventory.hosts["wsus-01"])) as session:
+            facts = gather_facts(session)
+        assert facts.services["WsusService"].state == "Running"
+        with _susdb(lab, "wsus-01") as db:
+            assert db.execute("SELECT BitsDownloadPriorityForeground FROM tbConfigurationC").fetchone() == (
+                0,
+            )
+            transitions = [
+                message
+                for (message,) in db.execute(
+                    "SELECT message FROM tbEventInstance "
+                    "WHERE provider = 'Service Control Manager' ORDER BY id"
+                )
+            ]
+    wsus = [t for t in transitions if "Update" in t]
+    assert len(wsus) >= 2 and "stopped" in wsus[-2] and "running" in wsus[-1]
+
+
+def test_diagnose_playbook_reports_findings_per_host(tmp_path):
+    with running_lab(tmp_path, topology({"wsus-02": ["bits_disabled"]})) as lab:
+        path = _write_inventory(tmp_path, lab)
+        result = run_cli("run", str(PLAYBOOKS / "diagnose.yml"), "-i", path, "--json")
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    assert document["recap"]["wsus-02"]["failed"] == 1 and document["recap"]["wsus-01"]["failed"] == 0
+    (task,) = document["hosts"]["wsus-02"]
+    assert [f["check"] for f in task["findings"]] == ["bits-service"]
+    assert document["hosts"]["wsus-root"][0]["findings"] == []
