@@ -64,7 +64,10 @@ def stop_lab(process: subprocess.Popen[str], timeout: float = 30.0) -> int:
 
 
 def demo_topology() -> dict:
-    """The default fleet, with short lab syncs and one transient sync failure on wsus-eu-02."""
+    """The default fleet, with short lab syncs, one transient sync failure on wsus-eu-02, and two
+    problems the troubleshooting checks find and fix: a proxy without Range support in front of
+    wsus-eu-03 (event 364) and a content folder that NETWORK SERVICE and Users cannot read on
+    wsus-us-02."""
     servers = []
     for spec in load_topology(None).servers:
         # a one-minute sync on the lab's clock, which runs 60 times faster in the demo
@@ -73,6 +76,10 @@ def demo_topology() -> dict:
             entry.update(upstream=spec.upstream, replica=spec.replica)
         if spec.name == "wsus-eu-02":
             entry["faults"] = [{"name": "transient_sync_failure", "attempts": 1}]
+        if spec.name == "wsus-eu-03":
+            entry["faults"] = ["range_header_unsupported"]
+        if spec.name == "wsus-us-02":
+            entry["faults"] = ["content_acl_missing"]
         servers.append(entry)
     return {"servers": servers}
 
@@ -147,7 +154,8 @@ def main() -> int:
             )
             console.print(f"done in {time.monotonic() - started:.1f} s, exit code {sync_run.exit_code}")
             print_facts_table(collect_facts(inventory, inventory.select("all"), forks=16), console)
-            if run.exit_code != 0 or sync_run.exit_code != 0:
+            fixed = diagnose_and_fix(inventory, console)
+            if run.exit_code != 0 or sync_run.exit_code != 0 or not fixed:
                 ok = -1
             report_path = write_fleet_report(inventory, console)
         finally:
@@ -155,6 +163,32 @@ def main() -> int:
         console.print("lab stopped.")
     console.print(f"\n[bold]Fleet report[/bold] (open it in a browser): {report_path}")
     return 0 if ok == len(results) else 1
+
+
+def diagnose_and_fix(inventory: Any, console: Any) -> bool:
+    """``wsusauto diagnose``, then ``--fix``: True when the second diagnosis is clean."""
+    from wsusauto.diagnose import diagnose_fleet, document, fix_fleet
+    from wsusauto.report import print_diagnosis
+
+    console.print("\n[bold]Troubleshooting[/bold] (wsusauto diagnose): the documented checks on every server")
+    hosts = inventory.select("all")
+    started = time.monotonic()
+    diagnosis = diagnose_fleet(inventory, hosts, forks=16)
+    print_diagnosis(document(diagnosis), console)
+    console.print(f"diagnosed {len(hosts)} servers in {time.monotonic() - started:.1f} s")
+    console.print("\n[bold]Applying the documented fixes[/bold] (wsusauto diagnose --fix)")
+    started = time.monotonic()
+    fixes = fix_fleet(inventory, diagnosis, forks=16, arguments={"poll_interval": "0.5s"})
+    for host, results in fixes.items():
+        for result in results:
+            console.print(f"  {host}: {result.operation} {result.status}: {result.message}")
+    after = diagnose_fleet(inventory, hosts, forks=16)
+    remaining = sum(len(found) for found in after.findings.values())
+    console.print(
+        f"fixed and diagnosed again in {time.monotonic() - started:.1f} s: "
+        f"{remaining} finding(s) left, exit code {after.exit_code}"
+    )
+    return after.exit_code == 0
 
 
 def write_fleet_report(inventory: Any, console: Any) -> Path:

@@ -218,7 +218,9 @@ def fix_fleet(
         results = []
         for name, checks in plans[host.name].items():
             operation = get_operation(name)
-            args = operation.validate(dict(arguments or {}), f"diagnose --fix, host {host.name}, {name}")
+            # Each fix takes the arguments it knows (the synchronization's poll interval, say).
+            given = {k: v for k, v in (arguments or {}).items() if k in operation.arguments}
+            args = operation.validate(given, f"diagnose --fix, host {host.name}, {name}")
             if journal is not None and not check:
                 journal.write("applying", host=host.name, task=f"fix {', '.join(checks)}", operation=name)
             try:
