@@ -526,14 +526,14 @@ def report(
     if not html_path and not as_json:
         raise UsageError("say where the report goes: --html FILE, and/or --json for its data on stdout")
     zone = zone or local_zone_name()
+    zone_info(zone)  # a bad --tz or --window is one line, before anything else
+    start, length = parse_window(window, zone)
     inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
     for warning in inventory.warnings:
         structlog.get_logger("wsusauto").warning(warning)
     hosts = inventory.select(limit)
     for host in hosts:  # every host's connection vars are checked before any connection is made
         inventory.connection_options(host)
-    zone_info(zone)  # a bad --tz is one line, before any server is contacted
-    start, length = parse_window(window, zone)
     policy = Policy(
         window_start=int(start),
         window_length=length,

@@ -338,3 +338,17 @@ def test_a_report_in_utc_shows_each_time_once():
     page = render_html(fleet(zone="UTC"))
     assert "UTC · UTC" not in page and "CEST" not in page
     assert "2026-06-30 21:10 UTC" in page and "22:30 <span" in page
+
+
+def test_report_command_refuses_bad_input_before_contacting_a_server(tmp_path):
+    from tests.lab_fixtures import run_cli
+
+    inventory = tmp_path / "inventory.yml"
+    host = "{ansible_host: 127.0.0.250, ansible_user: u, wsusauto_password_env: NO_SUCH_VAR}"
+    inventory.write_text(f"all:\n  hosts:\n    wsus-a: {host}\n")
+    nowhere = run_cli("report", "-i", str(inventory))
+    assert nowhere.returncode == 1 and "--html FILE" in nowhere.stderr
+    bad_zone = run_cli("report", "-i", str(inventory), "--json", "--tz", "Mars/Olympus")
+    assert bad_zone.returncode == 1 and "IANA" in bad_zone.stderr and "Traceback" not in bad_zone.stderr
+    bad_window = run_cli("report", "-i", str(inventory), "--json", "--tz", "UTC", "--window", "late")
+    assert bad_window.returncode == 1 and "22:00-05:00" in bad_window.stderr
