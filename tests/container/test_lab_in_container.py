@@ -16,8 +16,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,6 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKER_DIR = REPO / "docker"
 BASE_IMAGE = os.environ.get("WSUSAUTO_BASE_IMAGE", "wsusauto-base:bookworm")
 BASE_PYTHON = (3, 11)  # Debian bookworm's python3: the wheelhouse's compiled wheels must match it
-FIRST_ADDRESS = "127.0.230.1"  # away from the /24s the other lab tests take (127.16-215.x.1)
 
 TOPOLOGY = {
     "servers": [
@@ -58,6 +59,28 @@ TOPOLOGY = {
         {"name": "wsus-us", "upstream": "wsus-root", "replica": True},
     ]
 }
+
+
+def _free_first_address() -> str:
+    """A /24 whose first addresses are free on 5985/5986: 127.231.x.1 is away from the other tests'
+    labs (127.16-215.x.1 by process id, 127.0.x.1 for benches and scale tests)."""
+    start = os.getpid() % 250
+    for offset in range(250):
+        subnet = (start + offset) % 250 + 1
+        addresses = [f"127.231.{subnet}.{host}" for host in range(1, len(TOPOLOGY["servers"]) + 1)]
+        if all(_port_free(address, port) for address in addresses for port in (5985, 5986)):
+            return addresses[0]
+    raise AssertionError("no free /24 in 127.231.0.0/16 for the container's lab")
+
+
+def _port_free(address: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
 
 
 def _unavailable(reason: str) -> None:
@@ -117,7 +140,7 @@ def lab_image(docker_engine, tmp_path_factory):
         yield str(image)
 
 
-def _container(image: str, workdir: Path):
+def _container(image: str, workdir: Path, first_address: str):
     from testcontainers.core.config import testcontainers_config
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
@@ -141,7 +164,7 @@ def _container(image: str, workdir: Path):
                 "--inventory-out",
                 str(workdir / "lab.yml"),
                 "--first-address",
-                FIRST_ADDRESS,
+                first_address,
             ]
         )
         # `lab serve` prints a line starting with "ready" once every endpoint listens.
@@ -153,13 +176,30 @@ def _container(image: str, workdir: Path):
     )
 
 
+@contextmanager
+def _running(container):
+    """Start and wait for ready; on failure the container's own output goes into the test's failure."""
+    try:
+        try:
+            container.start()
+        except Exception as error:
+            wrapped = container._container
+            logs = wrapped.logs().decode(errors="replace") if wrapped is not None else ""
+            pytest.fail(f"the lab container did not get ready: {error}\ncontainer output:\n{logs}")
+        yield container
+    finally:
+        container.stop()
+
+
 def test_lab_in_a_container_serves_facts_of_every_server_to_the_host_client(lab_image, tmp_path):
     (tmp_path / "topology.yml").write_text(yaml.safe_dump(TOPOLOGY, sort_keys=False))
-    with _container(lab_image, tmp_path) as container:
+    first_address = _free_first_address()
+    with _running(_container(lab_image, tmp_path, first_address)) as container:
         inventory = tmp_path / "lab.yml"
         hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["wsus"]["hosts"]
         assert sorted(hosts) == ["wsus-eu", "wsus-eu-01", "wsus-root", "wsus-us"]
-        assert all(host["ansible_host"].startswith("127.0.230.") for host in hosts.values())
+        subnet = first_address.rsplit(".", 1)[0] + "."
+        assert all(host["ansible_host"].startswith(subnet) for host in hosts.values())
 
         # NTLM with WinRM message encryption over HTTP, as the lab writes its inventory.
         result = run_cli("facts", "-i", str(inventory), "--json")
