@@ -99,7 +99,9 @@ def test_report_command_writes_a_self_contained_page_that_renders_in_chromium(tm
     html_path = tmp_path / "report.html"
     with running_lab(tmp_path, lab_topology(), time_scale=60) as lab:
         inventory = str(lab.write_inventory(tmp_path / "inventory.yml"))
-        synced = run_cli("run", "playbooks/sync.yml", "-i", inventory, "--limit", "wsus-root", *FAST)
+        synced = run_cli(
+            "run", str(ROOT / "playbooks" / "sync.yml"), "-i", inventory, "--limit", "wsus-root", *FAST
+        )
         assert synced.returncode == 0, synced.stdout + synced.stderr
         args = ["report", "-i", inventory, "--tz", "Europe/Berlin", "--max-concurrent-per-upstream", "3"]
         result = run_cli(*args, "--html", str(html_path), "--json")
