@@ -80,12 +80,15 @@ FAULTS = {
     "storage_mismatch": ("wsus-01", {"wsus-01": {"storage-option-consistency"}}),
     "updates_missing_upstream": ("wsus-01", {"wsus-01": {"updates-missing-upstream"}}),
 }
+# arguments of a fault, where its default is not the case tested
+FAULT_ARGUMENTS = {"updates_missing_upstream": {"on_upstream": False}}  # missing there, not transient
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_each_fault_is_reported_by_its_check_with_evidence_and_no_other(tmp_path, fault):
     server, expected = FAULTS[fault]
-    with running_lab(tmp_path, topology({server: [fault]})) as lab:
+    spec = {"name": fault, **FAULT_ARGUMENTS.get(fault, {})}
+    with running_lab(tmp_path, topology({server: [spec]})) as lab:
         inventory = lab_inventory(lab)
         diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
     assert fired(diagnosis) == expected
@@ -94,6 +97,17 @@ def test_each_fault_is_reported_by_its_check_with_evidence_and_no_other(tmp_path
             assert finding.evidence and finding.remedy and finding.source
             json.dumps(finding.to_dict())
     assert diagnosis.exit_code == 2
+
+
+def test_updates_the_upstream_has_are_a_transient_note(tmp_path):
+    faults = {"wsus-01": [{"name": "updates_missing_upstream", "on_upstream": True}]}
+    with running_lab(tmp_path, topology(faults)) as lab:
+        inventory = lab_inventory(lab)
+        diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
+    assert fired(diagnosis) == {"wsus-01": {"updates-missing-upstream"}}
+    (finding,) = diagnosis.findings["wsus-01"]
+    assert finding.severity == "info" and finding.evidence["available_on_upstream"]
+    assert diagnosis.exit_code == 0  # a note, not a failure
 
 
 def test_the_failed_sync_explained_by_the_proxy_is_in_the_proxy_finding(tmp_path):

@@ -63,7 +63,14 @@ def _approvals_mismatch(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
         return []  # a replica that has not synchronized yet is behind, not mismatched
     mine = facts.update_server_status.approved_update_count
     theirs = parent.facts.update_server_status.approved_update_count
-    if mine == theirs:
+    # Approved updates the parent no longer has (a rebuilt upstream) are updates-missing-upstream's
+    # finding; the difference they make is not a second problem.
+    gone = (
+        sum(1 for u in evidence.failed_updates if u.update_id not in evidence.upstream_copies)
+        if evidence.upstream_copies is not None
+        else 0
+    )
+    if mine == theirs or (gone and mine - gone == theirs):
         return []
     languages = (
         "all" if parent.facts.all_update_languages_enabled else list(parent.facts.enabled_update_languages)

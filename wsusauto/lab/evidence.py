@@ -104,8 +104,12 @@ def ensure_updates(
     )
 
 
-def ensure_pending(server: WsusServerModel, count: int = PENDING_FILES) -> None:
-    """At least ``count`` approved updates whose files are not downloaded (state NotReady)."""
+def ensure_pending(
+    server: WsusServerModel, servers: Mapping[str, WsusServerModel], count: int = PENDING_FILES
+) -> None:
+    """At least ``count`` approved updates whose files are not downloaded (state NotReady). On a
+    replica the approvals came from its parent: they are approved up the chain too, so a content
+    fault's evidence never looks like an approvals mismatch."""
     rows = [r for r in server.updates() if not r["IsDeclined"] and r["State"] != "Failed"]
     pending = [r for r in rows if r["IsApproved"] and r["State"] == "NotReady"]
     changes = []
@@ -117,6 +121,23 @@ def ensure_pending(server: WsusServerModel, count: int = PENDING_FILES) -> None:
         changes.append({**row, "IsApproved": True, "State": "NotReady"})
     if changes:
         server.upsert_updates(changes)
+        _approve_upstream(server, servers, {row["UpdateId"] for row in changes})
+
+
+def _approve_upstream(server: WsusServerModel, servers: Mapping[str, WsusServerModel], ids: set[str]) -> None:
+    seen = {server.name}
+    while server.get("IsReplicaServer"):
+        upstream = _upstream(server, servers)
+        if upstream is None or upstream.model is None or upstream.name in seen:
+            return
+        server, seen = upstream.model, seen | {upstream.name}
+        rows = [
+            {**r, "IsApproved": True}
+            for r in server.updates()
+            if r["UpdateId"] in ids and not r["IsApproved"]
+        ]
+        if rows:
+            server.upsert_updates(rows)
 
 
 # -- the faults ---------------------------------------------------------------------------------
@@ -143,7 +164,7 @@ def _content_acl_missing(
         when=server.clock() - dt.timedelta(minutes=10),
     )
     ensure_updates(server, servers)
-    ensure_pending(server)
+    ensure_pending(server, servers)
 
 
 @seeds("range_header_unsupported")
@@ -152,7 +173,7 @@ def _range_header_unsupported(
 ) -> None:
     server.set_bits_foreground(False)
     ensure_updates(server, servers)
-    ensure_pending(server)
+    ensure_pending(server, servers)
     pending = [r for r in server.updates() if r["IsApproved"] and r["State"] == "NotReady"]
     server.add_event(
         364, sync.range_364_message(server, pending[0]), when=server.clock() - dt.timedelta(minutes=30)
@@ -309,10 +330,12 @@ def _updates_missing_upstream(
             for r in candidates[-MISSING_UPDATES:]
         ]
         server.set(MissingUpstreamLeft=int(args.get("attempts", 1)))
+        server.upsert_updates(rows)
+        _approve_upstream(server, servers, {row["UpdateId"] for row in rows})
     else:
         rows = [retired_update(n) for n in range(MISSING_UPDATES)]
         server.set(MissingUpstreamLeft=0)
-    server.upsert_updates(rows)
+        server.upsert_updates(rows)
 
 
 @seeds("transient_sync_failure")
