@@ -74,6 +74,13 @@ def find(server: WsusServerModel, peers: Mapping[str, WsusServerModel], name: st
     text = name.strip().rstrip(".")
     if not text:
         return None
+    # The common case first, without listing the state directory: the exact name or its first label.
+    for candidate in dict.fromkeys((text, text.split(".")[0])):
+        if candidate in peers:
+            return Peer(candidate, peers[candidate].db.path, peers[candidate])
+        path = _state_dir(server) / candidate / "SUSDB.sqlite"
+        if path.exists() and not _is_address(text):
+            return Peer(candidate, path, None)
     servers = _all(server, peers)
     if _is_address(text):
         for peer in servers.values():
