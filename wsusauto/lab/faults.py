@@ -34,6 +34,8 @@ class EndpointFaultSettings:
     slow_seconds: float = 0.0
     http_status: int | None = None
     auth_reject: bool = False
+    reset_on_receive: int = 0
+    reset_skip: int = 0
 
 
 REGISTRY: dict[str, FaultType] = {}
@@ -49,6 +51,15 @@ register(FaultType("slow", "endpoint", {"seconds": (float, 5.0)}, "each pipeline
 register(FaultType("http_500", "endpoint", description="every request gets HTTP 500 with a WSMan fault"))
 register(FaultType("http_503", "endpoint", description="every request gets HTTP 503 Service Unavailable"))
 register(FaultType("auth_reject", "endpoint", description="every authentication is refused"))
+register(
+    FaultType(
+        "reset_on_receive",
+        "endpoint",
+        {"count": (int, 1), "skip": (int, 0)},
+        "the connection is reset in the middle of the next `count` pipeline Receives (after `skip`): "
+        "the pipeline ran on the server, its output is lost",
+    )
+)
 # Synchronization faults, read by the lab's sync engine (wsusauto/lab/sync.py).
 register(
     FaultType("upstream_down", "model", description="on an upstream: downstream syncs cannot connect to it")
@@ -198,6 +209,8 @@ def endpoint_fault_settings(faults: Iterable[FaultSpec]) -> EndpointFaultSetting
         slow_seconds=float(names["slow"]["seconds"]) if "slow" in names else 0.0,
         http_status=status,
         auth_reject="auth_reject" in names,
+        reset_on_receive=int(names["reset_on_receive"]["count"]) if "reset_on_receive" in names else 0,
+        reset_skip=int(names["reset_on_receive"]["skip"]) if "reset_on_receive" in names else 0,
     )
 
 

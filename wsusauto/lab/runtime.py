@@ -64,6 +64,8 @@ def _to_transport_faults(settings: EndpointFaultSettings) -> EndpointFaults:
         slow_seconds=settings.slow_seconds,
         http_status=settings.http_status,
         auth_reject=settings.auth_reject,
+        reset_on_receive=settings.reset_on_receive,
+        reset_skip=settings.reset_skip,
     )
 
 

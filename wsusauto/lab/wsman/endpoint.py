@@ -22,6 +22,10 @@ class EndpointFaults:
     slow_seconds: float = 0.0  # delay before each pipeline's handler runs
     http_status: int | None = None  # answer every request with 500 or 503
     auth_reject: bool = False  # refuse every authentication with 401
+    # Reset the TCP connection in the middle of the next N pipeline Receives (after skipping the
+    # first ``reset_skip``): the pipeline has run on the server, its output is lost on the way.
+    reset_on_receive: int = 0
+    reset_skip: int = 0
 
 
 @dataclass
@@ -35,6 +39,11 @@ class EndpointSpec:
     allow_unencrypted: bool = False  # Basic and unencrypted NTLM over plain HTTP only when set
     cbt_strict: bool = False  # require a correct channel binding on HTTPS (Windows: Strict)
     faults: EndpointFaults = field(default_factory=EndpointFaults)
+
+
+class ConnectionReset(Exception):
+    """Raised by a Receive under the ``reset_on_receive`` fault: the HTTP layer drops the connection
+    with a TCP reset instead of answering."""
 
 
 _SHELL_ACTIONS = {
@@ -155,9 +164,22 @@ class Endpoint:
         command_id = desired.get("CommandId") if desired is not None else None
         pipeline_id = uuid.UUID(command_id) if command_id else None
         chunks, done = shell.receive(pipeline_id, request.operation_timeout)
+        if pipeline_id is not None and self._reset_due():
+            raise ConnectionReset(f"{self.spec.name}: reset_on_receive fault")
         return soap.receive_response(
             request.message_id, chunks, command_id.upper() if command_id else None, done
         )
+
+    def _reset_due(self) -> bool:
+        faults = self.spec.faults
+        with self._lock:
+            if faults.reset_on_receive <= 0:
+                return False
+            if faults.reset_skip > 0:
+                faults.reset_skip -= 1
+                return False
+            faults.reset_on_receive -= 1
+            return True
 
     def _signal(self, request: soap.Request, shell: Shell) -> bytes:
         signal_el = request.body.find("rsp:Signal", soap.NS)

@@ -3,7 +3,8 @@
 Traps handled here (see the lab notes): Nagle is off and each response leaves in one ``send()``
 (else every request waits ~40 ms for a delayed ACK); ``server_bind`` does no reverse-DNS lookup
 (else 300 endpoints take 25 s to start); TLS handshakes run in the connection's thread, never in
-the accept loop; any exception becomes a WSMan fault, never a dropped connection.
+the accept loop; any exception becomes a WSMan fault, never a dropped connection (only the
+``reset_on_receive`` fault drops one, on purpose, with a TCP reset).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import socket
 import socketserver
 import ssl
+import struct
 import threading
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -22,7 +24,7 @@ from wsusauto.lab.invocation import ScriptHandler
 from wsusauto.lab.wsman import soap
 from wsusauto.lab.wsman.auth import AuthRejected, ConnectionAuth, check_basic, install_ntlm_users
 from wsusauto.lab.wsman.certs import ca_paths, ensure_ca, issue_server_cert
-from wsusauto.lab.wsman.endpoint import Endpoint, EndpointFaults, EndpointSpec
+from wsusauto.lab.wsman.endpoint import ConnectionReset, Endpoint, EndpointFaults, EndpointSpec
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,18 @@ class _Handler(BaseHTTPRequestHandler):
         ]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)  # one send()
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP RST (SO_LINGER 0), as a failing network path does."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            raw = self.connection
+            if isinstance(raw, ssl.SSLSocket):
+                raw = socket.socket(fileno=raw.detach())  # no TLS close_notify: a reset, not a goodbye
+            raw.close()
+        except OSError:
+            pass
 
     def _challenge(self, basic_allowed: bool) -> None:
         headers = {"WWW-Authenticate": "Negotiate"}
@@ -184,6 +198,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._challenge(basic_allowed)
                 return
             response = endpoint.handle(body, user)
+        except ConnectionReset:
+            self._reset()
+            return
         except Exception as exc:  # never drop the connection: answer with a fault
             log.exception("lab endpoint %s failed", spec.name)
             response = soap.fault_response(
