@@ -66,7 +66,7 @@ def stop_lab(process: subprocess.Popen[str], timeout: float = 30.0) -> int:
 def demo_topology() -> dict:
     """The default fleet, with short lab syncs, one transient sync failure on wsus-eu-02, and two
     problems the troubleshooting checks find and fix: a proxy without Range support in front of
-    wsus-eu-03 (event 364) and a content folder that NETWORK SERVICE and Users cannot read on
+    wsus-us (event 364) and a content folder that NETWORK SERVICE and Users cannot read on
     wsus-us-02."""
     servers = []
     for spec in load_topology(None).servers:
@@ -76,7 +76,7 @@ def demo_topology() -> dict:
             entry.update(upstream=spec.upstream, replica=spec.replica)
         if spec.name == "wsus-eu-02":
             entry["faults"] = [{"name": "transient_sync_failure", "attempts": 1}]
-        if spec.name == "wsus-eu-03":
+        if spec.name == "wsus-us":
             entry["faults"] = ["range_header_unsupported"]
         if spec.name == "wsus-us-02":
             entry["faults"] = ["content_acl_missing"]
