@@ -93,8 +93,9 @@ start_engine() {
         rm -f "$DIR/dockerd.pid"
         cp "$DIR/dockerd.log" "$DIR/dockerd-$driver.log"
     done
-    fail "dockerd did not start (tried storage drivers overlay2 and vfs; log: $DIR/dockerd-vfs.log)" \
-        "$DIR/dockerd-vfs.log"
+    cat "$DIR/dockerd-overlay2.log" "$DIR/dockerd-vfs.log" >"$DIR/dockerd-failed.log"
+    fail "dockerd did not start (tried storage drivers overlay2 and vfs; logs: $DIR/dockerd-*.log)" \
+        "$DIR/dockerd-failed.log"
 }
 
 unmount_under() {  # debootstrap can leave /proc (or /sys) mounted inside the root, even on success
