@@ -534,3 +534,19 @@ def test_scm_events_never_reach_the_wsus_provider(tmp_path):
     assert [m for _i, _t, m in server.db.events([7036], "", 10, provider=SCM_PROVIDER)] == [
         "The Background Intelligent Transfer Service service entered the stopped state."
     ]
+
+
+def test_a_content_fault_on_a_replica_leaves_its_healthy_parent_without_evidence(tmp_path):
+    clock = Clock()
+    handlers = lab(
+        tmp_path,
+        {"name": "wsus-root"},
+        {"name": "wsus-eu", "initial": REPLICA, "faults": ["range_header_unsupported"]},
+        clock=clock,
+    )
+    assert handlers.servers["wsus-eu"].get("UpdateServerStatus")["UpdatesNeedingFilesCount"] == 12
+    root = handlers.servers["wsus-root"]
+    assert root.get("UpdateServerStatus")["ApprovedUpdateCount"] == 12  # the replica's approvals are its
+    assert_healthy(root)
+    synchronize(handlers, "wsus-eu", clock)  # replicas keep the parent's approvals: still blocked
+    assert handlers.servers["wsus-eu"].get("UpdateServerStatus")["UpdatesNeedingFilesCount"] == 12

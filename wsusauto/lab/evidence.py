@@ -131,8 +131,9 @@ def _approve_upstream(server: WsusServerModel, servers: Mapping[str, WsusServerM
         if upstream is None or upstream.model is None or upstream.name in seen:
             return
         server, seen = upstream.model, seen | {upstream.name}
+        # The parent approved them and has their files (a healthy parent needs none).
         rows = [
-            {**r, "IsApproved": True}
+            {**r, "IsApproved": True, "State": "Ready" if r["State"] == "NotReady" else r["State"]}
             for r in server.updates()
             if r["UpdateId"] in ids and not r["IsApproved"]
         ]
