@@ -203,6 +203,7 @@ def inventory_from_dict(
     membership["all"] = list(host_order)
 
     warnings: list[str] = []
+    unvalidated: list[str] = []
     hosts: dict[str, Host] = {}
     for host_name in host_order:
         member_of = [g for g in groups if host_name in membership[g]]
@@ -216,15 +217,31 @@ def inventory_from_dict(
         hosts[host_name] = Host(host_name, merged, tuple(merged["group_names"]))
         if any(merged.get(v) for v in _PASSWORD_VARS):
             warnings.append(host_name)
-    notes = ()
+        if _validation_off(merged):
+            unvalidated.append(host_name)
+    notes = []
     if warnings:
-        shown = ", ".join(warnings[:5]) + (f" and {len(warnings) - 5} more" if len(warnings) > 5 else "")
-        notes = (
-            f"{source}: a password is written in clear for {shown}; prefer wsusauto_password_env "
-            "(an environment variable's name) or wsusauto_password_file",
+        notes.append(
+            f"{source}: a password is written in clear for {_some(warnings)}; prefer wsusauto_password_env "
+            "(an environment variable's name) or wsusauto_password_file"
+        )
+    if unvalidated:
+        notes.append(
+            f"{source}: TLS certificate validation is turned off (ansible_psrp_cert_validation: ignore) "
+            f"for {_some(unvalidated)}; anyone on the path can pose as these servers and receive the "
+            "credentials; give the servers' CA with ansible_psrp_ca_cert instead"
         )
     ordered_groups = {name: tuple(h for h in host_order if h in membership[name]) for name in groups}
-    return Inventory(source, hosts, ordered_groups, notes)
+    return Inventory(source, hosts, ordered_groups, tuple(notes))
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _validation_off(merged: Mapping[str, Any]) -> bool:
+    https = str(merged.get("ansible_psrp_protocol", "https")).lower() == "https"
+    return https and str(merged.get("ansible_psrp_cert_validation", "validate")).lower() == "ignore"
 
 
 def _is_ancestor(groups: Mapping[str, _Group], candidate: str, of: str) -> bool:
@@ -344,7 +361,9 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
         ("auto", "always", "never"),
         f"{where}: ansible_psrp_message_encryption",
     )
-    if auth == "basic" and not ssl and encryption != "never":
+    if auth == "basic" and not ssl:
+        # Refused whatever ansible_psrp_message_encryption says: the Authorization header itself
+        # carries the password, and message encryption (NTLM/Kerberos only) cannot cover it.
         raise UsageError(
             f"{where}: Basic authentication over plain HTTP sends the password in clear; use "
             "ansible_psrp_protocol: https, or NTLM/Negotiate with message encryption"
