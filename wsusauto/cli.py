@@ -299,7 +299,11 @@ def plan_schedule(
     from wsusauto.stagger_fleet import schedule_collisions, servers_from_facts, svg_timeline
 
     inventory = load_inventory(inventory_path)
+    for warning in inventory.warnings:
+        structlog.get_logger("wsusauto").warning(warning)
     hosts = inventory.select(limit)
+    for host in hosts:  # connection vars are checked before any connection is made, as in facts
+        inventory.connection_options(host)
     start, length = parse_window(window, zone)
     policy = Policy(
         window_start=int(start),

@@ -179,6 +179,11 @@ class Runner:
         result = RunResult(self.run_id, self.check)
         # Resolve every play first: a wrong playbook or inventory touches nothing.
         prepared = [(play, *self._prepare_play(play)) for play in self.playbook.plays]
+        if self.session_factory is None:
+            # Connection vars are input too (Basic over plain HTTP, a password variable not set):
+            # a mistake there stops the run here, before any server is contacted, as in `facts`.
+            for name in dict.fromkeys(h for _, hosts, _ in prepared for h in hosts):
+                self.inventory.connection_options(self.inventory.hosts[name])
         self._write(
             "run_started",
             check_mode=self.check,
