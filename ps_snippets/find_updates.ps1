@@ -10,6 +10,10 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 
+# GetUpdates() walks the whole catalog (slow on a big server); wsusauto asks only servers whose
+# status counts failed downloads, and only their upstreams for the ids they failed. UpdateScope
+# would narrow it, but its members are not in the documented API surface this toolkit uses.
+
 [void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
 $server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
 

@@ -7,7 +7,8 @@
     osql (sqlcmd where osql is gone) on the instance the setup key's SqlServerName names (Windows
     Internal Database: its named pipe), and start the WSUS service again, also when the SQL step
     failed. The current value is read first: nothing is stopped or written when it is already set,
-    nor when $ReadOnly asks only for the current value (check mode). Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself.
+    nor when $ReadOnly asks only for the current value (check mode). Runs on Windows PowerShell 2.0
+    to 5.1 on the WSUS server itself.
 #>
 param(
     [string]$WsusServiceName,
@@ -68,8 +69,13 @@ if (-not (Test-Path -LiteralPath $osql)) {
     $tool = [string]$sqlcmd.Definition
 }
 
+# Windows PowerShell turns a native tool's stderr under 2>&1 into error records, which 'Stop' would
+# make terminating: around osql and sqlcmd their exit code and output decide instead.
+$ErrorActionPreference = 'Continue'
 $read = & $tool -S $target -E -b -h -1 -Q 'SET NOCOUNT ON; SELECT BitsDownloadPriorityForeground FROM SUSDB.dbo.tbConfigurationC' 2>&1
-if ($LASTEXITCODE -ne 0) {
+$readExitCode = $LASTEXITCODE
+$ErrorActionPreference = 'Stop'
+if ($readExitCode -ne 0) {
     throw "$method could not read SUSDB on ${target}: $($read -join ' ')"
 }
 $before = (($read -join ' ').Trim() -eq '1')
@@ -79,12 +85,14 @@ if (-not $before -and -not $ReadOnly) {
     $output = ''
     $exitCode = 0
     try {
+        $ErrorActionPreference = 'Continue'
         if ($method -eq 'osql') {
             $output = & $tool -S $target -E -b -n -Q 'USE SUSDB update tbConfigurationC set BitsDownloadPriorityForeground=1' 2>&1
         } else {
             $output = & $tool -S $target -E -b -Q 'USE SUSDB update tbConfigurationC set BitsDownloadPriorityForeground=1' 2>&1
         }
         $exitCode = $LASTEXITCODE
+        $ErrorActionPreference = 'Stop'
     } finally {
         # The seed's third step, whatever happened in the second: the WSUS service must run again.
         Start-Service -Name $WsusServiceName
