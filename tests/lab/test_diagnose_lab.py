@@ -304,3 +304,26 @@ def test_diagnose_playbook_reports_findings_per_host(tmp_path):
     (task,) = document["hosts"]["wsus-02"]
     assert [f["check"] for f in task["findings"]] == ["bits-service"]
     assert document["hosts"]["wsus-root"][0]["findings"] == []
+
+
+def test_a_failed_synchronization_names_the_check_that_explains_it(tmp_path):
+    with running_lab(tmp_path, topology({"wsus-root": ["upstream_down"]})) as lab:
+        result = run_cli(
+            "run",
+            str(PLAYBOOKS / "sync.yml"),
+            "-i",
+            _write_inventory(tmp_path, lab),
+            "--limit",
+            "wsus-01",
+            "-e",
+            "sync_retry_interval=1s",
+            "-e",
+            "sync_poll_interval=1s",
+            "--json",
+        )
+    assert result.returncode == 2, result.stderr
+    (task,) = json.loads(result.stdout)["hosts"]["wsus-01"]
+    assert len(task["attempts"]) == 3  # the documented policy: the failure is transient
+    assert (
+        "Explained by upstream-port: port 8530 of the upstream wsus-root does not answer" in task["message"]
+    )
