@@ -76,6 +76,22 @@ def _parse_extra_vars(values: tuple[str, ...]) -> dict[str, Any]:
     return extra
 
 
+def _load_hosts(
+    inventory_path: str, limit: str | None, extra_vars: tuple[str, ...] = ()
+) -> tuple[Any, list[Any]]:
+    """The inventory and the hosts ``limit`` selects; the inventory's warnings are logged and every
+    selected host's connection vars are checked before any server is contacted."""
+    from wsusauto.inventory import load_inventory
+
+    inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
+    for warning in inventory.warnings:
+        structlog.get_logger("wsusauto").warning(warning)
+    hosts = inventory.select(limit)
+    for host in hosts:
+        inventory.connection_options(host)
+    return inventory, hosts
+
+
 # Options several commands share, spelled as ansible-playbook spells them.
 inventory_option = click.option(
     "-i",
@@ -96,6 +112,19 @@ forks_option = click.option(
 extra_vars_option = click.option(
     "-e", "--extra-vars", multiple=True, help="key=value or @file.yml; overrides inventory vars"
 )
+snippet_deadline_option = click.option(
+    "--deadline",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="seconds one snippet may take on one host",
+)
+
+
+def journal_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option(
+        "--journal", "journal_path", type=click.Path(dir_okay=False), default=None, help=help_text
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -143,15 +172,9 @@ def facts(
 ) -> None:
     """Read every server's state (update source, replica, schedule, last sync, services, ...)."""
     from wsusauto.fleet import collect_facts
-    from wsusauto.inventory import load_inventory
     from wsusauto.report import facts_json, print_facts_table
 
-    inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
-    for warning in inventory.warnings:
-        structlog.get_logger("wsusauto").warning(warning)
-    hosts = inventory.select(limit)
-    for host in hosts:  # every host's connection vars are checked before any connection is made
-        inventory.connection_options(host)
+    inventory, hosts = _load_hosts(inventory_path, limit, extra_vars)
     results = collect_facts(inventory, hosts, forks=forks, deadline=deadline)
     if as_json:
         click.echo(facts_json(results))
@@ -173,20 +196,8 @@ def facts(
 @forks_option
 @extra_vars_option
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document: hosts -> task results, recap")
-@click.option(
-    "--journal",
-    "journal_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="append a JSON-lines record of every change to this file (flushed as it happens)",
-)
-@click.option(
-    "--deadline",
-    default=300.0,
-    show_default=True,
-    type=click.FloatRange(min=1),
-    help="seconds one snippet may take on one host",
-)
+@journal_option("append a JSON-lines record of every change to this file (flushed as it happens)")
+@snippet_deadline_option
 @click.option(
     "--processes",
     type=click.IntRange(min=1),
@@ -292,18 +303,12 @@ def plan_schedule(
     import json as json_module
 
     from wsusauto.fleet import collect_facts
-    from wsusauto.inventory import load_inventory
     from wsusauto.report import print_plan_table
     from wsusauto.stagger import Policy, plan
     from wsusauto.stagger import window as parse_window
     from wsusauto.stagger_fleet import schedule_collisions, servers_from_facts, svg_timeline
 
-    inventory = load_inventory(inventory_path)
-    for warning in inventory.warnings:
-        structlog.get_logger("wsusauto").warning(warning)
-    hosts = inventory.select(limit)
-    for host in hosts:  # connection vars are checked before any connection is made, as in facts
-        inventory.connection_options(host)
+    inventory, hosts = _load_hosts(inventory_path, limit)
     start, length = parse_window(window, zone)
     policy = Policy(
         window_start=int(start),
@@ -363,13 +368,7 @@ def plan_schedule(
 @click.option(
     "-C", "--check", is_flag=True, help="with --fix: report what the fixes would change; change nothing"
 )
-@click.option(
-    "--journal",
-    "journal_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="with --fix: append a JSON-lines record of every fix to this file",
-)
+@journal_option("with --fix: append a JSON-lines record of every fix to this file")
 @click.option(
     "--max-concurrent-per-upstream",
     "k",
@@ -384,13 +383,7 @@ def plan_schedule(
     show_default=True,
     help="with --fix: how often the synchronization after a repair is polled",
 )
-@click.option(
-    "--deadline",
-    default=300.0,
-    show_default=True,
-    type=click.FloatRange(min=1),
-    help="seconds one snippet may take on one host",
-)
+@snippet_deadline_option
 @user_errors
 def diagnose(
     inventory_path: str,
@@ -410,7 +403,6 @@ def diagnose(
     import uuid
 
     from wsusauto.diagnose import diagnose_fleet, document, fix_fleet
-    from wsusauto.inventory import load_inventory
     from wsusauto.journal import Journal
     from wsusauto.operations.synchronize import parse_duration
     from wsusauto.report import print_diagnosis
@@ -421,12 +413,7 @@ def diagnose(
         parse_duration(poll_interval)
     except ValueError as exc:
         raise UsageError(f"--poll-interval: {exc}") from None
-    inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
-    for warning in inventory.warnings:
-        structlog.get_logger("wsusauto").warning(warning)
-    hosts = inventory.select(limit)
-    for host in hosts:  # every host's connection vars are checked before any connection is made
-        inventory.connection_options(host)
+    inventory, hosts = _load_hosts(inventory_path, limit, extra_vars)
     diagnosis = diagnose_fleet(
         inventory, hosts, forks=forks, deadline=deadline, max_concurrent_per_upstream=k
     )
@@ -516,7 +503,6 @@ def report(
 ) -> None:
     """The fleet report: one self-contained HTML file (hierarchy, schedules, last syncs, findings, the
     stagger timeline); --json prints the same data (exit 0, 2 a host failed, 4 a host was unreachable)."""
-    from wsusauto.inventory import load_inventory
     from wsusauto.report_html import (
         gather_fleet_report,
         local_zone_name,
@@ -532,12 +518,7 @@ def report(
     zone = zone or local_zone_name()
     zone_info(zone)  # a bad --tz or --window is one line, before anything else
     start, length = parse_window(window, zone)
-    inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
-    for warning in inventory.warnings:
-        structlog.get_logger("wsusauto").warning(warning)
-    hosts = inventory.select(limit)
-    for host in hosts:  # every host's connection vars are checked before any connection is made
-        inventory.connection_options(host)
+    inventory, hosts = _load_hosts(inventory_path, limit, extra_vars)
     policy = Policy(
         window_start=int(start),
         window_length=length,
