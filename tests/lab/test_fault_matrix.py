@@ -106,9 +106,9 @@ CASES = {
     "http_500": (EndpointFaults(http_status=500), "unreachable", "WSMan fault", ()),
     "http_503": (EndpointFaults(http_status=503), "unreachable", "HTTP 503", ()),
     "auth_rejected": (EndpointFaults(auth_reject=True), "unreachable", "refused the credentials", ()),
-    # the reset hits the update_source save: it ran on the server, its answer was lost
+    # the reset hits the first snippet that saves (update_source): it ran, its answer was lost
     "reset_in_a_write_receive": (
-        EndpointFaults(reset_on_receive=1, reset_skip=1),
+        EndpointFaults(reset_on_receive=1, reset_match="Save()"),
         "unreachable",
         "connection reset",
         ("SyncFromMicrosoftUpdate", "UpstreamWsusServerName"),

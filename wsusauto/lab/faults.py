@@ -36,6 +36,7 @@ class EndpointFaultSettings:
     auth_reject: bool = False
     reset_on_receive: int = 0
     reset_skip: int = 0
+    reset_match: str = ""
 
 
 REGISTRY: dict[str, FaultType] = {}
@@ -55,9 +56,10 @@ register(
     FaultType(
         "reset_on_receive",
         "endpoint",
-        {"count": (int, 1), "skip": (int, 0)},
-        "the connection is reset in the middle of the next `count` pipeline Receives (after `skip`): "
-        "the pipeline ran on the server, its output is lost",
+        {"count": (int, 1), "skip": (int, 0), "match": (str, "")},
+        "the connection is reset in the middle of the next `count` pipeline Receives (after `skip`; "
+        "only pipelines whose script contains `match`, e.g. Save()): the pipeline ran on the server, "
+        "its output is lost",
     )
 )
 # Synchronization faults, read by the lab's sync engine (wsusauto/lab/sync.py).
@@ -211,6 +213,7 @@ def endpoint_fault_settings(faults: Iterable[FaultSpec]) -> EndpointFaultSetting
         auth_reject="auth_reject" in names,
         reset_on_receive=int(names["reset_on_receive"]["count"]) if "reset_on_receive" in names else 0,
         reset_skip=int(names["reset_on_receive"]["skip"]) if "reset_on_receive" in names else 0,
+        reset_match=str(names["reset_on_receive"]["match"]) if "reset_on_receive" in names else "",
     )
 
 

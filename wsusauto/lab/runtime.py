@@ -66,6 +66,7 @@ def _to_transport_faults(settings: EndpointFaultSettings) -> EndpointFaults:
         auth_reject=settings.auth_reject,
         reset_on_receive=settings.reset_on_receive,
         reset_skip=settings.reset_skip,
+        reset_match=settings.reset_match,
     )
 
 

@@ -26,6 +26,7 @@ class EndpointFaults:
     # first ``reset_skip``): the pipeline has run on the server, its output is lost on the way.
     reset_on_receive: int = 0
     reset_skip: int = 0
+    reset_match: str = ""  # only pipelines whose script contains this text count (e.g. "Save()")
 
 
 @dataclass
@@ -44,6 +45,19 @@ class EndpointSpec:
 class ConnectionReset(Exception):
     """Raised by a Receive under the ``reset_on_receive`` fault: the HTTP layer drops the connection
     with a TCP reset instead of answering."""
+
+
+def _script_of(shell: Shell, pipeline_id: uuid.UUID | None) -> str:
+    """The script text a pipeline runs ('' for the pool or an unknown pipeline)."""
+    if pipeline_id is None:
+        return ""
+    with shell.lock:
+        pipeline = shell.pipelines.get(pipeline_id)
+    try:
+        commands = list(pipeline.metadata.commands or []) if pipeline is not None else []
+        return str(commands[0].command_text) if commands else ""
+    except Exception:
+        return ""
 
 
 _SHELL_ACTIONS = {
@@ -163,17 +177,18 @@ class Endpoint:
         desired = receive.find("rsp:DesiredStream", soap.NS) if receive is not None else None
         command_id = desired.get("CommandId") if desired is not None else None
         pipeline_id = uuid.UUID(command_id) if command_id else None
+        script = _script_of(shell, pipeline_id) if self.spec.faults.reset_on_receive > 0 else ""
         chunks, done = shell.receive(pipeline_id, request.operation_timeout)
-        if pipeline_id is not None and self._reset_due():
+        if pipeline_id is not None and self._reset_due(script):
             raise ConnectionReset(f"{self.spec.name}: reset_on_receive fault")
         return soap.receive_response(
             request.message_id, chunks, command_id.upper() if command_id else None, done
         )
 
-    def _reset_due(self) -> bool:
+    def _reset_due(self, script: str) -> bool:
         faults = self.spec.faults
         with self._lock:
-            if faults.reset_on_receive <= 0:
+            if faults.reset_on_receive <= 0 or faults.reset_match not in script:
                 return False
             if faults.reset_skip > 0:
                 faults.reset_skip -= 1
