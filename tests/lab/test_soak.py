@@ -4,9 +4,9 @@ After every run: the results are right (300 hosts, each ok, nothing changed or f
 threads, sockets or runspace pools are left behind; resident memory stays bounded. The figures are
 printed (``-s``) and recorded in bench/README.md ("Reliability").
 
-The spec is 20 runs. On the 2-core CI machine one run of 300 hosts takes ~15-35 s (every run opens
-300 NTLM sessions against a lab sharing the same cores), so CI runs ``WSUSAUTO_SOAK_RUNS`` (default
-5) and the full 20 are run by hand: ``WSUSAUTO_SOAK_RUNS=20 pytest -s tests/lab/test_soak.py``.
+The spec is 20 runs. On the 2-core machine one run of 300 hosts takes ~15-35 s (every run opens
+300 NTLM sessions against a lab sharing the same cores), so ``make test`` runs
+``WSUSAUTO_SOAK_RUNS`` (default 5) and ``.ci/run`` sets it to the full 20.
 """
 
 from __future__ import annotations
