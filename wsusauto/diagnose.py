@@ -13,6 +13,7 @@ operations the findings name (check mode changes nothing).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +21,12 @@ from typing import Any
 from wsusauto import exitcodes
 from wsusauto.checks import BY_ID, Finding, Fleet, HostEvidence, run_checks
 from wsusauto.checks.base import FailedUpdate
-from wsusauto.errors import RemoteError
+from wsusauto.errors import AuthenticationFailed, HostError, RemoteError, Unreachable
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.fleet import SessionFactory, for_each_host
 from wsusauto.inventory import Host, Inventory
 from wsusauto.journal import Journal
+from wsusauto.operations import get_operation
 from wsusauto.probes import failed_updates, probe_upstream, upstream_copies
 
 
@@ -167,8 +169,6 @@ def _compare_with_upstreams(
 
 
 def _replace(evidence: HostEvidence, **changes: Any) -> HostEvidence:
-    import dataclasses
-
     return dataclasses.replace(evidence, **changes)
 
 
@@ -208,9 +208,6 @@ def fix_fleet(
     journal: Journal | None = None,
 ) -> dict[str, list[FixResult]]:
     """Run, on each host, the fix operations its findings name (documented fixes only)."""
-    from wsusauto.errors import AuthenticationFailed, HostError, Unreachable
-    from wsusauto.operations import get_operation
-
     plans = {host: fixes_for(found) for host, found in diagnosis.findings.items()}
     hosts = [inventory.hosts[h] for h, fixes in plans.items() if fixes]
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from wsusauto.errors import HostError, Unreachable, UsageError, WsusAutoError
+from wsusauto.errors import AuthenticationFailed, HostError, Unreachable, UsageError, WsusAutoError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.inventory import Host, Inventory
 from wsusauto.session import Session
@@ -25,9 +25,10 @@ class HostOutcome(Generic[T]):
 
     @property
     def status(self) -> str:
+        """As Ansible counts: refused credentials are unreachable too (nothing ran)."""
         if self.error is None:
             return "ok"
-        return "unreachable" if isinstance(self.error, Unreachable) else "failed"
+        return "unreachable" if isinstance(self.error, Unreachable | AuthenticationFailed) else "failed"
 
 
 def for_each_host(
