@@ -121,6 +121,35 @@ snippet_deadline_option = click.option(
 )
 
 
+def stagger_policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The stagger planner's policy, as plan-schedule and report take it (``k``, ``syncs_per_day``,
+    ``offset``, ``default_duration``)."""
+    for option in reversed(
+        (
+            click.option(
+                "--max-concurrent-per-upstream", "k", default=1, show_default=True, type=click.IntRange(min=1)
+            ),
+            click.option("--syncs-per-day", default=1, show_default=True, type=click.IntRange(1, 24)),
+            click.option(
+                "--offset",
+                default=30,
+                show_default=True,
+                type=click.IntRange(min=0),
+                help="worst-case random start offset WSUS adds, minutes",
+            ),
+            click.option(
+                "--default-duration",
+                default=30,
+                show_default=True,
+                type=click.IntRange(min=1),
+                help="minutes per sync for servers with no sync history",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 def journal_option(help_text: str) -> Callable[[Any], Any]:
     return click.option(
         "--journal", "journal_path", type=click.Path(dir_okay=False), default=None, help=help_text
@@ -266,22 +295,7 @@ def run(
 @click.option(
     "--tz", "zone", default="UTC", show_default=True, help="IANA zone of --window and the local column"
 )
-@click.option("--max-concurrent-per-upstream", "k", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--syncs-per-day", default=1, show_default=True, type=click.IntRange(1, 24))
-@click.option(
-    "--offset",
-    default=30,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="worst-case random start offset WSUS adds, minutes",
-)
-@click.option(
-    "--default-duration",
-    default=30,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="minutes per sync for servers with no sync history",
-)
+@stagger_policy_options
 @forks_option
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON")
 @click.option("--svg", "svg_path", type=click.Path(dir_okay=False), default=None, help="write a timeline SVG")
@@ -460,22 +474,7 @@ def diagnose(
     help="IANA zone of the local times and of --window (default: this machine's zone, else UTC)",
 )
 @click.option("--window", default="22:00-05:00", show_default=True, help="stagger plan: when syncs may run")
-@click.option("--max-concurrent-per-upstream", "k", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--syncs-per-day", default=1, show_default=True, type=click.IntRange(1, 24))
-@click.option(
-    "--offset",
-    default=30,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="worst-case random start offset WSUS adds, minutes",
-)
-@click.option(
-    "--default-duration",
-    default=30,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="minutes per sync for servers with no sync history",
-)
+@stagger_policy_options
 @forks_option
 @extra_vars_option
 @click.option(

@@ -123,18 +123,7 @@ def test_an_unexplained_failed_sync_is_last_sync_error(tmp_path):
     faults = {"wsus-01": [{"name": "transient_sync_failure", "attempts": 1}]}
     with running_lab(tmp_path, topology(faults)) as lab:
         inventory = lab_inventory(lab)
-        result = run_cli(
-            "run",
-            str(PLAYBOOKS / "sync.yml"),
-            "-i",
-            _write_inventory(tmp_path, lab),
-            "--limit",
-            "wsus-01",
-            "-e",
-            "sync_retry_interval=1s",
-            "-e",
-            "sync_poll_interval=1s",
-        )
+        result = _sync_wsus_01(tmp_path, lab)
         diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
     assert result.returncode == 0, result.stderr  # the retry recovered; the failed attempt is history
     assert fired(diagnosis) == {}
@@ -142,19 +131,7 @@ def test_an_unexplained_failed_sync_is_last_sync_error(tmp_path):
     faults = {"wsus-01": [{"name": "transient_sync_failure", "attempts": 5}]}
     with running_lab(tmp_path / "second", topology(faults)) as lab:
         inventory = lab_inventory(lab)
-        result = run_cli(
-            "run",
-            str(PLAYBOOKS / "sync.yml"),
-            "-i",
-            _write_inventory(tmp_path / "second", lab),
-            "--limit",
-            "wsus-01",
-            "-e",
-            "sync_retry_interval=1s",
-            "-e",
-            "sync_poll_interval=1s",
-            "--json",
-        )
+        result = _sync_wsus_01(tmp_path / "second", lab, "--json")
         diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
     assert result.returncode == 2
     task = json.loads(result.stdout)["hosts"]["wsus-01"][-1]
@@ -162,6 +139,23 @@ def test_an_unexplained_failed_sync_is_last_sync_error(tmp_path):
     assert fired(diagnosis) == {"wsus-01": {"last-sync-error"}}
     (finding,) = diagnosis.findings["wsus-01"]
     assert finding.evidence["error"] == "UssNotFound" and finding.severity == "error"
+
+
+def _sync_wsus_01(directory: Path, lab, *options: str):
+    """playbooks/sync.yml on wsus-01 with lab-short retry and poll intervals, as a user runs it."""
+    return run_cli(
+        "run",
+        str(PLAYBOOKS / "sync.yml"),
+        "-i",
+        _write_inventory(directory, lab),
+        "--limit",
+        "wsus-01",
+        "-e",
+        "sync_retry_interval=1s",
+        "-e",
+        "sync_poll_interval=1s",
+        *options,
+    )
 
 
 def _write_inventory(directory: Path, lab) -> str:
@@ -308,19 +302,7 @@ def test_diagnose_playbook_reports_findings_per_host(tmp_path):
 
 def test_a_failed_synchronization_names_the_check_that_explains_it(tmp_path):
     with running_lab(tmp_path, topology({"wsus-root": ["upstream_down"]})) as lab:
-        result = run_cli(
-            "run",
-            str(PLAYBOOKS / "sync.yml"),
-            "-i",
-            _write_inventory(tmp_path, lab),
-            "--limit",
-            "wsus-01",
-            "-e",
-            "sync_retry_interval=1s",
-            "-e",
-            "sync_poll_interval=1s",
-            "--json",
-        )
+        result = _sync_wsus_01(tmp_path, lab, "--json")
     assert result.returncode == 2, result.stderr
     (task,) = json.loads(result.stdout)["hosts"]["wsus-01"]
     assert len(task["attempts"]) == 3  # the documented policy: the failure is transient
