@@ -112,6 +112,13 @@ forks_option = click.option(
 extra_vars_option = click.option(
     "-e", "--extra-vars", multiple=True, help="key=value or @file.yml; overrides inventory vars"
 )
+host_deadline_option = click.option(
+    "--deadline",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="seconds one host may take",
+)
 snippet_deadline_option = click.option(
     "--deadline",
     default=300.0,
@@ -182,13 +189,7 @@ def cli(log_format: str, log_level: str, debug: bool) -> None:
 @click.option("-l", "--limit", default=None, help="host pattern, as in Ansible (groups, globs, a:b, a:!b)")
 @forks_option
 @extra_vars_option
-@click.option(
-    "--deadline",
-    default=120.0,
-    show_default=True,
-    type=click.FloatRange(min=1),
-    help="seconds one host may take",
-)
+@host_deadline_option
 @click.option("--json", "as_json", is_flag=True, help="print JSON: host -> status, facts, error")
 @user_errors
 def facts(
@@ -477,13 +478,7 @@ def diagnose(
 @stagger_policy_options
 @forks_option
 @extra_vars_option
-@click.option(
-    "--deadline",
-    default=120.0,
-    show_default=True,
-    type=click.FloatRange(min=1),
-    help="seconds one host may take",
-)
+@host_deadline_option
 @user_errors
 def report(
     inventory_path: str,

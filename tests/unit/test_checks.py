@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.test_facts_parsing import sample
 from wsusauto.checks import BY_ID, CHECKS, checks_explaining, run_checks
 from wsusauto.checks.base import FailedUpdate, Fleet, HostEvidence, UpstreamCopy, UpstreamProbe
 from wsusauto.diagnose import document, fixes_for
@@ -35,64 +36,42 @@ HEALTHY_ACL = [
 
 
 def raw(name: str, upstream: str | None, *, replica: bool = False, **changes) -> dict:
-    data = {
-        "Name": name,
-        "PortNumber": 8530,
-        "Version": "10.0.17763.678",
-        "ServerProtocolVersion": "1.20",
-        "SyncFromMicrosoftUpdate": upstream is None,
-        "UpstreamWsusServerName": upstream or "",
-        "UpstreamWsusServerPortNumber": 8530,
-        "UpstreamWsusServerUseSsl": False,
-        "IsReplicaServer": replica,
-        "UseProxy": False,
-        "ProxyName": "",
-        "ProxyServerPort": 80,
-        "UseSeparateProxyForSsl": False,
-        "SslProxyName": "",
-        "SslProxyServerPort": 443,
-        "AnonymousProxyAccess": True,
-        "ProxyUserName": "",
-        "ProxyUserDomain": "",
-        "HasProxyPassword": False,
-        "AllowProxyCredentialsOverNonSsl": False,
-        "HostBinariesOnMicrosoftUpdate": False,
-        "DownloadUpdateBinariesAsNeeded": True,
-        "GetContentFromMU": False,
-        "BitsDownloadPriorityForeground": False,
-        "AllUpdateLanguagesEnabled": False,
-        "EnabledUpdateLanguages": ["en"],
-        "UpdateServerConfigurationState": "Ready",
-        "SynchronizeAutomatically": False,
-        "SynchronizeAutomaticallyTimeOfDay": "00:00:00",
-        "NumberOfSynchronizationsPerDay": 1,
-        "NextSynchronizationTime": None,
-        "SynchronizationStatus": "NotProcessing",
-        "SynchronizationProgress": {"TotalItems": 0, "ProcessedItems": 0, "Phase": "NotProcessing"},
-        "LastSynchronizationInfo": OK_SYNC,
-        "SynchronizationHistory": [OK_SYNC],
-        "UpdateServerStatus": {
-            "UpdateCount": 240,
-            "ApprovedUpdateCount": 40,
-            "NotApprovedUpdateCount": 200,
-            "DeclinedUpdateCount": 0,
-            "UpdatesWithServerErrorsCount": 0,
-            "UpdatesNeedingFilesCount": 0,
-            "ComputerTargetCount": 0,
-        },
-        "ComputerTargetGroups": {"All Computers": [], "Unassigned Computers": []},
-        "Services": {
-            "WsusService": {"State": "Running", "StartMode": "Auto"},
-            "BITS": {"State": "Running", "StartMode": "Manual"},
-        },
-        "ContentDir": "C:\\WSUS",
-        "ContentDirAcl": [{**r, "AccessControlType": "Allow", "IsInherited": False} for r in HEALTHY_ACL],
-        "SqlServerName": "MICROSOFT##WID",
-        "DatabaseServerName": "MICROSOFT##WID",
-        "DatabaseName": "SUSDB",
-        "IsUsingWindowsInternalDatabase": True,
-        "Events": [],
-    }
+    # The parsing tests' sample, made a healthy server: synced, services and ACL as installed.
+    data = sample()
+    data.update(
+        {
+            "Name": name,
+            "SyncFromMicrosoftUpdate": upstream is None,
+            "UpstreamWsusServerName": upstream or "",
+            "UpstreamWsusServerPortNumber": 8530,
+            "UpstreamWsusServerUseSsl": False,
+            "IsReplicaServer": replica,
+            "BitsDownloadPriorityForeground": False,
+            "EnabledUpdateLanguages": ["en"],
+            "SynchronizeAutomatically": False,
+            "SynchronizeAutomaticallyTimeOfDay": "00:00:00",
+            "NumberOfSynchronizationsPerDay": 1,
+            "NextSynchronizationTime": None,
+            "LastSynchronizationInfo": OK_SYNC,
+            "SynchronizationHistory": [OK_SYNC],
+            "UpdateServerStatus": {
+                "UpdateCount": 240,
+                "ApprovedUpdateCount": 40,
+                "NotApprovedUpdateCount": 200,
+                "DeclinedUpdateCount": 0,
+                "UpdatesWithServerErrorsCount": 0,
+                "UpdatesNeedingFilesCount": 0,
+                "ComputerTargetCount": 0,
+            },
+            "ComputerTargetGroups": {"All Computers": [], "Unassigned Computers": []},
+            "Services": {
+                "WsusService": {"State": "Running", "StartMode": "Auto"},
+                "BITS": {"State": "Running", "StartMode": "Manual"},
+            },
+            "ContentDirAcl": [{**r, "AccessControlType": "Allow", "IsInherited": False} for r in HEALTHY_ACL],
+            "Events": [],
+        }
+    )
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}

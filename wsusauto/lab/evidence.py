@@ -95,12 +95,21 @@ def ensure_updates(
         sync.import_from_upstream(server, server.config(), rows)
     else:
         sync.import_catalog(server)
-    now = server.clock()
+    past_sync(server, "Succeeded", ended=server.clock() - dt.timedelta(hours=6), minutes=4)
+
+
+def past_sync(
+    server: WsusServerModel,
+    result: str,
+    error: str = "NotApplicable",
+    text: str = "",
+    *,
+    ended: dt.datetime,
+    minutes: int = 3,
+) -> None:
+    """A scheduled synchronization in the server's history that ended at ``ended``."""
     server.record_sync(
-        "Succeeded",
-        start=now - dt.timedelta(hours=6, minutes=4),
-        end=now - dt.timedelta(hours=6),
-        started_manually=False,
+        result, error, text, start=ended - dt.timedelta(minutes=minutes), end=ended, started_manually=False
     )
 
 
@@ -222,29 +231,15 @@ def _language_changed_on_parent(
             continue
         sync.import_from_upstream(replica, replica.config(), rows)
         sync.download_content(replica)
-        now = replica.clock()
-        replica.record_sync(
-            "Succeeded",
-            start=now - dt.timedelta(hours=2, minutes=3),
-            end=now - dt.timedelta(hours=2),
-            started_manually=False,
-        )
+        past_sync(replica, "Succeeded", ended=replica.clock() - dt.timedelta(hours=2))
 
 
 @seeds("catalog_sync_failed")
 def _catalog_sync_failed(
     server: WsusServerModel, args: dict[str, Any], servers: Mapping[str, WsusServerModel]
 ) -> None:
-    now = server.clock()
-    failed_at = now - dt.timedelta(hours=1)
-    server.record_sync(
-        "Failed",
-        "UssInternalError",
-        sync.CATALOG_SYNC_FAILED_TEXT,
-        start=failed_at - dt.timedelta(minutes=3),
-        end=failed_at,
-        started_manually=False,
-    )
+    failed_at = server.clock() - dt.timedelta(hours=1)
+    past_sync(server, "Failed", "UssInternalError", sync.CATALOG_SYNC_FAILED_TEXT, ended=failed_at)
     server.add_event(10021, sync.CATALOG_SYNC_FAILED_10021, when=failed_at)
     server.add_event(10022, sync.CATALOG_SYNC_FAILED_10022, when=failed_at + dt.timedelta(minutes=1))
 
@@ -272,14 +267,8 @@ def _proxy_credentials_expired(
         LabProxyPasswordExpired=True,
     )
     server.set_proxy_password(EXPIRED_PROXY_PASSWORD)
-    now = server.clock()
-    server.record_sync(
-        "Failed",
-        "ProxyError",
-        PROXY_407,
-        start=now - dt.timedelta(hours=1, minutes=1),
-        end=now - dt.timedelta(hours=1),
-        started_manually=False,
+    past_sync(
+        server, "Failed", "ProxyError", PROXY_407, ended=server.clock() - dt.timedelta(hours=1), minutes=1
     )
 
 
