@@ -15,6 +15,7 @@ which changes nothing on the server; synchronization retries are policy, not tra
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,11 @@ from wsusauto.secrets import Secret
 from wsusauto.snippets import SnippetRegistry, registry
 
 log = structlog.get_logger(__name__)
+
+# pypsrp's WSMan() re-registers its XML namespace prefixes in ElementTree's global map on every
+# construction, and ElementTree.register_namespace is not thread-safe: two threads opening sessions
+# at once can raise KeyError from inside it. Constructions are serialized; they do no I/O.
+_WSMAN_CONSTRUCTION = threading.Lock()
 
 # WSMan fault codes that mean "the shell is gone" (pypsrp treats them the same way in is_alive()).
 _SHELL_NOT_FOUND = {2150858843, 2150858793}
@@ -137,26 +143,8 @@ class Session:
             raise transient.error from None
 
     def _open_once(self) -> None:
-        opts = self.options
-        wsman = WSMan(
-            opts.address,
-            port=opts.port,
-            username=opts.username,
-            password=opts.password.reveal(),
-            ssl=opts.ssl,
-            path=opts.path,
-            auth=opts.auth,
-            cert_validation=opts.cert_validation,
-            connection_timeout=opts.connection_timeout,
-            read_timeout=opts.read_timeout,
-            operation_timeout=opts.operation_timeout,
-            encryption=opts.encryption,
-            negotiate_send_cbt=opts.negotiate_send_cbt,
-            reconnection_retries=opts.reconnection_retries,
-            reconnection_backoff=opts.reconnection_backoff,
-            no_proxy=True,
-        )
-        pool = RunspacePool(wsman, configuration_name=opts.configuration_name)
+        wsman = new_wsman(self.options)
+        pool = RunspacePool(wsman, configuration_name=self.options.configuration_name)
         try:
             pool.open()
         except Exception as exc:
@@ -325,6 +313,29 @@ class Session:
         if isinstance(exc, WinRMError):
             return Unreachable(self.name, f"WinRM error while {doing}: {_first_line(exc)}")
         return Unreachable(self.name, f"{type(exc).__name__} while {doing}: {_first_line(exc)}")
+
+
+def new_wsman(opts: ConnectionOptions) -> WSMan:
+    """Build pypsrp's WSMan for one host; safe to call from many threads at once."""
+    with _WSMAN_CONSTRUCTION:
+        return WSMan(
+            opts.address,
+            port=opts.port,
+            username=opts.username,
+            password=opts.password.reveal(),
+            ssl=opts.ssl,
+            path=opts.path,
+            auth=opts.auth,
+            cert_validation=opts.cert_validation,
+            connection_timeout=opts.connection_timeout,
+            read_timeout=opts.read_timeout,
+            operation_timeout=opts.operation_timeout,
+            encryption=opts.encryption,
+            negotiate_send_cbt=opts.negotiate_send_cbt,
+            reconnection_retries=opts.reconnection_retries,
+            reconnection_backoff=opts.reconnection_backoff,
+            no_proxy=True,
+        )
 
 
 def _is_transient(exc: BaseException) -> bool:
