@@ -29,6 +29,7 @@ from pypsrp.serializer import TaggedValue
 from pypsrp.wsman import WSMan
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from wsusauto.clixml import use_lean_serializer
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
 from wsusauto.secrets import Secret
 from wsusauto.snippets import SnippetRegistry, registry
@@ -145,6 +146,8 @@ class Session:
     def _open_once(self) -> None:
         wsman = new_wsman(self.options)
         pool = RunspacePool(wsman, configuration_name=self.options.configuration_name)
+        use_lean_serializer(pool)
+        _build_http_session_once(wsman)
         try:
             pool.open()
         except Exception as exc:
@@ -336,6 +339,20 @@ def new_wsman(opts: ConnectionOptions) -> WSMan:
             reconnection_backoff=opts.reconnection_backoff,
             no_proxy=True,
         )
+
+
+def _build_http_session_once(wsman: WSMan) -> None:
+    """Have pypsrp build its requests session now, reading the environment (proxy variables,
+    REQUESTS_CA_BUNDLE) once, then stop requests from reading it again on every request: with
+    trust_env on, each request walks the whole environment for proxy variables, about a tenth of
+    the client's CPU per host. pypsrp builds the session lazily on first send; a pypsrp without
+    ``_build_session`` keeps doing so, slower and just as right."""
+    transport = wsman.transport
+    build = getattr(transport, "_build_session", None)
+    if getattr(transport, "session", None) is None and build is not None:
+        transport.session = build()
+    if getattr(transport, "session", None) is not None:
+        transport.session.trust_env = False
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -174,9 +174,22 @@ def tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None:
         _tick(server, peers)
 
 
+# What a tick needs to decide whether anything is due; most ticks on most servers find nothing.
+_TICK_MEMBERS = (
+    "SynchronizationStatus",
+    "SynchronizeAutomatically",
+    "SynchronizeAutomaticallyTimeOfDay",
+    "NumberOfSynchronizationsPerDay",
+    "NextScheduledRun",
+    "ScheduleKey",
+)
+
+
 def _tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None:
-    _advance(server, peers)
-    config = server.config()
+    config = server.members(*_TICK_MEMBERS)
+    if config["SynchronizationStatus"] == "Running":
+        _advance(server, peers)
+        config = server.members(*_TICK_MEMBERS)
     now = server.clock()
     key = _schedule_key(config)
     if not config["SynchronizeAutomatically"]:

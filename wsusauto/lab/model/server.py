@@ -217,6 +217,19 @@ class WsusServerModel:
         values.pop(_PASSWORD_KEY, None)
         return values
 
+    def members(self, *names: str) -> dict[str, Any]:
+        """Some members, as ``config()`` has them (defaults where SUSDB lacks one), at a fraction
+        of its cost: the ticker asks every server a few members several times a second."""
+        if _PASSWORD_KEY in names:
+            raise KeyError(f"{_PASSWORD_KEY} is write-only; ask has_proxy_password")
+        stored = self.db.get_many(names)
+        return {
+            name: stored[name]
+            if name in stored
+            else copy.deepcopy(defaults.CONFIGURATION.get(name, (object, None))[1])
+            for name in names
+        }
+
     def set(self, **members: Any) -> None:
         if _PASSWORD_KEY in members:
             raise KeyError(f"set the proxy password with set_proxy_password, not set({_PASSWORD_KEY}=...)")

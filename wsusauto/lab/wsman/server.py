@@ -2,9 +2,10 @@
 
 Traps handled here (see the lab notes): Nagle is off and each response leaves in one ``send()``
 (else every request waits ~40 ms for a delayed ACK); ``server_bind`` does no reverse-DNS lookup
-(else 300 endpoints take 25 s to start); TLS handshakes run in the connection's thread, never in
-the accept loop; any exception becomes a WSMan fault, never a dropped connection (only the
-``reset_on_receive`` fault drops one, on purpose, with a TCP reset).
+(else 300 endpoints take 25 s to start); one thread accepts for every listener (``accept.py``) and
+TLS handshakes run in the connection's thread, never in that loop; any exception becomes a WSMan
+fault, never a dropped connection (only the ``reset_on_receive`` fault drops one, on purpose, with
+a TCP reset).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from wsusauto.lab.invocation import ScriptHandler
 from wsusauto.lab.wsman import soap
+from wsusauto.lab.wsman.accept import AcceptLoop
 from wsusauto.lab.wsman.auth import AuthRejected, ConnectionAuth, check_basic, install_ntlm_users
 from wsusauto.lab.wsman.certs import ca_paths, ensure_ca, issue_server_cert
 from wsusauto.lab.wsman.endpoint import ConnectionReset, Endpoint, EndpointFaults, EndpointSpec
@@ -54,6 +56,11 @@ class _Listener(socketserver.ThreadingMixIn, socketserver.TCPServer):
         # TCPServer.server_bind without HTTPServer's socket.getfqdn() reverse lookup.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        request, client_address = self.socket.accept()
+        request.setblocking(True)  # the listening socket is non-blocking (AcceptLoop); connections are not
+        return request, client_address
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:
@@ -227,7 +234,7 @@ class WinRMServer:
         self.tls_dir = Path(tls_dir)
         self.endpoints = {s.name: Endpoint(s, handler) for s in specs}
         self._listeners: dict[tuple[str, int], _Listener] = {}
-        self._threads: dict[tuple[str, int], threading.Thread] = {}
+        self._accept: AcceptLoop | None = None
         self._tls: dict[str, tuple[ssl.SSLContext, bytes]] = {}
         self._lock = threading.Lock()
         self._started = False
@@ -242,6 +249,7 @@ class WinRMServer:
             self.tls_dir / "ntlm-users", [(s.username, s.password) for s in self.specs.values()]
         )
         self._started = True
+        self._accept = AcceptLoop()
         for spec in self.specs.values():
             if not spec.faults.down:
                 self._open(spec)
@@ -263,16 +271,9 @@ class WinRMServer:
         for port, context, cbt_hash in ports:
             key = (spec.address, port)
             listener = _Listener(key, endpoint, context, cbt_hash)
-            thread = threading.Thread(
-                target=listener.serve_forever,
-                kwargs={"poll_interval": 0.2},
-                name=f"lab-listen-{spec.name}:{port}",
-                daemon=True,
-            )
             with self._lock:
                 self._listeners[key] = listener
-                self._threads[key] = thread
-            thread.start()
+            self._accept.add(listener)
 
     def _close(self, spec: EndpointSpec) -> None:
         keys = [(spec.address, spec.http_port)] + (
@@ -281,14 +282,11 @@ class WinRMServer:
         for key in keys:
             with self._lock:
                 listener = self._listeners.pop(key, None)
-                thread = self._threads.pop(key, None)
             if listener is None:
                 continue
-            listener.shutdown()
+            self._accept.remove(listener)
             listener.server_close()
             listener.close_connections()
-            if thread is not None:
-                thread.join(5)
         self.endpoints[spec.name].close()
 
     def set_faults(self, name: str, faults: EndpointFaults) -> None:
@@ -308,3 +306,5 @@ class WinRMServer:
         self._started = False
         for spec in self.specs.values():
             self._close(spec)
+        self._accept.stop()
+        self._accept = None
