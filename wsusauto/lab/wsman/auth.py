@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import spnego
+from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 from spnego.channel_bindings import GssChannelBindings
 
 BOUNDARY = "Encrypted Boundary"
@@ -37,11 +38,18 @@ def split_user(username: str) -> tuple[str, str]:
 
 
 def install_ntlm_users(path: Path, credentials: Iterable[tuple[str, str]]) -> None:
-    """Write the process-wide NTLM credential file and point pyspnego at it."""
+    """Write the process-wide NTLM credential file and point pyspnego at it.
+
+    The file uses pyspnego's smbpasswd form, ``[DOMAIN\\]USER:UID:LM_HASH:NT_HASH:FLAGS:TIMESTAMP``,
+    with the hashes derived here once: given passwords (the Heimdal form), pyspnego derives them in
+    pure Python on every authentication, a tenth of the lab's CPU per connection. The form also
+    takes any character in a password, a colon included."""
     lines = []
     for username, password in sorted(set(credentials)):
         domain, user = split_user(username)
-        lines.append(f"{domain}:{user}:{password}")
+        principal = f"{domain}\\{user}" if domain else user
+        lm_hash, nt_hash = (base64.b16encode(h(password)).decode("ascii") for h in (lmowfv1, ntowfv1))
+        lines.append(f"{principal}:0:{lm_hash}:{nt_hash}:[U]:LCT-00000000")
     with _user_file_lock:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
