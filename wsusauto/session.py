@@ -29,8 +29,8 @@ from pypsrp.serializer import TaggedValue
 from pypsrp.wsman import WSMan
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from wsusauto.clixml import use_lean_serializer
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
+from wsusauto.pypsrp_tuning import cheap_command_copies, memoize_password_hashes, tune_pool
 from wsusauto.secrets import Secret
 from wsusauto.snippets import SnippetRegistry, registry
 
@@ -40,6 +40,8 @@ log = structlog.get_logger(__name__)
 # construction, and ElementTree.register_namespace is not thread-safe: two threads opening sessions
 # at once can raise KeyError from inside it. Constructions are serialized; they do no I/O.
 _WSMAN_CONSTRUCTION = threading.Lock()
+
+memoize_password_hashes()
 
 # WSMan fault codes that mean "the shell is gone" (pypsrp treats them the same way in is_alive()).
 _SHELL_NOT_FOUND = {2150858843, 2150858793}
@@ -146,8 +148,7 @@ class Session:
     def _open_once(self) -> None:
         wsman = new_wsman(self.options)
         pool = RunspacePool(wsman, configuration_name=self.options.configuration_name)
-        use_lean_serializer(pool)
-        _build_http_session_once(wsman)
+        tune_pool(wsman, pool)
         try:
             pool.open()
         except Exception as exc:
@@ -227,6 +228,7 @@ class Session:
             }
         if bound:
             ps.add_parameters(bound)
+        cheap_command_copies(ps)
         budget = self.default_deadline if deadline is None else deadline
         self.commands_run += 1
         started = time.monotonic()
@@ -339,20 +341,6 @@ def new_wsman(opts: ConnectionOptions) -> WSMan:
             reconnection_backoff=opts.reconnection_backoff,
             no_proxy=True,
         )
-
-
-def _build_http_session_once(wsman: WSMan) -> None:
-    """Have pypsrp build its requests session now, reading the environment (proxy variables,
-    REQUESTS_CA_BUNDLE) once, then stop requests from reading it again on every request: with
-    trust_env on, each request walks the whole environment for proxy variables, about a tenth of
-    the client's CPU per host. pypsrp builds the session lazily on first send; a pypsrp without
-    ``_build_session`` keeps doing so, slower and just as right."""
-    transport = wsman.transport
-    build = getattr(transport, "_build_session", None)
-    if getattr(transport, "session", None) is None and build is not None:
-        transport.session = build()
-    if getattr(transport, "session", None) is not None:
-        transport.session.trust_env = False
 
 
 def _is_transient(exc: BaseException) -> bool:
