@@ -95,9 +95,9 @@ def advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> No
 
 
 def _advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None:
+    if server.members("SynchronizationStatus")["SynchronizationStatus"] != "Running":
+        return  # the usual case, answered without reading the whole configuration
     config = server.config()
-    if config["SynchronizationStatus"] != "Running":
-        return
     started = dt.datetime.fromisoformat(config["SyncStartedAt"])
     now = server.clock()
     duration = float(config.get("SyncDurationSeconds", DEFAULT_DURATION_SECONDS))

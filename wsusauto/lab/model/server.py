@@ -212,9 +212,14 @@ class WsusServerModel:
 
     def config(self) -> dict[str, Any]:
         """Every stored member by API name, defaults for those an older SUSDB lacks; no password."""
-        values = copy.deepcopy({k: d for k, (_t, d) in defaults.CONFIGURATION.items()})
-        values.update(self.db.all_config())
-        values.pop(_PASSWORD_KEY, None)
+        stored = self.db.all_config()
+        stored.pop(_PASSWORD_KEY, None)
+        # In the defaults' order, as before; a default is copied only for a member SUSDB lacks.
+        values = {
+            member: stored.pop(member) if member in stored else copy.deepcopy(default)
+            for member, (_type, default) in defaults.CONFIGURATION.items()
+        }
+        values.update(stored)
         return values
 
     def members(self, *names: str) -> dict[str, Any]:
@@ -336,7 +341,9 @@ class WsusServerModel:
         )
 
     def next_synchronization_time(self) -> dt.datetime | None:
-        config = self.config()
+        config = self.members(
+            "SynchronizeAutomatically", "SynchronizeAutomaticallyTimeOfDay", "NumberOfSynchronizationsPerDay"
+        )
         return next_sync_time(
             self.clock(),
             config["SynchronizeAutomatically"],
