@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,13 @@ from tests.lab_fixtures import run_cli as wsusauto
 from tests.lab_fixtures import running_lab
 from wsusauto import exitcodes
 from wsusauto.facts import facts_parameters
+from wsusauto.inventory import load_inventory
 from wsusauto.journal import read_journal
 from wsusauto.lab.topology import load_topology, topology_from_dict
 from wsusauto.lab.wsman import EndpointFaults
+from wsusauto.playbook import load_playbook
+from wsusauto.procwork import start_method
+from wsusauto.runner import Runner
 from wsusauto.snippets import registry
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
@@ -345,14 +350,31 @@ def test_several_client_processes_give_the_same_run(fleet, tmp_path):
     check = wsusauto("run", playbook, "-i", str(inventory), "--check", "--json")
     journal = tmp_path / "procs.jsonl"
     real = wsusauto(
-        "run", playbook, "-i", str(inventory), "--json", "--processes", "2", "--journal", str(journal)
-    )
+        "--log-level", "debug", "run", playbook, "-i", str(inventory), "--json", "--processes", "2",
+        "--journal", str(journal),
+    )  # fmt: skip
     assert real.returncode == 0, real.stderr
+    # the CLI runs one thread when it starts its workers: on Linux they are forked, nothing re-imported
+    assert "start_method=fork" in real.stderr
     assert changes_of(json.loads(real.stdout)) == changes_of(json.loads(check.stdout))
     assert len([r for r in read_journal(journal) if r["event"] == "applied"]) == 27
     order = [r["host"] for r in read_journal(journal) if r["event"] == "applied"]
     regional_done = max(order.index(h) for h in ("wsus-eu", "wsus-us", "wsus-apac"))
     assert all(order.index(h) > regional_done for h in order if h.count("-") == 2)
+    assert model_state(lab)["wsus-apac-04"]["IsReplicaServer"] is True
+
+
+def test_worker_processes_started_from_a_process_with_threads_are_spawned(fleet, tmp_path):
+    # This test process runs threads (pytest's, the lab's tickers): forking it could copy a held
+    # lock into a worker, so the runner spawns them; the run is the same as with forked workers.
+    lab, inventory_path = fleet
+    inventory = load_inventory(inventory_path)
+    playbook = load_playbook(PLAYBOOKS / "designate-replicas.yml")
+    assert threading.active_count() > 1 and start_method() == "spawn"
+    planned = Runner(inventory, playbook, check=True, processes=1).run()
+    result = Runner(inventory, playbook, processes=2).run()
+    assert result.exit_code == 0, result.recap
+    assert changes_of(result.document()) == changes_of(planned.document())
     assert model_state(lab)["wsus-apac-04"]["IsReplicaServer"] is True
 
 
