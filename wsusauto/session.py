@@ -148,8 +148,8 @@ class Session:
     def _open_once(self) -> None:
         wsman = new_wsman(self.options)
         pool = RunspacePool(wsman, configuration_name=self.options.configuration_name)
-        tune_pool(wsman, pool)
         try:
+            tune_pool(wsman, pool)  # builds the HTTP session: its errors are mapped as open's are
             pool.open()
         except Exception as exc:
             wsman.transport.close()
