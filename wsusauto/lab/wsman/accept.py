@@ -22,6 +22,7 @@ class AcceptLoop:
         self._selector = selectors.DefaultSelector()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)  # a full pipe means a wake-up is pending already
         self._selector.register(self._wake_reader, selectors.EVENT_READ, None)
         # Held while events are dispatched: once remove() returns, the loop never touches that
         # listener again, so the caller may close it.
