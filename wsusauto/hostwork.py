@@ -23,6 +23,7 @@ from wsusauto.journal import Journal
 from wsusauto.operations import Change, OperationRefused, get_operation
 from wsusauto.operations.base import _FACT_FIELDS
 from wsusauto.playbook import Task
+from wsusauto.pypsrp_tuning import forget_password_hashes
 from wsusauto.session import Session
 
 # Nothing ran on the host: it is unreachable (as Ansible counts a refused login too).
@@ -219,6 +220,7 @@ class HostWorker:
         if sessions:
             with ThreadPoolExecutor(max_workers=min(parallel, len(sessions))) as pool:
                 list(pool.map(lambda s: s.close(), sessions))
+        forget_password_hashes()  # the run is over: its passwords need not stay in memory
 
     def _write(self, event: str, **fields: Any) -> None:
         if self.journal is not None:

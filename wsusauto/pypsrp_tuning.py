@@ -63,7 +63,8 @@ def cheap_command_copies(ps: PowerShell) -> None:
 
 def memoize_password_hashes() -> None:
     """Derive each password's LM and NT hashes once per process instead of once per host. The
-    cache holds as many passwords as the inventory has (they are in memory anyway), at most 64."""
+    cache holds as many passwords as the inventory has, at most 64, while a run holds them anyway;
+    ``forget_password_hashes`` empties it when the run ends."""
     try:
         import spnego._ntlm as ntlm
     except ImportError:
@@ -72,3 +73,15 @@ def memoize_password_hashes() -> None:
         derive = getattr(ntlm, name, None)
         if callable(derive) and not hasattr(derive, "cache_info"):
             setattr(ntlm, name, functools.lru_cache(maxsize=64)(derive))
+
+
+def forget_password_hashes() -> None:
+    """Drop the cached passwords and hashes (a run that follows derives them again)."""
+    try:
+        import spnego._ntlm as ntlm
+    except ImportError:
+        return
+    for name in ("lmowfv1", "ntowfv1"):
+        clear = getattr(getattr(ntlm, name, None), "cache_clear", None)
+        if clear is not None:
+            clear()

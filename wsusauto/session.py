@@ -41,8 +41,6 @@ log = structlog.get_logger(__name__)
 # at once can raise KeyError from inside it. Constructions are serialized; they do no I/O.
 _WSMAN_CONSTRUCTION = threading.Lock()
 
-memoize_password_hashes()
-
 # WSMan fault codes that mean "the shell is gone" (pypsrp treats them the same way in is_alive()).
 _SHELL_NOT_FOUND = {2150858843, 2150858793}
 
@@ -108,6 +106,7 @@ class Session:
         self._wsman: WSMan | None = None
         self._pool: RunspacePool | None = None
         self.commands_run = 0
+        memoize_password_hashes()  # once per process; the runner forgets them when a run ends
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -16,8 +16,10 @@ import os
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import spnego._ntlm as spnego_ntlm
 from pypsrp.powershell import RunspacePool
 
 from tests.lab_fixtures import lab_inventory, next_first_address
@@ -56,6 +58,9 @@ def open_sockets() -> int:
     return count
 
 
+NO_CACHE = SimpleNamespace(currsize=0)
+
+
 def live(kind: type) -> int:
     return sum(1 for obj in gc.get_objects() if isinstance(obj, kind))
 
@@ -67,6 +72,8 @@ def sample() -> dict[str, int]:
         "sockets": open_sockets(),
         "runspace_pools": live(RunspacePool),
         "sessions": live(Session),
+        # passwords memoized for NTLM (wsusauto.pypsrp_tuning); a finished run forgets them
+        "cached_passwords": getattr(spnego_ntlm.ntowfv1, "cache_info", lambda: NO_CACHE)().currsize,
         "rss_kib": rss_kib(),
     }
 
@@ -97,7 +104,7 @@ def test_soak_300_hosts_consecutive_runs_in_one_process(tmp_path):
             print(f"soak run {number}/{RUNS}: {seconds:.1f} s, {now}", flush=True)
             assert now["threads"] <= before["threads"] + THREAD_TOLERANCE, (before, now)
             assert now["sockets"] <= before["sockets"] + SOCKET_TOLERANCE, (before, now)
-            assert now["runspace_pools"] == 0 and now["sessions"] == 0, now
+            assert now["runspace_pools"] == 0 and now["sessions"] == 0 and now["cached_passwords"] == 0, now
             del result
         growth = figures[-1]["rss_kib"] - figures[0]["rss_kib"]
         print(

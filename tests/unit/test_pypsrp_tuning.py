@@ -16,6 +16,7 @@ from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 from wsusauto.pypsrp_tuning import (
     _ShallowCopiedCommand,
     cheap_command_copies,
+    forget_password_hashes,
     memoize_password_hashes,
     tune_pool,
 )
@@ -96,3 +97,12 @@ def test_password_hashes_are_derived_once_and_are_the_same():
         assert ntlm.ntowfv1("Pa55w.rd") == ntowfv1("Pa55w.rd")
     assert ntlm.ntowfv1.cache_info().hits >= before + 2
     assert ntlm.ntowfv1("other") != ntlm.ntowfv1("Pa55w.rd")
+
+
+def test_forgotten_passwords_leave_the_cache():
+    memoize_password_hashes()
+    ntlm.ntowfv1("Pa55w.rd")
+    assert ntlm.ntowfv1.cache_info().currsize >= 1
+    forget_password_hashes()
+    assert ntlm.lmowfv1.cache_info().currsize == ntlm.ntowfv1.cache_info().currsize == 0
+    assert ntlm.ntowfv1("Pa55w.rd") == ntowfv1("Pa55w.rd")  # still derives, afresh
