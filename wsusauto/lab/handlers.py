@@ -359,14 +359,6 @@ def get_synchronization_status(server: WsusServerModel, p: dict[str, Any]) -> di
 # -- troubleshooting: the upstream's name and port ---------------------------------------------
 
 
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _dotnet_error(method: str, arguments: int, message: str) -> str:
     # A .NET exception from a method call, as PowerShell words it ($_.Exception.Message).
     return f'Exception calling "{method}" with "{arguments}" argument(s): "{message}"'
@@ -384,7 +376,7 @@ def test_upstream_connection(server: WsusServerModel, p: dict[str, Any]) -> dict
         target = peers.find(server, server.lab_peers, server.name)
     addresses: list[str] = []
     resolve_error = ""
-    if _is_address(name.strip()):
+    if peers.is_address(name.strip()):
         addresses = [str(ipaddress.ip_address(name.strip()))]  # a literal needs no name service
     elif target is not None and "upstream_unresolvable" not in target.faults():
         address = target.config().get("LabAddress") or (own if target.name == server.name else None)

@@ -61,7 +61,8 @@ def _all(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> dict[
     return found
 
 
-def _is_address(text: str) -> bool:
+def is_address(text: str) -> bool:
+    """An IP address literal (v4 or v6), not a name."""
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -79,10 +80,10 @@ def find(server: WsusServerModel, peers: Mapping[str, WsusServerModel], name: st
         if candidate in peers:
             return Peer(candidate, peers[candidate].db.path, peers[candidate])
         path = _state_dir(server) / candidate / "SUSDB.sqlite"
-        if path.exists() and not _is_address(text):
+        if path.exists() and not is_address(text):
             return Peer(candidate, path, None)
     servers = _all(server, peers)
-    if _is_address(text):
+    if is_address(text):
         for peer in servers.values():
             if peer.config().get("LabAddress") == text:
                 return peer
