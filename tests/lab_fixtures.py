@@ -41,6 +41,20 @@ def running_lab(tmp_path: Path, topology: Any = None, **options: Any) -> Iterato
         yield lab
 
 
+def record_scripts(lab: Lab, monkeypatch: Any) -> list[str]:
+    """The script text of every pipeline an in-process lab runs from now on, in order (the
+    handlers answer as before; ``monkeypatch`` puts them back after the test)."""
+    scripts: list[str] = []
+    answer = type(lab.handlers).__call__
+
+    def recording(self: Any, invocation: Any) -> Any:
+        scripts.append(invocation.script)
+        return answer(self, invocation)
+
+    monkeypatch.setattr(type(lab.handlers), "__call__", recording)
+    return scripts
+
+
 def lab_inventory(lab: Lab, **options: Any) -> Inventory:
     return inventory_from_dict(lab.inventory(**options), "<lab inventory>")
 

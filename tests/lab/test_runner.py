@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.lab_fixtures import record_scripts, running_lab
 from tests.lab_fixtures import run_cli as wsusauto
-from tests.lab_fixtures import running_lab
 from wsusauto import exitcodes
 from wsusauto.facts import facts_parameters
 from wsusauto.inventory import load_inventory
@@ -212,14 +212,7 @@ def test_bad_playbook_yaml_is_one_line(fleet, tmp_path):
 def test_hostile_values_reach_the_lab_as_data_and_never_as_script(fleet, tmp_path, monkeypatch):
     lab, inventory = fleet
     hostile = 'svc\'; Stop-Service WsusService; $(whoami) `n"x" ;\nnext-line'
-    scripts: list[str] = []
-    original = lab.handlers.__class__.__call__
-
-    def recording(self, invocation):
-        scripts.append(invocation.script)
-        return original(self, invocation)
-
-    monkeypatch.setattr(lab.handlers.__class__, "__call__", recording)
+    scripts = record_scripts(lab, monkeypatch)
     playbook = tmp_path / "proxy.yml"
     playbook.write_text(
         yaml.safe_dump(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab_fixtures import lab_inventory, running_lab, small_topology
+from tests.lab_fixtures import lab_inventory, record_scripts, running_lab, small_topology
 from tests.lab_fixtures import run_cli as wsusauto
 from wsusauto import exitcodes
 from wsusauto.errors import AuthenticationFailed, RemoteError, UsageError
@@ -206,30 +206,23 @@ def test_tls_certificate_validation_is_on_by_default(tmp_path):
 
 
 @pytest.mark.parametrize("encryption", ["auto", "always", "never"])
-def test_basic_over_plain_http_is_refused_before_any_connection(tmp_path, encryption):
+def test_basic_over_plain_http_is_refused_before_any_connection(tmp_path, encryption, monkeypatch):
     with running_lab(tmp_path, small_topology(2), allow_unencrypted=True) as lab:
         data = lab.inventory(auth="basic", protocol="http")
         data["all"]["vars"]["ansible_psrp_message_encryption"] = encryption
         inventory = tmp_path / "basic-http.yml"
         inventory.write_text(yaml.safe_dump(data))
-        scripts: list[str] = []
-        original = lab.handlers.__class__.__call__
-        lab.handlers.__class__.__call__ = lambda self, inv: (scripts.append(inv.script), original(self, inv))[
-            1
-        ]
-        try:
-            for command in (
-                ["facts", "-i", str(inventory)],
-                ["run", str(PLAYBOOKS / "fleet-status.yml"), "-i", str(inventory)],
-                ["plan-schedule", "-i", str(inventory)],
-            ):
-                result = wsusauto(*command)
-                assert result.returncode == exitcodes.USAGE, (command, result.stdout, result.stderr)
-                assert "Basic authentication over plain HTTP sends the password in clear" in result.stderr
-                errors = [line for line in result.stderr.splitlines() if line.startswith("wsusauto: ")]
-                assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
-        finally:
-            lab.handlers.__class__.__call__ = original
+        scripts = record_scripts(lab, monkeypatch)
+        for command in (
+            ["facts", "-i", str(inventory)],
+            ["run", str(PLAYBOOKS / "fleet-status.yml"), "-i", str(inventory)],
+            ["plan-schedule", "-i", str(inventory)],
+        ):
+            result = wsusauto(*command)
+            assert result.returncode == exitcodes.USAGE, (command, result.stdout, result.stderr)
+            assert "Basic authentication over plain HTTP sends the password in clear" in result.stderr
+            errors = [line for line in result.stderr.splitlines() if line.startswith("wsusauto: ")]
+            assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
         assert scripts == []  # nothing ran anywhere
 
 
@@ -253,14 +246,7 @@ def test_hostile_values_in_every_user_field_reach_the_lab_as_data(tmp_path, host
     groups = {"Servers": ["srv1.corp.example"], "All Computers": ["srv1.corp.example", "pc7.corp.example"]}
     topology = small_topology(2, **{"wsus-root": {"initial": {"ComputerTargetGroups": groups}}})
     with running_lab(tmp_path, topology) as lab:
-        scripts: list[str] = []
-        original = lab.handlers.__class__.__call__
-
-        def recording(self, invocation):
-            scripts.append(invocation.script)
-            return original(self, invocation)
-
-        monkeypatch.setattr(lab.handlers.__class__, "__call__", recording)
+        scripts = record_scripts(lab, monkeypatch)
         inventory = lab_inventory(lab)
         server = lab.handlers.servers["wsus-root"]
         with Session("wsus-root", inventory.connection_options(inventory.hosts["wsus-root"])) as session:
