@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 from wsusauto.errors import AuthenticationFailed, HostError, Unreachable, UsageError, WsusAutoError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.inventory import Host, Inventory
+from wsusauto.pypsrp_tuning import forget_password_hashes
 from wsusauto.session import Session
 
 T = TypeVar("T")
@@ -59,8 +60,11 @@ def for_each_host(
 
     if not hosts:
         return []
-    with ThreadPoolExecutor(max_workers=min(forks, len(hosts)), thread_name_prefix=thread_name) as pool:
-        return list(pool.map(one, hosts))
+    try:
+        with ThreadPoolExecutor(max_workers=min(forks, len(hosts)), thread_name_prefix=thread_name) as pool:
+            return list(pool.map(one, hosts))
+    finally:
+        forget_password_hashes()  # every session is closed: the passwords need not stay in memory
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,12 @@ import dataclasses
 import threading
 
 import pytest
+import spnego._ntlm as spnego_ntlm
 
 from tests.lab_fixtures import lab_inventory, running_lab, small_topology
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
 from wsusauto.facts import SETUP_REGISTRY_PATH, facts_parameters, gather_facts
+from wsusauto.fleet import for_each_host
 from wsusauto.lab.wsman import EndpointFaults
 from wsusauto.secrets import Secret
 from wsusauto.session import Session, TransportRetry
@@ -188,3 +190,21 @@ def test_state_persists_across_a_lab_restart(tmp_path):
     next_sync = after.next_synchronization_time  # 4 a day from 03:00 UTC: 03, 09, 15 or 21
     assert (next_sync.hour, next_sync.minute) in {(3, 0), (9, 0), (15, 0), (21, 0)}
     assert "Proxy-Canary-Pw-77" not in repr(after)
+
+
+def test_facts_over_the_fleet_leave_no_password_cached(tmp_path):
+    # NTLM's password hashes are memoized while hosts are worked on (wsusauto.pypsrp_tuning); once
+    # every session is closed, the passwords leave that cache. (A lab of its own: the shared one
+    # has endpoints other tests leave down or slow.)
+    with running_lab(tmp_path) as lab:
+        inventory = lab_inventory(lab, auth="ntlm", protocol="http")
+        seen: list[int] = []
+
+        def facts_and_cache_size(session, host):
+            facts = gather_facts(session)
+            seen.append(spnego_ntlm.ntowfv1.cache_info().currsize)
+            return facts
+
+        outcomes = for_each_host(inventory, inventory.select("all"), facts_and_cache_size)
+    assert [o.error for o in outcomes] == [None] * len(outcomes) and min(seen) >= 1  # the cache was in use
+    assert spnego_ntlm.ntowfv1.cache_info().currsize == spnego_ntlm.lmowfv1.cache_info().currsize == 0
