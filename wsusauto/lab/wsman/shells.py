@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from psrpcore import ServerHostRequestor, ServerPipeline, ServerRunspacePool, StreamType
-from psrpcore._payload import PSRPPayload
+from psrpcore._payload import PSRPMessage, PSRPPayload, create_message
 from psrpcore.types import (
     ErrorCategory,
     ErrorCategoryInfo,
@@ -28,12 +28,14 @@ from psrpcore.types import (
     NETException,
     PSDouble,
     PSInvocationState,
+    PSRPMessageType,
     PSSecureString,
     RunspacePoolState,
 )
 
 from wsusauto.lab.invocation import Invocation, ScriptError, ScriptHandler, SecureValue
 from wsusauto.lab.wsman import soap
+from wsusauto.lab.wsman.clixml_out import plain_clixml
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,40 @@ _FINAL_STATES = {PSInvocationState.Completed, PSInvocationState.Failed, PSInvoca
 EXIT_LASTEXITCODE = "\nexit $LASTEXITCODE"
 
 
+class PlainOutput:
+    """A handler's plain output on its way to the pool, which writes its CLIXML directly."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 class _LabRunspacePool(ServerRunspacePool):
-    """psrpcore's server pool with two fixes for pypsrp 0.9.1 (see the lab notes)."""
+    """psrpcore's server pool with two fixes for pypsrp 0.9.1 (see the lab notes), and plain
+    output written without psrpcore's object model (``clixml_out``)."""
+
+    def prepare_message(
+        self,
+        message: Any,
+        message_type: PSRPMessageType | None = None,
+        pipeline_id: uuid.UUID | None = None,
+        stream_type: StreamType = StreamType.default,
+    ) -> None:
+        if isinstance(message, PlainOutput):
+            data = plain_clixml(message.value)
+            if data is not None:
+                # What psrpcore's prepare_message does once it has serialized a message.
+                kind = message_type or PSRPMessageType.PipelineOutput
+                pool_id = self.runspace_pool_id
+                raw = create_message(self._is_client, kind, data, pool_id, pipeline_id)
+                object_id = self._fragment_counter
+                self._send_buffer.append(
+                    PSRPMessage(kind, bytearray(raw), pool_id, pipeline_id, object_id, stream_type)
+                )
+                return
+            message = to_ps(message.value)
+        super().prepare_message(message, message_type, pipeline_id, stream_type)
 
     def _fix_ci(self, event: Any) -> int:
         # pypsrp writes <I64 N="CI">; psrpcore reads .ci case-sensitively.
@@ -246,7 +280,7 @@ class Shell:
                 return  # stopped or terminated meanwhile
             try:
                 for output in outputs:
-                    pipeline.write_output(to_ps(output))
+                    pipeline.write_output(PlainOutput(output))
                 if error is not None and not error.terminating:
                     pipeline.write_error(
                         _error_record(error).Exception,
