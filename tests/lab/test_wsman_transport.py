@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 
@@ -258,3 +259,48 @@ def test_stop_leaves_no_threads(tmp_path):
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert threading.active_count() <= before
+
+
+def _raw_exchange(spec, request: bytes) -> bytes:
+    """Send bytes to an endpoint's HTTP port; everything it answers until it closes."""
+    with socket.create_connection((spec.address, spec.http_port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_http_requests_are_parsed_as_http_server_would(lab):
+    spec = lab.specs["t1"]
+    post = b"POST /wsman HTTP/1.1\r\nHost: lab\r\nContent-Length: 0\r\n"
+    # Keep-alive unless the client says close (the socket stays open: the reply has to be read
+    # without waiting for the close).
+    with socket.create_connection((spec.address, spec.http_port), timeout=10) as connection:
+        connection.sendall(post + b"\r\n")
+        assert connection.recv(65536).startswith(b"HTTP/1.1 401 ")
+        connection.sendall(post + b"connection: CLOSE\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 401 ") and b"WWW-Authenticate: Negotiate" in answer
+    # Header names in any case; a body read by its Content-Length.
+    answer = _raw_exchange(
+        spec, b"POST /wsman HTTP/1.1\r\nCONTENT-LENGTH: 4\r\nConnection: close\r\n\r\nabcd"
+    )
+    assert answer.startswith(b"HTTP/1.1 401 ")
+    # Expect: 100-continue is answered before the final response.
+    answer = _raw_exchange(spec, post + b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 ")
+    # Anything but HTTP/1.1 goes to http.server's own parsing and errors.
+    assert _raw_exchange(spec, b"POST /wsman HTTP/1.0\r\nContent-Length: 0\r\n\r\n").startswith(
+        b"HTTP/1.1 401 "
+    )
+    assert _raw_exchange(spec, b"POST /wsman extra HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    # (http.server answers a version it refuses as HTTP/0.9 would: the error page alone.)
+    assert b"Error code explanation: 505" in _raw_exchange(spec, b"POST /wsman HTTP/2.0\r\n\r\n")
+    # http.client's limits: 100 headers, 64 KiB a line.
+    many = b"".join(b"X-%d: 1\r\n" % i for i in range(101))
+    assert _raw_exchange(spec, b"POST /wsman HTTP/1.1\r\n" + many + b"\r\n").startswith(b"HTTP/1.1 431 ")
+    long = b"X-a: " + b"v" * 65536 + b"\r\n"
+    assert _raw_exchange(spec, b"POST /wsman HTTP/1.1\r\n" + long + b"\r\n").startswith(b"HTTP/1.1 431 ")
