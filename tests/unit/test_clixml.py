@@ -124,3 +124,24 @@ def test_uuid_keys_and_values_stay_uuids():
     guid = uuid.uuid4()
     stock, lean = both(clixml({"id": ps.PSGuid(guid)}))
     assert lean == stock == {"id": guid}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(), max_size=40),  # lone surrogates, controls, beyond the BMP
+        st.sampled_from(["", "_x", "_X000A_", "line\r\nnext\tend", "\x00\x1f\x7f\x85\x9f\xa0", "a😀b"]),
+        st.none(),
+    )
+)
+def test_strings_are_escaped_exactly_as_pypsrp_escapes_them(value) -> None:
+    assert LeanSerializer()._serialize_string(value) == Serializer()._serialize_string(value)
+
+
+def test_a_snippet_text_is_escaped_as_clixml_wants() -> None:
+    text = "param([string]$Name)\r\n$x_x = 1\n\t# snippet's comment\n"
+    escaped = LeanSerializer()._serialize_string(text)
+    assert escaped == Serializer()._serialize_string(text)
+    assert (
+        escaped == "param([string]$Name)_x000D__x000A_$x_x005F_x = 1_x000A__x0009_# snippet's comment_x000A_"
+    )
