@@ -186,6 +186,13 @@ _TICK_MEMBERS = (
 
 
 def _tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None:
+    # A tick that found nothing due left (the SUSDB revision it read, the moment something can next
+    # be due, None for never) in server.tick_quiet: until either changes there is nothing to read.
+    revision = server.db.revision  # read first: a write from here on makes what we find stale
+    quiet, server.tick_quiet = server.tick_quiet, None
+    if quiet is not None and quiet[0] == revision and (quiet[1] is None or server.clock() < quiet[1]):
+        server.tick_quiet = quiet
+        return
     config = server.members(*_TICK_MEMBERS)
     if config["SynchronizationStatus"] == "Running":
         _advance(server, peers)
@@ -195,6 +202,8 @@ def _tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None
     if not config["SynchronizeAutomatically"]:
         if config.get("NextScheduledRun"):
             server.set(NextScheduledRun=None, ScheduleKey=key)
+        elif config["SynchronizationStatus"] == "NotProcessing":
+            server.tick_quiet = (revision, None)
         return
     if config.get("ScheduleKey") != key or not config.get("NextScheduledRun"):
         following = _next_scheduled(server, now, random.Random(f"{server.name}/{now.isoformat()}"))
@@ -204,10 +213,13 @@ def _tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None
             ScheduledRetriesLeft=SCHEDULED_RETRIES,
         )
         return
-    if config["SynchronizationStatus"] == "NotProcessing" and now >= dt.datetime.fromisoformat(
-        config["NextScheduledRun"]
-    ):
-        _start(server, manual=False, at=dt.datetime.fromisoformat(config["NextScheduledRun"]))
+    planned = dt.datetime.fromisoformat(config["NextScheduledRun"])
+    if config["SynchronizationStatus"] != "NotProcessing":
+        return
+    if now >= planned:
+        _start(server, manual=False, at=planned)
+    else:
+        server.tick_quiet = (revision, planned)
 
 
 def range_364_message(server: WsusServerModel, update: Mapping[str, Any]) -> str:

@@ -86,6 +86,8 @@ class WsusServerModel:
         self.clock = clock or utc_now
         # The other lab servers in this process (set by the lab): what this server reaches by name.
         self.lab_peers: Mapping[str, WsusServerModel] = {}
+        # The sync ticker's memo: (SUSDB revision, when something can next be due); see sync._tick.
+        self.tick_quiet: tuple[int, dt.datetime | None] | None = None
         self.db = SusDb(Path(state_dir) / name / "SUSDB.sqlite")
         if self.db.is_new:
             previous: dict[str, Any] = {}

@@ -67,6 +67,9 @@ class SusDb:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
+        # Bumped by every configuration write through this object: lets a reader that decided on
+        # some values know nothing has changed since (the lab's ticker).
+        self.revision = 0
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -131,6 +134,7 @@ class SusDb:
                 [(k, json.dumps(v)) for k, v in values.items()],
             )
             self._db.execute("COMMIT")
+            self.revision += 1
 
     def get_many(self, names: Sequence[str]) -> dict[str, Any]:
         """The stored rows of these members only (the ticker reads a few, many times a second)."""
