@@ -304,3 +304,34 @@ def test_http_requests_are_parsed_as_http_server_would(lab):
     assert _raw_exchange(spec, b"POST /wsman HTTP/1.1\r\n" + many + b"\r\n").startswith(b"HTTP/1.1 431 ")
     long = b"X-a: " + b"v" * 65536 + b"\r\n"
     assert _raw_exchange(spec, b"POST /wsman HTTP/1.1\r\n" + long + b"\r\n").startswith(b"HTTP/1.1 431 ")
+
+
+def test_repeated_client_messages_are_deserialized_once_and_never_mixed_up(lab, monkeypatch):
+    from wsusauto.lab.wsman import shells
+    from wsusauto.lab.wsman.reused_messages import DESERIALIZED, DeserializedMessages
+
+    monkeypatch.setattr(shells, "DESERIALIZED", DeserializedMessages())  # this test's own memory
+    deserialized = []
+    real = shells.deserialize
+    monkeypatch.setattr(shells, "deserialize", lambda *a, **k: deserialized.append(1) or real(*a, **k))
+    outputs = []
+    for name in ("t0", "t1", "t2", "t0"):
+        with RunspacePool(wsman(lab, name)) as pool:
+            for marker in ("first", "second", "first"):
+                outputs.append(run(pool, action="echo", marker=marker)[1][0]["parameters"]["marker"])
+    assert outputs == ["first", "second", "first"] * 4
+    # SessionCapability, InitRunspacePool and the two pipelines' CreatePipeline: once each, for 4
+    # pools and 12 pipelines (pypsrp's other messages never go through the memory).
+    assert len(deserialized) == 4
+    assert DESERIALIZED is not shells.DESERIALIZED  # the module's own was left alone
+
+
+def test_a_secure_string_payload_is_never_reused():
+    from psrpcore.types import PSRPMessageType
+
+    from wsusauto.lab.wsman.reused_messages import DeserializedMessages
+
+    create = PSRPMessageType.CreatePipeline
+    assert DeserializedMessages.key(create, b'<Obj RefId="0"><S>plain</S></Obj>', None) is not None
+    assert DeserializedMessages.key(create, b'<Obj RefId="0"><SS N="p">AAAA</SS></Obj>', None) is None
+    assert DeserializedMessages.key(PSRPMessageType.PipelineHostResponse, b"<Obj />", None) is None

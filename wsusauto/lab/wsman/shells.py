@@ -18,8 +18,10 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from xml.etree import ElementTree
 
 from psrpcore import ServerHostRequestor, ServerPipeline, ServerRunspacePool, StreamType
+from psrpcore._events import PSRPEvent
 from psrpcore._payload import PSRPMessage, PSRPPayload, create_message
 from psrpcore.types import (
     ErrorCategory,
@@ -31,11 +33,13 @@ from psrpcore.types import (
     PSRPMessageType,
     PSSecureString,
     RunspacePoolState,
+    deserialize,
 )
 
 from wsusauto.lab.invocation import Invocation, ScriptError, ScriptHandler, SecureValue
 from wsusauto.lab.wsman import soap
 from wsusauto.lab.wsman.clixml_out import plain_clixml
+from wsusauto.lab.wsman.reused_messages import DESERIALIZED
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +62,28 @@ class PlainOutput:
 
 
 class _LabRunspacePool(ServerRunspacePool):
-    """psrpcore's server pool with two fixes for pypsrp 0.9.1 (see the lab notes), and plain
-    output written without psrpcore's object model (``clixml_out``)."""
+    """psrpcore's server pool with two fixes for pypsrp 0.9.1 (see the lab notes), plain output
+    written without psrpcore's object model (``clixml_out``), and the client's repeated messages
+    deserialized once (``reused_messages``)."""
+
+    def _process_message(self, message: PSRPMessage) -> PSRPEvent:
+        key = DESERIALIZED.key(message.message_type, message.data, self.their_capability)
+        if key is None:
+            return super()._process_message(message)
+        ps_object = DESERIALIZED.get(key)
+        if ps_object is None:
+            ps_object = deserialize(
+                ElementTree.fromstring(message.data),
+                cipher=self._cipher,
+                our_capability=self.our_capability,
+                their_capability=self.their_capability,
+            )
+            DESERIALIZED.put(key, ps_object)
+        # The rest of psrpcore's _process_message.
+        kind = message.message_type
+        event = PSRPEvent.create(kind, ps_object, message.runspace_pool_id, message.pipeline_id)
+        getattr(self, f"_process_{kind.name}")(event)
+        return event
 
     def prepare_message(
         self,
