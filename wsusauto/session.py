@@ -29,6 +29,7 @@ from pypsrp.serializer import TaggedValue
 from pypsrp.wsman import WSMan
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from wsusauto import http_headers
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
 from wsusauto.pypsrp_tuning import cheap_command_copies, memoize_password_hashes, tune_pool
 from wsusauto.secrets import Secret
@@ -107,6 +108,7 @@ class Session:
         self._pool: RunspacePool | None = None
         self.commands_run = 0
         memoize_password_hashes()  # once per process; the runner forgets them when a run ends
+        http_headers.install()  # response headers parsed without the email package, same result
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -208,3 +208,26 @@ def test_facts_over_the_fleet_leave_no_password_cached(tmp_path):
         outcomes = for_each_host(inventory, inventory.select("all"), facts_and_cache_size)
     assert [o.error for o in outcomes] == [None] * len(outcomes) and min(seen) >= 1  # the cache was in use
     assert spnego_ntlm.ntowfv1.cache_info().currsize == spnego_ntlm.lmowfv1.cache_info().currsize == 0
+
+
+@pytest.mark.parametrize(("auth", "protocol"), [("ntlm", "http"), ("basic", "https")])
+def test_every_winrm_response_header_takes_the_fast_parser(lab, monkeypatch, auth, protocol):
+    import http.client
+
+    from wsusauto import http_headers
+
+    monkeypatch.setattr(http.client, "parse_headers", http_headers._original)  # as a fresh process has it
+    parsed, fallbacks = [], []
+    plain = http_headers._plain_message
+
+    def counted(lines, message_class):
+        message = plain(lines, message_class)
+        (parsed if message is not None else fallbacks).append("".join(lines))
+        return message
+
+    monkeypatch.setattr(http_headers, "_plain_message", counted)
+    with _session(lab, "wsus-02", auth=auth, protocol=protocol) as session:
+        assert http.client.parse_headers is http_headers.parse_headers  # installed by the Session
+        facts = gather_facts(session)
+    assert facts.host == "wsus-02"
+    assert len(parsed) >= 5 and fallbacks == []  # 401s, SOAP, encrypted multipart: all plain
