@@ -335,3 +335,18 @@ def test_a_secure_string_payload_is_never_reused():
     assert DeserializedMessages.key(create, b'<Obj RefId="0"><S>plain</S></Obj>', None) is not None
     assert DeserializedMessages.key(create, b'<Obj RefId="0"><SS N="p">AAAA</SS></Obj>', None) is None
     assert DeserializedMessages.key(PSRPMessageType.PipelineHostResponse, b"<Obj />", None) is None
+
+
+def test_a_lab_started_and_stopped_beside_another_leaves_its_ntlm_logins_working(lab, tmp_path):
+    other = WinRMServer(
+        [EndpointSpec("other", next(_addresses), "wsusadmin", "Another-Lab-Pw-2")], handler, tmp_path / "tls"
+    )
+    other.start()
+    try:
+        with RunspacePool(wsman(other, "other", password="Another-Lab-Pw-2")) as pool:
+            assert run(pool, action="echo")[1][0]["user"].lower().endswith("wsusadmin")
+    finally:
+        other.stop()
+    # The module's lab (its own password) authenticates NTLM again.
+    with RunspacePool(wsman(lab, "t2")) as pool:
+        assert run(pool, action="echo")[1][0]["user"].lower().endswith("wsusadmin")

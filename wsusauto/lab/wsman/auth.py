@@ -37,8 +37,9 @@ def split_user(username: str) -> tuple[str, str]:
     return domain, user
 
 
-def install_ntlm_users(path: Path, credentials: Iterable[tuple[str, str]]) -> None:
-    """Write the process-wide NTLM credential file and point pyspnego at it.
+def install_ntlm_users(path: Path, credentials: Iterable[tuple[str, str]]) -> str | None:
+    """Write the process-wide NTLM credential file and point pyspnego at it; returns the file it
+    pointed at before (for ``restore_ntlm_users``).
 
     The file uses pyspnego's smbpasswd form, ``[DOMAIN\\]USER:UID:LM_HASH:NT_HASH:FLAGS:TIMESTAMP``,
     with the hashes derived here once: given passwords (the Heimdal form), pyspnego derives them in
@@ -57,7 +58,23 @@ def install_ntlm_users(path: Path, credentials: Iterable[tuple[str, str]]) -> No
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
         os.replace(tmp, path)
+        previous = os.environ.get("NTLM_USER_FILE")
         os.environ["NTLM_USER_FILE"] = str(path)
+    return previous
+
+
+def restore_ntlm_users(path: Path, previous: str | None) -> None:
+    """A server that stops points pyspnego back at the file it replaced, if the variable still
+    names its own: a lab started and stopped while another serves in the same process (a test's
+    own lab beside a module's) leaves the other's NTLM logins working. Two labs serving at the
+    same moment in one process still share one file, the later one's."""
+    with _user_file_lock:
+        if os.environ.get("NTLM_USER_FILE") != str(path):
+            return
+        if previous is None:
+            del os.environ["NTLM_USER_FILE"]
+        else:
+            os.environ["NTLM_USER_FILE"] = previous
 
 
 def same_user(principal: str | None, expected: str) -> bool:

@@ -26,7 +26,13 @@ from typing import Any
 from wsusauto.lab.invocation import ScriptHandler
 from wsusauto.lab.wsman import soap
 from wsusauto.lab.wsman.accept import AcceptLoop
-from wsusauto.lab.wsman.auth import AuthRejected, ConnectionAuth, check_basic, install_ntlm_users
+from wsusauto.lab.wsman.auth import (
+    AuthRejected,
+    ConnectionAuth,
+    check_basic,
+    install_ntlm_users,
+    restore_ntlm_users,
+)
 from wsusauto.lab.wsman.certs import ca_paths, ensure_ca, issue_server_cert
 from wsusauto.lab.wsman.endpoint import ConnectionReset, Endpoint, EndpointFaults, EndpointSpec
 
@@ -319,6 +325,8 @@ class WinRMServer:
         self._tls: dict[str, tuple[ssl.SSLContext, bytes]] = {}
         self._lock = threading.Lock()
         self._started = False
+        self._user_file = self.tls_dir / "ntlm-users"
+        self._replaced_user_file: str | None = None
 
     @property
     def ca_cert_path(self) -> Path:
@@ -326,8 +334,8 @@ class WinRMServer:
 
     def start(self) -> None:
         ensure_ca(self.tls_dir)
-        install_ntlm_users(
-            self.tls_dir / "ntlm-users", [(s.username, s.password) for s in self.specs.values()]
+        self._replaced_user_file = install_ntlm_users(
+            self._user_file, [(s.username, s.password) for s in self.specs.values()]
         )
         self._started = True
         self._accept = AcceptLoop()
@@ -389,3 +397,4 @@ class WinRMServer:
             self._close(spec)
         self._accept.stop()
         self._accept = None
+        restore_ntlm_users(self._user_file, self._replaced_user_file)
