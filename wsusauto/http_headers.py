@@ -15,7 +15,9 @@ Python, that both parsers give identical messages for the shapes the fast path b
 from __future__ import annotations
 
 import email.errors
+import email.message
 import email.parser
+import functools
 import http.client
 import io
 import re
@@ -44,6 +46,16 @@ def _read_lines(fp: Any) -> list[bytes]:
             return lines
 
 
+@functools.lru_cache(maxsize=64)
+def _content_kind(content_type: str | None) -> tuple[str, bool]:
+    """The main type and whether a boundary is given, as the feed parser reads them from the
+    message's (first) Content-Type; a server sends the same one or two values every time."""
+    scratch = email.message.Message()
+    if content_type is not None:
+        scratch["Content-Type"] = content_type
+    return scratch.get_content_maintype(), scratch.get_boundary() is not None
+
+
 def _plain_message(lines: list[str], message_class: type) -> Any:
     """The message the email package would build from these lines, or None if they are not plain."""
     if lines[-1] not in ("\r\n", "\n"):
@@ -54,12 +66,12 @@ def _plain_message(lines: list[str], message_class: type) -> Any:
         if match is None:  # also a "From " envelope line: its space comes before any colon
             return None
         message.set_raw(match[1], match[2])
-    maintype = message.get_content_maintype()
+    maintype, has_boundary = _content_kind(message.get("content-type"))
     if maintype == "message":
         return None
     message.set_payload("")
     if maintype == "multipart":
-        if message.get_boundary() is None:
+        if not has_boundary:
             return None
         # An empty body where parts were announced: what the feed parser records (urllib3 ignores
         # exactly these two, https://github.com/urllib3/urllib3/issues/800).
@@ -73,7 +85,7 @@ def _plain_message(lines: list[str], message_class: type) -> Any:
 def parse_headers(fp: Any, _class: type = http.client.HTTPMessage) -> Any:
     """``http.client.parse_headers``, the same result."""
     lines = [line.decode("iso-8859-1") for line in _read_lines(fp)]
-    message = _plain_message(lines, _class)
+    message = _plain_message(lines, _class) if _class is http.client.HTTPMessage else None
     if message is None:
         message = email.parser.Parser(_class=_class).parsestr("".join(lines))
     return message
@@ -114,7 +126,7 @@ def install() -> bool:
     with _install_lock:
         if http.client.parse_headers is parse_headers:
             return True
-        if http.client.parse_headers is not _original:
+        if http.client.parse_headers is not _original or _original.__module__ != "http.client":
             return False  # someone else replaced it: leave theirs alone
         for block in _SELF_CHECK:
             lines = block.decode("iso-8859-1").splitlines(keepends=True)
