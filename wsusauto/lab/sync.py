@@ -189,10 +189,10 @@ def _tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None
     # A tick that found nothing due left (the SUSDB revision it read, the moment something can next
     # be due, None for never) in server.tick_quiet: until either changes there is nothing to read.
     revision = server.db.revision  # read first: a write from here on makes what we find stale
-    quiet, server.tick_quiet = server.tick_quiet, None
+    quiet = server.tick_quiet
     if quiet is not None and quiet[0] == revision and (quiet[1] is None or server.clock() < quiet[1]):
-        server.tick_quiet = quiet
         return
+    server.tick_quiet = None
     config = server.members(*_TICK_MEMBERS)
     if config["SynchronizationStatus"] == "Running":
         _advance(server, peers)
