@@ -108,6 +108,23 @@ class LeanSerializer(Serializer):
         self.obj[element.attrib["RefId"]] = collection
         return collection
 
+    def _deserialize_dct(self, element: ET.Element) -> dict[Any, Any]:
+        """pypsrp's, finding each entry's Key and Value by a look at its children instead of an
+        ElementPath query apiece (``find("*[@N='Key']")``: the first child so named)."""
+        dictionary = {}
+        for entry in element.findall("DCT/En"):
+            key = value = None
+            for child in entry:
+                name = child.get("N")
+                if name == "Key" and key is None:
+                    key = child
+                elif name == "Value" and value is None:
+                    value = child
+            key = self.deserialize(key if key is not None else "", clear=False)
+            value = self.deserialize(value if value is not None else "", clear=False)
+            dictionary[key] = value
+        return dictionary
+
     def _serialize_string(self, value: Any) -> str | None:
         if type(value) is not str or _BEYOND_BMP.search(value):
             return super()._serialize_string(value)

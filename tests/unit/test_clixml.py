@@ -145,3 +145,15 @@ def test_a_snippet_text_is_escaped_as_clixml_wants() -> None:
     assert (
         escaped == "param([string]$Name)_x000D__x000A_$x_x005F_x = 1_x000A__x0009_# snippet's comment_x000A_"
     )
+
+
+def test_hashtable_entries_are_matched_by_name_as_pypsrp_matches_them() -> None:
+    # Entries out of order, a repeated Key (the first counts), extra children: pypsrp's find().
+    text = (
+        '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT>'
+        '<En><S N="Value">v1</S><S N="Key">k1</S></En>'
+        '<En><S N="Key">k2</S><S N="Key">ignored</S><I32 N="Other">5</I32><I32 N="Value">2</I32></En>'
+        "</DCT></Obj>"
+    )
+    ours, theirs = LeanSerializer().deserialize(text), Serializer().deserialize(text)
+    assert ours == theirs == {"k1": "v1", "k2": 2}
