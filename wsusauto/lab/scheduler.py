@@ -7,6 +7,9 @@ retried twice at about 15-minute intervals (the documented policy, with jitter),
 its next scheduled time. Failures come from the ``transient_sync_failure`` fault (its first N
 attempts fail) and from ``failure_rate``. The record says, per upstream, how many syncs it served
 at once at worst: the check a stagger plan must pass.
+
+The lab measures that load itself (``most_at_once``), never with the product's stagger planner: a
+bug in the planner's own overlap arithmetic must not hide in the test that checks its plans.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wsusauto.lab.model.server import WsusServerModel
-from wsusauto.stagger import DAY, day_spans, peak_overlap
+
+DAY = 24 * 60  # minutes
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,31 @@ def simulate_day(
     return records
 
 
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The most (start, end) spans of minutes running at one moment on the daily circle.
+
+    A span may pass midnight (or start after it): the day wraps. Two spans overlap when each starts
+    before the other ends, so one ending the minute another starts does not count. The busiest
+    moment is always some span's start, so counting, at every start, the spans running then is
+    enough: plain and quadratic, which is fine for a lab's fleet.
+    """
+    busy = [(start % DAY, end - start) for start, end in spans if end > start]
+    peak = 0
+    for moment, _ in busy:
+        running = 0
+        for start, length in busy:
+            # minutes from this span's start forward to the moment, on the circle
+            since = (moment - start) % DAY
+            if since < length or length >= DAY:
+                running += 1
+        peak = max(peak, running)
+    return peak
+
+
 def peak_load(records: list[SyncRecord]) -> dict[str, int]:
     """Per upstream, the most syncs it served at once over the (circular) day."""
     spans: dict[str, list[tuple[float, float]]] = {}
     for record in records:
         if record.upstream != "Microsoft Update":
-            spans.setdefault(record.upstream, []).extend(day_spans(record.start, record.end - record.start))
-    return {upstream: peak_overlap(busy) for upstream, busy in spans.items()}
+            spans.setdefault(record.upstream, []).append((record.start, record.end))
+    return {upstream: most_at_once(busy) for upstream, busy in spans.items()}
