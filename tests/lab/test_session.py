@@ -10,7 +10,7 @@ import spnego._ntlm as spnego_ntlm
 
 from tests.lab_fixtures import lab_inventory, running_lab, small_topology
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
-from wsusauto.facts import SETUP_REGISTRY_PATH, facts_parameters, gather_facts
+from wsusauto.facts import facts_parameters, gather_facts
 from wsusauto.fleet import for_each_host
 from wsusauto.lab.wsman import EndpointFaults
 from wsusauto.secrets import Secret
@@ -135,7 +135,14 @@ def test_hostile_parameters_arrive_as_data(lab, hostile):
 
 
 def test_the_real_setup_path_is_accepted(lab):
-    assert facts_parameters()["SetupRegistryPath"] == SETUP_REGISTRY_PATH
+    # The key WSUS setup writes on every server, spelled out here rather than taken from the
+    # constant under test (wsus-api.md section 5).
+    real_path = r"HKLM:\SOFTWARE\Microsoft\Update Services\Server\Setup"
+    assert facts_parameters()["SetupRegistryPath"] == real_path
+    with _session(lab) as session:
+        assert session.invoke("get_facts", **facts_parameters())["Name"] == "wsus-root"
+        with pytest.raises(RemoteError, match="Cannot find path"):
+            session.invoke("get_facts", **{**facts_parameters(), "SetupRegistryPath": real_path + "x"})
 
 
 def test_sessions_in_parallel_threads(lab):
