@@ -13,7 +13,17 @@ param(
 $ErrorActionPreference = 'Stop'
 
 [void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
-$server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+# The connection every snippet makes (one text, the same in each). A server set up for SSL (setup key
+# UsingSSL = 1) serves the administration API only over SSL, so GetUpdateServer() fails there: connect
+# to the name on its certificate (this machine's DNS name), with SSL, on the key's PortNumber. Both
+# values are known from community scripts only, so each is probed; without them, the local default.
+$wsusSetup = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Update Services\Server\Setup' -ErrorAction SilentlyContinue
+if ($wsusSetup -ne $null -and ($wsusSetup | Get-Member -Name UsingSSL) -and ($wsusSetup | Get-Member -Name PortNumber) -and [string]$wsusSetup.UsingSSL -eq '1') {
+    $wsusHostName = [System.Net.Dns]::GetHostEntry([System.Net.Dns]::GetHostName()).HostName
+    $server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer($wsusHostName, $true, [int]$wsusSetup.PortNumber)
+} else {
+    $server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
+}
 $config = $server.GetConfiguration()
 
 $changed = @()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from wsusauto.lab import evidence, peers, sync
+from wsusauto.lab.connection import check_connection
 from wsusauto.lab.faults import model_faults
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
 from wsusauto.lab.model.server import Clock, WsusServerModel, acl_grants_read, computer_groups
@@ -732,6 +733,8 @@ class LabHandlers:
         if server is None:
             raise ScriptError(f"The lab has no WSUS server named {invocation.endpoint!r}.")
         parameters = bind_parameters(snippet, invocation.parameters)
+        # The script's first call to the API: a server set up for SSL refuses a plain connection.
+        check_connection(script, server.get("UsingSSL") == 1)
         # The WSUS service works in the background; the lab catches up whenever a server is asked.
         sync.advance(server, self.servers)
         return [HANDLERS[snippet.name](server, parameters)]

@@ -15,7 +15,8 @@ SUSDB tbConfigurationC column) and two capabilities the version decides unless g
 LabApiBitsForeground (bool: the API has IUpdateServerConfiguration.BitsDownloadPriorityForeground;
 default true on 2016 and later) and LabSqlTools (the SQL command-line tools installed, a list of
 `osql` and `sqlcmd`: default [osql] on 2008 R2, [sqlcmd] on 2012 R2, [] on 2016 and later), e.g.
-`initial: {LabApiBitsForeground: false, LabSqlTools: [osql]}`.
+`initial: {LabApiBitsForeground: false, LabSqlTools: [osql]}`. UsingSSL (0 or 1) is the setup
+key's value: with 1 the server serves its administration API over SSL only.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def initial_members() -> dict[str, type]:
         "ContentDirAcl": list,
         "BitsDownloadPriorityForeground": bool,
         **defaults.LAB_CAPABILITIES,
+        **defaults.SETUP_KEY_VALUES,
     }
 
 
@@ -196,6 +198,8 @@ def _check_initial(initial: Any, where: str) -> dict[str, Any]:
             raise UsageError(
                 f"{where}: initial {key} must be a list of {' and '.join(defaults.SQL_TOOLS)}, not {value!r}"
             )
+        if key == "UsingSSL" and value not in (0, 1):
+            raise UsageError(f"{where}: initial {key} must be 0 or 1 (1: the API is served over SSL only)")
         if key == "Services":
             value = _check_services(value, where)
         elif key == "ContentDirAcl":

@@ -110,6 +110,11 @@ CONFIGURATION: dict[str, tuple[type, Any]] = {
 TABLE_KEYS = ("Services", "ContentDirAcl", "BitsDownloadPriorityForeground")
 LAB_CAPABILITIES: dict[str, type] = {"LabApiBitsForeground": bool, "LabSqlTools": list}
 
+# Values of the setup key (HKLM\SOFTWARE\Microsoft\Update Services\Server\Setup) a topology's
+# `initial` may give besides ContentDir: UsingSSL 1 = the administration API is served over SSL only
+# (its PortNumber is the server's PortNumber). Absent: 0.
+SETUP_KEY_VALUES: dict[str, type] = {"UsingSSL": int}
+
 # Win32_Service DisplayName, for the Service Control Manager's 7036/7040 messages.
 SERVICE_DISPLAY_NAMES = {
     "WsusService": "WSUS Service",  # "Update Services" on WSUS 3.0 (SSEE), see display_name()

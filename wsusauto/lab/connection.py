@@ -1,0 +1,66 @@
+"""Whether a lab server accepts the way a script connects to its WSUS administration API.
+
+A server set up for SSL (its setup key says ``UsingSSL`` = 1) serves the administration web service
+only over SSL: ``AdminProxy.GetUpdateServer()`` without arguments connects over plain HTTP, which IIS
+refuses, and the call fails with a System.Net.WebException. Over SSL, the server's certificate names
+the machine by its DNS name, so the connection must use that name (not localhost), with SSL, on the
+port the setup key gives.
+
+The lab runs no PowerShell, so it reads the connection form from the script text: a script that
+connects the SSL way reads the setup key's UsingSSL and PortNumber and calls
+``GetUpdateServer(<the machine's DNS name>, $true, [int]<setup key>.PortNumber)``. Any other script
+that calls ``GetUpdateServer`` is taken to connect with the local default, over HTTP. Stricter than
+unsure: a form the lab does not recognise counts as HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+
+from wsusauto.lab.invocation import ScriptError
+
+SETUP_KEY = r"HKLM:\SOFTWARE\Microsoft\Update Services\Server\Setup"
+
+_COMMENTS = re.compile(r"<#.*?#>|#[^\n]*", re.DOTALL)
+_ANY_CALL = re.compile(r"AdminProxy\]::GetUpdateServer\s*\(", re.IGNORECASE)
+_SSL_CALL = re.compile(
+    r"AdminProxy\]::GetUpdateServer\(\s*\$(?P<name>\w+)\s*,\s*\$true\s*,\s*\[int\]\$(?P<key>\w+)\.PortNumber\s*\)",
+    re.IGNORECASE,
+)
+
+
+def _code(script: str) -> str:
+    return _COMMENTS.sub(" ", script)
+
+
+def connects_over_ssl(script: str) -> bool:
+    """The script reads the setup key and, when it says UsingSSL = 1, connects with the machine's DNS
+    name, SSL and the key's PortNumber."""
+    code = _code(script)
+    call = _SSL_CALL.search(code)
+    if call is None:
+        return False
+    key, name = re.escape(call["key"]), re.escape(call["name"])
+    reads_key = re.search(
+        rf"\${key}\s*=\s*Get-ItemProperty\s+-Path\s+'{re.escape(SETUP_KEY)}'", code, re.IGNORECASE
+    )
+    tests_ssl = re.search(rf"\[string\]\${key}\.UsingSSL\s+-eq\s+'1'", code, re.IGNORECASE)
+    dns_name = re.search(
+        rf"\${name}\s*=\s*\[System\.Net\.Dns\]::GetHostEntry\(\[System\.Net\.Dns\]::GetHostName\(\)\)\.HostName",
+        code,
+        re.IGNORECASE,
+    )
+    return bool(reads_key and tests_ssl and dns_name)
+
+
+def check_connection(script: str, using_ssl: bool) -> None:
+    """Raise what PowerShell shows when the script's GetUpdateServer call fails on this server."""
+    if not using_ssl or not _ANY_CALL.search(_code(script)) or connects_over_ssl(script):
+        return
+    raise ScriptError(
+        'Exception calling "GetUpdateServer" with "0" argument(s): "The request failed with HTTP status '
+        '403: Forbidden."',
+        error_id="WebException",
+        category="NotSpecified",
+        exception_type="System.Management.Automation.MethodInvocationException",
+    )
