@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.errors import RemoteError, UsageError
 from wsusauto.facts import gather_facts
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import OperationRefused, run_operation
 from wsusauto.operations.computer_groups import refuse_on_replica
 from wsusauto.session import Session
 
-GROUPS = {"Servers": ["srv1.corp.example"], "All Computers": ["srv1.corp.example", "pc7.corp.example"]}
+GROUPS = {
+    "Servers": ["srv1.corp.example"],
+    "Desktops": ["pc8.corp.example", "pc9.corp.example"],
+    "All Computers": ["srv1.corp.example", "pc7.corp.example"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +96,79 @@ def test_approvals_and_products_are_refused_on_a_replica_with_the_reason(lab):
     assert "wsus-root" in str(info.value)
     with _session(lab, "wsus-root") as session:
         refuse_on_replica(gather_facts(session), "approve")  # an upstream server may approve
+
+
+def test_replica_moves_computers_between_inherited_groups(lab):
+    move = {"group": "Servers", "computers": ["PC8.corp.example"], "from_group": "desktops"}
+    with _session(lab, "wsus-rep") as session:
+        planned = run_operation(session, "computer_groups", move, check=True)
+        untouched = gather_facts(session).computer_target_groups
+        moved = run_operation(session, "computer_groups", move)
+        again = run_operation(session, "computer_groups", move)
+        groups = gather_facts(session).computer_target_groups
+    assert planned.changed and planned.check_mode
+    assert "pc8.corp.example" in untouched["Desktops"]  # --check changed nothing
+    assert moved.changed and not again.changed
+    assert planned.diff == moved.diff
+    assert moved.diff["after"]["ComputerTargetGroups[Desktops]"] == ("pc9.corp.example",)
+    assert "pc8.corp.example" in moved.diff["after"]["ComputerTargetGroups[Servers]"]
+    assert "pc8.corp.example" in groups["Servers"] and "pc8.corp.example" not in groups["Desktops"]
+
+
+def test_replica_removes_computers_from_a_group_idempotently(lab):
+    leave = {"group": "Desktops", "computers": ["pc9.corp.example"], "state": "absent"}
+    with _session(lab, "wsus-rep") as session:
+        planned = run_operation(session, "computer_groups", leave, check=True)
+        assert "pc9.corp.example" in gather_facts(session).computer_target_groups["Desktops"]
+        removed = run_operation(session, "computer_groups", leave)
+        again = run_operation(session, "computer_groups", leave)
+        groups = gather_facts(session).computer_target_groups
+    assert planned.changed and removed.changed and not again.changed
+    assert removed.diff == {
+        "before": {"ComputerTargetGroups[Desktops]": ("pc9.corp.example",)},
+        "after": {"ComputerTargetGroups[Desktops]": ()},
+    }
+    assert groups["Desktops"] == ()
+    assert "pc9.corp.example" in groups["Unassigned Computers"]  # no group left: WSUS unassigns it
+
+
+def test_moving_out_of_a_group_that_does_not_exist_changes_nothing(lab):
+    with _session(lab, "wsus-rep") as session:
+        before = gather_facts(session).computer_target_groups
+        with pytest.raises(OperationRefused, match="'Laptops' does not exist"):
+            run_operation(
+                session,
+                "computer_groups",
+                {"group": "Servers", "computers": ["pc7.corp.example"], "from_group": "Laptops"},
+            )
+        assert gather_facts(session).computer_target_groups == before
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"group": "Servers", "computers": ["a"], "from_group": "All Computers"}, "WSUS manages"),
+        ({"group": "unassigned computers", "computers": ["a"], "state": "absent"}, "WSUS manages"),
+        ({"group": "Servers", "computers": ["a"], "state": "absent", "from_group": "X"}, "takes no"),
+        ({"group": "Servers", "computers": ["a"], "from_group": "servers"}, "nothing would move"),
+        ({"group": "Servers", "computers": ["a"], "state": "gone"}, "must be one of"),
+    ],
+)
+def test_bad_membership_arguments_are_one_clear_error(lab, args, message):
+    with _session(lab, "wsus-root") as session, pytest.raises(UsageError, match=message):
+        run_operation(session, "computer_groups", args)
+
+
+def test_the_lab_refuses_to_empty_a_group_wsus_manages(lab):
+    # The snippet itself, past the operation's own check: the server keeps All Computers.
+    with _session(lab, "wsus-root") as session:
+        with pytest.raises(RemoteError, match="managed by WSUS"):
+            session.invoke(
+                "set_computer_group_membership",
+                GroupName="",
+                ComputerNames=[],
+                CreateGroup=False,
+                RemoveFromGroupName="All Computers",
+                RemoveComputerNames=["pc7.corp.example"],
+            )
+        assert "pc7.corp.example" in gather_facts(session).computer_target_groups["All Computers"]

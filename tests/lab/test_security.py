@@ -275,6 +275,8 @@ def test_hostile_values_in_every_user_field_reach_the_lab_as_data(tmp_path, host
                     GroupName="Servers",
                     ComputerNames=[hostile],
                     CreateGroup=False,
+                    RemoveFromGroupName="",
+                    RemoveComputerNames=[],
                 )
             assert f"The computer '{hostile}' has not reported to this WSUS server." in info.value.remote_text
 

@@ -312,28 +312,56 @@ def set_schedule(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
 @handles("set_computer_group_membership")
 def set_computer_group_membership(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
     groups = {name: list(members) for name, members in server.config()["ComputerTargetGroups"].items()}
-    name = str(p["GroupName"])
-    created = False
-    if name not in groups:
-        if server.get("IsReplicaServer"):
-            raise ScriptError(
-                f"The group '{name}' does not exist. A replica server inherits its computer groups "
-                "from its upstream server: create the group there."
-            )
-        if not p["CreateGroup"]:
-            raise ScriptError(f"The group '{name}' does not exist.")
-        groups[name] = []
-        created = True
+    name, source = str(p["GroupName"]), str(p["RemoveFromGroupName"])
+    to_add = [str(c) for c in p["ComputerNames"] or []]
+    to_remove = [str(c) for c in p["RemoveComputerNames"] or []]
+    if source and source not in groups:
+        raise ScriptError(f"The group '{source}' does not exist.")
     known = {c.lower(): c for c in groups.get("All Computers", [])}
-    added = []
-    for computer in p["ComputerNames"] or []:
-        if str(computer).lower() not in known:
+    for computer in to_add + to_remove:
+        if computer.lower() not in known:
             raise ScriptError(f"The computer '{computer}' has not reported to this WSUS server.")
-        if str(computer).lower() not in {c.lower() for c in groups[name]}:
-            groups[name].append(known[str(computer).lower()])
-            added.append(computer)
+    created = False
+    added = []
+    if name:
+        if name not in groups:
+            if server.get("IsReplicaServer"):
+                raise ScriptError(
+                    f"The group '{name}' does not exist. A replica server inherits its computer groups "
+                    "from its upstream server: create the group there."
+                )
+            if not p["CreateGroup"]:
+                raise ScriptError(f"The group '{name}' does not exist.")
+            groups[name] = []
+            created = True
+        _refuse_builtin_group(name, "AddComputerTarget")
+        for computer in to_add:
+            if computer.lower() not in {c.lower() for c in groups[name]}:
+                groups[name].append(known[computer.lower()])
+                added.append(computer)
+    removed = []
+    if source:
+        _refuse_builtin_group(source, "RemoveComputerTarget")
+        for computer in to_remove:
+            members = {c.lower(): c for c in groups[source]}
+            if computer.lower() in members:
+                groups[source].remove(members[computer.lower()])
+                removed.append(computer)
     server.set(ComputerTargetGroups=computer_groups(groups))
-    return {"Created": created, "Added": added}
+    return {"Created": created, "Added": added, "Removed": removed}
+
+
+def _refuse_builtin_group(name: str, method: str) -> None:
+    """WSUS keeps All Computers and Unassigned Computers itself; the lab, unsure what the API says
+    when asked to change them by hand, refuses (stricter)."""
+    if name in ("All Computers", "Unassigned Computers"):
+        raise ScriptError(
+            f'Exception calling "{method}" with "1" argument(s): "The computer group \'{name}\' is '
+            'managed by WSUS; its membership cannot be changed."',
+            error_id="InvalidOperationException",
+            category="InvalidOperation",
+            exception_type="System.Management.Automation.MethodInvocationException",
+        )
 
 
 @handles("start_synchronization")

@@ -217,7 +217,10 @@ def fact_value(facts: Facts, member: str) -> Any:
 def _took(after: Facts, change: Change) -> bool:
     if change.member.startswith("ComputerTargetGroups["):
         group = change.member[len("ComputerTargetGroups[") : -1]
-        return set(change.after) <= set(after.computer_target_groups.get(group, ()))
+        now = {c.lower() for c in after.computer_target_groups.get(group, ())}
+        joined = {c.lower() for c in change.after} - {c.lower() for c in change.before}
+        left = {c.lower() for c in change.before} - {c.lower() for c in change.after}
+        return joined <= now and not left & now
     if change.member == "ProxyPassword":
         return after.has_proxy_password == (change.after != "(none)")
     if change.member not in _FACT_FIELDS:
