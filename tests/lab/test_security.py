@@ -3,6 +3,7 @@ no Basic over plain HTTP, hostile values are data, clear-text passwords earn a w
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import traceback
 from pathlib import Path
 
 import pytest
+import structlog
 import yaml
 
 from tests.lab_fixtures import lab_inventory, record_scripts, running_lab, small_topology
@@ -20,6 +22,7 @@ from wsusauto.facts import gather_facts
 from wsusauto.inventory import inventory_from_dict
 from wsusauto.lab.runtime import LAB_USER
 from wsusauto.lab.wsman import EndpointFaults
+from wsusauto.log import configure_logging
 from wsusauto.operations import run_operation
 from wsusauto.secrets import Secret
 from wsusauto.session import Session
@@ -156,7 +159,14 @@ def test_canary_passwords_appear_in_no_output_log_journal_report_or_error(tmp_pa
         assert [type(e).__name__ for e in errors] == ["AuthenticationFailed", "Unreachable"]
         for exc in errors:
             texts[f"exception {exc!r}"] = "".join(traceback.format_exception(exc)) + repr(exc) + str(exc)
-        texts["connection options"] = repr(inventory.connection_options(inventory.hosts["wsus-01"]))
+        options = inventory.connection_options(inventory.hosts["wsus-01"])
+        texts["connection options"] = repr(options)
+
+        # a logged traceback: the password in the exception's text and in a local of the failing frame
+        for fmt in ("console", "json"):
+            logged = _logged_traceback(fmt, options.password)
+            assert "_connect_with" in logged and "RuntimeError: login refused for wsusadmin:" in logged
+            texts[f"logged traceback ({fmt})"] = logged
 
     assert LOGIN_CANARY in inv.read_text()  # the scan does find the canary where it is meant to be
     hits = [
@@ -164,6 +174,22 @@ def test_canary_passwords_appear_in_no_output_log_journal_report_or_error(tmp_pa
     ]
     print(f"canary scan: {len(texts)} texts, {sum(map(len, texts.values()))} characters, {len(hits)} hits")
     assert hits == []
+
+
+def _connect_with(password: Secret) -> None:
+    revealed = password.reveal()  # a local of the failing frame that holds the password
+    raise RuntimeError(f"login refused for wsusadmin:{revealed}")
+
+
+def _logged_traceback(fmt: str, password: Secret) -> str:
+    """What the product's logging writes for ``log.exception()`` of a failure that carries ``password``."""
+    stream = io.StringIO()
+    configure_logging(fmt, "debug", stream)
+    try:
+        _connect_with(password)
+    except RuntimeError:
+        structlog.get_logger("canary").exception("connecting failed", host="wsus-01")
+    return stream.getvalue()
 
 
 # -- TLS ----------------------------------------------------------------------------------------

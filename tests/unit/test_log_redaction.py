@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 import structlog
 
 from wsusauto.log import configure_logging
@@ -32,6 +33,34 @@ def test_secret_values_are_scrubbed_everywhere_in_both_formats():
         )
         assert canary not in out, fmt
         assert "********" in out
+
+
+def _fail_with(password: str) -> None:
+    """Raise with the secret in the exception's text and in a local of the failing frame."""
+    connection_string = f"Server=wsus;Password={password}"
+    raise RuntimeError(f"login failed for {connection_string}")
+
+
+def _log_exception(fmt: str) -> str:
+    stream = io.StringIO()
+    configure_logging(fmt, "debug", stream)
+    try:
+        _fail_with(EXCEPTION_CANARY)
+    except RuntimeError:
+        structlog.get_logger("t").exception("connecting failed", host="wsus-eu")
+    return stream.getvalue()
+
+
+EXCEPTION_CANARY = "Canary-Exc-4c1d8-pw"
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_a_logged_traceback_carries_no_secret(fmt):
+    Secret(EXCEPTION_CANARY)
+    out = _log_exception(fmt)
+    assert EXCEPTION_CANARY not in out
+    # the traceback is there: the failing frame and the exception's (scrubbed) text
+    assert "_fail_with" in out and "RuntimeError: login failed for Server=wsus;Password=********" in out
 
 
 def test_json_lines_are_json_with_the_masked_key():
