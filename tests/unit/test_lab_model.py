@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import sqlite3
@@ -531,10 +532,28 @@ def test_virtual_clock_runs_faster_by_the_time_scale():
 
 
 def test_catalog_is_deterministic_and_filtered_by_language():
-    from wsusauto.lab.catalog import catalog, updates_for
+    from wsusauto.lab.catalog import CatalogUpdate, catalog, updates_for
 
-    assert catalog() == catalog() and len(catalog()) == 300
+    # Fixed known values, so ids that change between processes or versions fail here: a server's
+    # stored updates and its downstream servers' imports refer to these ids.
+    updates = catalog()
+    assert len(updates) == 300
+    assert updates[0] == CatalogUpdate(
+        id="8f978b65-add4-5dc1-b5d3-b10b06c39093",
+        title="Security Update for Windows Server 2019 (KB5000000)",
+        product="Windows Server 2019",
+        classification="Security Updates",
+        language="en",
+        size_bytes=1_048_576,
+    )
+    assert updates[1].id == "4f15a9e0-c4d5-5305-815c-24aedc5459c9"
+    assert updates[299].id == "b62eca24-3558-54e3-b28a-49b6328733bc"
+    every_id = "\n".join(u.id for u in updates).encode()
+    assert hashlib.sha256(every_id).hexdigest() == (
+        "c4d4937cfd4f01514cf17e24f7b66e536822d14e8473dda6388d184163917524"
+    )
     english = updates_for(["en"])
-    assert all(u.language in ("en", "all") for u in english) and len(english) < len(updates_for(None))
+    assert all(u.language in ("en", "all") for u in english)
+    assert (len(english), len(updates_for(["de", "fr"])), len(updates_for(None))) == (255, 270, 300)
     assert {u.classification for u in catalog()} >= {"Security Updates", "Critical Updates"}
     assert all(u.size_bytes > 0 and u.product for u in catalog())
