@@ -1,18 +1,19 @@
 <#
     find_updates: which of the given updates this (upstream) server knows, and in what state.
 
-    Seed "Issues with Synchronization": on a downstream server, note the updates whose download
-    failed, then check whether they exist on the upstream server. Runs on Windows PowerShell 2.0 to
-    5.1 on the upstream server itself. Reads only. Update ids compare case-insensitively.
+    "Issues with Synchronization": on a downstream server, note the updates whose download failed,
+    then check whether they exist on the upstream server. Runs on Windows PowerShell 2.0 to 5.1 on
+    the upstream server itself. Reads only. Update ids compare case-insensitively.
 #>
 param(
     [string[]]$UpdateIds
 )
 $ErrorActionPreference = 'Stop'
 
-# GetUpdates() walks the whole catalog (slow on a big server); wsusauto asks only servers whose
-# status counts failed downloads, and only their upstreams for the ids they failed. UpdateScope
-# would narrow it, but its members are not in the documented API surface this toolkit uses.
+# Not GetUpdates(): on a real server that materialises every update of the catalog (tens of
+# thousands of objects). Each asked update is fetched by its id alone, GetUpdate(UpdateRevisionId)
+# (UpdateRevisionId(Guid): revision 0 is the latest revision); one the server does not have throws
+# WsusObjectNotFoundException, which means "not here".
 
 [void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
 # The connection every snippet makes (one text, the same in each). A server set up for SSL (setup key
@@ -27,19 +28,26 @@ if ($wsusSetup -ne $null -and ($wsusSetup | Get-Member -Name UsingSSL) -and ($ws
     $server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
 }
 
-$wanted = @{}
-foreach ($id in $UpdateIds) { $wanted[([string]$id).ToLower()] = $true }
-
+$seen = @{}
 $found = @()
-foreach ($update in $server.GetUpdates()) {
-    $id = ([string]$update.Id.UpdateId).ToLower()
-    if ($wanted.ContainsKey($id)) {
-        $found += @{
-            UpdateId   = $id
-            Title      = [string]$update.Title
-            State      = [string]$update.State
-            IsDeclined = [bool]$update.IsDeclined
-        }
+foreach ($id in $UpdateIds) {
+    $guid = [Guid]([string]$id)
+    $key = ([string]$guid).ToLower()
+    if ($seen.ContainsKey($key)) { continue }
+    $seen[$key] = $true
+    $revision = New-Object Microsoft.UpdateServices.Administration.UpdateRevisionId ($guid)
+    try {
+        $update = $server.GetUpdate($revision)
+    } catch {
+        $inner = $_.Exception.InnerException
+        if ($inner -ne $null -and $inner.GetType().Name -eq 'WsusObjectNotFoundException') { continue }
+        throw
+    }
+    $found += @{
+        UpdateId   = ([string]$update.Id.UpdateId).ToLower()
+        Title      = [string]$update.Title
+        State      = [string]$update.State
+        IsDeclined = [bool]$update.IsDeclined
     }
 }
 

@@ -7,13 +7,17 @@
     $MaxUpdates of them and the total count.
 #>
 param(
-    [int]$MaxUpdates
+    [int]$MaxUpdates,
+    [int]$LookbackDays
 )
 $ErrorActionPreference = 'Stop'
 
-# GetUpdates() walks the whole catalog (slow on a big server); wsusauto asks only servers whose
-# status counts failed downloads, and only their upstreams for the ids they failed. UpdateScope
-# would narrow it, but its members are not in the documented API surface this toolkit uses.
+# Not GetUpdates(): on a real server that materialises every update of the catalog (tens of
+# thousands of objects). Every failed file download leaves a server event 364
+# (ContentSynchronizationFileDownloadFailed) that names its update (IUpdateEvent.UpdateId, an
+# UpdateRevisionId); only those updates are fetched, one GetUpdate each (UpdateRevisionId(Guid):
+# revision 0 is the latest revision), and counted while their State is still Failed. An update
+# deleted since throws WsusObjectNotFoundException: it is no longer there to fail.
 
 [void][Reflection.Assembly]::LoadWithPartialName('Microsoft.UpdateServices.Administration')
 # The connection every snippet makes (one text, the same in each). A server set up for SSL (setup key
@@ -28,14 +32,32 @@ if ($wsusSetup -ne $null -and ($wsusSetup | Get-Member -Name UsingSSL) -and ($ws
     $server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
 }
 
+$to = (Get-Date).ToUniversalTime()
+$from = $to.AddDays(-$LookbackDays)
+$eventIds = [Microsoft.UpdateServices.Administration.WsusEventId[]]@(364)
+$downloadEvents = $server.GetUpdateEventHistory($from, $to, [Guid]::Empty, 'Server', $eventIds)
+
+$seen = @{}
 $failed = @()
 $total = 0
-foreach ($update in $server.GetUpdates()) {
+foreach ($downloadEvent in $downloadEvents) {
+    if (-not $downloadEvent.HasAssociatedUpdate) { continue }
+    $id = ([string]$downloadEvent.UpdateId.UpdateId).ToLower()
+    if ($seen.ContainsKey($id)) { continue }
+    $seen[$id] = $true
+    $revision = New-Object Microsoft.UpdateServices.Administration.UpdateRevisionId ([Guid]$id)
+    try {
+        $update = $server.GetUpdate($revision)
+    } catch {
+        $inner = $_.Exception.InnerException
+        if ($inner -ne $null -and $inner.GetType().Name -eq 'WsusObjectNotFoundException') { continue }
+        throw
+    }
     if ([string]$update.State -eq 'Failed') {
         $total += 1
         if ($failed.Count -lt $MaxUpdates) {
             $failed += @{
-                UpdateId   = [string]$update.Id.UpdateId
+                UpdateId   = ([string]$update.Id.UpdateId).ToLower()
                 Title      = [string]$update.Title
                 IsApproved = [bool]$update.IsApproved
             }

@@ -15,6 +15,9 @@ from wsusauto.facts import Facts
 
 UPSTREAM_CONNECT_TIMEOUT_MS = 3000
 MAX_FAILED_UPDATES = 50
+# How far back get_failed_updates looks for download-failure events (364): a download that failed
+# earlier than this and was never resumed is not listed (its count still shows in the server status).
+FAILED_DOWNLOAD_LOOKBACK_DAYS = 365
 
 
 def probe_upstream(
@@ -54,7 +57,12 @@ def failed_updates(session: Any, facts: Facts) -> tuple[tuple[FailedUpdate, ...]
     """The updates whose download failed on this server (only asked when its status counts some)."""
     if facts.update_server_status.updates_with_server_errors_count == 0:
         return (), 0
-    raw = session.invoke("get_failed_updates", read_only=True, MaxUpdates=MAX_FAILED_UPDATES)
+    raw = session.invoke(
+        "get_failed_updates",
+        read_only=True,
+        MaxUpdates=MAX_FAILED_UPDATES,
+        LookbackDays=FAILED_DOWNLOAD_LOOKBACK_DAYS,
+    )
     updates = tuple(
         FailedUpdate(str(u["UpdateId"]).lower(), str(u["Title"])) for u in _as_list(raw["FailedUpdates"])
     )

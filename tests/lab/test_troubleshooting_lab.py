@@ -208,7 +208,7 @@ def test_healthy_servers_show_no_evidence(lab, host):
     assert f["UpdateServerStatus"]["UpdatesNeedingFilesCount"] == 0
     assert f["UpdateServerStatus"]["UpdatesWithServerErrorsCount"] == 0
     assert f["BitsDownloadPriorityForeground"] is False  # 2019: the API has the member
-    assert invoke(lab, host, "get_failed_updates", MaxUpdates=10) == {
+    assert invoke(lab, host, "get_failed_updates", MaxUpdates=10, LookbackDays=30) == {
         "FailedUpdates": [],
         "FailedUpdateCount": 0,
     }
@@ -402,7 +402,7 @@ def test_storage_mismatch(lab):
 
 @pytest.mark.parametrize(("host", "on_upstream"), [("missing-t", True), ("missing-f", False)])
 def test_updates_missing_upstream(lab, host, on_upstream):
-    failed = invoke(lab, host, "get_failed_updates", MaxUpdates=10)
+    failed = invoke(lab, host, "get_failed_updates", MaxUpdates=10, LookbackDays=30)
     assert failed["FailedUpdateCount"] == 5 and len(failed["FailedUpdates"]) == 5
     assert facts(lab, host)["UpdateServerStatus"]["UpdatesWithServerErrorsCount"] == 5
     ids = [u["UpdateId"] for u in failed["FailedUpdates"]]

@@ -479,7 +479,7 @@ def test_updates_missing_upstream_seeds_failed_updates(tmp_path, on_upstream):
         },
         clock=clock,
     )
-    failed = run(handlers, "wsus-eu", "get_failed_updates", MaxUpdates=3)
+    failed = run(handlers, "wsus-eu", "get_failed_updates", MaxUpdates=3, LookbackDays=30)
     assert failed["FailedUpdateCount"] == 5 and len(failed["FailedUpdates"]) == 3
     assert all(u["IsApproved"] for u in failed["FailedUpdates"])
     assert handlers.servers["wsus-eu"].get("UpdateServerStatus")["UpdatesWithServerErrorsCount"] == 5
@@ -488,7 +488,7 @@ def test_updates_missing_upstream_seeds_failed_updates(tmp_path, on_upstream):
     assert len(found) == (3 if on_upstream else 0)
     assert synchronize(handlers, "wsus-eu", clock)["Error"] == "LocalUpdateMissingForApproval"
     second = synchronize(handlers, "wsus-eu", clock)
-    left = run(handlers, "wsus-eu", "get_failed_updates", MaxUpdates=10)["FailedUpdateCount"]
+    left = run(handlers, "wsus-eu", "get_failed_updates", MaxUpdates=10, LookbackDays=30)["FailedUpdateCount"]
     if on_upstream:  # transient: the next sync gets them
         assert second["Result"] == "Succeeded" and left == 0
     else:

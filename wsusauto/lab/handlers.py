@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wsusauto.lab import evidence, peers, sync
+from wsusauto.lab import evidence, peers, sync, update_api
 from wsusauto.lab.connection import check_connection
 from wsusauto.lab.faults import model_faults
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
@@ -454,10 +454,19 @@ def test_upstream_connection(server: WsusServerModel, p: dict[str, Any]) -> dict
 
 @handles("get_failed_updates")
 def get_failed_updates(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
-    failed = [u for u in server.updates() if u["State"] == "Failed"]
+    # The download-failure events name the updates; each is fetched alone, counted while Failed.
+    failed, seen = [], set()
+    for update_id in update_api.download_failure_update_ids(server, int(p["LookbackDays"])):
+        key = update_id.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        update = update_api.get_update(server, key)
+        if update is not None and update["State"] == "Failed":
+            failed.append(update)
     return {
         "FailedUpdates": [
-            {"UpdateId": u["UpdateId"], "Title": u["Title"], "IsApproved": u["IsApproved"]}
+            {"UpdateId": u["UpdateId"].lower(), "Title": u["Title"], "IsApproved": u["IsApproved"]}
             for u in failed[: max(0, int(p["MaxUpdates"]))]
         ],
         "FailedUpdateCount": len(failed),
@@ -466,19 +475,23 @@ def get_failed_updates(server: WsusServerModel, p: dict[str, Any]) -> dict[str, 
 
 @handles("find_updates")
 def find_updates(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
-    wanted = {str(i).lower() for i in p["UpdateIds"] or []}
-    return {
-        "Found": [
-            {
-                "UpdateId": u["UpdateId"].lower(),
-                "Title": u["Title"],
-                "State": u["State"],
-                "IsDeclined": u["IsDeclined"],
-            }
-            for u in server.updates()
-            if u["UpdateId"].lower() in wanted
-        ]
-    }
+    found, seen = [], set()
+    for asked in p["UpdateIds"] or []:
+        key = update_api.guid(asked)  # [Guid]([string]$id): a malformed id stops the snippet
+        if key in seen:
+            continue
+        seen.add(key)
+        update = update_api.get_update(server, key)
+        if update is not None:  # WsusObjectNotFoundException: not on this server
+            found.append(
+                {
+                    "UpdateId": update["UpdateId"].lower(),
+                    "Title": update["Title"],
+                    "State": update["State"],
+                    "IsDeclined": update["IsDeclined"],
+                }
+            )
+    return {"Found": found}
 
 
 # -- troubleshooting: services (Win32_Service, Set-/Start-/Stop-/Restart-Service) ---------------

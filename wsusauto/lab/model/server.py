@@ -15,6 +15,9 @@ from wsusauto.lab.model.schedule import next_sync_time
 from wsusauto.lab.model.store import EVENT_PROVIDER, SusDb
 
 SCM_PROVIDER = "Service Control Manager"  # System log: 7036 state changes, 7040 start type changes
+# SUSDB's own update events (IUpdateEvent, source Server), kept apart from the Application log.
+UPDATE_EVENT_SOURCE = "WSUS server update events"
+DOWNLOAD_FAILED_EVENT = 364  # WsusEventId.ContentSynchronizationFileDownloadFailed
 _START_TYPE_WORDS = {"Auto": "auto start", "Manual": "demand start", "Disabled": "disabled"}
 
 Clock = Callable[[], dt.datetime]
@@ -188,8 +191,7 @@ class WsusServerModel:
             if is_approved:
                 state = "Failed" if index < failed else "NotReady" if index < failed + needing else "Ready"
             rows.append(update_row(update, state, is_approved, approved <= index < approved + declined))
-        self.db.upsert_updates(rows)
-        self.refresh_status()
+        self.upsert_updates(rows)
 
     def flush(self) -> None:
         """Checkpoint SUSDB's WAL into the main file. Every change is already committed when the
@@ -292,8 +294,20 @@ class WsusServerModel:
         return self.db.updates()
 
     def upsert_updates(self, rows: list[dict[str, Any]]) -> None:
+        failing = {r["UpdateId"] for r in rows if r["State"] == "Failed"}
+        already = {r["UpdateId"] for r in self.db.updates() if r["State"] == "Failed"} if failing else set()
         self.db.upsert_updates(rows)
+        # A download that fails leaves a server update event 364 naming its update in SUSDB (what
+        # IUpdateServer.GetUpdateEventHistory returns), apart from the Application log's text.
+        now = iso(self.clock())
+        for update_id in sorted(failing - already):
+            self.db.add_event(DOWNLOAD_FAILED_EVENT, now, update_id, provider=UPDATE_EVENT_SOURCE)
         self.refresh_status()
+
+    def download_failure_events(self, since: dt.datetime) -> list[str]:
+        """The update ids of the server's download-failure events since ``since``, newest first."""
+        rows = self.db.events([DOWNLOAD_FAILED_EVENT], iso(since), 1_000_000, provider=UPDATE_EVENT_SOURCE)
+        return [message for _id, _time, message in rows]
 
     def refresh_status(self) -> None:
         """UpdateServerStatus follows the update table (ComputerTargetCount is kept)."""

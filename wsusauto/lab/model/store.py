@@ -332,6 +332,19 @@ class SusDb:
             ).fetchall()
         return [_update_row(r) for r in rows]
 
+    def updates_by_id(self, update_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The rows of these updates (ids compared case-insensitively), without reading the rest."""
+        wanted = [i.lower() for i in update_ids]
+        if not wanted:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._UPDATE_COLUMNS} FROM tbUpdate WHERE lower(update_id) IN "
+                f"({', '.join('?' * len(wanted))}) ORDER BY seq, update_id",
+                wanted,
+            ).fetchall()
+        return [_update_row(r) for r in rows]
+
     def upsert_updates(self, rows: list[dict[str, Any]]) -> None:
         """Insert or replace whole update rows (keys as ``updates()`` returns them)."""
         with self._lock:

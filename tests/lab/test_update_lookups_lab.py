@@ -1,0 +1,44 @@
+"""The update lookups on a server the size of a real one: get_failed_updates and find_updates fetch
+the updates they need through the real client, never the whole catalog (GetUpdates() on a real
+server is tens of thousands of objects; the lab counts every IUpdate a server materialises)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.facts import gather_facts
+from wsusauto.lab import update_api
+from wsusauto.lab.topology import topology_from_dict
+from wsusauto.probes import failed_updates, upstream_copies
+from wsusauto.session import Session
+
+CATALOG = 20_000
+FAILED = 5
+
+
+@pytest.mark.slow
+def test_failed_updates_and_upstream_copies_fetch_only_the_updates_asked_for(tmp_path):
+    status = {"UpdateCount": CATALOG, "ApprovedUpdateCount": 60, "UpdatesWithServerErrorsCount": FAILED}
+    topology = topology_from_dict(
+        {"servers": [{"name": "wsus-big", "initial": {"UpdateServerStatus": status}}]}, "<big server>"
+    )
+    with running_lab(tmp_path, topology) as lab:
+        server = lab.handlers.servers["wsus-big"]
+        assert len(server.updates()) == CATALOG
+        inventory = lab_inventory(lab)
+        with Session("wsus-big", inventory.connection_options(inventory.hosts["wsus-big"])) as session:
+            facts = gather_facts(session)
+            assert facts.update_server_status.updates_with_server_errors_count == FAILED
+            updates, count = failed_updates(session, facts)
+            assert count == FAILED and len(updates) == FAILED
+            assert update_api.materialised(server) == FAILED  # the failed ones, not 20,000
+
+            unknown = str(uuid.uuid4())
+            asked = [u.update_id.upper() for u in updates[:3]] + [unknown]
+            copies = upstream_copies(session, asked)
+            assert sorted(copies) == sorted(u.update_id for u in updates[:3])
+            assert all(copy.state == "Failed" for copy in copies.values())
+            assert update_api.materialised(server) == FAILED + 3  # the unknown one threw NotFound
