@@ -271,6 +271,7 @@ class Runner:
         facts = self._work.gather_many(hosts)
         self._check_storage_consistency(play, hosts, tasks, facts)
         tasks = self._plan_staggers(play, hosts, tasks, facts)
+        tasks = self._with_fleet(hosts, tasks, facts)
         tasks = self._diagnose(hosts, tasks)
         upstream_of = {n.name: n.upstream for n in self._intended_nodes(tasks)}
         broken: dict[str, str] = {}  # hosts that failed in this play (hierarchy order): their children wait
@@ -371,6 +372,24 @@ class Runner:
                 per_host.append(PreparedTask(prepared.task, args))
             updated[name] = per_host
         return updated
+
+    def _with_fleet(
+        self, hosts: list[str], tasks: dict[str, list[PreparedTask]], facts: Mapping[str, Any]
+    ) -> dict[str, list[PreparedTask]]:
+        """Every task's ``Operation.with_fleet``: what it needs from other servers, before any change."""
+        upstream_of = {n.name: n.upstream for n in self._intended_nodes(tasks)}
+        known = {h: f for h, f in facts.items() if isinstance(f, Facts)}
+        return {
+            name: [
+                p
+                if p.args is None
+                else PreparedTask(
+                    p.task, get_operation(p.task.operation).with_fleet(p.args, name, upstream_of, known)
+                )
+                for p in tasks[name]
+            ]
+            for name in hosts
+        }
 
     def _diagnose(
         self, hosts: list[str], tasks: dict[str, list[PreparedTask]]

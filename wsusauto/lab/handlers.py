@@ -236,6 +236,25 @@ def set_replica(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@handles("set_storage_option")
+def set_storage_option(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    # Save() refuses HostBinariesOnMicrosoftUpdate without all languages (_save_configuration).
+    changed = []
+    if server.get("HostBinariesOnMicrosoftUpdate") != p["HostBinariesOnMicrosoftUpdate"]:
+        _save_configuration(
+            server,
+            {"HostBinariesOnMicrosoftUpdate": p["HostBinariesOnMicrosoftUpdate"]},
+            int(p["ReadyTimeoutSeconds"] or 0),
+        )
+        changed = ["HostBinariesOnMicrosoftUpdate"]
+    c = server.config()
+    return {
+        "Changed": changed,
+        "HostBinariesOnMicrosoftUpdate": c["HostBinariesOnMicrosoftUpdate"],
+        "AllUpdateLanguagesEnabled": c["AllUpdateLanguagesEnabled"],
+    }
+
+
 _PROXY_MEMBERS = (
     "UseProxy",
     "ProxyName",

@@ -19,6 +19,7 @@ from wsusauto.operations.proxy import Proxy
 from wsusauto.operations.schedule import Schedule
 from wsusauto.operations.stagger import Stagger
 from wsusauto.operations.status import Status
+from wsusauto.operations.storage import StorageOption
 from wsusauto.operations.synchronize import Synchronize
 
 OPERATIONS: dict[str, Operation] = {
@@ -28,6 +29,7 @@ OPERATIONS: dict[str, Operation] = {
         Replica(),
         Proxy(),
         Schedule(),
+        StorageOption(),
         ComputerGroups(),
         Stagger(),
         Synchronize(),

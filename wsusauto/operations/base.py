@@ -112,6 +112,18 @@ class Operation:
     def check_combination(self, args: dict[str, Any], where: str) -> None:
         """Rules across arguments; override where needed."""
 
+    def with_fleet(
+        self,
+        args: Mapping[str, Any],
+        host: str,
+        upstream_of: Mapping[str, str | None],
+        facts: Mapping[str, Facts],
+    ) -> Mapping[str, Any]:
+        """A playbook run calls this for every task before any change, with the intended hierarchy
+        (host -> its upstream host, None for a root) and the facts of the play's hosts: an operation
+        that decides from other servers adds what it needs to its arguments. Default: nothing."""
+        return args
+
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
         raise NotImplementedError
 
@@ -207,6 +219,7 @@ _FACT_FIELDS = {
     "SynchronizeAutomatically": "synchronize_automatically",
     "SynchronizeAutomaticallyTimeOfDay": "synchronize_automatically_time_of_day",
     "NumberOfSynchronizationsPerDay": "number_of_synchronizations_per_day",
+    "HostBinariesOnMicrosoftUpdate": "host_binaries_on_microsoft_update",
 }
 
 
