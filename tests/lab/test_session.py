@@ -10,7 +10,7 @@ import spnego._ntlm as spnego_ntlm
 
 from tests.lab_fixtures import lab_inventory, running_lab, small_topology
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
-from wsusauto.facts import facts_parameters, gather_facts
+from wsusauto.facts import SyncInfo, facts_parameters, gather_facts
 from wsusauto.fleet import for_each_host
 from wsusauto.lab.wsman import EndpointFaults
 from wsusauto.secrets import Secret
@@ -38,7 +38,16 @@ def test_facts_over_each_auth_and_protocol(lab, auth, protocol):
     assert facts.host == "wsus-01"
     assert facts.name == "wsus-01"
     assert facts.sync_from_microsoft_update is True  # every lab server starts unconfigured
-    assert facts.last_synchronization_info is None or facts.last_synchronization_info.result == "NeverRun"
+    # A server that never synchronized: Result NeverRun (wsus-api.md 1.4), a record, not $null
+    assert facts.last_synchronization_info == SyncInfo(
+        result="NeverRun",
+        error="NotApplicable",
+        error_text="",
+        start_time=None,
+        end_time=None,
+        started_manually=False,
+        update_errors=(),
+    )
 
 
 def test_one_session_runs_many_snippets_on_one_pool(lab):
