@@ -121,10 +121,23 @@ def test_basic_over_http_is_refused_unless_the_lab_allows_unencrypted(lab):
 
 
 def test_plaintext_ntlm_over_http_is_refused_unless_allowed(lab):
-    with pytest.raises((AuthenticationError, WSManFaultError, WinRMTransportError)):
+    # AllowUnencrypted=false: the plaintext SOAP is answered with a new challenge, as for bad credentials
+    with pytest.raises(AuthenticationError, match=r"^Failed to authenticate the user wsusadmin with ntlm$"):
         RunspacePool(wsman(lab, "t0", encryption="never")).open()
+    with RunspacePool(wsman(lab, "t0")) as pool:  # the same credentials, encrypted: accepted
+        assert run(pool, action="echo")[1][0]["user"] == "wsusadmin"
     with RunspacePool(wsman(lab, "plain", encryption="never")) as pool:
-        run(pool, action="echo")
+        ps, output = run(pool, action="echo")
+    assert not ps.had_errors
+    assert output == [
+        {
+            "script": "Get-Thing",
+            "parameters": {"action": "echo"},
+            "user": "wsusadmin",
+            "big_int": 2**40,
+            "ratio": 0.1,
+        }
+    ]
 
 
 @pytest.mark.parametrize(("auth", "ssl"), [("ntlm", False), ("basic", True)])
