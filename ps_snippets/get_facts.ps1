@@ -98,6 +98,10 @@ if ($contentDir -and (Test-Path -LiteralPath $contentDir)) {
     }
 }
 
+# What the server runs on: the PowerShell the snippets get (2.0 on WSUS 3.0 SP2's Windows Server
+# 2008 R2) and the Windows version.
+$os = Get-WmiObject -Class Win32_OperatingSystem
+
 $computerGroups = @{}
 foreach ($group in $server.GetComputerTargetGroups()) {
     $members = @()
@@ -182,5 +186,8 @@ try {
     DatabaseServerName                = [string]$database.ServerName
     DatabaseName                      = [string]$database.DatabaseName
     IsUsingWindowsInternalDatabase    = [bool]$database.IsUsingWindowsInternalDatabase
+    PSVersion                         = [string]$PSVersionTable.PSVersion
+    OSCaption                         = [string]$os.Caption
+    OSVersion                         = [string]$os.Version
     Events                            = $events
 }

@@ -3,12 +3,17 @@
     the server support the Range protocol header" (a proxy without HTTP 1.1 range requests).
 
     Where the server's API has BitsDownloadPriorityForeground (probed with Get-Member), it is set
-    there and saved. Otherwise the seed's way: stop the WSUS service, set the column in SUSDB with
-    osql (sqlcmd where osql is gone) on the instance the setup key's SqlServerName names (Windows
-    Internal Database: its named pipe), and start the WSUS service again, also when the SQL step
-    failed. The current value is read first: nothing is stopped or written when it is already set,
-    nor when $ReadOnly asks only for the current value (check mode). Runs on Windows PowerShell 2.0
-    to 5.1 on the WSUS server itself.
+    there and saved. Otherwise the way of "Synchronization issues": stop the WSUS service, set the
+    column in SUSDB on the instance the setup key's SqlServerName names, and start the WSUS service
+    again, also when the SQL step failed; then the value is read again to confirm. The SQL step uses
+    the document's osql command where WSUS 2.0's osql.exe exists, else sqlcmd, else .NET's
+    System.Data.SqlClient (WSUS 3.0 SP2 and the WSUS role of 2012 and later install neither tool),
+    always with integrated security; the Windows Internal Database (WID, or SSEE under WSUS 3.0) is
+    reached by its named pipe. SUSDB on another machine is not touched: from inside a WinRM session
+    integrated security to it is a second hop, which carries no credentials, so the result says the
+    SQL step must run on that machine. The current value is read first: nothing is stopped or
+    written when it is already set, nor when $ReadOnly asks only for the current value (check mode).
+    Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself.
 #>
 param(
     [string]$WsusServiceName,
@@ -55,6 +60,7 @@ if ($config | Get-Member -Name BitsDownloadPriorityForeground) {
     return @{
         Method   = 'api'
         Instance = ''
+        SqlHost  = ''
         Before   = $before
         After    = [bool]$config.BitsDownloadPriorityForeground
         Changed  = ([bool]$config.BitsDownloadPriorityForeground -ne $before)
@@ -62,60 +68,105 @@ if ($config | Get-Member -Name BitsDownloadPriorityForeground) {
 }
 
 $instance = [string](Get-ItemProperty -Path $SetupRegistryPath).SqlServerName
+# The machine part of '<host>\<instance>' or '<host>,<port>'.
+$sqlHost = ($instance -split '[\\,]')[0]
+$internal = ($instance -like '*##WID*') -or ($instance -like '*##SSEE*')
+$localNames = @('.', '(local)', 'localhost', '127.0.0.1', $env:COMPUTERNAME)
+$local = $internal -or ($localNames -contains $sqlHost) -or ($localNames -contains ($sqlHost -split '\.')[0])
+if (-not $local) {
+    return @{
+        Method   = 'remote'
+        Instance = $instance
+        SqlHost  = $sqlHost
+        Before   = $null
+        After    = $null
+        Changed  = $false
+    }
+}
 $target = $instance
 # -like compares case-insensitively: 'MICROSOFT##WID', '<host>\MICROSOFT##SSEE'.
 if ($instance -like '*##WID*') { $target = $WidPipe }
 elseif ($instance -like '*##SSEE*') { $target = $SseePipe }
 
+$readQuery = 'SET NOCOUNT ON; SELECT BitsDownloadPriorityForeground FROM SUSDB.dbo.tbConfigurationC'
+# Step 2 of "Synchronization issues" (for osql; sqlcmd and SqlClient send the same statement).
+$updateQuery = 'USE SUSDB update tbConfigurationC set BitsDownloadPriorityForeground=1'
+
 $osql = Join-Path $env:ProgramFiles 'Update Services\tools\osql\osql.exe'
-$method = 'osql'
-$tool = $osql
-if (-not (Test-Path -LiteralPath $osql)) {
-    $sqlcmd = Get-Command sqlcmd -ErrorAction SilentlyContinue
-    if ($sqlcmd -eq $null) {
-        throw "Neither osql ($osql) nor sqlcmd is installed on this server; install the SQL command-line utilities, or set BitsDownloadPriorityForeground in SUSDB.dbo.tbConfigurationC by hand."
-    }
+$sqlcmd = Get-Command sqlcmd -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+$tool = ''
+if (Test-Path -LiteralPath $osql) {
+    $method = 'osql'
+    $tool = $osql
+} elseif ($sqlcmd -ne $null) {
     $method = 'sqlcmd'
     $tool = [string]$sqlcmd.Definition
+} else {
+    $method = 'sqlclient'
 }
 
-# Windows PowerShell turns a native tool's stderr under 2>&1 into error records, which 'Stop' would
-# make terminating: around osql and sqlcmd their exit code and output decide instead.
-$ErrorActionPreference = 'Continue'
-$read = & $tool -S $target -E -b -h -1 -Q 'SET NOCOUNT ON; SELECT BitsDownloadPriorityForeground FROM SUSDB.dbo.tbConfigurationC' 2>&1
-$readExitCode = $LASTEXITCODE
-$ErrorActionPreference = 'Stop'
-if ($readExitCode -ne 0) {
-    throw "$method could not read SUSDB on ${target}: $($read -join ' ')"
+function Invoke-SusdbQuery([string]$Query, [bool]$Write) {
+    # The first column of the first row as text (a read), or '' (a write); throws with the
+    # client's own message when the query fails.
+    if ($method -eq 'sqlclient') {
+        $connection = New-Object System.Data.SqlClient.SqlConnection
+        $connection.ConnectionString = "Server=$target;Database=SUSDB;Integrated Security=True"
+        try {
+            $connection.Open()
+            $command = $connection.CreateCommand()
+            $command.CommandText = $Query
+            if ($Write) {
+                [void]$command.ExecuteNonQuery()
+                return ''
+            }
+            return [string]$command.ExecuteScalar()
+        } catch {
+            throw "sqlclient failed on ${target}: $($_.Exception.Message)"
+        } finally {
+            $connection.Close()
+        }
+    }
+    $arguments = @('-S', $target, '-E', '-b')
+    if ($method -eq 'osql') { $arguments += '-n' }
+    if (-not $Write) { $arguments += @('-h', '-1') }
+    $arguments += @('-Q', $Query)
+    # Windows PowerShell turns a native tool's stderr under 2>&1 into error records, which 'Stop'
+    # would make terminating: the tool's exit code and output decide instead.
+    $ErrorActionPreference = 'Continue'
+    $output = & $tool $arguments 2>&1
+    $exitCode = $LASTEXITCODE
+    $ErrorActionPreference = 'Stop'
+    if ($exitCode -ne 0) {
+        throw "$method failed on ${target} (exit code $exitCode): $($output -join ' ')"
+    }
+    return ($output -join ' ').Trim()
 }
-$before = (($read -join ' ').Trim() -eq '1')
+
+function Test-Foreground([string]$Value) {
+    # osql and sqlcmd print the bit as 1; SqlClient reads a Boolean.
+    return ($Value -eq '1') -or ($Value -eq 'True')
+}
+
+$before = Test-Foreground (Invoke-SusdbQuery $readQuery $false)
 $after = $before
 if (-not $before -and -not $ReadOnly) {
     Stop-Service -Name $WsusServiceName
-    $output = ''
-    $exitCode = 0
     try {
-        $ErrorActionPreference = 'Continue'
-        if ($method -eq 'osql') {
-            $output = & $tool -S $target -E -b -n -Q 'USE SUSDB update tbConfigurationC set BitsDownloadPriorityForeground=1' 2>&1
-        } else {
-            $output = & $tool -S $target -E -b -Q 'USE SUSDB update tbConfigurationC set BitsDownloadPriorityForeground=1' 2>&1
-        }
-        $exitCode = $LASTEXITCODE
-        $ErrorActionPreference = 'Stop'
+        [void](Invoke-SusdbQuery $updateQuery $true)
+    } catch {
+        throw "$($_.Exception.Message); the WSUS service was started again"
     } finally {
-        # The seed's third step, whatever happened in the second: the WSUS service must run again.
+        # Step 3 of "Synchronization issues", whatever happened in step 2: the WSUS service must
+        # run again.
         Start-Service -Name $WsusServiceName
     }
-    if ($exitCode -ne 0) {
-        throw "$method failed on ${target} (exit code $exitCode): $($output -join ' '); the WSUS service was started again"
-    }
-    $after = $true
+    $after = Test-Foreground (Invoke-SusdbQuery $readQuery $false)
 }
 
 @{
     Method   = $method
     Instance = $target
+    SqlHost  = $sqlHost
     Before   = $before
     After    = $after
     Changed  = ($after -ne $before)

@@ -157,6 +157,17 @@ class Facts:
     database_name: str
     is_using_windows_internal_database: bool
     events: tuple[Event, ...]
+    # what the server runs on: $PSVersionTable.PSVersion, Win32_OperatingSystem Caption and Version
+    ps_version: str = ""
+    os_caption: str = ""
+    os_version: str = ""
+
+    @property
+    def database_kind(self) -> str:
+        """Where SUSDB lives, from the setup key's SqlServerName (wsus-api.md section 4): 'WID'
+        (2012 and later), 'SSEE' (WSUS 3.0's internal database) or 'SQL Server'."""
+        name = self.sql_server_name.upper()
+        return "WID" if "##WID" in name else "SSEE" if "##SSEE" in name else "SQL Server"
 
     @property
     def update_source(self) -> str:
@@ -364,6 +375,9 @@ def parse_facts(host: str, raw: Any) -> Facts:
         events=tuple(
             Event(e.integer("Id"), e.moment("TimeCreated"), e.text("Message")) for e in r.items("Events")
         ),
+        ps_version=r.text("PSVersion"),
+        os_caption=r.text("OSCaption"),
+        os_version=r.text("OSVersion"),
     )
 
 

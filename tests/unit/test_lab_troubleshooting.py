@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from wsusauto.errors import UsageError
-from wsusauto.lab import sync
+from wsusauto.lab import sqltools, sync
 from wsusauto.lab.handlers import SETUP_REGISTRY_PATH, LabHandlers
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue
 from wsusauto.lab.model.server import SCM_PROVIDER, WsusServerModel
@@ -241,24 +241,22 @@ def test_grant_content_read_adds_readandexecute_only_where_read_is_missing(tmp_p
     assert again["Changed"] == [] and again["ContentDirAcl"] == result["ContentDirAcl"]
 
 
-def test_set_bits_foreground_picks_api_osql_or_sqlcmd_by_version(tmp_path):
+def test_set_bits_foreground_picks_api_osql_sqlcmd_or_sqlclient(tmp_path):
     handlers = lab(
         tmp_path,
-        {"name": "api", "version": "2019"},
-        {"name": "old", "version": "2008R2"},
-        {"name": "r2", "version": "2012R2"},
-        {"name": "bare", "version": "2012R2", "initial": {"LabSqlTools": []}},
-        {
-            "name": "forced",
-            "version": "2019",
-            "initial": {"LabApiBitsForeground": False, "LabSqlTools": ["osql"]},
-        },
+        {"name": "api", "version": "2019", "initial": {"LabApiBitsForeground": True}},
+        {"name": "old", "version": "3.0-sp2", "tools": ["osql"]},
+        {"name": "r2", "version": "2012r2", "tools": ["sqlcmd"]},
+        {"name": "bare", "version": "2012R2"},
+        {"name": "ssee", "version": "3.0-sp2"},
+        {"name": "both", "version": "2019", "tools": ["sqlcmd", "osql"]},
     )
     assert facts(handlers.servers["api"])["BitsDownloadPriorityForeground"] is False
     assert facts(handlers.servers["old"])["BitsDownloadPriorityForeground"] is None
     assert foreground(handlers, "api") == {
         "Method": "api",
         "Instance": "",
+        "SqlHost": "",
         "Before": False,
         "After": True,
         "Changed": True,
@@ -267,25 +265,81 @@ def test_set_bits_foreground_picks_api_osql_or_sqlcmd_by_version(tmp_path):
     assert foreground(handlers, "old")["Method"] == "osql"
     assert foreground(handlers, "old")["Instance"] == SSEE_PIPE
     assert foreground(handlers, "r2")["Method"] == "sqlcmd"
-    assert foreground(handlers, "forced") == {
-        "Method": "osql",
-        "Instance": WID_PIPE,  # osql on a WID server: the named pipe
+    assert foreground(handlers, "bare") == {
+        "Method": "sqlclient",
+        "Instance": WID_PIPE,
+        "SqlHost": "BARE",
         "Before": False,
         "After": True,
         "Changed": True,
     }
-    assert foreground(handlers, "forced")["Changed"] is False
-    with pytest.raises(ScriptError, match=r"^Neither osql \(C:\\Program Files\\Update Services\\tools\\osql"):
-        foreground(handlers, "bare")
+    assert handlers.servers["bare"].bits_foreground is True
+    assert foreground(handlers, "ssee")["Method"] == "sqlclient"
+    assert foreground(handlers, "ssee")["Instance"] == SSEE_PIPE
+    assert foreground(handlers, "both")["Method"] == "osql"  # the document's own command first
+    assert foreground(handlers, "both")["Changed"] is False
+
+
+def test_a_tool_that_is_not_installed_is_not_recognized(tmp_path):
+    handlers = lab(tmp_path, {"name": "bare", "version": "2016"})
+    server = handlers.servers["bare"]
+    assert sqltools.test_path(server, sqltools.OSQL_PATH) is False
+    assert sqltools.get_command(server, "sqlcmd") is None
+    for tool in (sqltools.OSQL_PATH, sqltools.SQLCMD_PATH):
+        with pytest.raises(ScriptError, match="is not recognized as the name of a cmdlet") as raised:
+            sqltools.run_tool(
+                server, tool, WID_PIPE, "SELECT BitsDownloadPriorityForeground FROM tbConfigurationC"
+            )
+        assert tool in raised.value.message
+
+
+def test_sqlclient_needs_the_local_instance_running(tmp_path):
+    handlers = lab(tmp_path, {"name": "wid", "version": "2022"})
+    server = handlers.servers["wid"]
+    server.change_service("MSSQL$MICROSOFT##WID", state="Stopped")
+    events = server.service_events()
+    with pytest.raises(ScriptError, match=r"^sqlclient failed on np:.*Named Pipes Provider, error: 40"):
+        foreground(handlers, "wid")
+    assert server.service_events() == events  # the read failed: nothing was stopped
+    server.change_service("MSSQL$MICROSOFT##WID", state="Running")
+    assert foreground(handlers, "wid")["Changed"] is True
+
+
+def test_a_remote_sql_server_is_reported_not_touched(tmp_path):
+    handlers = lab(
+        tmp_path,
+        {
+            "name": "remote",
+            "version": "2019",
+            "tools": ["sqlcmd"],
+            "initial": {"SqlServerName": "SQL01\\WSUS"},
+        },
+        {"name": "here", "version": "2019", "initial": {"SqlServerName": "HERE\\WSUS"}},
+    )
+    assert foreground(handlers, "remote") == {
+        "Method": "remote",
+        "Instance": "SQL01\\WSUS",
+        "SqlHost": "SQL01",
+        "Before": None,
+        "After": None,
+        "Changed": False,
+    }
+    assert handlers.servers["remote"].service_events() == []
+    assert "MSSQL$WSUS" not in handlers.servers["remote"].db.services()
+    # A SQL Server instance on the WSUS server itself is reached by its name.
+    assert "MSSQL$WSUS" in handlers.servers["here"].db.services()
+    assert foreground(handlers, "here")["Method"] == "sqlclient"
+    assert foreground(handlers, "here")["Instance"] == "HERE\\WSUS"
+    assert handlers.servers["here"].bits_foreground is True
 
 
 def test_set_bits_foreground_read_only_and_a_wrong_pipe(tmp_path):
-    handlers = lab(tmp_path, {"name": "old", "version": "2008R2"})
+    handlers = lab(tmp_path, {"name": "old", "version": "2008R2", "tools": ["osql"]})
     server = handlers.servers["old"]
     assert foreground(handlers, "old", ReadOnly=True)["Changed"] is False
     assert server.bits_foreground is False and server.service_events() == []
     with pytest.raises(
-        ScriptError, match=r"^osql could not read SUSDB on np:\\\\\.\\pipe\\nope: .*Named Pipes"
+        ScriptError, match=r"^osql failed on np:\\\\\.\\pipe\\nope \(exit code 1\): .*Named Pipes"
     ):
         foreground(handlers, "old", SseePipe="np:\\\\.\\pipe\\nope")
     assert server.service_events() == []
@@ -510,8 +564,10 @@ def test_a_healthy_lab_shows_no_evidence(tmp_path):
 
 
 def test_topology_validates_the_lab_capabilities_and_bool_fault_arguments():
-    with pytest.raises(UsageError, match="LabSqlTools must be a list of osql and sqlcmd"):
-        topology_from_dict({"servers": [{"name": "a", "initial": {"LabSqlTools": ["isql"]}}]})
+    with pytest.raises(UsageError, match="tools must be a list of osql and sqlcmd"):
+        topology_from_dict({"servers": [{"name": "a", "tools": ["isql"]}]})
+    with pytest.raises(UsageError, match="initial has unknown member 'LabSqlTools'"):
+        topology_from_dict({"servers": [{"name": "a", "initial": {"LabSqlTools": ["osql"]}}]})
     with pytest.raises(UsageError, match="on_upstream must be a bool"):
         topology_from_dict(
             {"servers": [{"name": "a", "faults": [{"name": "updates_missing_upstream", "on_upstream": 1}]}]}

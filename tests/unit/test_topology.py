@@ -214,7 +214,7 @@ def test_versions_are_presets_or_dotted(version, ok):
     if ok:
         assert topology_from_dict(data).servers[0].version == str(version)
     else:
-        with pytest.raises(UsageError, match="is not one of 2022, 2019, 2016, 2012R2, 2008R2 or a dotted"):
+        with pytest.raises(UsageError, match=r"is not one of 2022, 2019, 2016, 2012r2, 3\.0-sp2 or a dotted"):
             topology_from_dict(data)
 
 

@@ -249,7 +249,10 @@ def _legacy_wsus2(
     server: WsusServerModel, args: dict[str, Any], servers: Mapping[str, WsusServerModel]
 ) -> None:
     # WSUS 2.0 kept SUSDB in WMSDE, instance <host>\WSUS (KB 922330: osql -S %Computername%\WSUS).
-    server.set(**LEGACY_WSUS2, SqlServerName=f"{server.name.upper()}\\WSUS")
+    server.set(
+        **LEGACY_WSUS2, SqlServerName=f"{server.name.upper()}\\WSUS", IsUsingWindowsInternalDatabase=False
+    )
+    server.set_service("MSSQL$WSUS", "Running", "Auto")
 
 
 @seeds("proxy_credentials_expired")

@@ -8,18 +8,16 @@ loudly. Anything else gets PowerShell's own "is not recognized" error.
 from __future__ import annotations
 
 import ipaddress
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wsusauto.lab import evidence, peers, sync, update_api
+from wsusauto.lab import evidence, peers, sqltools, sync, update_api
 from wsusauto.lab.connection import check_connection
 from wsusauto.lab.faults import model_faults
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
 from wsusauto.lab.model.server import Clock, WsusServerModel, acl_grants_read, computer_groups
-from wsusauto.lab.model.store import TsqlError
 from wsusauto.lab.topology import Topology
 from wsusauto.snippets import Snippet, SnippetRegistry, registry
 
@@ -602,53 +600,22 @@ def repair_bits_service(server: WsusServerModel, p: dict[str, Any]) -> dict[str,
 
 # -- troubleshooting: BitsDownloadPriorityForeground (the Range-header fix) ---------------------
 
-OSQL_PATH = "C:\\Program Files\\Update Services\\tools\\osql\\osql.exe"
-SQLCMD_PATH = "C:\\Program Files\\Microsoft SQL Server\\Client SDK\\ODBC\\170\\Tools\\Binn\\SQLCMD.EXE"
 
-
-def _sql_queries(snippet_text: str) -> tuple[str, str, str]:
-    """The -Q texts of set_bits_foreground.ps1, in order: the read, osql's update, sqlcmd's update.
-    Read from the snippet so the lab runs exactly what the script sends."""
-    queries = re.findall(r"-Q '([^']*)'", snippet_text)
-    if len(queries) != 3:
-        raise ScriptError("set_bits_foreground.ps1 no longer has the three -Q queries the lab runs.")
-    return queries[0], queries[1], queries[2]
-
-
-def _reaches_instance(server: WsusServerModel, target: str) -> bool:
-    instance = str(server.get("SqlServerName"))
-    wanted = target.lower().removeprefix("np:")
-    if instance.upper().endswith("##WID"):
-        return wanted == "\\\\.\\pipe\\microsoft##wid\\tsql\\query"
-    if "##SSEE" in instance.upper():
-        return wanted == "\\\\.\\pipe\\mssql$microsoft##ssee\\sql\\query"
-    return wanted == instance.lower()
-
-
-def _run_sql_tool(server: WsusServerModel, method: str, target: str, query: str) -> tuple[int, list[str]]:
-    """osql/sqlcmd -S target -E -b -Q query: (exit code, output lines)."""
-    if not _reaches_instance(server, target):
-        if method == "osql":
-            return 1, [
-                "[SQL Server Native Client 10.0]Named Pipes Provider: Could not open a connection to SQL "
-                "Server [2]. ",
-                "[SQL Server Native Client 10.0]Login timeout expired",
-            ]
-        return 1, [
-            "Sqlcmd: Error: Microsoft ODBC Driver 17 for SQL Server : Named Pipes Provider: Could not open "
-            "a connection to SQL Server [2]. .",
-        ]
-    server_label = str(server.get("SqlServerName"))
-    if query.lower().lstrip().startswith("use susdb update") and "sql_update_fails" in server.faults:
-        return 1, [
-            f"Msg 229, Level 14, State 5, Server {server_label}, Line 1",
-            "The UPDATE permission was denied on the object 'tbConfigurationC', database 'SUSDB', "
-            "schema 'dbo'.",
-        ]
-    try:
-        return 0, server.db.execute_tsql(query)
-    except TsqlError as error:
-        return 1, [f"Msg {error.number}, Level 16, State 1, Server {server_label}, Line 1", error.message]
+def _susdb_query(
+    server: WsusServerModel, method: str, tool: str, target: str, query: str, write: bool
+) -> str:
+    """The snippet's Invoke-SusdbQuery: the scalar read as text, or '' for a write."""
+    if method == "sqlclient":
+        try:
+            return sqltools.sqlclient(
+                server, f"Server={target};Database=SUSDB;Integrated Security=True", query, write
+            )
+        except ScriptError as error:
+            raise ScriptError(f"sqlclient failed on {target}: {error.message}") from None
+    code, output = sqltools.run_tool(server, tool, target, query)
+    if code != 0:
+        raise ScriptError(f"{method} failed on {target} (exit code {code}): {' '.join(output)}")
+    return " ".join(output).strip()
 
 
 @handles("set_bits_foreground")
@@ -659,50 +626,55 @@ def set_bits_foreground(server: WsusServerModel, p: dict[str, Any]) -> dict[str,
             _save_configuration(server, {}, int(p["ReadyTimeoutSeconds"] or 0))
             server.set_bits_foreground(True)
         after = server.bits_foreground
-        return {"Method": "api", "Instance": "", "Before": before, "After": after, "Changed": after != before}
+        return {
+            "Method": "api",
+            "Instance": "",
+            "SqlHost": "",
+            "Before": before,
+            "After": after,
+            "Changed": after != before,
+        }
 
     _setup_key(p["SetupRegistryPath"])
-    instance = str(server.get("SqlServerName"))
-    target = instance
-    if "##wid" in instance.lower():
+    instance = sqltools.susdb_instance(server)
+    if not instance.local:
+        return {
+            "Method": "remote",
+            "Instance": instance.setting,
+            "SqlHost": instance.host,
+            "Before": None,
+            "After": None,
+            "Changed": False,
+        }
+    target = instance.setting
+    if "##wid" in target.lower():
         target = p["WidPipe"]
-    elif "##ssee" in instance.lower():
+    elif "##ssee" in target.lower():
         target = p["SseePipe"]
-    tools = list(server.get("LabSqlTools") or [])
-    if "osql" in tools:
-        method = "osql"
-    elif "sqlcmd" in tools:
-        method = "sqlcmd"
+    read_query, update_query = sqltools.snippet_queries(registry()["set_bits_foreground"].text)
+    tool = ""
+    if sqltools.test_path(server, sqltools.OSQL_PATH):
+        method, tool = "osql", sqltools.OSQL_PATH
+    elif sqltools.get_command(server, "sqlcmd") is not None:
+        method, tool = "sqlcmd", str(sqltools.get_command(server, "sqlcmd"))
     else:
-        raise ScriptError(
-            f"Neither osql ({OSQL_PATH}) nor sqlcmd is installed on this server; install the SQL "
-            "command-line utilities, or set BitsDownloadPriorityForeground in SUSDB.dbo.tbConfigurationC "
-            "by hand."
-        )
-    read_query, osql_update, sqlcmd_update = _sql_queries(registry()["set_bits_foreground"].text)
-    code, read = _run_sql_tool(server, method, target, read_query)
-    if code != 0:
-        raise ScriptError(f"{method} could not read SUSDB on {target}: {' '.join(read)}")
-    before = " ".join(read).strip() == "1"
+        method = "sqlclient"
+    before = _susdb_query(server, method, tool, target, read_query, False) in ("1", "True")
     after = before
     if not before and not p["ReadOnly"]:
         stop_service(server, p["WsusServiceName"])
         try:
-            code, output = _run_sql_tool(
-                server, method, target, osql_update if method == "osql" else sqlcmd_update
-            )
+            _susdb_query(server, method, tool, target, update_query, True)
+        except ScriptError as error:
+            raise ScriptError(f"{error.message}; the WSUS service was started again") from None
         finally:
-            # The seed's third step, whatever happened in the second: the WSUS service must run again.
+            # Step 3 of "Synchronization issues", whatever happened in step 2.
             start_service(server, p["WsusServiceName"])
-        if code != 0:
-            raise ScriptError(
-                f"{method} failed on {target} (exit code {code}): {' '.join(output)}; the WSUS service was "
-                "started again"
-            )
-        after = True
+        after = _susdb_query(server, method, tool, target, read_query, False) in ("1", "True")
     return {
         "Method": method,
         "Instance": target,
+        "SqlHost": instance.host,
         "Before": before,
         "After": after,
         "Changed": after != before,
@@ -772,6 +744,7 @@ class LabHandlers:
                 spec.name,
                 state_dir,
                 version=spec.version,
+                tools=spec.tools,
                 initial=spec.initial,
                 faults=model_faults(spec.faults),
                 clock=clock,

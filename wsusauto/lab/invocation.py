@@ -80,7 +80,11 @@ def not_recognized(script: str) -> ScriptError:
     code = re.sub(r"<#.*?#>", " ", script, flags=re.DOTALL)
     code = re.sub(r"(?m)#.*$", " ", code)
     words = code.split()
-    term = words[0] if words else script.strip()
+    return command_not_found(words[0] if words else script.strip())
+
+
+def command_not_found(term: str) -> ScriptError:
+    """PowerShell's CommandNotFoundException for ``term`` (a name or a path, as written)."""
     return ScriptError(
         f"The term '{term}' is not recognized as the name of a cmdlet, function, script file, or operable "
         "program. Check the spelling of the name, or if a path was included, verify that the path is correct "

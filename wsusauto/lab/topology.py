@@ -5,18 +5,25 @@ servers:
   - name: wsus-eu
     upstream: wsus-root             # intended hierarchy -> wsus_upstream in the inventory
     replica: true                   # -> wsus_replica
-    version: "2019"                 # optional: 2022, 2019, 2016, 2012R2, 2008R2 or a dotted version
+    version: "2019"                 # optional: 2022, 2019, 2016, 2012r2, 3.0-sp2 or a dotted version
+    tools: [sqlcmd]                 # optional: SQL command-line tools installed (osql, sqlcmd)
     initial: {HostBinariesOnMicrosoftUpdate: true}   # optional: initial state, API member names
     faults: [slow, {name: transient_sync_failure, attempts: 1}]
 
 `initial` also takes, besides API member names, the lab's own state: Services ({name: {State,
 StartMode}}), ContentDirAcl (a list of Get-Acl rules), BitsDownloadPriorityForeground (bool: the
-SUSDB tbConfigurationC column) and two capabilities the version decides unless given here:
-LabApiBitsForeground (bool: the API has IUpdateServerConfiguration.BitsDownloadPriorityForeground;
-default true on 2016 and later) and LabSqlTools (the SQL command-line tools installed, a list of
-`osql` and `sqlcmd`: default [osql] on 2008 R2, [sqlcmd] on 2012 R2, [] on 2016 and later), e.g.
-`initial: {LabApiBitsForeground: false, LabSqlTools: [osql]}`. UsingSSL (0 or 1) is the setup
-key's value: with 1 the server serves its administration API over SSL only.
+SUSDB tbConfigurationC column), SqlServerName (the setup key's value: where SUSDB lives; by default
+the version's internal database, MICROSOFT##WID or <NAME>\\MICROSOFT##SSEE; another machine's name
+puts SUSDB on a remote SQL Server) and LabApiBitsForeground (bool: the API has
+IUpdateServerConfiguration.BitsDownloadPriorityForeground; no preset has it, wsus-api.md is unsure).
+
+`version` is a preset (3.0-sp2: WSUS 3.0 SP2 on Windows Server 2008 R2 with PowerShell 2.0 and
+SUSDB in SSEE; 2012r2: PowerShell 4.0; 2016, 2019, 2022: PowerShell 5.1; 2012 and later on WID) or
+a dotted WSUS version. `tools` lists the SQL command-line tools installed: `osql` (WSUS 2.0's
+%ProgramFiles%\\Update Services\\tools\\osql\\osql.exe) and `sqlcmd` (on the PATH); default none, as
+on every preset, e.g. `tools: [sqlcmd]`.
+UsingSSL (0 or 1) is the setup key's value: with 1 the server serves its administration API over
+SSL only.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from wsusauto.lab.model.schedule import parse_time_of_day
 from wsusauto.yamlfile import parse_yaml, read_file
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
-_SERVER_KEYS = {"name", "upstream", "replica", "initial", "faults", "version"}
+_SERVER_KEYS = {"name", "upstream", "replica", "initial", "faults", "version", "tools"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class ServerSpec:
     initial: Mapping[str, Any] = field(default_factory=dict)
     faults: tuple[FaultSpec, ...] = ()
     version: str | None = None
+    tools: tuple[str, ...] = ()  # the SQL command-line tools installed (defaults.SQL_TOOLS)
 
 
 @dataclass(frozen=True)
@@ -194,10 +202,6 @@ def _check_initial(initial: Any, where: str) -> dict[str, Any]:
             isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()
         ):
             raise UsageError(f"{where}: initial {key} must map group names to lists of computer names")
-        if key == "LabSqlTools" and not all(v in defaults.SQL_TOOLS for v in value):
-            raise UsageError(
-                f"{where}: initial {key} must be a list of {' and '.join(defaults.SQL_TOOLS)}, not {value!r}"
-            )
         if key == "UsingSSL" and value not in (0, 1):
             raise UsageError(f"{where}: initial {key} must be 0 or 1 (1: the API is served over SSL only)")
         if key == "Services":
@@ -239,6 +243,11 @@ def topology_from_dict(data: Any, source: str = "<topology>") -> Topology:
         if version is not None:
             version = str(version)
             defaults.preset(version, where)
+        tools = entry.get("tools") or []
+        if not isinstance(tools, list) or not all(t in defaults.SQL_TOOLS for t in tools):
+            raise UsageError(
+                f"{where}: tools must be a list of {' and '.join(defaults.SQL_TOOLS)}, not {tools!r}"
+            )
         upstream = entry.get("upstream")
         specs.append(
             ServerSpec(
@@ -248,6 +257,7 @@ def topology_from_dict(data: Any, source: str = "<topology>") -> Topology:
                 initial=_check_initial(entry.get("initial"), where),
                 faults=parse_faults(entry.get("faults"), where),
                 version=version,
+                tools=tuple(tools),
             )
         )
     for spec in specs:

@@ -3,8 +3,11 @@
 - ``bits_service``: BITS' startup type not Disabled (Manual, as the seed sets it) and running; the
   WSUS service automatic and running, restarted when BITS needed repair; then a synchronization.
 - ``bits_foreground``: BitsDownloadPriorityForeground=1 (the Range-header fix), through the API
-  where the server has the member, else stop WsusService, osql or sqlcmd on SUSDB, start it again
-  (also when the SQL step failed); then a synchronization.
+  where the server has the member, else stop WsusService, set it in SUSDB with osql ("Synchronization
+  issues"), sqlcmd or .NET's SqlClient (whichever the server has, in that order), start it again
+  (also when the SQL step failed) and read the value back; then a synchronization. SUSDB on another
+  machine cannot be reached from the WinRM session (a second hop carries no credentials): the result
+  fails and says to run the SQL step on that machine.
 - ``content_permissions``: Read for NETWORK SERVICE and Users on the update storage folder.
 
 After a repair, the seeds' last step is "retry synchronization": ``synchronize`` (default true)
@@ -18,7 +21,15 @@ from typing import Any
 
 from wsusauto.checks.services import BITS_SERVICE, NETWORK_SERVICE, USERS, WSUS_SERVICE, has_read
 from wsusauto.facts import SETUP_REGISTRY_PATH, Facts, gather_facts
-from wsusauto.operations.base import READY_TIMEOUT_SECONDS, Argument, Change, Operation, OperationResult, Plan
+from wsusauto.operations.base import (
+    READY_TIMEOUT_SECONDS,
+    Argument,
+    Change,
+    Operation,
+    OperationRefused,
+    OperationResult,
+    Plan,
+)
 from wsusauto.operations.synchronize import Synchronize, _check_duration
 
 # The SUSDB instances of the Windows Internal Database (2012+) and SSEE (WSUS 3.0 on 2008/R2), as
@@ -40,7 +51,14 @@ class _Fix(Operation):
         self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
     ) -> OperationResult:
         result = super().run(session, args, check=check, facts=facts)
-        if check or not result.changed or not args.get("synchronize", True):
+        if check:
+            return result
+        return self._then_synchronize(session, args, result)
+
+    def _then_synchronize(
+        self, session: Any, args: Mapping[str, Any], result: OperationResult
+    ) -> OperationResult:
+        if not result.changed or not args.get("synchronize", True):
             return result
         sync = Synchronize(retries=0).run(
             session,
@@ -57,7 +75,7 @@ class _Fix(Operation):
             message=f"{result.message}; then {sync.message}",
             facts=sync.facts,
             failed=sync.failed,
-            details={"synchronization": dict(sync.details)},
+            details={**result.details, "synchronization": dict(sync.details)},
         )
 
 
@@ -121,18 +139,66 @@ class BitsForeground(_Fix):
         self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
     ) -> OperationResult:
         current = facts if facts is not None else gather_facts(session)
-        if current.bits_download_priority_foreground is None:
-            # Only SUSDB knows: ask it (read only), so check mode and the diff tell the truth.
-            state = session.invoke("set_bits_foreground", **self._parameters(read_only=True))
-            if state["Before"]:
-                return OperationResult(
-                    self.name,
-                    False,
-                    facts=current,
-                    check_mode=check,
-                    message=f"already as wanted ({self.MEMBER} is 1 in SUSDB, read with {state['Method']})",
-                )
-        return super().run(session, args, check=check, facts=current)
+        if current.bits_download_priority_foreground is not None:
+            return super().run(session, args, check=check, facts=current)
+        # Only SUSDB knows: ask it (read only), so check mode and the diff tell the truth.
+        state = session.invoke("set_bits_foreground", **self._parameters(read_only=True))
+        if state["Method"] == "remote":
+            return self._remote(state, current, check)
+        if state["Before"]:
+            return OperationResult(
+                self.name,
+                False,
+                facts=current,
+                check_mode=check,
+                message=f"already as wanted ({self.MEMBER} is 1 in SUSDB, read with {state['Method']})",
+                details={"method": state["Method"], "instance": state["Instance"]},
+            )
+        change = Change(self.MEMBER, False, True)
+        if check:
+            return OperationResult(
+                self.name,
+                True,
+                (change,),
+                check_mode=True,
+                message=f"would change {self.MEMBER} in SUSDB (with {state['Method']})",
+                details={"method": state["Method"], "instance": state["Instance"]},
+            )
+        applied = session.invoke("set_bits_foreground", **self._parameters(read_only=False))
+        if not applied["After"]:
+            raise OperationRefused(
+                f"{session.name}: {self.MEMBER} is still 0 in SUSDB after {applied['Method']} set it"
+            )
+        result = OperationResult(
+            self.name,
+            True,
+            (change,),
+            facts=gather_facts(session),
+            message=f"changed {self.MEMBER} in SUSDB with {applied['Method']} on {applied['Instance']}",
+            details={"method": applied["Method"], "instance": applied["Instance"]},
+        )
+        return self._then_synchronize(session, args, result)
+
+    def _remote(self, state: Mapping[str, Any], facts: Facts, check: bool) -> OperationResult:
+        """SUSDB on another machine: integrated security from inside the WinRM session would be a
+        second hop, which carries no credentials, so the SQL step has to run on that machine."""
+        host, instance = state["SqlHost"], state["Instance"]
+        return OperationResult(
+            self.name,
+            False,
+            warnings=(f"SUSDB is on {host}; the fix's SQL step must run there",),
+            facts=facts,
+            check_mode=check,
+            failed=not check,
+            message=(
+                f"SUSDB is on another machine ({instance}, the setup key's SqlServerName), which this "
+                "WinRM session cannot reach with its credentials (a second hop carries none): on "
+                f"{host}, stop WsusService on this server, run 'USE SUSDB update tbConfigurationC set "
+                f"BitsDownloadPriorityForeground=1' against {instance} (osql/sqlcmd -E, as in "
+                '"Synchronization issues"), then start WsusService again'
+            ),
+            details={"method": "remote", "instance": instance, "sql_host": host},
+        )
 
     def took(self, after: Facts, change: Change) -> bool:
         # Where the API lacks the member, the snippet verified the row itself (or raised).

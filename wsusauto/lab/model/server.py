@@ -13,6 +13,7 @@ from wsusauto.lab.catalog import catalog, updates_for
 from wsusauto.lab.model import defaults
 from wsusauto.lab.model.schedule import next_sync_time
 from wsusauto.lab.model.store import EVENT_PROVIDER, SusDb
+from wsusauto.lab.sqlserver import sql_instance
 
 SCM_PROVIDER = "Service Control Manager"  # System log: 7036 state changes, 7040 start type changes
 # SUSDB's own update events (IUpdateEvent, source Server), kept apart from the Application log.
@@ -81,6 +82,7 @@ class WsusServerModel:
         state_dir: Path,
         *,
         version: str | None = None,
+        tools: tuple[str, ...] = (),
         initial: Mapping[str, Any] | None = None,
         faults: Mapping[str, dict[str, Any]] | None = None,
         clock: Clock | None = None,
@@ -94,7 +96,7 @@ class WsusServerModel:
         self.db = SusDb(Path(state_dir) / name / "SUSDB.sqlite")
         if self.db.is_new:
             previous: dict[str, Any] = {}
-            self._initialise(version, dict(initial or {}))
+            self._initialise(version, {"LabSqlTools": list(tools), **dict(initial or {})})
         else:
             previous = self.db.faults()
             # A SUSDB from an older lab may lack identity members added since: fill those in only.
@@ -122,17 +124,24 @@ class WsusServerModel:
             "DatabaseName": "SUSDB",
             "IsUsingWindowsInternalDatabase": True,  # WID and SSEE are both the internal database
             "LabApiBitsForeground": preset.api_bits_foreground,
-            "LabSqlTools": list(preset.sql_tools),
+            "LabSqlTools": [],  # the SQL command-line tools installed: none unless the topology says
+            "LabPSVersion": preset.ps_version,
+            "LabOSCaption": preset.os_caption,
+            "LabOSVersion": preset.os_version,
             _PASSWORD_KEY: "",
         }
 
     def _initialise(self, version: str | None, initial: dict[str, Any]) -> None:
-        preset = defaults.preset(version, f"server {self.name}")
         values = copy.deepcopy({name: default for name, (_type, default) in defaults.CONFIGURATION.items()})
         values.update(self._identity(version))
         values["ServerId"] = str(uuid.uuid4()).upper()
         services = dict(defaults.DEFAULT_SERVICES)
-        services["MSSQL$MICROSOFT##WID" if preset.wid else "MSSQL$MICROSOFT##SSEE"] = ("Running", "Auto")
+        # SUSDB's instance runs here unless SqlServerName puts it on another machine.
+        sql_server = str(initial.get("SqlServerName") or values["SqlServerName"])
+        instance = sql_instance(sql_server, self.name)
+        if instance.service:
+            services[instance.service] = ("Running", "Auto")
+        values["IsUsingWindowsInternalDatabase"] = instance.internal
         for name, spec in (initial.pop("Services", None) or {}).items():
             services[name] = (spec.get("State", "Running"), spec.get("StartMode", "Auto"))
         acl = defaults.DEFAULT_CONTENT_ACL
@@ -260,7 +269,7 @@ class WsusServerModel:
         self.db.set_service(name, state, start_mode)
 
     def service_display_name(self, name: str) -> str:
-        if name == "WsusService" and not str(self.get("SqlServerName")).upper().endswith("##WID"):
+        if name == "WsusService" and str(self.get("Version")).split(".")[0] in ("2", "3"):
             return "Update Services"  # WSUS 3.0 and earlier
         return defaults.SERVICE_DISPLAY_NAMES.get(name, name)
 
@@ -451,6 +460,9 @@ class WsusServerModel:
             "DatabaseServerName": c["SqlServerName"],
             "DatabaseName": c["DatabaseName"],
             "IsUsingWindowsInternalDatabase": c["IsUsingWindowsInternalDatabase"],
+            "PSVersion": c["LabPSVersion"],
+            "OSCaption": c["LabOSCaption"],
+            "OSVersion": c["LabOSVersion"],
             "Events": [
                 {"Id": i, "TimeCreated": t, "Message": m}
                 for i, t, m in self.db.events(event_ids, since, max_events)
