@@ -39,13 +39,19 @@ def designated(name: str, upstream: str) -> dict:
     }
 
 
-def topology(faults: dict[str, list] | None = None, versions: dict[str, str] | None = None):
+def topology(
+    faults: dict[str, list] | None = None,
+    versions: dict[str, str] | None = None,
+    tools: dict[str, list[str]] | None = None,
+):
     servers = [{"name": "wsus-root"}, designated("wsus-01", "wsus-root"), designated("wsus-02", "wsus-root")]
     for server in servers:
         if faults and server["name"] in faults:
             server["faults"] = faults[server["name"]]
         if versions and server["name"] in versions:
             server["version"] = versions[server["name"]]
+        if tools and server["name"] in tools:
+            server["tools"] = tools[server["name"]]
     return topology_from_dict({"servers": servers}, "<diagnose test topology>")
 
 
@@ -213,7 +219,9 @@ def test_fix_repairs_what_has_a_documented_fix_and_check_mode_changes_nothing(tm
         assert again.returncode == 0, again.stdout
         assert json.loads(again.stdout) == {"wsus-root": [], "wsus-01": [], "wsus-02": []}
         facts = {r.host: r.facts for r in collect_facts(inventory, inventory.select("all"))}
-    assert facts["wsus-root"].bits_download_priority_foreground is True
+    assert facts["wsus-root"].bits_download_priority_foreground is None  # not in the API: SUSDB has it
+    with _susdb(lab, "wsus-root") as db:
+        assert db.execute("SELECT BitsDownloadPriorityForeground FROM tbConfigurationC").fetchone() == (1,)
     assert facts["wsus-root"].update_server_status.updates_needing_files_count == 0
     assert facts["wsus-01"].services["BITS"].state == "Running"
     assert facts["wsus-01"].services["BITS"].start_mode == "Manual"
@@ -223,10 +231,13 @@ def _susdb(lab, server: str) -> sqlite3.Connection:
     return sqlite3.connect(lab.state_dir / server / "SUSDB.sqlite")
 
 
-@pytest.mark.parametrize(("version", "tool"), [("2008R2", "osql"), ("2012R2", "sqlcmd")])
-def test_the_documented_sql_fix_changes_the_row_in_susdb(tmp_path, version, tool):
+@pytest.mark.parametrize(
+    ("version", "tools", "tool"),
+    [("3.0-sp2", ["osql"], "osql"), ("2012r2", ["sqlcmd"], "sqlcmd"), ("2016", [], "sqlclient")],
+)
+def test_the_documented_sql_fix_changes_the_row_in_susdb(tmp_path, version, tools, tool):
     faults = {"wsus-01": ["range_header_unsupported"]}
-    with running_lab(tmp_path, topology(faults, {"wsus-01": version})) as lab:
+    with running_lab(tmp_path, topology(faults, {"wsus-01": version}, {"wsus-01": tools})) as lab:
         inventory = lab_inventory(lab)
         diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
         assert fired(diagnosis) == {"wsus-01": {"range-protocol"}}
@@ -260,7 +271,7 @@ def test_the_documented_sql_fix_changes_the_row_in_susdb(tmp_path, version, tool
 
 def test_the_osql_fix_starts_wsusservice_again_when_the_sql_step_fails(tmp_path):
     faults = {"wsus-01": ["range_header_unsupported", "sql_update_fails"]}
-    with running_lab(tmp_path, topology(faults, {"wsus-01": "2008R2"})) as lab:
+    with running_lab(tmp_path, topology(faults, {"wsus-01": "3.0-sp2"}, {"wsus-01": ["osql"]})) as lab:
         inventory = lab_inventory(lab)
         path = _write_inventory(tmp_path, lab)
         result = run_cli(
