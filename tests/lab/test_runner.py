@@ -56,6 +56,25 @@ def changes_of(document: dict) -> set[tuple[str, str, str]]:
     }
 
 
+def journal_at_each_change(lab, monkeypatch, journal: Path) -> list[tuple[str, str, dict | None]]:
+    """(server, snippet, that server's last journal record then) for every ``set_*`` snippet that
+    reaches the lab from now on: what the journal on disk held when the change arrived."""
+    seen: list[tuple[str, str, dict | None]] = []
+    answer = type(lab.handlers).__call__
+
+    def observing(self, invocation):
+        snippet = registry().by_text(invocation.script)
+        if snippet is not None and snippet.name.startswith("set_"):
+            text = journal.read_text(encoding="utf-8") if journal.exists() else ""
+            complete = text[: text.rfind("\n") + 1]  # a line still being written is not there yet
+            mine = [r for r in map(json.loads, complete.splitlines()) if r.get("host") == invocation.endpoint]
+            seen.append((invocation.endpoint, snippet.name, mine[-1] if mine else None))
+        return answer(self, invocation)
+
+    monkeypatch.setattr(type(lab.handlers), "__call__", observing)
+    return seen
+
+
 @pytest.fixture
 def fleet(tmp_path):
     with running_lab(tmp_path, load_topology(None)) as lab:
@@ -64,18 +83,20 @@ def fleet(tmp_path):
         yield lab, inventory
 
 
-def test_designate_replicas_check_then_apply_then_converged(fleet, tmp_path):
+def test_designate_replicas_check_then_apply_then_converged(fleet, tmp_path, monkeypatch):
     lab, inventory = fleet
     untouched = model_state(lab)
     playbook = str(PLAYBOOKS / "designate-replicas.yml")
+    journal = tmp_path / "run.jsonl"
+    changes_sent = journal_at_each_change(lab, monkeypatch, journal)
 
     check = wsusauto("run", playbook, "-i", str(inventory), "--check", "--json")
     assert check.returncode == 0, check.stderr
     assert model_state(lab) == untouched  # check mode changes nothing anywhere
+    assert changes_sent == []  # and sends no change snippet
     planned = changes_of(json.loads(check.stdout))
     assert len(planned) == 3 + 12 * 2  # 3 regional sources; 12 sources + 12 replicas
 
-    journal = tmp_path / "run.jsonl"
     real = wsusauto("run", playbook, "-i", str(inventory), "--json", "--journal", str(journal))
     assert real.returncode == 0, real.stderr
     document = json.loads(real.stdout)
@@ -94,7 +115,7 @@ def test_designate_replicas_check_then_apply_then_converged(fleet, tmp_path):
     for spec in load_topology(None).servers:
         expected_upstream = spec.upstream or ""
         assert state[spec.name]["SyncFromMicrosoftUpdate"] is (spec.upstream is None)
-        assert state[spec.name]["UpstreamWsusServerName"] in (expected_upstream, "")
+        assert state[spec.name]["UpstreamWsusServerName"] == expected_upstream
         assert state[spec.name]["IsReplicaServer"] is spec.replica
 
     records = read_journal(journal)
@@ -102,10 +123,16 @@ def test_designate_replicas_check_then_apply_then_converged(fleet, tmp_path):
     assert len(applied) == len(planned)
     assert len([r for r in records if r["event"] == "applying"]) == len(applied)
     assert {r["run_id"] for r in records} == {records[0]["run_id"]}
+    # write-ahead: each change reached its server after its applying line was on disk, before its applied
+    assert len(changes_sent) == len(planned)
+    for server, snippet, last in changes_sent:
+        assert last is not None and last["event"] == "applying", (server, snippet, last)
+        assert f"set_{last['operation']}" == snippet, (server, snippet, last)
 
     again = wsusauto("run", playbook, "-i", str(inventory), "--json")
     assert again.returncode == 0
     assert changes_of(json.loads(again.stdout)) == set()  # idempotent: 0 changed
+    assert len(changes_sent) == len(planned)  # and no change snippet sent
 
 
 def test_hierarchy_order_configures_parents_before_children(fleet, tmp_path):
