@@ -2,8 +2,9 @@
 
 Chromium is Debian's `chromium` package (`.ci/run` installs it where missing), driven through the
 DevTools protocol by playwright's Python package with ``executable_path`` (no browser download).
-The page must render with no console error, make no network request, and have its parts: the
-tree, one row per server, the stagger SVG, sorting and filtering. A full-page screenshot is kept
+The report's JSON and the page's self-containment are checked without a browser, so that part runs
+everywhere. The page must render with no console error, make no network request, and have its parts:
+the tree, one row per server, the stagger SVG, sorting and filtering. A full-page screenshot is kept
 in test-artifacts/.
 """
 
@@ -92,10 +93,10 @@ def visible_hosts(page) -> list[str]:
     )
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium binary (Debian's chromium package; .ci/run installs it)"
-)
-def test_report_command_writes_a_self_contained_page_that_renders_in_chromium(tmp_path):
+@pytest.fixture(scope="module")
+def lab_report(tmp_path_factory):
+    """``wsusauto report`` over the lab once (a synced root): its completed process and HTML file."""
+    tmp_path = tmp_path_factory.mktemp("report")
     html_path = tmp_path / "report.html"
     with running_lab(tmp_path, lab_topology(), time_scale=60) as lab:
         inventory = str(lab.write_inventory(tmp_path / "inventory.yml"))
@@ -105,6 +106,11 @@ def test_report_command_writes_a_self_contained_page_that_renders_in_chromium(tm
         assert synced.returncode == 0, synced.stdout + synced.stderr
         args = ["report", "-i", inventory, "--tz", "Europe/Berlin", "--max-concurrent-per-upstream", "3"]
         result = run_cli(*args, "--html", str(html_path), "--json")
+    return result, html_path
+
+
+def test_report_command_over_the_lab_writes_the_fleet_and_a_self_contained_page(lab_report):
+    result, html_path = lab_report
     assert result.returncode == 4, result.stderr  # wsus-down is unreachable, as with `facts`
     assert f"report written: {html_path}" in result.stderr
     data = json.loads(result.stdout)
@@ -122,18 +128,34 @@ def test_report_command_writes_a_self_contained_page_that_renders_in_chromium(tm
     assert data["plan"]["max_concurrent_per_upstream"] == 3 and hosts["wsus-01"]["planned"]
     [root] = [n for n in data["tree"] if n["host"] == "wsus-root"]
     assert {c["host"] for c in root["children"]} == {"wsus-01", "wsus-02", "wsus-down"}
-    try:
-        import wsusauto.diagnose  # noqa: F401  (the checks: findings appear once they are there)
-    except ImportError:
-        pass
-    else:
-        assert any(f["severity"] in ("error", "warning") for f in hosts["wsus-02"]["findings"]), hosts[
-            "wsus-02"
-        ]
+    findings = {
+        host: [(f["check"], f["severity"], f["title"]) for f in e["findings"]] for host, e in hosts.items()
+    }
+    assert findings == {
+        "wsus-root": [],
+        "wsus-01": [],
+        "wsus-02": [("bits-service", "error", "the BITS service is disabled; the BITS service is stopped")],
+        "wsus-03": [
+            ("hierarchy-consistency", "warning", "replica flag is False, the inventory says True"),
+            (
+                "hierarchy-consistency",
+                "warning",
+                "synchronizes from Microsoft Update, the inventory says wsus-root",
+            ),
+        ],
+        "wsus-down": [],  # unreachable: no evidence, no findings
+    }
 
     page_text = html_path.read_text(encoding="utf-8")
     assert "http://" not in page_text and "https://" not in page_text
     assert all(m.startswith("#") for m in re.findall(r'(?:src|href)="([^"]*)"', page_text))
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium binary (Debian's chromium package; .ci/run installs it)"
+)
+def test_the_lab_report_renders_in_chromium(lab_report):
+    _, html_path = lab_report
 
     def check(page):
         assert page.locator("#tree li").count() == len(HOSTS)
@@ -166,10 +188,9 @@ def test_report_command_writes_a_self_contained_page_that_renders_in_chromium(tm
     CHROMIUM is None, reason="no chromium binary (Debian's chromium package; .ci/run installs it)"
 )
 def test_hostile_server_strings_stay_text_in_chromium(tmp_path):
-    from tests.unit.test_report_html import HOSTILE, fleet, hostile_report
+    from tests.unit.test_report_html import HOSTILE, hostile_report  # the unit tests' hand-made fleet
     from wsusauto.report_html import write_report
 
-    assert fleet  # the same hand-made fleet the unit tests use
     html_path = write_report(hostile_report(), tmp_path / "hostile.html")
 
     def check(page):
