@@ -31,7 +31,7 @@ from wsusauto.session import ConnectionOptions
 from wsusauto.yamlfile import load_yaml
 
 _SECTION_KEYS = {"hosts", "vars", "children"}
-_PASSWORD_VARS = ("ansible_password", "ansible_psrp_password", "ansible_winrm_password", "ansible_pass")
+PASSWORD_VARS = ("ansible_password", "ansible_psrp_password", "ansible_winrm_password", "ansible_pass")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class Inventory:
     hosts: Mapping[str, Host]  # in file order
     groups: Mapping[str, tuple[str, ...]]  # group -> host names (transitively), in file order
     warnings: tuple[str, ...] = ()
+    extra_vars: Mapping[str, Any] = field(default_factory=dict)  # -e: above a play's vars, as in Ansible
 
     def select(self, pattern: str | None) -> list[Host]:
         """Hosts matching an Ansible host pattern.
@@ -215,7 +216,7 @@ def inventory_from_dict(
         merged.setdefault("inventory_hostname", host_name)
         merged["group_names"] = sorted(g for g in member_of if g != "all")
         hosts[host_name] = Host(host_name, merged, tuple(merged["group_names"]))
-        if any(merged.get(v) for v in _PASSWORD_VARS):
+        if any(merged.get(v) for v in PASSWORD_VARS):
             warnings.append(host_name)
         if _validation_off(merged):
             unvalidated.append(host_name)
@@ -232,7 +233,7 @@ def inventory_from_dict(
             "credentials; give the servers' CA with ansible_psrp_ca_cert instead"
         )
     ordered_groups = {name: tuple(h for h in host_order if h in membership[name]) for name in groups}
-    return Inventory(source, hosts, ordered_groups, tuple(notes))
+    return Inventory(source, hosts, ordered_groups, tuple(notes), dict(extra_vars or {}))
 
 
 def _some(names: list[str]) -> str:
@@ -323,7 +324,7 @@ def _password(host: Host, source: str) -> Secret:
         return secret_from_env(str(v["wsusauto_password_env"]), what=where)
     if v.get("wsusauto_password_file"):
         return secret_from_file(str(v["wsusauto_password_file"]), what=where)
-    for name in _PASSWORD_VARS:
+    for name in PASSWORD_VARS:
         if v.get(name) not in (None, ""):
             return Secret(str(v[name]))
     raise UsageError(

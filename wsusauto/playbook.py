@@ -6,6 +6,7 @@
       serial: [1, "25%"]            # batches: a number, a percentage, or a list of them
       max_fail_percentage: 0
       allow_cleartext_proxy_password: false
+      vars: {wsus_upstream_port: 8531}   # above inventory vars, below -e (as in Ansible)
       tasks:
         - name: Sync from the regional server
           update_source: {source: upstream, upstream: "{{ wsus_upstream }}"}
@@ -37,6 +38,7 @@ _PLAY_KEYS = {
     "allow_cleartext_proxy_password",
     "gather_facts",
     "any_errors_fatal",
+    "vars",
 }
 _TASK_KEYS = {"name", "when", "ignore_errors"}
 ORDERS = ("inventory", "hierarchy", "reverse_hierarchy")
@@ -63,6 +65,7 @@ class Play:
     allow_cleartext_proxy_password: bool = False
     where: str = ""
     max_concurrent_per_upstream: int = 1  # synchronize in hierarchy order: syncs one upstream serves at once
+    vars: Mapping[str, Any] = field(default_factory=dict)  # the play's vars: (may use expressions)
 
     def batches(self, hosts: list[str]) -> list[list[str]]:
         """Split hosts into serial batches.
@@ -129,6 +132,23 @@ def _check_k(value: Any, where: str) -> int:
     return value
 
 
+# Ansible's magic variables: set from the inventory for every host, never by a play.
+MAGIC_VARIABLES = ("inventory_hostname", "group_names", "groups", "hostvars")
+
+
+def _check_vars(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise UsageError(f"{where}: vars must be a mapping of variable names to values")
+    for name in value:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise UsageError(f"{where}: vars: {name!r} is not a variable name (letters, digits and _)")
+        if name in MAGIC_VARIABLES:
+            raise UsageError(f"{where}: vars: {name} is set from the inventory and cannot be changed")
+    return dict(value)
+
+
 def load_playbook(path: str | Path) -> Playbook:
     return playbook_from_data(load_yaml(path, "playbook"), str(path))
 
@@ -175,6 +195,7 @@ def playbook_from_data(data: Any, source: str = "<playbook>") -> Playbook:
                 order=order,
                 allow_cleartext_proxy_password=allow,
                 max_concurrent_per_upstream=_check_k(raw.get("max_concurrent_per_upstream", 1), where),
+                vars=_check_vars(raw.get("vars"), where),
                 where=where,
             )
         )

@@ -2,7 +2,7 @@
 
 A run, play by play:
 
-1. resolve every task for every host (``when``, ``{{ var }}``, argument checks) and check the
+1. resolve every task for every host (``when``, expressions, argument checks) and check the
    intended hierarchy (self-upstream, cycles, unknown upstreams): a mistake stops the run here,
    before any server is contacted;
 2. read every host's facts (``forks`` at a time); check that each hierarchy the play touches
@@ -33,8 +33,10 @@ from wsusauto.inventory import Host, Inventory
 from wsusauto.journal import Journal
 from wsusauto.operations import get_operation
 from wsusauto.playbook import Play, Playbook
+from wsusauto.playvars import PlayVariables
 from wsusauto.report import to_jsonable
-from wsusauto.templating import condition_holds, render
+from wsusauto.secrets import Secret
+from wsusauto.templating import condition_holds, render_arguments
 
 __all__ = ["COUNTERS", "RunResult", "Runner", "TaskResult", "simulate"]
 
@@ -211,18 +213,21 @@ class Runner:
             allowed = {h.name for h in self.inventory.select(self.limit)}
             selected = [h for h in selected if h.name in allowed]
         tasks: dict[str, list[PreparedTask]] = {}
+        scope = PlayVariables(self.inventory)
         for host in selected:
-            variables = dict(host.vars)
+            variables = scope.for_host(host, play.vars, play.where)
             per_host = []
             for task in play.tasks:
                 where = f"{task.where}, host {host.name}"
                 if not condition_holds(task.when, variables, where):
                     per_host.append(PreparedTask(task, None))
                     continue
-                raw = render(task.args, variables, where)
+                operation = get_operation(task.operation)
+                secrets = [name for name, a in operation.arguments.items() if a.kind is Secret]
+                raw = render_arguments(task.args, variables, where, secrets)
                 if task.operation == "proxy":
                     raw["allow_cleartext_proxy_password"] = play.allow_cleartext_proxy_password
-                per_host.append(PreparedTask(task, get_operation(task.operation).validate(raw, where)))
+                per_host.append(PreparedTask(task, operation.validate(raw, where)))
             tasks[host.name] = per_host
         self._check_hierarchy(play, selected, tasks)
         return self._order(play, [h.name for h in selected], tasks), tasks
