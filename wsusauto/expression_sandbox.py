@@ -67,13 +67,11 @@ class MaskedSecret:
     def name(self) -> str:
         return self._name
 
-    def __repr__(self) -> str:
-        return f"<secret {self._name}>"
-
     def _refuse(self, *_: Any, **__: Any) -> Any:
         raise SecretRefused(self._name)
 
-    __str__ = __format__ = __iter__ = __len__ = __contains__ = __getitem__ = _refuse
+    # repr too: a list holding the secret must not print as text, even masked.
+    __repr__ = __str__ = __format__ = __iter__ = __len__ = __contains__ = __getitem__ = _refuse
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __hash__ = _refuse  # type: ignore[assignment]
     __add__ = __radd__ = __mul__ = __rmul__ = __mod__ = __rmod__ = _refuse
     __int__ = __float__ = __index__ = _refuse

@@ -217,6 +217,10 @@ def test_a_secret_goes_whole_to_a_secret_argument_only():
         {"user": "{{ ansible_password.secret }}"},
         {"user": "{{ hostvars['wsus-root']['ansible_password'] ~ '' }}"},
         {"user": "{{ 'x' if ansible_password else 'y' }}"},
+        {"user": "x{{ [ansible_password] }}"},
+        {"user": "{{ [ansible_password] | string }}"},
+        {"user": "{{ hostvars['wsus-root'] | dictsort | string }}"},
+        {"user": "{{ hostvars['wsus-root'] | to_json }}"},
     ],
 )
 def test_a_secret_refuses_every_other_use(arguments):
