@@ -372,7 +372,9 @@ class PlaybookSandbox(ImmutableSandboxedEnvironment):
         super().__init__(undefined=undefined, autoescape=False, loader=None)
         self.filters = {name: _metered(FILTERS[name]) for name in _JINJA_FILTERS}
         self.filters.update({name: _metered(function) for name, function in _OWN_FILTERS.items()})
-        self.globals = {"range": budgeted_range, "dict": dict}  # no cycler, joiner, namespace, lipsum
+        # No cycler, joiner, namespace or lipsum. ``null`` is YAML's None, which playbooks wrote in
+        # ``default(null)`` when defaults were YAML literals; Jinja itself spells it ``none``.
+        self.globals = {"range": budgeted_range, "dict": dict, "null": None}
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, MaskedSecret):

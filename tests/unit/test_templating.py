@@ -48,6 +48,7 @@ def inventory(extra_vars=None):
         ("{{ missing | default(8530) }}", 8530),
         ("{{ missing | d('x') }}", "x"),
         ("{{ nothing | default('x', true) }}", "x"),
+        ("{{ missing | default(null) }}", None),  # YAML's null, as playbooks wrote it before Jinja
         ("{{ replica_text | bool }}", True),
         ("{{ 'Off' | bool }}", False),
         ("{{ 0 | bool }}", False),
