@@ -399,17 +399,15 @@ class Runner:
     def _diagnose(
         self, hosts: list[str], tasks: dict[str, list[PreparedTask]]
     ) -> dict[str, list[PreparedTask]]:
-        """Diagnose the play's hosts once and give every ``diagnose`` task its host's findings (the
-        checks compare servers with each other, so no host can be diagnosed alone)."""
+        """Diagnose the play's hosts once and give every task whose operation reads the diagnosis
+        (``Operation.uses_diagnosis``: ``diagnose``, ``decline_missing_updates``) what it needs of its
+        host's (the checks compare servers with each other, so no host can be diagnosed alone)."""
         from wsusauto.diagnose import diagnose_fleet
-        from wsusauto.operations.diagnose import FINDINGS
 
-        wanted = [
-            p.args
-            for name in hosts
-            for p in tasks[name]
-            if p.task.operation == "diagnose" and p.args is not None
-        ]
+        def reads_diagnosis(p: PreparedTask) -> bool:
+            return p.args is not None and get_operation(p.task.operation).uses_diagnosis
+
+        wanted = [p.args for name in hosts for p in tasks[name] if reads_diagnosis(p)]
         if not wanted:
             return tasks
         factory = self.session_factory
@@ -421,16 +419,15 @@ class Runner:
             session_factory=(lambda name, inventory, host: factory(host, inventory)) if factory else None,
             max_concurrent_per_upstream=max(a.get("max_concurrent_per_upstream", 1) for a in wanted),
         )
-        updated: dict[str, list[PreparedTask]] = {}
-        for name in hosts:
-            findings = [f.to_dict() for f in diagnosis.findings.get(name, [])]
-            updated[name] = [
-                PreparedTask(p.task, {**p.args, FINDINGS: findings})
-                if p.task.operation == "diagnose" and p.args is not None
+        return {
+            name: [
+                PreparedTask(p.task, get_operation(p.task.operation).with_diagnosis(p.args, name, diagnosis))
+                if reads_diagnosis(p) and p.args is not None
                 else p
                 for p in tasks[name]
             ]
-        return updated
+            for name in hosts
+        }
 
     @staticmethod
     def _stagger_plan(

@@ -511,6 +511,49 @@ def find_updates(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
     return {"Found": found}
 
 
+@handles("decline_updates")
+def decline_updates(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    if p["Apply"] and server.get("IsReplicaServer"):
+        raise ScriptError(
+            "This server is a replica: it inherits approvals and declines from its upstream server, so "
+            "updates are declined there, not here."
+        )
+    fetched, unknown, seen = [], [], set()
+    for asked in p["UpdateIds"] or []:
+        key = update_api.guid(asked)
+        if key in seen:
+            continue
+        seen.add(key)
+        update = update_api.get_update(server, key)
+        if update is None:  # WsusObjectNotFoundException
+            unknown.append(key)
+        else:
+            fetched.append(update)
+    if p["Apply"] and unknown:
+        raise ScriptError(
+            f"This server does not have the update(s) {', '.join(unknown)}; nothing was declined."
+        )
+    answers, changed_rows = [], []
+    for update in fetched:
+        declined = False
+        if p["Apply"] and not update["IsDeclined"]:
+            update = update_api.cancel_and_decline(update)
+            changed_rows.append(update)
+            declined = True
+        answers.append(
+            {
+                "UpdateId": update["UpdateId"].lower(),
+                "Title": update["Title"],
+                "State": update["State"],
+                "IsDeclined": update["IsDeclined"],
+                "Declined": declined,
+            }
+        )
+    if changed_rows:
+        server.upsert_updates(changed_rows)
+    return {"Updates": answers, "NotFound": unknown}
+
+
 # -- troubleshooting: services (Win32_Service, Set-/Start-/Stop-/Restart-Service) ---------------
 
 

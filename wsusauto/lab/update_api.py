@@ -70,3 +70,11 @@ def download_failure_update_ids(server: WsusServerModel, lookback_days: int) -> 
         )
     since = server.clock() - dt.timedelta(days=lookback_days)
     return server.download_failure_events(since)
+
+
+def cancel_and_decline(update: dict[str, Any]) -> dict[str, Any]:
+    """IUpdate.CancelDownload() then IUpdate.Decline(), as the lab models them: a download that had
+    not finished (NotReady) or had failed (Failed) is Canceled (UpdateState.Canceled); a declined
+    update has no approval left. The row to store; the caller writes it."""
+    state = "Canceled" if update["State"] in ("NotReady", "Failed") else update["State"]
+    return {**update, "State": state, "IsDeclined": True, "IsApproved": False}

@@ -13,6 +13,7 @@ from wsusauto.errors import UsageError
 from wsusauto.operations.base import Change, Operation, OperationRefused, OperationResult, Plan
 from wsusauto.operations.computer_groups import ComputerGroups
 from wsusauto.operations.configuration import Replica, UpdateSource
+from wsusauto.operations.decline import DeclineMissingUpdates
 from wsusauto.operations.diagnose import Diagnose
 from wsusauto.operations.fixes import BitsForeground, BitsService, ContentPermissions
 from wsusauto.operations.proxy import Proxy
@@ -38,6 +39,7 @@ OPERATIONS: dict[str, Operation] = {
         BitsService(),
         BitsForeground(),
         ContentPermissions(),
+        DeclineMissingUpdates(),
     )
 }
 

@@ -124,6 +124,15 @@ class Operation:
         that decides from other servers adds what it needs to its arguments. Default: nothing."""
         return args
 
+    # A playbook run diagnoses the play's hosts first (wsusauto.diagnose) when one of its tasks'
+    # operations sets this, and gives each such task ``with_diagnosis``'s arguments.
+    uses_diagnosis = False
+
+    def with_diagnosis(self, args: Mapping[str, Any], host: str, diagnosis: Any) -> Mapping[str, Any]:
+        """What the task needs of the fleet's diagnosis (a ``wsusauto.diagnose.Diagnosis``), added to
+        its arguments. Default: nothing."""
+        return args
+
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
         raise NotImplementedError
 

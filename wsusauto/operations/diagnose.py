@@ -27,6 +27,10 @@ class Diagnose(Operation):
         ),
         FINDINGS: Argument(list),
     }
+    uses_diagnosis = True
+
+    def with_diagnosis(self, args: Mapping[str, Any], host: str, diagnosis: Any) -> Mapping[str, Any]:
+        return {**args, FINDINGS: [f.to_dict() for f in diagnosis.findings.get(host, [])]}
 
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
         return Plan(())  # a report, not a state
