@@ -97,6 +97,7 @@ def test_every_shipped_playbook_still_runs(lab_files, monkeypatch):
         "set-proxy.yml": {"proxy_name": "proxy.corp", "proxy_user": "svc"},
         "set-update-source.yml": {"upstream": "wsus-root"},
         "stagger-schedules.yml": {"stagger_window": "18:00-12:00", "stagger_max_concurrent": 2},
+        "decline-missing-updates.yml": {"decline_all_missing": True},  # it declines only when told which
     }
     limits = {"set-update-source.yml": "branch"}  # the root cannot be its own upstream
     shipped = sorted((ROOT / "playbooks").glob("*.yml"), key=lambda p: p.name != "designate-replicas.yml")
