@@ -8,12 +8,13 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from pypsrp.powershell import RunspacePool
 
 from tests.lab_fixtures import lab_inventory, running_lab
 from wsusauto.facts import gather_facts
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations.fixes import SSEE_PIPE, WID_PIPE, BitsForeground
-from wsusauto.session import Session
+from wsusauto.session import Session, new_wsman
 
 RANGE = ["range_header_unsupported"]
 # host -> (version, WSUS version, PSVersion, OS caption, database kind, the foreground fix's path)
@@ -145,3 +146,13 @@ def test_a_remote_sql_server_is_reported_as_needing_the_sql_step_there(lab):
     facts = gather_facts(lab.sessions["remote-sql"])
     assert facts.database_kind == "SQL Server" and not facts.is_using_windows_internal_database
     assert facts.services["WsusService"].state == "Running"
+
+
+@pytest.mark.parametrize(("host", "major_minor"), [("v30", "2.0"), ("r2", "4.0"), ("s22", "5.1")])
+def test_a_pool_gets_the_presets_psversiontable(lab, host, major_minor):
+    inventory = lab_inventory(lab)
+    with RunspacePool(new_wsman(inventory.connection_options(inventory.hosts[host]))) as pool:
+        table = pool.application_private_data.data["PSVersionTable"]
+    assert str(table["PSVersion"]) == PRESETS[host][2]
+    assert str(table["PSCompatibleVersions"][-1]) == major_minor  # never more than the preset's version
+    assert (table.get("PSEdition") == "Desktop") == (major_minor == "5.1")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wsusauto.lab import evidence, peers, sqltools, sync, update_api
+from wsusauto.lab import evidence, peers, powershell2, sqltools, sync, update_api
 from wsusauto.lab.connection import check_connection
 from wsusauto.lab.faults import model_faults
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
@@ -808,12 +808,19 @@ class LabHandlers:
         server = self.servers.get(invocation.endpoint)
         if server is None:
             raise ScriptError(f"The lab has no WSUS server named {invocation.endpoint!r}.")
+        if str(server.get("LabPSVersion") or "").startswith("2."):
+            powershell2.refuse_newer(script)
         parameters = bind_parameters(snippet, invocation.parameters)
         # The script's first call to the API: a server set up for SSL refuses a plain connection.
         check_connection(script, server.get("UsingSSL") == 1)
         # The WSUS service works in the background; the lab catches up whenever a server is asked.
         sync.advance(server, self.servers)
         return [HANDLERS[snippet.name](server, parameters)]
+
+    def ps_version(self, endpoint: str) -> str | None:
+        """The endpoint's $PSVersionTable.PSVersion (the transport sends it to every new pool)."""
+        server = self.servers.get(endpoint)
+        return str(server.get("LabPSVersion") or "") or None if server is not None else None
 
     def tick(self) -> None:
         """Let every server's WSUS service do its own work (scheduled syncs and their retries)."""

@@ -30,8 +30,10 @@ from psrpcore.types import (
     NETException,
     PSDouble,
     PSInvocationState,
+    PSPrimitiveDictionary,
     PSRPMessageType,
     PSSecureString,
+    PSVersion,
     RunspacePoolState,
     deserialize,
 )
@@ -190,6 +192,33 @@ def _error_record(error: ScriptError) -> ErrorRecord:
     )
 
 
+def _private_data(handler: ScriptHandler, endpoint: str) -> dict[str, Any]:
+    """The pool's ApplicationPrivateData: the server's $PSVersionTable, as Windows PowerShell sends it,
+    where the handler knows the endpoint's PowerShell version (``ps_version(endpoint)``)."""
+    ps_version = getattr(handler, "ps_version", None)
+    version = ps_version(endpoint) if callable(ps_version) else None
+    if not version:
+        return {}
+    major_minor = tuple(int(part) for part in str(version).split(".")[:2])
+    compatible = [v for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1") if _tuple(v) <= major_minor]
+    table: dict[str, Any] = {
+        "PSVersion": PSVersion(str(version)),
+        "PSCompatibleVersions": [PSVersion(v) for v in compatible],
+        "SerializationVersion": PSVersion("1.1.0.1"),
+        # 2.1 in Windows PowerShell 2.0, 2.2 in 3.0 and 4.0, 2.3 in 5.x (MS-PSRP protocolversion)
+        "PSRemotingProtocolVersion": PSVersion(
+            "2.1" if major_minor < (3, 0) else "2.2" if major_minor < (5, 0) else "2.3"
+        ),
+    }
+    if major_minor >= (5, 1):
+        table["PSEdition"] = "Desktop"
+    return {"PSVersionTable": PSPrimitiveDictionary(table)}
+
+
+def _tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 class Shell:
     """One RunspacePool: psrpcore state, outboxes and running pipelines, guarded by one lock."""
 
@@ -208,7 +237,7 @@ class Shell:
         self.username = username
         self.handler = handler
         self.slow_seconds = slow_seconds
-        self.pool = _LabRunspacePool()
+        self.pool = _LabRunspacePool(application_private_data=_private_data(handler, endpoint))
         self.pool._pending_ci = []
         self.pool._pending_available = []
         self.lock = threading.Lock()
