@@ -88,9 +88,15 @@ $setup = Get-ItemProperty -Path $SetupRegistryPath
 $contentDir = [string]$setup.ContentDir
 $contentDirAcl = @()
 if ($contentDir -and (Test-Path -LiteralPath $contentDir)) {
-    foreach ($rule in (Get-Acl -Path $contentDir).Access) {
+    # Rules by SID: account names are localized (NETWORK SERVICE is S-1-5-20 in every language). The
+    # name is the account's where Windows can translate the SID, else the SID.
+    foreach ($rule in (Get-Acl -Path $contentDir).GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+        $sid = [string]$rule.IdentityReference.Value
+        $account = $sid
+        try { $account = [string]$rule.IdentityReference.Translate([System.Security.Principal.NTAccount]).Value } catch { }
         $contentDirAcl += @{
-            IdentityReference = [string]$rule.IdentityReference
+            IdentityReference = $account
+            Sid               = $sid
             FileSystemRights  = [string]$rule.FileSystemRights
             AccessControlType = [string]$rule.AccessControlType
             IsInherited       = [bool]$rule.IsInherited
@@ -103,10 +109,13 @@ if ($contentDir -and (Test-Path -LiteralPath $contentDir)) {
 $os = Get-WmiObject -Class Win32_OperatingSystem
 
 $computerGroups = @{}
+$computerGroupIds = @{}
 foreach ($group in $server.GetComputerTargetGroups()) {
     $members = @()
     foreach ($computer in $group.GetComputerTargets()) { $members += [string]$computer.FullDomainName }
     $computerGroups[[string]$group.Name] = $members
+    # The built-in groups' names are localized; their ids are not (IComputerTargetGroup.Id: a Guid).
+    $computerGroupIds[[string]$group.Name] = ([string]$group.Id).ToLower()
 }
 
 $events = @()
@@ -179,6 +188,7 @@ try {
         ComputerTargetCount          = [int]$status.ComputerTargetCount
     }
     ComputerTargetGroups              = $computerGroups
+    ComputerTargetGroupIds            = $computerGroupIds
     Services                          = $services
     ContentDir                        = $contentDir
     ContentDirAcl                     = $contentDirAcl

@@ -1,15 +1,17 @@
 <#
-    grant_content_read: give the update storage folder at least Read for the identities named
-    (NETWORK SERVICE and Users).
+    grant_content_read: give the update storage folder at least Read for the accounts named by SID
+    (S-1-5-20: NETWORK SERVICE, S-1-5-32-545: Users). Their names depend on the language Windows was
+    installed in (NT-AUTORITAET\NETZWERKDIENST, BUILTIN\Utilisateurs, ...); their SIDs do not.
 
-    Seeds 001/002: "the folder to which you download update files ... has at least Read permissions
-    for the network service and for users. This is true for both upstream and downstream WSUS
-    servers." Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself. Adds an inherited
-    ReadAndExecute rule only for an identity that has no allowing Read yet; saves the ACL only then.
+    "Issues with Synchronization": "the folder to which you download update files ... has at least
+    Read permissions for the network service and for users. This is true for both upstream and
+    downstream WSUS servers." ("Synchronization issues" says the same.) Runs on Windows PowerShell
+    2.0 to 5.1 on the WSUS server itself. Adds an inherited ReadAndExecute rule only for an account
+    that has no allowing Read yet; saves the ACL only then.
 #>
 param(
     [string]$SetupRegistryPath,
-    [string[]]$Identities
+    [string[]]$Sids
 )
 $ErrorActionPreference = 'Stop'
 
@@ -21,19 +23,20 @@ if (-not $contentDir -or -not (Test-Path -LiteralPath $contentDir)) {
 $readRights = @('Read', 'ReadAndExecute', 'Modify', 'FullControl', 'ReadData', 'ListDirectory')
 $acl = Get-Acl -Path $contentDir
 $changed = @()
-foreach ($identity in $Identities) {
+foreach ($sidText in $Sids) {
+    $sid = New-Object System.Security.Principal.SecurityIdentifier -ArgumentList $sidText
     $hasRead = $false
-    foreach ($rule in $acl.Access) {
+    foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
         if ([string]$rule.AccessControlType -ne 'Allow') { continue }
-        if (([string]$rule.IdentityReference).ToLower() -ne ([string]$identity).ToLower()) { continue }
+        if ([string]$rule.IdentityReference.Value -ne [string]$sid.Value) { continue }
         foreach ($right in ([string]$rule.FileSystemRights).Split(',')) {
             if ($readRights -contains $right.Trim()) { $hasRead = $true }
         }
     }
     if (-not $hasRead) {
-        $rule = New-Object System.Security.AccessControl.FileSystemAccessRule($identity, 'ReadAndExecute', 'ContainerInherit, ObjectInherit', 'None', 'Allow')
+        $rule = New-Object System.Security.AccessControl.FileSystemAccessRule($sid, 'ReadAndExecute', 'ContainerInherit, ObjectInherit', 'None', 'Allow')
         $acl.AddAccessRule($rule)
-        $changed += [string]$identity
+        $changed += [string]$sid.Value
     }
 }
 if ($changed.Count -gt 0) {
@@ -41,9 +44,13 @@ if ($changed.Count -gt 0) {
 }
 
 $rules = @()
-foreach ($rule in (Get-Acl -Path $contentDir).Access) {
+foreach ($rule in (Get-Acl -Path $contentDir).GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {
+    $sid = [string]$rule.IdentityReference.Value
+    $account = $sid
+    try { $account = [string]$rule.IdentityReference.Translate([System.Security.Principal.NTAccount]).Value } catch { }
     $rules += @{
-        IdentityReference = [string]$rule.IdentityReference
+        IdentityReference = $account
+        Sid               = $sid
         FileSystemRights  = [string]$rule.FileSystemRights
         AccessControlType = [string]$rule.AccessControlType
         IsInherited       = [bool]$rule.IsInherited

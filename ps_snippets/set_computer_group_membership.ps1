@@ -43,13 +43,16 @@ if ($ComputerNames -ne $null) { $toAdd = @($ComputerNames) }
 $toRemove = @()
 if ($RemoveComputerNames -ne $null) { $toRemove = @($RemoveComputerNames) }
 
+# WSUS's built-in All Computers group, found by its fixed id: its name is localized ("Alle Computer",
+# "Tous les ordinateurs", ...).
+$allComputersId = New-Object Guid -ArgumentList 'a0a08746-4dbe-4a37-9adf-9e7652c0b421'
 $target = $null
 $source = $null
 $allComputers = $null
 foreach ($group in $server.GetComputerTargetGroups()) {
     if ([string]$group.Name -eq $GroupName) { $target = $group }
     if ([string]$group.Name -eq $RemoveFromGroupName) { $source = $group }
-    if ([string]$group.Name -eq 'All Computers') { $allComputers = $group }
+    if ($group.Id -eq $allComputersId) { $allComputers = $group }
 }
 if ($RemoveFromGroupName -ne '' -and $source -eq $null) {
     throw "The group '$RemoveFromGroupName' does not exist."

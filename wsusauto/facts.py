@@ -91,10 +91,17 @@ class ServiceState:
 
 @dataclass(frozen=True)
 class AccessRule:
-    identity_reference: str
+    identity_reference: str  # the account's name in the server's language; decide by ``sid``
     file_system_rights: str
     access_control_type: str
     is_inherited: bool
+    sid: str = ""  # the account's SID, e.g. S-1-5-20 (NETWORK SERVICE in every language)
+
+
+# WSUS's built-in computer groups by their fixed ids: their names are localized ("Alle Computer").
+ALL_COMPUTERS_GROUP_ID = "a0a08746-4dbe-4a37-9adf-9e7652c0b421"
+UNASSIGNED_COMPUTERS_GROUP_ID = "b73ca6ed-5727-47f3-84de-015e03f6a88a"
+BUILTIN_GROUP_IDS = frozenset({ALL_COMPUTERS_GROUP_ID, UNASSIGNED_COMPUTERS_GROUP_ID})
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,7 @@ class Facts:
     synchronization_history: tuple[SyncInfo, ...]
     update_server_status: ServerStatus
     computer_target_groups: Mapping[str, tuple[str, ...]]  # group name -> computers (FullDomainName)
+    computer_target_group_ids: Mapping[str, str]  # group name -> IComputerTargetGroup.Id (lower case)
     services: Mapping[str, ServiceState]
     content_dir: str
     content_dir_acl: tuple[AccessRule, ...]
@@ -176,6 +184,19 @@ class Facts:
             return "Microsoft Update"
         ssl = " (SSL)" if self.upstream_wsus_server_use_ssl else ""
         return f"{self.upstream_wsus_server_name}:{self.upstream_wsus_server_port_number}{ssl}"
+
+    def group_name(self, group_id: str) -> str | None:
+        """The name this server shows for the group with ``group_id`` (None: no such group)."""
+        for name, found in self.computer_target_group_ids.items():
+            if found == group_id:
+                return name
+        return None
+
+    @property
+    def all_computers(self) -> tuple[str, ...]:
+        """Every computer that reported to this server: the All Computers group, found by its id."""
+        name = self.group_name(ALL_COMPUTERS_GROUP_ID)
+        return self.computer_target_groups.get(name, ()) if name is not None else ()
 
     @property
     def stores_updates_locally(self) -> bool:
@@ -287,6 +308,14 @@ def _sync_info(r: _Reader) -> SyncInfo:
     )
 
 
+def _group_ids(r: _Reader) -> dict[str, str]:
+    raw = r._get("ComputerTargetGroupIds") or {}
+    if not isinstance(raw, Mapping):
+        raise FactsError(r.host, f"facts ComputerTargetGroupIds is {raw!r}, expected a hashtable")
+    ids = r.sub("ComputerTargetGroupIds")
+    return {str(name): ids.text(name).lower() for name in raw}
+
+
 def _groups(r: _Reader) -> dict[str, tuple[str, ...]]:
     raw = r._get("ComputerTargetGroups") or {}
     if not isinstance(raw, Mapping):
@@ -357,6 +386,7 @@ def parse_facts(host: str, raw: Any) -> Facts:
             computer_target_count=status.integer("ComputerTargetCount"),
         ),
         computer_target_groups=_groups(r),
+        computer_target_group_ids=_group_ids(r),
         services=services,
         content_dir=r.text("ContentDir"),
         content_dir_acl=tuple(
@@ -365,6 +395,7 @@ def parse_facts(host: str, raw: Any) -> Facts:
                 a.text("FileSystemRights"),
                 a.text("AccessControlType"),
                 a.flag("IsInherited"),
+                a.text("Sid").upper(),
             )
             for a in r.items("ContentDirAcl")
         ),

@@ -19,7 +19,7 @@ ROOT = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
 REPLICA = {**ROOT, "IsReplicaServer": True}
 WID_PIPE = "np:\\\\.\\pipe\\MICROSOFT##WID\\tsql\\query"
 SSEE_PIPE = "np:\\\\.\\pipe\\MSSQL$MICROSOFT##SSEE\\sql\\query"
-READERS = ["NT AUTHORITY\\NETWORK SERVICE", "BUILTIN\\Users"]
+READERS = ["S-1-5-20", "S-1-5-32-545"]  # NETWORK SERVICE and Users, by SID
 
 SERVERS = [
     {"name": "wsus-root"},
@@ -207,8 +207,7 @@ def test_healthy_servers_show_no_evidence(lab, host):
     f = facts(lab, host)
     assert f["Services"]["BITS"] == {"State": "Running", "StartMode": "Manual"}
     assert f["Services"]["WsusService"] == {"State": "Running", "StartMode": "Auto"}
-    identities = {r["IdentityReference"] for r in f["ContentDirAcl"]}
-    assert set(READERS) <= identities
+    assert set(READERS) <= {r["Sid"] for r in f["ContentDirAcl"]}
     assert f["Events"] == []
     assert f["UpdateServerStatus"]["UpdatesNeedingFilesCount"] == 0
     assert f["UpdateServerStatus"]["UpdatesWithServerErrorsCount"] == 0
@@ -248,20 +247,16 @@ def test_bits_disabled_evidence_and_the_repair(lab):
 
 def test_content_acl_missing_evidence_and_the_grant(lab):
     f = facts(lab, "acl")
-    assert not set(READERS) & {r["IdentityReference"] for r in f["ContentDirAcl"]}
+    assert not set(READERS) & {r["Sid"] for r in f["ContentDirAcl"]}
     assert [e["Id"] for e in f["Events"]] == [10012]
     assert synchronize(lab, "acl")["Result"] == "Succeeded"
     assert facts(lab, "acl")["UpdateServerStatus"]["UpdatesNeedingFilesCount"] > 0
-    result = invoke(
-        lab, "acl", "grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Identities=READERS
-    )
+    result = invoke(lab, "acl", "grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Sids=READERS)
     assert result["Changed"] == READERS and result["ContentDir"] == "C:\\WSUS"
-    assert {r["IdentityReference"]: r["FileSystemRights"] for r in result["ContentDirAcl"]}[READERS[1]] == (
+    assert {r["Sid"]: r["FileSystemRights"] for r in result["ContentDirAcl"]}[READERS[1]] == (
         "ReadAndExecute, Synchronize"
     )
-    again = invoke(
-        lab, "acl", "grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Identities=READERS
-    )
+    again = invoke(lab, "acl", "grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Sids=READERS)
     assert again["Changed"] == []
     synchronize(lab, "acl")
     assert facts(lab, "acl")["UpdateServerStatus"]["UpdatesNeedingFilesCount"] == 0

@@ -29,9 +29,17 @@ OK_SYNC = {
     "UpdateErrors": [],
 }
 HEALTHY_ACL = [
-    {"IdentityReference": "NT AUTHORITY\\SYSTEM", "FileSystemRights": "FullControl"},
-    {"IdentityReference": "NT AUTHORITY\\NETWORK SERVICE", "FileSystemRights": "FullControl"},
-    {"IdentityReference": "BUILTIN\\Users", "FileSystemRights": "ReadAndExecute, Synchronize"},
+    {"IdentityReference": "NT AUTHORITY\\SYSTEM", "Sid": "S-1-5-18", "FileSystemRights": "FullControl"},
+    {
+        "IdentityReference": "NT AUTHORITY\\NETWORK SERVICE",
+        "Sid": "S-1-5-20",
+        "FileSystemRights": "FullControl",
+    },
+    {
+        "IdentityReference": "BUILTIN\\Users",
+        "Sid": "S-1-5-32-545",
+        "FileSystemRights": "ReadAndExecute, Synchronize",
+    },
 ]
 
 
@@ -64,6 +72,10 @@ def raw(name: str, upstream: str | None, *, replica: bool = False, **changes) ->
                 "ComputerTargetCount": 0,
             },
             "ComputerTargetGroups": {"All Computers": [], "Unassigned Computers": []},
+            "ComputerTargetGroupIds": {
+                "All Computers": "a0a08746-4dbe-4a37-9adf-9e7652c0b421",
+                "Unassigned Computers": "b73ca6ed-5727-47f3-84de-015e03f6a88a",
+            },
             "Services": {
                 "WsusService": {"State": "Running", "StartMode": "Auto"},
                 "BITS": {"State": "Running", "StartMode": "Manual"},
@@ -368,7 +380,7 @@ def test_checks_never_fail_and_findings_are_well_formed(
     resolved,
     port_open,
 ):
-    acl = [r for r in HEALTHY_ACL if acl_users or r["IdentityReference"] != "BUILTIN\\Users"]
+    acl = [r for r in HEALTHY_ACL if acl_users or r["Sid"] != "S-1-5-32-545"]
     data = raw(
         "wsus-eu",
         None if from_mu else upstream_name,

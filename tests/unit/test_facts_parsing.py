@@ -75,6 +75,11 @@ def sample() -> dict:
             "Servers": ["pc1.corp"],
             "Unassigned Computers": "pc2.corp",
         },
+        "ComputerTargetGroupIds": {
+            "All Computers": "A0A08746-4DBE-4A37-9ADF-9E7652C0B421",
+            "Servers": "6f3e2b1a-0c4d-4e5f-8a9b-1c2d3e4f5a6b",
+            "Unassigned Computers": "b73ca6ed-5727-47f3-84de-015e03f6a88a",
+        },
         "Services": {
             "WsusService": {"State": "Running", "StartMode": "Auto"},
             "BITS": {"State": "Stopped", "StartMode": "Disabled"},
@@ -83,6 +88,7 @@ def sample() -> dict:
         "ContentDirAcl": [
             {
                 "IdentityReference": "NT AUTHORITY\\NETWORK SERVICE",
+                "Sid": "S-1-5-20",
                 "FileSystemRights": "FullControl",
                 "AccessControlType": "Allow",
                 "IsInherited": False,

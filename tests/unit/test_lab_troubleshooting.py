@@ -214,31 +214,43 @@ def test_repair_starts_a_stopped_wsus_service_without_restarting_it(tmp_path):
 
 def test_grant_content_read_adds_readandexecute_only_where_read_is_missing(tmp_path):
     handlers = lab(tmp_path, {"name": "wsus-a", "faults": ["content_acl_missing"]})
-    identities = ["NT AUTHORITY\\NETWORK SERVICE", "builtin\\users", "BUILTIN\\Administrators"]
-    result = run(
-        handlers, "wsus-a", "grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Identities=identities
-    )
-    assert result["Changed"] == ["NT AUTHORITY\\NETWORK SERVICE", "builtin\\users"]
+    sids = ["S-1-5-20", "s-1-5-32-545", "S-1-5-32-544"]  # Administrators keep their inherited rule
+    result = run(handlers, "wsus-a", "grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Sids=sids)
+    assert result["Changed"] == ["S-1-5-20", "S-1-5-32-545"]
     assert result["ContentDir"] == "C:\\WSUS"
     added = [r for r in result["ContentDirAcl"] if not r["IsInherited"]]
     assert added[-2:] == [
         {
             "IdentityReference": "NT AUTHORITY\\NETWORK SERVICE",
+            "Sid": "S-1-5-20",
             "FileSystemRights": "ReadAndExecute, Synchronize",
             "AccessControlType": "Allow",
             "IsInherited": False,
         },
         {
-            "IdentityReference": "builtin\\users",
+            "IdentityReference": "BUILTIN\\Users",
+            "Sid": "S-1-5-32-545",
             "FileSystemRights": "ReadAndExecute, Synchronize",
             "AccessControlType": "Allow",
             "IsInherited": False,
         },
     ]
-    again = run(
-        handlers, "wsus-a", "grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Identities=identities
-    )
+    again = run(handlers, "wsus-a", "grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Sids=sids)
     assert again["Changed"] == [] and again["ContentDirAcl"] == result["ContentDirAcl"]
+
+
+def test_grant_content_read_refuses_a_value_that_is_no_sid(tmp_path):
+    handlers = lab(tmp_path, {"name": "wsus-a", "faults": ["content_acl_missing"]})
+    before = handlers.servers["wsus-a"].db.content_acl()
+    with pytest.raises(ScriptError, match="sddlForm"):
+        run(
+            handlers,
+            "wsus-a",
+            "grant_content_read",
+            SetupRegistryPath=SETUP_REGISTRY_PATH,
+            Sids=["S-1-5-20", "NT AUTHORITY\\NETWORK SERVICE"],
+        )
+    assert handlers.servers["wsus-a"].db.content_acl() == before
 
 
 def test_set_bits_foreground_picks_api_osql_sqlcmd_or_sqlclient(tmp_path):
@@ -380,8 +392,8 @@ def test_content_acl_missing_blocks_downloads_until_read_is_granted(tmp_path):
     handlers = lab(tmp_path, {"name": "wsus-a", "faults": ["content_acl_missing"]}, clock=clock)
     server = handlers.servers["wsus-a"]
     f = facts(server)
-    identities = {r["IdentityReference"] for r in f["ContentDirAcl"]}
-    assert "NT AUTHORITY\\NETWORK SERVICE" not in identities and "BUILTIN\\Users" not in identities
+    sids = {r["Sid"] for r in f["ContentDirAcl"]}
+    assert "S-1-5-20" not in sids and "S-1-5-32-545" not in sids
     [event] = f["Events"]
     assert event["Id"] == 10012 and event["Message"].startswith("[lab text]")
     assert synchronize(handlers, "wsus-a", clock)["Result"] == "Succeeded"
@@ -391,7 +403,7 @@ def test_content_acl_missing_blocks_downloads_until_read_is_granted(tmp_path):
         "wsus-a",
         "grant_content_read",
         SetupRegistryPath=SETUP_REGISTRY_PATH,
-        Identities=["NT AUTHORITY\\NETWORK SERVICE", "BUILTIN\\Users"],
+        Sids=["S-1-5-20", "S-1-5-32-545"],
     )
     synchronize(handlers, "wsus-a", clock)
     assert server.get("UpdateServerStatus")["UpdatesNeedingFilesCount"] == 0

@@ -65,42 +65,52 @@ BITS_SERVICE_CHECK = Check(
     explains=frozenset({"Unknown"}),
 )
 
-NETWORK_SERVICE = "NT AUTHORITY\\NETWORK SERVICE"
-USERS = "BUILTIN\\Users"
+# The accounts the update storage folder must let read, by SID: their names depend on the language
+# Windows was installed in (NT-AUTORITÄT\NETZWERKDIENST, BUILTIN\Utilisateurs); the SIDs do not. The
+# labels are for messages only.
+NETWORK_SERVICE_SID = "S-1-5-20"
+USERS_SID = "S-1-5-32-545"
+CONTENT_READERS = {NETWORK_SERVICE_SID: "NETWORK SERVICE", USERS_SID: "Users"}
 READ_RIGHTS = {"Read", "ReadAndExecute", "Modify", "FullControl", "ReadData", "ListDirectory"}
 
 
-def has_read(acl: Iterable[AccessRule], identity: str) -> bool:
-    """An allowing rule with a Read-ish right for ``identity`` (case-insensitive), as the fix reads it."""
+def has_read(acl: Iterable[AccessRule], sid: str) -> bool:
+    """An allowing rule with a Read-ish right for the account ``sid``, as the fix reads it."""
     for rule in acl:
-        if rule.access_control_type != "Allow" or rule.identity_reference.lower() != identity.lower():
+        if rule.access_control_type != "Allow" or rule.sid.upper() != sid.upper():
             continue
         if {right.strip() for right in rule.file_system_rights.split(",")} & READ_RIGHTS:
             return True
     return False
 
 
+def missing_read(acl: Iterable[AccessRule]) -> list[str]:
+    """The SIDs of CONTENT_READERS that no rule lets read."""
+    rules = list(acl)
+    return [sid for sid in CONTENT_READERS if not has_read(rules, sid)]
+
+
 def _content_permissions(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
     facts = evidence.facts
     if not facts.stores_updates_locally:
         return []
-    missing = [
-        identity for identity in (NETWORK_SERVICE, USERS) if not has_read(facts.content_dir_acl, identity)
-    ]
+    missing = missing_read(facts.content_dir_acl)
     if not missing:
         return []
     role = "downstream" if not facts.sync_from_microsoft_update else "upstream"
+    who = " and ".join(f"{CONTENT_READERS[sid]} ({sid})" for sid in missing)
     return [
         CONTENT_PERMISSIONS.finding(
             evidence,
             "error",
-            f"{' and '.join(missing)} cannot read the update storage folder {facts.content_dir}",
+            f"{who} cannot read the update storage folder {facts.content_dir}",
             {
                 "content_dir": facts.content_dir,
                 "missing_read": missing,
                 "acl": [
                     {
                         "identity": r.identity_reference,
+                        "sid": r.sid,
                         "rights": r.file_system_rights,
                         "type": r.access_control_type,
                         "inherited": r.is_inherited,

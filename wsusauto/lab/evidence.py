@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from wsusauto.lab import locale as lab_locale
 from wsusauto.lab import peers as lab_peers
 from wsusauto.lab import sync
 from wsusauto.lab.model.server import CONTENT_READERS, WsusServerModel
@@ -25,10 +26,16 @@ PARENT_APPROVED = 40  # language_changed_on_parent: approvals on the parent ...
 INACTIVE_APPROVALS = 6  # ... of which inactive: its replicas get 34
 MISSING_UPDATES = 5  # updates_missing_upstream: updates in state Failed on the downstream server
 EXPIRED_PROXY_PASSWORD = "lab-expired-proxy-password"
-ACL_10012 = (
-    "[lab text] The WSUS content directory is not accessible: NT AUTHORITY\\NETWORK SERVICE and "
-    "BUILTIN\\Users need at least Read permission on the update storage folder {content}."
-)
+# Event 10012 in the server's language (lab wording: the real text is not documented).
+ACL_10012 = {
+    "en-US": "[lab text] The WSUS content directory is not accessible: {network_service} and {users} need "
+    "at least Read permission on the update storage folder {content}.",
+    "de-DE": "[Labortext] Auf das WSUS-Inhaltsverzeichnis kann nicht zugegriffen werden: {network_service} "
+    "und {users} benötigen mindestens Leseberechtigung für den Updatespeicherordner {content}.",
+    "fr-FR": "[texte du labo] Le répertoire de contenu WSUS n'est pas accessible : {network_service} et "
+    "{users} doivent disposer au moins de l'autorisation Lecture sur le dossier de stockage des mises à "
+    "jour {content}.",
+}
 PROXY_407 = "The remote server returned an error: (407) Proxy Authentication Required."
 LEGACY_WSUS2 = {
     "Version": "2.0.0.2472",  # WSUS 2.0 before Service Pack 1
@@ -164,13 +171,16 @@ def _bits_disabled(
 def _content_acl_missing(
     server: WsusServerModel, args: dict[str, Any], servers: Mapping[str, WsusServerModel]
 ) -> None:
-    readers = {r.lower() for r in CONTENT_READERS}
     server.db.replace_content_acl(
-        [rule for rule in server.db.content_acl() if rule[0].lower() not in readers]
+        [rule for rule in server.db.content_acl() if lab_locale.sid_of(rule[0]) not in CONTENT_READERS]
     )
     server.add_event(
         10012,
-        ACL_10012.format(content=server.get("ContentDir")),
+        ACL_10012[server.locale].format(
+            content=server.get("ContentDir"),
+            network_service=lab_locale.account_name("S-1-5-20", server.locale),
+            users=lab_locale.account_name("S-1-5-32-545", server.locale),
+        ),
         when=server.clock() - dt.timedelta(minutes=10),
     )
     ensure_updates(server, servers)

@@ -8,12 +8,15 @@ loudly. Anything else gets PowerShell's own "is not recognized" error.
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from wsusauto.lab import evidence, peers, powershell2, sqltools, sync, update_api
+from wsusauto.lab import locale as lab_locale
 from wsusauto.lab.connection import check_connection
 from wsusauto.lab.faults import model_faults
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
@@ -26,6 +29,9 @@ SETUP_REGISTRY_PATH = r"HKLM:\SOFTWARE\Microsoft\Update Services\Server\Setup"
 
 Handler = Callable[[WsusServerModel, dict[str, Any]], Any]
 HANDLERS: dict[str, Handler] = {}
+# The script text being answered, for the few handlers whose outcome depends on how the script is
+# written (set_computer_group_membership: how it finds the All Computers group).
+CURRENT_SCRIPT: ContextVar[str] = ContextVar("CURRENT_SCRIPT", default="")
 
 
 def handles(snippet_name: str) -> Callable[[Handler], Handler]:
@@ -326,15 +332,39 @@ def set_schedule(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
     return {"Changed": changed, **{m: c[m] for m in wanted}}
 
 
+def _finds_all_computers(script: str, locale: str) -> bool:
+    """Whether the script's loop over GetComputerTargetGroups() finds the All Computers group on a
+    Windows in ``locale``: by its fixed id always, by a display name only where it is that name."""
+    code = re.sub(r"<#.*?#>|#[^\n]*", " ", script, flags=re.DOTALL)
+    if lab_locale.BUILTIN_GROUP_IDS[lab_locale.ALL_COMPUTERS] in code.lower() and re.search(
+        r"\$group\.Id\s+-eq\s+\$\w+", code, re.IGNORECASE
+    ):
+        return True
+    shown = lab_locale.group_name(lab_locale.ALL_COMPUTERS, locale).lower()
+    return any(n.lower() == shown for n in re.findall(r"\$group\.Name\s+-eq\s+'([^']*)'", code, re.I))
+
+
 @handles("set_computer_group_membership")
 def set_computer_group_membership(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
     groups = {name: list(members) for name, members in server.config()["ComputerTargetGroups"].items()}
-    name, source = str(p["GroupName"]), str(p["RemoveFromGroupName"])
+    # The script names groups as this Windows shows them (-eq: case-insensitive); the lab keeps the
+    # built-in groups under fixed keys.
+    shown = {lab_locale.group_name(key, server.locale).lower(): key for key in groups}
+    given, given_source = str(p["GroupName"]), str(p["RemoveFromGroupName"])
+    name = shown.get(given.lower(), given)
+    source = shown.get(given_source.lower(), given_source)
     to_add = [str(c) for c in p["ComputerNames"] or []]
     to_remove = [str(c) for c in p["RemoveComputerNames"] or []]
     if source and source not in groups:
-        raise ScriptError(f"The group '{source}' does not exist.")
-    known = {c.lower(): c for c in groups.get("All Computers", [])}
+        raise ScriptError(f"The group '{given_source}' does not exist.")
+    if not _finds_all_computers(CURRENT_SCRIPT.get(), server.locale):
+        # $allComputers stayed $null, so $allComputers.GetComputerTargets() fails before any change.
+        raise ScriptError(
+            "You cannot call a method on a null-valued expression.",
+            error_id="InvokeMethodOnNull",
+            category="InvalidOperation",
+        )
+    known = {c.lower(): c for c in groups.get(lab_locale.ALL_COMPUTERS, [])}
     for computer in to_add + to_remove:
         if computer.lower() not in known:
             raise ScriptError(f"The computer '{computer}' has not reported to this WSUS server.")
@@ -344,21 +374,21 @@ def set_computer_group_membership(server: WsusServerModel, p: dict[str, Any]) ->
         if name not in groups:
             if server.get("IsReplicaServer"):
                 raise ScriptError(
-                    f"The group '{name}' does not exist. A replica server inherits its computer groups "
+                    f"The group '{given}' does not exist. A replica server inherits its computer groups "
                     "from its upstream server: create the group there."
                 )
             if not p["CreateGroup"]:
-                raise ScriptError(f"The group '{name}' does not exist.")
+                raise ScriptError(f"The group '{given}' does not exist.")
             groups[name] = []
             created = True
-        _refuse_builtin_group(name, "AddComputerTarget")
+        _refuse_builtin_group(name, given, "AddComputerTarget")
         for computer in to_add:
             if computer.lower() not in {c.lower() for c in groups[name]}:
                 groups[name].append(known[computer.lower()])
                 added.append(computer)
     removed = []
     if source:
-        _refuse_builtin_group(source, "RemoveComputerTarget")
+        _refuse_builtin_group(source, given_source, "RemoveComputerTarget")
         for computer in to_remove:
             members = {c.lower(): c for c in groups[source]}
             if computer.lower() in members:
@@ -368,12 +398,12 @@ def set_computer_group_membership(server: WsusServerModel, p: dict[str, Any]) ->
     return {"Created": created, "Added": added, "Removed": removed}
 
 
-def _refuse_builtin_group(name: str, method: str) -> None:
+def _refuse_builtin_group(key: str, shown: str, method: str) -> None:
     """WSUS keeps All Computers and Unassigned Computers itself; the lab, unsure what the API says
     when asked to change them by hand, refuses (stricter)."""
-    if name in ("All Computers", "Unassigned Computers"):
+    if key in lab_locale.BUILTIN_GROUP_IDS:
         raise ScriptError(
-            f'Exception calling "{method}" with "1" argument(s): "The computer group \'{name}\' is '
+            f'Exception calling "{method}" with "1" argument(s): "The computer group \'{shown}\' is '
             'managed by WSUS; its membership cannot be changed."',
             error_id="InvalidOperationException",
             category="InvalidOperation",
@@ -727,11 +757,7 @@ def set_bits_foreground(server: WsusServerModel, p: dict[str, Any]) -> dict[str,
 # -- troubleshooting: Read on the update storage folder -----------------------------------------
 
 
-def _acl_rules(server: WsusServerModel) -> list[dict[str, Any]]:
-    return [
-        {"IdentityReference": i, "FileSystemRights": r, "AccessControlType": t, "IsInherited": h}
-        for i, r, t, h in server.db.content_acl()
-    ]
+_SID = re.compile(r"^S-1-\d+(-\d+)*$", re.IGNORECASE)
 
 
 @handles("grant_content_read")
@@ -744,15 +770,24 @@ def grant_content_read(server: WsusServerModel, p: dict[str, Any]) -> dict[str, 
         )
     rules = server.db.content_acl()
     changed = []
-    for identity in p["Identities"] or []:
-        if not acl_grants_read(rules, str(identity)):
-            # FileSystemAccessRule(identity, 'ReadAndExecute', ContainerInherit|ObjectInherit, None,
-            # Allow): Get-Acl shows it as "ReadAndExecute, Synchronize", not inherited.
-            rules.append((str(identity), "ReadAndExecute, Synchronize", "Allow", False))
-            changed.append(str(identity))
+    for text in p["Sids"] or []:
+        if not _SID.match(str(text)):
+            raise ScriptError(
+                'New-Object : Exception calling ".ctor" with "1" argument(s): "Value was invalid.\r\n'
+                'Parameter name: sddlForm"',
+                error_id="ConstructorInvokedThrowException,Microsoft.PowerShell.Commands.NewObjectCommand",
+                category="InvalidOperation",
+                exception_type="System.Management.Automation.MethodInvocationException",
+            )
+        sid = str(text).upper()
+        if not acl_grants_read(rules, sid):
+            # FileSystemAccessRule(sid, 'ReadAndExecute', ContainerInherit|ObjectInherit, None, Allow):
+            # Get-Acl shows it as "ReadAndExecute, Synchronize", not inherited.
+            rules.append((sid, "ReadAndExecute, Synchronize", "Allow", False))
+            changed.append(sid)
     if changed:
         server.db.replace_content_acl(rules)
-    return {"Changed": changed, "ContentDir": content_dir, "ContentDirAcl": _acl_rules(server)}
+    return {"Changed": changed, "ContentDir": content_dir, "ContentDirAcl": server.content_acl_rules()}
 
 
 class LabHandlers:
@@ -791,6 +826,7 @@ class LabHandlers:
                 initial=spec.initial,
                 faults=model_faults(spec.faults),
                 clock=clock,
+                locale=spec.locale,
             )
             if addresses and spec.name in addresses:
                 servers[spec.name].set(LabAddress=addresses[spec.name])
@@ -815,7 +851,11 @@ class LabHandlers:
         check_connection(script, server.get("UsingSSL") == 1)
         # The WSUS service works in the background; the lab catches up whenever a server is asked.
         sync.advance(server, self.servers)
-        return [HANDLERS[snippet.name](server, parameters)]
+        token = CURRENT_SCRIPT.set(script)
+        try:
+            return [HANDLERS[snippet.name](server, parameters)]
+        finally:
+            CURRENT_SCRIPT.reset(token)
 
     def ps_version(self, endpoint: str) -> str | None:
         """The endpoint's $PSVersionTable.PSVersion (the transport sends it to every new pool)."""

@@ -7,6 +7,7 @@ servers:
     replica: true                   # -> wsus_replica
     version: "2019"                 # optional: 2022, 2019, 2016, 2012r2, 3.0-sp2 or a dotted version
     tools: [sqlcmd]                 # optional: SQL command-line tools installed (osql, sqlcmd)
+    locale: de-DE                   # optional: en-US (default), de-DE or fr-FR: the Windows language
     initial: {HostBinariesOnMicrosoftUpdate: true}   # optional: initial state, API member names
     faults: [slow, {name: transient_sync_failure, attempts: 1}]
 
@@ -22,8 +23,10 @@ SUSDB in SSEE; 2012r2: PowerShell 4.0; 2016, 2019, 2022: PowerShell 5.1; 2012 an
 a dotted WSUS version. `tools` lists the SQL command-line tools installed: `osql` (WSUS 2.0's
 %ProgramFiles%\\Update Services\\tools\\osql\\osql.exe) and `sqlcmd` (on the PATH); default none, as
 on every preset, e.g. `tools: [sqlcmd]`.
-UsingSSL (0 or 1) is the setup key's value: with 1 the server serves its administration API over
-SSL only.
+
+`initial` also takes UsingSSL (0 or 1), the setup key's value: with 1 the server serves its
+administration API over SSL only. `locale` is the language Windows was installed in: account,
+computer group and service names and event texts follow it; SIDs, ids and service names do not.
 """
 
 from __future__ import annotations
@@ -36,13 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from wsusauto.errors import UsageError
+from wsusauto.lab import locale as lab_locale
 from wsusauto.lab.faults import FaultSpec, parse_faults
 from wsusauto.lab.model import defaults
 from wsusauto.lab.model.schedule import parse_time_of_day
 from wsusauto.yamlfile import parse_yaml, read_file
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
-_SERVER_KEYS = {"name", "upstream", "replica", "initial", "faults", "version", "tools"}
+_SERVER_KEYS = {"name", "upstream", "replica", "initial", "faults", "version", "tools", "locale"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class ServerSpec:
     faults: tuple[FaultSpec, ...] = ()
     version: str | None = None
     tools: tuple[str, ...] = ()  # the SQL command-line tools installed (defaults.SQL_TOOLS)
+    locale: str = lab_locale.DEFAULT_LOCALE
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,7 @@ def topology_from_dict(data: Any, source: str = "<topology>") -> Topology:
                 faults=parse_faults(entry.get("faults"), where),
                 version=version,
                 tools=tuple(tools),
+                locale=lab_locale.check_locale(entry.get("locale", lab_locale.DEFAULT_LOCALE), where),
             )
         )
     for spec in specs:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.errors import UsageError
-from wsusauto.facts import Facts
+from wsusauto.facts import BUILTIN_GROUP_IDS, Facts
 from wsusauto.operations.base import Argument, Change, Operation, OperationRefused, Plan
 
 REPLICA_REFUSAL = (
@@ -41,9 +41,6 @@ def refuse_on_replica(facts: Facts, what: str) -> None:
         )
 
 
-BUILTIN_GROUPS = ("All Computers", "Unassigned Computers")
-
-
 class ComputerGroups(Operation):
     name = "computer_groups"
     arguments = {
@@ -57,9 +54,6 @@ class ComputerGroups(Operation):
     def check_combination(self, args: dict[str, Any], where: str) -> None:
         if not all(isinstance(c, str) and c.strip() for c in args["computers"]):
             raise UsageError(f"{where}: computer_groups computers must be a list of computer names")
-        for key in ("group", "from_group"):
-            if args.get(key, "").lower() in (g.lower() for g in BUILTIN_GROUPS):
-                raise UsageError(f"{where}: WSUS manages '{args[key]}' itself; name a group of your own")
         if args.get("state", "present") == "absent" and ({"from_group", "create"} & set(args)):
             raise UsageError(
                 f"{where}: computer_groups with state: absent takes no from_group or create "
@@ -70,7 +64,14 @@ class ComputerGroups(Operation):
 
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
         groups = {name.lower(): (name, members) for name, members in facts.computer_target_groups.items()}
-        known = {c.lower(): c for c in facts.computer_target_groups.get("All Computers", ())}
+        # The built-in groups by id: their names depend on the server's language ("Alle Computer").
+        ids = {name.lower(): group_id for name, group_id in facts.computer_target_group_ids.items()}
+        for key in ("group", "from_group"):
+            if key in args and ids.get(args[key].lower()) in BUILTIN_GROUP_IDS:
+                raise OperationRefused(
+                    f"{facts.host}: WSUS manages '{args[key]}' itself; name a group of your own"
+                )
+        known = {c.lower(): c for c in facts.all_computers}
         unknown = [c for c in args["computers"] if c.lower() not in known]
         if unknown:
             raise OperationRefused(

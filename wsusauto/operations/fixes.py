@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wsusauto.checks.services import BITS_SERVICE, NETWORK_SERVICE, USERS, WSUS_SERVICE, has_read
+from wsusauto.checks.services import BITS_SERVICE, WSUS_SERVICE, has_read, missing_read
 from wsusauto.facts import SETUP_REGISTRY_PATH, Facts, gather_facts
 from wsusauto.operations.base import (
     READY_TIMEOUT_SECONDS,
@@ -208,9 +208,7 @@ class BitsForeground(_Fix):
 def _missing_read(facts: Facts) -> list[str]:
     if not facts.stores_updates_locally:
         return []
-    return [
-        identity for identity in (NETWORK_SERVICE, USERS) if not has_read(facts.content_dir_acl, identity)
-    ]
+    return missing_read(facts.content_dir_acl)
 
 
 class ContentPermissions(Operation):
@@ -220,11 +218,11 @@ class ContentPermissions(Operation):
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
         missing = _missing_read(facts)
         return Plan(
-            tuple(Change(f"ContentDirAcl[{identity}]", "no Read", "ReadAndExecute") for identity in missing),
+            tuple(Change(f"ContentDirAcl[{sid}]", "no Read", "ReadAndExecute") for sid in missing),
             "grant_content_read",
-            {"SetupRegistryPath": SETUP_REGISTRY_PATH, "Identities": missing},
+            {"SetupRegistryPath": SETUP_REGISTRY_PATH, "Sids": missing},
         )
 
     def took(self, after: Facts, change: Change) -> bool:
-        identity = change.member[len("ContentDirAcl[") : -1]
-        return has_read(after.content_dir_acl, identity)
+        sid = change.member[len("ContentDirAcl[") : -1]
+        return has_read(after.content_dir_acl, sid)

@@ -154,15 +154,7 @@ LAB_CAPABILITIES: dict[str, type] = {"LabApiBitsForeground": bool, "SqlServerNam
 # (its PortNumber is the server's PortNumber). Absent: 0.
 SETUP_KEY_VALUES: dict[str, type] = {"UsingSSL": int}
 
-# Win32_Service DisplayName, for the Service Control Manager's 7036/7040 messages.
-SERVICE_DISPLAY_NAMES = {
-    "WsusService": "WSUS Service",  # "Update Services" on WSUS 3.0 (SSEE), see display_name()
-    "BITS": "Background Intelligent Transfer Service",
-    "W3SVC": "World Wide Web Publishing Service",
-    "MSSQL$MICROSOFT##WID": "Windows Internal Database",
-    "MSSQL$MICROSOFT##SSEE": "Windows Internal Database (MICROSOFT##SSEE)",
-}
-
+# Win32_Service DisplayName per language: wsusauto.lab.locale.
 DEFAULT_SERVICES = {
     "WsusService": ("Running", "Auto"),
     "BITS": ("Running", "Manual"),

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from wsusauto.lab import locale as lab_locale
 from wsusauto.lab.catalog import catalog, updates_for
 from wsusauto.lab.model import defaults
 from wsusauto.lab.model.schedule import next_sync_time
@@ -19,7 +20,6 @@ SCM_PROVIDER = "Service Control Manager"  # System log: 7036 state changes, 7040
 # SUSDB's own update events (IUpdateEvent, source Server), kept apart from the Application log.
 UPDATE_EVENT_SOURCE = "WSUS server update events"
 DOWNLOAD_FAILED_EVENT = 364  # WsusEventId.ContentSynchronizationFileDownloadFailed
-_START_TYPE_WORDS = {"Auto": "auto start", "Manual": "demand start", "Disabled": "disabled"}
 
 Clock = Callable[[], dt.datetime]
 
@@ -35,17 +35,19 @@ def iso(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# Seeds 001/002: the update storage folder needs at least Read for these two.
-CONTENT_READERS = ("NT AUTHORITY\\NETWORK SERVICE", "BUILTIN\\Users")
+# "Issues with Synchronization" and "Synchronization issues": the update storage folder needs at least
+# Read for the network service (S-1-5-20) and for users (S-1-5-32-545), whatever Windows calls them.
+CONTENT_READERS = ("S-1-5-20", "S-1-5-32-545")
 READ_RIGHTS = ("Read", "ReadAndExecute", "Modify", "FullControl", "ReadData", "ListDirectory")
 
 
 def acl_grants_read(rules: list[tuple[str, str, str, bool]], identity: str) -> bool:
-    """An allowing rule with a Read-ish right for this identity (compared case-insensitively), as
-    grant_content_read.ps1 tests it."""
+    """An allowing rule with a Read-ish right for this account (compared by SID: an account's name
+    in any of the lab's languages, or its SID), as grant_content_read.ps1 tests it."""
+    sid = lab_locale.sid_of(identity)
     return any(
         kind == "Allow"
-        and who.lower() == identity.lower()
+        and lab_locale.sid_of(who) == sid
         and any(right.strip() in READ_RIGHTS for right in rights.split(","))
         for who, rights, kind, _inherited in rules
     )
@@ -86,8 +88,10 @@ class WsusServerModel:
         initial: Mapping[str, Any] | None = None,
         faults: Mapping[str, dict[str, Any]] | None = None,
         clock: Clock | None = None,
+        locale: str | None = None,
     ) -> None:
         self.name = name
+        self._locale = locale or lab_locale.DEFAULT_LOCALE
         self.clock = clock or utc_now
         # The other lab servers in this process (set by the lab): what this server reaches by name.
         self.lab_peers: Mapping[str, WsusServerModel] = {}
@@ -128,6 +132,8 @@ class WsusServerModel:
             "LabPSVersion": preset.ps_version,
             "LabOSCaption": preset.os_caption,
             "LabOSVersion": preset.os_version,
+            # The language Windows was installed in: account, group and service names, event texts.
+            "LabLocale": self._locale,
             _PASSWORD_KEY: "",
         }
 
@@ -268,10 +274,13 @@ class WsusServerModel:
     def set_service(self, name: str, state: str, start_mode: str) -> None:
         self.db.set_service(name, state, start_mode)
 
+    @property
+    def locale(self) -> str:
+        return str(self.db.get("LabLocale", None) or lab_locale.DEFAULT_LOCALE)
+
     def service_display_name(self, name: str) -> str:
-        if name == "WsusService" and str(self.get("Version")).split(".")[0] in ("2", "3"):
-            return "Update Services"  # WSUS 3.0 and earlier
-        return defaults.SERVICE_DISPLAY_NAMES.get(name, name)
+        wsus3 = str(self.get("Version")).split(".")[0] in ("2", "3")  # "Update Services"
+        return lab_locale.service_display_name(name, self.locale, wsus3=wsus3)
 
     def change_service(self, name: str, *, state: str | None = None, start_mode: str | None = None) -> None:
         """What the Service Control Manager does, with its System log events: 7036 for a state
@@ -282,15 +291,14 @@ class WsusServerModel:
         self.db.set_service(name, new_state, new_mode)
         display = self.service_display_name(name)
         if new_mode != old_mode:
-            before, after = (_START_TYPE_WORDS.get(m, m) for m in (old_mode, new_mode))
             self.add_event(
                 7040,
-                f"The start type of the {display} service was changed from {before} to {after}.",
+                lab_locale.start_type_message(display, old_mode, new_mode, self.locale),
                 provider=SCM_PROVIDER,
             )
         if new_state != old_state:
             self.add_event(
-                7036, f"The {display} service entered the {new_state.lower()} state.", provider=SCM_PROVIDER
+                7036, lab_locale.service_state_message(display, new_state, self.locale), provider=SCM_PROVIDER
             )
 
     def service_events(self, limit: int = 50) -> list[tuple[int, str, str]]:
@@ -378,6 +386,32 @@ class WsusServerModel:
 
     # -- the facts snippet's view ------------------------------------------------------------
 
+    def localized_groups(self, groups: Mapping[str, list[str]]) -> dict[str, Any]:
+        """ComputerTargetGroups (display name -> computers) and ComputerTargetGroupIds (display name
+        -> id) as get_facts reads them: the built-in groups under their names in this locale."""
+        return {
+            "ComputerTargetGroups": {
+                lab_locale.group_name(key, self.locale): list(members) for key, members in groups.items()
+            },
+            "ComputerTargetGroupIds": {
+                lab_locale.group_name(key, self.locale): lab_locale.group_id(key) for key in groups
+            },
+        }
+
+    def content_acl_rules(self) -> list[dict[str, Any]]:
+        """The content folder's rules as get_facts and grant_content_read report them: the account
+        as this Windows names it, and its SID."""
+        return [
+            {
+                "IdentityReference": lab_locale.account_name(i, self.locale),
+                "Sid": lab_locale.sid_of(i),
+                "FileSystemRights": r,
+                "AccessControlType": t,
+                "IsInherited": h,
+            }
+            for i, r, t, h in self.db.content_acl()
+        ]
+
     def facts(
         self,
         *,
@@ -437,9 +471,9 @@ class WsusServerModel:
                     "SynchronizationStatus",
                     "ContentDir",
                     "SqlServerName",
-                    "ComputerTargetGroups",
                 )
             },
+            **self.localized_groups(c["ComputerTargetGroups"]),
             "HasProxyPassword": self.has_proxy_password,
             # Probed with Get-Member: only where the API has the member (LabApiBitsForeground).
             "BitsDownloadPriorityForeground": self.bits_foreground if c.get("LabApiBitsForeground") else None,
@@ -453,10 +487,7 @@ class WsusServerModel:
                 for name, (state, mode) in self.db.services().items()
                 if name.lower() in wanted
             },
-            "ContentDirAcl": [
-                {"IdentityReference": i, "FileSystemRights": r, "AccessControlType": t, "IsInherited": h}
-                for i, r, t, h in self.db.content_acl()
-            ],
+            "ContentDirAcl": self.content_acl_rules(),
             "DatabaseServerName": c["SqlServerName"],
             "DatabaseName": c["DatabaseName"],
             "IsUsingWindowsInternalDatabase": c["IsUsingWindowsInternalDatabase"],
