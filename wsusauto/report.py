@@ -64,6 +64,12 @@ def _last_sync(facts: Facts) -> str:
     return f"{info.result}{error}{when}"
 
 
+def _platform(facts: Facts) -> str:
+    """WSUS version, then the PowerShell the snippets get and where SUSDB lives."""
+    extra = [f"PS {facts.ps_version}" if facts.ps_version else "", facts.database_kind]
+    return f"{facts.version} ({', '.join(e for e in extra if e)})"
+
+
 def facts_table(results: Sequence[HostFacts]) -> Table:
     table = Table(title="WSUS servers", show_lines=False)
     table.add_column("host", no_wrap=True)
@@ -96,7 +102,7 @@ def facts_table(results: Sequence[HostFacts]) -> Table:
         status = f.update_server_status
         table.add_row(
             f.host,
-            f.version,
+            _platform(f),
             f.update_source,
             "yes" if f.is_replica_server else "no",
             "local" if f.stores_updates_locally else "Microsoft Update",

@@ -9,11 +9,15 @@ import sqlite3
 
 import pytest
 from pypsrp.powershell import RunspacePool
+from rich.console import Console
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.diagnose import diagnose_fleet, fix_fleet
 from wsusauto.facts import gather_facts
+from wsusauto.fleet import collect_facts
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations.fixes import SSEE_PIPE, WID_PIPE, BitsForeground
+from wsusauto.report import print_facts_table
 from wsusauto.session import Session, new_wsman
 
 RANGE = ["range_header_unsupported"]
@@ -93,6 +97,27 @@ def test_each_preset_reports_what_it_runs_on(lab, host):
     assert facts.bits_download_priority_foreground is None
 
 
+def test_the_report_and_the_range_finding_show_the_platform_and_where_susdb_lives(lab):
+    inventory = lab_inventory(lab)
+    hosts = inventory.select("all")
+    console = Console(width=250, record=True)
+    print_facts_table(collect_facts(inventory, hosts, forks=4), console)
+    text = console.export_text()
+    assert "3.2.7600.226 (PS 2.0, SSEE)" in text
+    assert "6.3.9600.16384 (PS 4.0, WID)" in text
+    assert "10.0.20348.1 (PS 5.1.20348.1, WID)" in text
+    assert "10.0.17763.678 (PS 5.1.17763.1, SQL Server)" in text  # remote-sql
+    diagnosis = diagnose_fleet(inventory, hosts, forks=4)
+    evidence = {
+        host: next(f.evidence for f in found if f.check == "range-protocol")
+        for host, found in diagnosis.findings.items()
+    }
+    where = {host: (e["database"], e["sql_server_name"]) for host, e in evidence.items()}
+    assert where["v30"] == ("SSEE", "V30\\MICROSOFT##SSEE")
+    assert where["s16"] == ("WID", "MICROSOFT##WID")
+    assert where["remote-sql"] == ("SQL Server", "SQL01\\WSUS")
+
+
 @pytest.mark.parametrize("host", list(PRESETS))
 def test_the_fix_works_on_each_preset_without_osql_or_sqlcmd_through_sqlclient(lab, host):
     pipe = PRESETS[host][5]
@@ -146,6 +171,16 @@ def test_a_remote_sql_server_is_reported_as_needing_the_sql_step_there(lab):
     facts = gather_facts(lab.sessions["remote-sql"])
     assert facts.database_kind == "SQL Server" and not facts.is_using_windows_internal_database
     assert facts.services["WsusService"].state == "Running"
+
+    # diagnose --fix shows the finding's fix as failed, with the cause, and the finding standing.
+    inventory = lab_inventory(lab)
+    diagnosis = diagnose_fleet(inventory, [inventory.hosts["remote-sql"]])
+    (fixed,) = fix_fleet(inventory, diagnosis, arguments={"synchronize": False})["remote-sql"]
+    assert (fixed.operation, fixed.status) == ("bits_foreground", "failed")
+    assert fixed.message == result.message
+    assert "range-protocol" in {
+        f.check for f in diagnose_fleet(inventory, [inventory.hosts["remote-sql"]]).findings["remote-sql"]
+    }
 
 
 @pytest.mark.parametrize(("host", "major_minor"), [("v30", "2.0"), ("r2", "4.0"), ("s22", "5.1")])

@@ -159,12 +159,16 @@ def _range_protocol(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
                 "message": newest.message[:600],
                 "updates_needing_files": facts.update_server_status.updates_needing_files_count,
                 "bits_download_priority_foreground": facts.bits_download_priority_foreground,
+                "database": facts.database_kind,
+                "sql_server_name": facts.sql_server_name,
             },
             "The proxy environment does not support HTTP 1.1. Make BITS download in the foreground "
             "(BitsDownloadPriorityForeground=1): net stop WSUSService; osql -S <instance> -E -b -n -Q "
             '"USE SUSDB update tbConfigurationC set BitsDownloadPriorityForeground=1"; net start '
             "WSUSService; then synchronize (the fix: playbooks/fix-range-header.yml, or wsusauto "
-            "diagnose --fix; it uses the API where the server has the setting).",
+            "diagnose --fix; it uses the API where the server has the setting, else osql, sqlcmd or .NET's "
+            "SqlClient over the internal database's named pipe; SUSDB on another SQL Server needs the SQL "
+            "step run on that machine).",
         )
     ]
 
