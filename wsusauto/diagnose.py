@@ -27,7 +27,7 @@ from wsusauto.fleet import SessionFactory, for_each_host
 from wsusauto.inventory import Host, Inventory
 from wsusauto.journal import Journal
 from wsusauto.operations import get_operation
-from wsusauto.probes import failed_updates, probe_upstream, upstream_copies
+from wsusauto.probes import failed_updates, inactive_approvals, probe_upstream, upstream_copies
 
 
 def host_evidence(session: Any, host: Host, inventory: Inventory) -> HostEvidence:
@@ -125,6 +125,7 @@ def diagnose_fleet(
             diagnosis.failed[outcome.host] = str(outcome.error)
     fleet = fleet_of(inventory, diagnosis.evidence, max_concurrent_per_upstream)
     _compare_with_upstreams(inventory, diagnosis, fleet, forks, deadline, session_factory)
+    _list_inactive_approvals(inventory, diagnosis, fleet, forks, deadline, session_factory)
     fleet = fleet_of(inventory, diagnosis.evidence, max_concurrent_per_upstream)
     diagnosis.findings = run_checks(fleet)
     return diagnosis
@@ -166,6 +167,46 @@ def _compare_with_upstreams(
             diagnosis.evidence[host] = _replace(evidence, probe_errors=(*evidence.probe_errors, problem))
         else:
             diagnosis.evidence[host] = _replace(evidence, upstream_copies=found)
+
+
+def _list_inactive_approvals(
+    inventory: Inventory,
+    diagnosis: Diagnosis,
+    fleet: Fleet,
+    forks: int,
+    deadline: float,
+    session_factory: SessionFactory | None,
+) -> None:
+    """Third pass: where a replica's approved count differs from its parent's, the parent runs
+    ``wsusutil listinactiveapprovals`` ("Issues with Synchronization": a language change on the
+    parent leaves approvals the replicas do not get), once per parent."""
+    parents = set()
+    for host, evidence in diagnosis.evidence.items():
+        parent = fleet.upstream_of(host)
+        if evidence.facts.is_replica_server and parent is not None:
+            mine = evidence.facts.update_server_status.approved_update_count
+            if mine != parent.facts.update_server_status.approved_update_count:
+                parents.add(parent.host)
+    if not parents:
+        return
+    outcomes = for_each_host(
+        inventory,
+        [inventory.hosts[name] for name in sorted(parents)],
+        lambda session, host: inactive_approvals(session),
+        forks=forks,
+        deadline=deadline,
+        session_factory=session_factory,
+        thread_name="approvals",
+    )
+    for outcome in outcomes:
+        evidence = diagnosis.evidence[outcome.host]
+        if outcome.value is not None:
+            diagnosis.evidence[outcome.host] = _replace(evidence, inactive_approvals=outcome.value)
+        else:
+            problem = f"wsusutil listinactiveapprovals: {outcome.error}"
+            diagnosis.evidence[outcome.host] = _replace(
+                evidence, probe_errors=(*evidence.probe_errors, problem)
+            )
 
 
 def _replace(evidence: HostEvidence, **changes: Any) -> HostEvidence:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wsusauto.checks.base import FailedUpdate, UpstreamCopy, UpstreamProbe
-from wsusauto.facts import Facts
+from wsusauto.checks.base import FailedUpdate, InactiveApprovals, UpstreamCopy, UpstreamProbe
+from wsusauto.facts import SETUP_REGISTRY_PATH, Facts
 
 UPSTREAM_CONNECT_TIMEOUT_MS = 3000
 MAX_FAILED_UPDATES = 50
@@ -77,3 +77,11 @@ def upstream_copies(session: Any, update_ids: Sequence[str]) -> dict[str, Upstre
         )
         for u in _as_list(raw["Found"])
     }
+
+
+def inactive_approvals(session: Any) -> InactiveApprovals:
+    """``wsusutil listinactiveapprovals`` on this server (the tool from the setup key's TargetDir)."""
+    raw = session.invoke("list_inactive_approvals", read_only=True, SetupRegistryPath=SETUP_REGISTRY_PATH)
+    lines = raw["Lines"]
+    lines = [lines] if isinstance(lines, str) else _as_list(lines)  # one line comes unrolled
+    return InactiveApprovals(str(raw["Tool"]), int(raw["ExitCode"]), tuple(str(line) for line in lines))

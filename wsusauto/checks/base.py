@@ -77,6 +77,16 @@ class UpstreamCopy:
 
 
 @dataclass(frozen=True)
+class InactiveApprovals:
+    """What ``wsusutil listinactiveapprovals`` printed on a server (its format is not documented:
+    the lines as they came, for a person to read)."""
+
+    tool: str  # the WsusUtil.exe that ran (<TargetDir>\Tools\WsusUtil.exe)
+    exit_code: int
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class HostEvidence:
     host: str  # inventory name
     facts: Facts
@@ -87,6 +97,8 @@ class HostEvidence:
     failed_updates: tuple[FailedUpdate, ...] = ()
     failed_update_count: int = 0
     upstream_copies: Mapping[str, UpstreamCopy] | None = None  # update id -> copy; None: not looked up
+    # On a parent whose replica's approved count differs from its own; None: not asked.
+    inactive_approvals: InactiveApprovals | None = None
     probe_errors: tuple[str, ...] = ()  # evidence that could not be gathered, in words
 
 

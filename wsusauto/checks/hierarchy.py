@@ -75,27 +75,42 @@ def _approvals_mismatch(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
     languages = (
         "all" if parent.facts.all_update_languages_enabled else list(parent.facts.enabled_update_languages)
     )
+    details = {
+        "approved_here": mine,
+        "parent": parent.host,
+        "approved_on_parent": theirs,
+        "parent_languages": languages,
+        "replica_languages": "all"
+        if facts.all_update_languages_enabled
+        else list(facts.enabled_update_languages),
+        "last_sync": last.end_time.isoformat() if last.end_time else None,
+    }
+    listed = parent.inactive_approvals
+    if listed is not None:
+        details["inactive_approvals_on_parent"] = list(listed.lines[:_MAX_LINES])
+        details["inactive_approvals_lines"] = len(listed.lines)
+        details["wsusutil"] = listed.tool
+        details["wsusutil_exit_code"] = listed.exit_code
+        found = f"the list {WSUSUTIL} listinactiveapprovals printed on {parent.host} is in the evidence"
+    else:
+        problems = [p for p in parent.probe_errors if "listinactiveapprovals" in p]
+        if problems:
+            details["inactive_approvals_error"] = problems[0]
+        found = f"list the inactive approvals on {parent.host} with {WSUSUTIL} listinactiveapprovals"
     return [
         APPROVALS_MISMATCH.finding(
             evidence,
             "warning",
             f"{mine} updates approved here, {theirs} on the parent {parent.host}",
-            {
-                "approved_here": mine,
-                "parent": parent.host,
-                "approved_on_parent": theirs,
-                "parent_languages": languages,
-                "replica_languages": "all"
-                if facts.all_update_languages_enabled
-                else list(facts.enabled_update_languages),
-                "last_sync": last.end_time.isoformat() if last.end_time else None,
-            },
+            details,
             "This might occur if the language settings on the parent server were changed after it first "
-            "synchronized: replicas synchronize only active approvals. On the parent, list the inactive "
-            f"approvals with {WSUSUTIL} listinactiveapprovals (and remove them with "
-            "removeinactiveapprovals when they are not needed).",
+            f"synchronized: replicas synchronize only active approvals. {found[0].upper()}{found[1:]} "
+            "(remove them with removeinactiveapprovals when they are not needed).",
         )
     ]
+
+
+_MAX_LINES = 50  # of wsusutil's output in a finding's evidence
 
 
 APPROVALS_MISMATCH = Check(

@@ -584,6 +584,20 @@ def decline_updates(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any
     return {"Updates": answers, "NotFound": unknown}
 
 
+@handles("list_inactive_approvals")
+def list_inactive_approvals(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    _setup_key(p["SetupRegistryPath"])
+    target = str(server.get("TargetDir"))
+    tool = target.rstrip("\\") + "\\Tools\\WsusUtil.exe"  # Join-Path, twice
+    installed = server.get("LabWsusUtil")
+    if installed is False:  # Test-Path finds nothing there: the snippet's own error
+        raise ScriptError(f"WsusUtil.exe is not at {tool} (TargetDir in the setup key: '{target}').")
+    # UNSURE: the tool's output format is not documented; the lab prints the title of each update
+    # whose approval went inactive (approved, but its language is no longer enabled), one a line.
+    inactive = [u["Title"] for u in server.updates() if u["IsApproved"] and not u["ApprovalActive"]]
+    return {"Tool": tool, "ExitCode": 0, "Lines": inactive}
+
+
 # -- troubleshooting: services (Win32_Service, Set-/Start-/Stop-/Restart-Service) ---------------
 
 

@@ -127,6 +127,8 @@ CONFIGURATION: dict[str, tuple[type, Any]] = {
     "SyncDurationSeconds": (int, 3),
     "SynchronizationProgress": (dict, {"TotalItems": 0, "ProcessedItems": 0, "Phase": "NotProcessing"}),
     "ContentDir": (str, "C:\\WSUS"),
+    # The setup key's TargetDir: the WSUS installation folder; WsusUtil.exe is in its Tools folder.
+    "TargetDir": (str, "C:\\Program Files\\Update Services"),
     # group name -> computers (FullDomainName); every computer is also in "All Computers".
     "ComputerTargetGroups": (dict, {"All Computers": [], "Unassigned Computers": []}),
     "UpdateServerStatus": (
@@ -147,7 +149,8 @@ CONFIGURATION: dict[str, tuple[type, Any]] = {
 # the tbConfigurationC column) or fixed by the version unless given (the Lab* capability above, and
 # the setup key's SqlServerName: another machine's name puts SUSDB on a remote SQL Server).
 TABLE_KEYS = ("Services", "ContentDirAcl", "BitsDownloadPriorityForeground")
-LAB_CAPABILITIES: dict[str, type] = {"LabApiBitsForeground": bool, "SqlServerName": str}
+LAB_CAPABILITIES: dict[str, type] = {"LabApiBitsForeground": bool, "SqlServerName": str, "LabWsusUtil": bool}
+# LabWsusUtil (default true): WSUS installed WsusUtil.exe in <TargetDir>\Tools; false: it is not there.
 
 # Values of the setup key (HKLM\SOFTWARE\Microsoft\Update Services\Server\Setup) a topology's
 # `initial` may give besides ContentDir: UsingSSL 1 = the administration API is served over SSL only
