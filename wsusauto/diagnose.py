@@ -5,10 +5,10 @@
 
 Evidence is gathered in two passes, each server with its own Session: first every server's facts
 and what it sees of its upstream (the name resolved and the port tried *from that server*, as the
-seed's ping test asks, and the updates whose download failed there); then each upstream is asked
-about the updates its downstream servers failed to download. The checks themselves are pure
-(``wsusauto.checks``). Nothing here changes a server, except ``fix_fleet``, which runs the fix
-operations the findings name (check mode changes nothing).
+ping test of "Issues with Synchronization" asks, and the updates whose download failed there); then
+each upstream is asked about the updates its downstream servers failed to download. The checks
+themselves are pure (``wsusauto.checks``). Nothing here changes a server, except ``fix_fleet``, which
+runs the fix operations the findings name (check mode changes nothing).
 """
 
 from __future__ import annotations

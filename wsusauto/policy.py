@@ -1,7 +1,8 @@
 """The documented synchronization retry policy, as tenacity objects.
 
-Seeds 000/001: if a replica fails to synchronize with its upstream server, it "retries twice at
-approximately fifteen-minute intervals"; if both retries fail, it waits for the next scheduled time.
+"Running WSUS 3.0 SP2 in Replica Mode" and "Issues with Synchronization": if a replica fails to
+synchronize with its upstream server, it will "retry the synchronization twice at approximately
+fifteen-minute intervals"; if both retries fail, it waits for the next scheduled time.
 So a failed sync whose cause can pass (upstream unreachable or busy, timeouts, catalog sync errors,
 updates the upstream is still downloading) is tried again after ~15 minutes, at most twice. A
 cause that waiting cannot fix (authentication, proxy credentials, incompatible protocol version,

@@ -6,7 +6,7 @@ A run, play by play:
    intended hierarchy (self-upstream, cycles, unknown upstreams): a mistake stops the run here,
    before any server is contacted;
 2. read every host's facts (``forks`` at a time); check that each hierarchy the play touches
-   uses one update storage option (seed 002): a mismatch stops the run, nothing changed;
+   uses one update storage option ("Synchronization issues"): a mismatch stops the run, nothing changed;
 3. work through the hosts in ``serial`` batches (split at hierarchy waves with
    ``order: hierarchy``), each host running its tasks in order; a failed host never stops the
    others; ``max_fail_percentage`` ends the run after a batch that fails too many.

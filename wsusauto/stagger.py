@@ -1,11 +1,11 @@
 """The stagger planner: synchronization schedules that never overload an upstream server. Pure.
 
-Seed 000: with many replicas on one upstream server, "you should not schedule synchronization to
-run at the same time on each replica server". The plan holds in the worst case:
+"Running WSUS 3.0 SP2 in Replica Mode": with many replicas on one upstream server, "you should not
+schedule synchronization to run at the same time on each replica server". The plan holds in the worst case:
 
 - WSUS adds a random offset (up to ``offset``, 30 minutes by default) to each scheduled start;
-- a failed sync is retried twice at about 15-minute intervals (seeds 000/001), which loads the
-  upstream again;
+- a failed sync is retried twice at about 15-minute intervals ("Running WSUS 3.0 SP2 in Replica
+  Mode", "Issues with Synchronization"), which loads the upstream again;
 - so one scheduled sync of server ``s`` may keep its upstream busy anywhere in
   ``[t, t + offset + 3 * duration(s) + 2 * (retry_interval + retry_jitter))``: its *reservation*;
 - a downstream server starts only after its upstream's own reservation has ended, so it sees fresh

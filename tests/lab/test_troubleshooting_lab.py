@@ -196,7 +196,7 @@ def test_an_upstream_that_is_down_resolves_but_refuses(lab):
     hidden_by_address = connection(lab, "wsus-eu", address(lab, "wsus-hidden"), 8530)
     assert (
         hidden_by_address["Resolved"] is True and hidden_by_address["PortOpen"] is True
-    )  # the seed's workaround
+    )  # the workaround "Issues with Synchronization" gives: the IP address
 
 
 # -- a healthy server shows no evidence -----------------------------------------------------------

@@ -1,10 +1,11 @@
-"""Troubleshooting checks: the seeds' procedures as pure functions, evidence in, findings out.
+"""Troubleshooting checks: Microsoft's troubleshooting procedures as pure functions, evidence in,
+findings out.
 
     from wsusauto.checks import run_checks
     findings = run_checks(fleet)          # host -> [Finding], every host of the fleet
 
-Each check has a stable id (the ``check`` of its findings), a title, the seed section its remedy
-comes from, and, where Microsoft documents one, the operation that fixes it. When a more specific
+Each check has a stable id (the ``check`` of its findings), a title, the document and section its
+remedy comes from, and, where Microsoft documents one, the operation that fixes it. When a more specific
 finding explains a host's failed last synchronization (the check lists that SynchronizationError
 in ``explains``), the failure becomes part of that finding's evidence instead of a finding of its
 own: one problem, one finding.

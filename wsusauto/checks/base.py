@@ -15,10 +15,10 @@ from wsusauto.facts import Facts
 
 SEVERITIES = ("error", "warning", "info")
 
-# The seeds the remedies come from (shared/seeds): Microsoft's own troubleshooting texts.
-SEED_REPLICA = "Running WSUS 3.0 SP2 in Replica Mode (TechNet dd939893)"
-SEED_ISSUES = "Issues with Synchronization (TechNet cc708514, WSUS 3.0 SP2)"
-SEED_SYNC_ISSUES = "Synchronization issues (TechNet cc708426)"
+# Microsoft's documents the remedies come from, cited by title (and TechNet id) in every finding.
+DOC_REPLICA_MODE = "Running WSUS 3.0 SP2 in Replica Mode (TechNet dd939893)"
+DOC_ISSUES_WITH_SYNCHRONIZATION = "Issues with Synchronization (TechNet cc708514, WSUS 3.0 SP2)"
+DOC_SYNCHRONIZATION_ISSUES = "Synchronization issues (TechNet cc708426)"
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class Finding:
     severity: str  # error | warning | info
     title: str
     evidence: Mapping[str, Any]  # plain JSON values: what was seen, where
-    remedy: str  # what to do, quoting or citing the seed
-    source: str  # the seed and section the remedy comes from
+    remedy: str  # what to do, quoting or citing Microsoft's document
+    source: str  # the document (by title) and section the remedy comes from
     fix: str | None = None  # the operation that applies the documented fix, if there is one
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,7 +90,7 @@ class InactiveApprovals:
 class HostEvidence:
     host: str  # inventory name
     facts: Facts
-    address: str = ""  # how the inventory reaches it (ansible_host): an IP is the seed's work-around
+    address: str = ""  # how the inventory reaches it (ansible_host): an IP is the documented work-around
     intended_upstream: str | None = None  # inventory host (wsus_upstream), None: Microsoft Update
     intended_replica: bool = False
     upstream_probe: UpstreamProbe | None = None  # None: syncs from Microsoft Update, or not probed

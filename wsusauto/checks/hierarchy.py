@@ -4,9 +4,9 @@ configuration against the inventory's intended hierarchy, and schedules that col
 from __future__ import annotations
 
 from wsusauto.checks.base import (
-    SEED_ISSUES,
-    SEED_REPLICA,
-    SEED_SYNC_ISSUES,
+    DOC_ISSUES_WITH_SYNCHRONIZATION,
+    DOC_REPLICA_MODE,
+    DOC_SYNCHRONIZATION_ISSUES,
     Check,
     Finding,
     Fleet,
@@ -47,7 +47,7 @@ def _storage_option(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
 STORAGE_OPTION = Check(
     "storage-option-consistency",
     "The whole hierarchy uses one update storage option",
-    f"{SEED_SYNC_ISSUES}: Check update storage options",
+    f"{DOC_SYNCHRONIZATION_ISSUES}: Check update storage options",
     _storage_option,
     explains=frozenset({"UssOtherError"}),
 )
@@ -116,8 +116,8 @@ _MAX_LINES = 50  # of wsusutil's output in a finding's evidence
 APPROVALS_MISMATCH = Check(
     "approvals-mismatch",
     "A replica's approved updates match its parent's",
-    f"{SEED_ISSUES}: The number of updates that are approved on a parent upstream server does not match "
-    "the number of approved updates on a replica server",
+    f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: The number of updates that are approved on a parent upstream "
+    "server does not match the number of approved updates on a replica server",
     _approvals_mismatch,
 )
 
@@ -231,7 +231,7 @@ def _hierarchy_consistency(evidence: HostEvidence, fleet: Fleet) -> list[Finding
 HIERARCHY = Check(
     "hierarchy-consistency",
     "Update source, replica flag, version and languages agree with the hierarchy",
-    f"{SEED_REPLICA}: To designate any WSUS server as a downstream replica",
+    f"{DOC_REPLICA_MODE}: To designate any WSUS server as a downstream replica",
     _hierarchy_consistency,
 )
 
@@ -276,6 +276,6 @@ def _schedule_collisions(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
 SCHEDULE_COLLISIONS = Check(
     "schedule-collisions",
     "Downstream servers' schedules can overlap at their upstream server",
-    f"{SEED_REPLICA}: Replica server synchronization",
+    f"{DOC_REPLICA_MODE}: Replica server synchronization",
     _schedule_collisions,
 )

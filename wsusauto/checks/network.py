@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from wsusauto.checks.base import SEED_ISSUES, Check, Finding, Fleet, HostEvidence
+from wsusauto.checks.base import DOC_ISSUES_WITH_SYNCHRONIZATION, Check, Finding, Fleet, HostEvidence
 
 
 def _short(name: str) -> str:
@@ -79,7 +79,7 @@ def _upstream_name(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
 UPSTREAM_NAME = Check(
     "upstream-name",
     "The upstream server's name resolves from the downstream server and is the upstream's real name",
-    f"{SEED_ISSUES}: Check the name of the upstream WSUS server",
+    f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: Check the name of the upstream WSUS server",
     _upstream_name,
     explains=frozenset({"UssNotFound", "UssCommunicationError"}),
 )
@@ -121,7 +121,7 @@ def _upstream_port(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
 UPSTREAM_PORT = Check(
     "upstream-port",
     "The upstream server's port is reachable from the downstream server",
-    f"{SEED_ISSUES}: Check the firewall settings",
+    f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: Check the firewall settings",
     _upstream_port,
     explains=frozenset({"UssNotFound", "UssCommunicationError"}),
 )

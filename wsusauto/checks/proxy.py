@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wsusauto.checks.base import SEED_ISSUES, Check, Finding, Fleet, HostEvidence
+from wsusauto.checks.base import DOC_ISSUES_WITH_SYNCHRONIZATION, Check, Finding, Fleet, HostEvidence
 
 _REJECTED = ("407", "credential", "authenticat")
 
@@ -72,7 +72,7 @@ def _proxy_settings(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
 PROXY_SETTINGS = Check(
     "proxy-settings",
     "Proxy credentials missing or rejected; the cleartext basic-authentication option",
-    f"{SEED_ISSUES}: Check proxy server settings by using the WSUS console",
+    f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: Check proxy server settings by using the WSUS console",
     _proxy_settings,
     explains=frozenset({"ProxyError"}),
 )

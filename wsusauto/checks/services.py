@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from wsusauto.checks.base import SEED_ISSUES, SEED_SYNC_ISSUES, Check, Finding, Fleet, HostEvidence
+from wsusauto.checks.base import (
+    DOC_ISSUES_WITH_SYNCHRONIZATION,
+    DOC_SYNCHRONIZATION_ISSUES,
+    Check,
+    Finding,
+    Fleet,
+    HostEvidence,
+)
 from wsusauto.facts import AccessRule
 
 BITS_SERVICE = "BITS"
@@ -59,7 +66,7 @@ def _bits_service(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
 BITS_SERVICE_CHECK = Check(
     "bits-service",
     "BITS disabled or stopped; BITS and WSUS service start types",
-    f"{SEED_ISSUES}: Restart the BITS service",
+    f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: Restart the BITS service",
     _bits_service,
     fix="bits_service",
     explains=frozenset({"Unknown"}),
@@ -129,8 +136,8 @@ def _content_permissions(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
 CONTENT_PERMISSIONS = Check(
     "content-permissions",
     "Read for NETWORK SERVICE and Users on the update storage folder",
-    f"{SEED_ISSUES}: Verify that users and the network service have Read permissions to the local update "
-    "storage directory",
+    f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: Verify that users and the network service have Read permissions "
+    "to the local update storage directory",
     _content_permissions,
     fix="content_permissions",
 )
@@ -176,8 +183,8 @@ def _range_protocol(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
 RANGE_PROTOCOL = Check(
     "range-protocol",
     "Content file download failed: the server must support the Range protocol header",
-    f"{SEED_SYNC_ISSUES}: If you are unable to download update files to your local WSUS server, your "
-    "server might not support the necessary HTTP protocol",
+    f"{DOC_SYNCHRONIZATION_ISSUES}: If you are unable to download update files to your local WSUS "
+    "server, your server might not support the necessary HTTP protocol",
     _range_protocol,
     fix="bits_foreground",
 )

@@ -3,7 +3,7 @@ updates the upstream lacks, and WSUS 2.0 replicas that time out."""
 
 from __future__ import annotations
 
-from wsusauto.checks.base import SEED_ISSUES, Check, Finding, Fleet, HostEvidence
+from wsusauto.checks.base import DOC_ISSUES_WITH_SYNCHRONIZATION, Check, Finding, Fleet, HostEvidence
 from wsusauto.policy import SyncFailed, reason, what_to_check
 
 _MAX_LISTED = 10  # updates named in one finding's evidence; the count says how many in all
@@ -56,7 +56,7 @@ def _last_sync_error(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
 LAST_SYNC_ERROR = Check(
     "last-sync-error",
     "The last synchronization's result, error and per-update errors",
-    f"{SEED_ISSUES}: Check the error in the synchronization's Details pane",
+    f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: Check the error in the synchronization's Details pane",
     _last_sync_error,
 )
 
@@ -111,7 +111,7 @@ def _catalog_sync_events(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
 CATALOG_SYNC_EVENTS = Check(
     "catalog-sync-events",
     "Catalog synchronization failures in the event log (events 10021, 10022)",
-    f"{SEED_ISSUES}: The last catalog synchronization failed",
+    f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: The last catalog synchronization failed",
     _catalog_sync_events,
     # The catalog sync's failure is what events 10021/10022 report (an upstream internal error).
     explains=frozenset({"UssInternalError"}),
@@ -209,8 +209,8 @@ def _updates_missing_upstream(evidence: HostEvidence, fleet: Fleet) -> list[Find
 UPDATES_MISSING_UPSTREAM = Check(
     "updates-missing-upstream",
     "Updates whose download failed on a downstream server, compared with its upstream server",
-    f"{SEED_ISSUES}: On a downstream WSUS server, check that the updates are available on the upstream "
-    "WSUS server",
+    f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: On a downstream WSUS server, check that the updates are "
+    "available on the upstream WSUS server",
     _updates_missing_upstream,
 )
 
@@ -246,6 +246,6 @@ def _legacy_replica_timeout(evidence: HostEvidence, fleet: Fleet) -> list[Findin
 LEGACY_REPLICA_TIMEOUT = Check(
     "legacy-replica-timeout",
     "WSUS 2.0 replicas before SP1 time out when synchronizing",
-    f"{SEED_ISSUES}: A WSUS 2.0 replica times out when synchronizing",
+    f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: A WSUS 2.0 replica times out when synchronizing",
     _legacy_replica_timeout,
 )

@@ -289,7 +289,7 @@ def set_proxy(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
         if p["SetPassword"]:
             password = p["ProxyPassword"].reveal() if p["ProxyPassword"] is not None else ""
             server.set_proxy_password(password)
-            # proxy_credentials_expired: a new password is what the seed asks for.
+            # proxy_credentials_expired: a new password is what "Issues with Synchronization" asks for.
             server.set(LabProxyPasswordExpired=False)
     c = server.config()
     return {

@@ -30,8 +30,8 @@ from wsusauto.lab.model.server import WsusServerModel, computer_groups, content_
 
 DEFAULT_DURATION_SECONDS = 3.0
 # legacy_wsus2 on a replica: the lab's choice for "a WSUS 2.0 replica times out when synchronizing"
-# (seed 001, KB 910847): the sync runs this many times its duration, then ends Failed with
-# UssCommunicationError and .NET's "The operation has timed out".
+# ("Issues with Synchronization", KB 910847): the sync runs this many times its duration, then ends
+# Failed with UssCommunicationError and .NET's "The operation has timed out".
 LEGACY_TIMEOUT_FACTOR = 5
 TIMEOUT_TEXT = "WebException: The operation has timed out"
 BITS_NOT_RUNNING_TEXT = (
@@ -123,7 +123,8 @@ def _advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> N
 
 
 # The server's own schedule: a random offset on every scheduled start; a failed scheduled sync is
-# retried twice at about fifteen minutes, then waits for the next scheduled time (seeds 000/001).
+# retried twice at about fifteen minutes, then waits for the next scheduled time
+# ("Running WSUS 3.0 SP2 in Replica Mode", "Issues with Synchronization").
 SCHEDULE_OFFSET = dt.timedelta(minutes=30)
 RETRY_INTERVAL = dt.timedelta(minutes=15)
 RETRY_JITTER = dt.timedelta(minutes=1)

@@ -1,4 +1,4 @@
-"""Update source and replica mode (seed 000 "Running WSUS replica mode"; wsus-api.md 1.2, 1.2a).
+"""Update source and replica mode ("Running WSUS 3.0 SP2 in Replica Mode"; wsus-api.md 1.2, 1.2a).
 
 - ``update_source``: Microsoft Update, or an upstream WSUS server with port and SSL.
 - ``replica``: designate or release a replica. Save() refuses a replica that syncs from Microsoft

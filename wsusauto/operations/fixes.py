@@ -1,7 +1,8 @@
 """The documented fixes, as idempotent operations (check mode, diff, verify like the others).
 
-- ``bits_service``: BITS' startup type not Disabled (Manual, as the seed sets it) and running; the
-  WSUS service automatic and running, restarted when BITS needed repair; then a synchronization.
+- ``bits_service``: BITS' startup type not Disabled (Manual, as "Issues with Synchronization" sets
+  it) and running; the WSUS service automatic and running, restarted when BITS needed repair; then a
+  synchronization.
 - ``bits_foreground``: BitsDownloadPriorityForeground=1 (the Range-header fix), through the API
   where the server has the member, else stop WsusService, set it in SUSDB with osql ("Synchronization
   issues"), sqlcmd or .NET's SqlClient (whichever the server has, in that order), start it again
@@ -10,7 +11,7 @@
   fails and says to run the SQL step on that machine.
 - ``content_permissions``: Read for NETWORK SERVICE and Users on the update storage folder.
 
-After a repair, the seeds' last step is "retry synchronization": ``synchronize`` (default true)
+After a repair, the documents' last step is "retry synchronization": ``synchronize`` (default true)
 runs one synchronization and waits for it; its failure fails the task with the sync's error.
 """
 
@@ -38,7 +39,7 @@ WID_PIPE = r"np:\\.\pipe\MICROSOFT##WID\tsql\query"
 SSEE_PIPE = r"np:\\.\pipe\MSSQL$MICROSOFT##SSEE\sql\query"
 
 _SYNC_ARGUMENTS = {
-    "synchronize": Argument(bool),  # default true: the seeds' "retry synchronization"
+    "synchronize": Argument(bool),  # default true: the documents' "retry synchronization"
     "sync_timeout": Argument(str, check=_check_duration),  # default 2h
     "poll_interval": Argument(str, check=_check_duration),  # default 30s
 }

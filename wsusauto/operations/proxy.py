@@ -1,4 +1,4 @@
-"""Proxy settings (wsus-api.md 1.2, P6; seed 001 "proxy settings").
+"""Proxy settings (wsus-api.md 1.2, P6; "Issues with Synchronization": "Check proxy server settings").
 
 The password comes from a secret source (an environment variable or a file, never the playbook
 text), travels as a SecureString to ``SetProxyPassword`` and can never be read back: the server
