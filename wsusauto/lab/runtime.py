@@ -29,6 +29,7 @@ from wsusauto.errors import UsageError
 from wsusauto.lab.addresses import allocate
 from wsusauto.lab.clock import VirtualClock
 from wsusauto.lab.faults import EndpointFaultSettings, endpoint_fault_settings, model_faults
+from wsusauto.lab.kdc import LabRealm
 from wsusauto.lab.topology import Topology
 from wsusauto.lab.wsman import EndpointFaults, EndpointSpec, WinRMServer
 
@@ -83,6 +84,7 @@ class Lab:
         allow_unencrypted: bool = False,
         clock: Callable[[], Any] | None = None,
         time_scale: float = 1.0,
+        kerberos: bool = False,
     ) -> None:
         self.topology = topology
         self.state_dir = Path(state_dir).resolve()
@@ -97,6 +99,17 @@ class Lab:
             LabEndpoint(s.name, a, s.upstream, s.replica)
             for s, a in zip(topology.servers, addresses, strict=True)
         ]
+        # A Kerberos realm (MIT's KDC on the first server's address) for the servers whose
+        # auth_methods take Kerberos: they are the ones with keys, as domain members are.
+        self.realm: LabRealm | None = None
+        if kerberos:
+            self.realm = LabRealm(
+                self.state_dir / "kerberos",
+                address=self.endpoints[0].address,
+                user=LAB_USER,
+                password=self.password,
+                servers=[s.name for s in topology.servers if "kerberos" in s.auth_methods],
+            )
         self._server: WinRMServer | None = None
         self._ticker: Ticker | None = None
         self._handlers: Any = None
@@ -128,6 +141,8 @@ class Lab:
                 https_port=self.https_port,
                 allow_unencrypted=self.allow_unencrypted,
                 faults=_to_transport_faults(endpoint_fault_settings(by_name[e.name].faults)),
+                auth_methods=by_name[e.name].auth_methods,
+                kerberos_realm=self.realm.realm if self.realm is not None else None,
             )
             for e in chosen
         ]
@@ -136,10 +151,12 @@ class Lab:
         from wsusauto.lab.wsman.certs import ensure_ca
 
         ensure_ca(self.tls_dir)  # once, before any worker, so shards never race to create it
+        if self.realm is not None:
+            self.realm.start()
         addresses = {e.name: e.address for e in self.endpoints}
         if self.workers == 0:
             self._handlers = build_handlers(self.topology, self.state_dir, None, self.clock, addresses)
-            self._server = WinRMServer(self.specs(), self._handlers, self.tls_dir)
+            self._server = WinRMServer(self.specs(), self._handlers, self.tls_dir, self.keytab)
             self._ticker = Ticker(self._handlers, tick_interval(self.clock))
             self._ticker.start()
             try:
@@ -178,6 +195,13 @@ class Lab:
                 process.kill()
                 process.join()
         self._processes, self._pipes = [], []
+        if self.realm is not None:
+            self.realm.stop()
+
+    @property
+    def keytab(self) -> Path | None:
+        """The service keytab the endpoints accept Kerberos with (None: the lab has no realm)."""
+        return self.realm.service_keytab if self.realm is not None else None
 
     def __enter__(self) -> Lab:
         return self.start()
@@ -219,7 +243,7 @@ class Lab:
             process = context.Process(
                 target=_worker_main,
                 name=f"wsusauto-lab-{len(self._processes)}",
-                args=(child, self.topology, self.state_dir, self.specs(shard), self.clock),
+                args=(child, self.topology, self.state_dir, self.specs(shard), self.clock, self.keytab),
                 daemon=True,
             )
             process.start()
@@ -236,20 +260,37 @@ class Lab:
 
     # -- inventory ---------------------------------------------------------------------------
 
-    def inventory(self, *, auth: str = "ntlm", protocol: str = "http", cert_validation: str = "ca") -> dict:
-        """An Ansible-style inventory for this lab (lab-only credentials in clear, by design)."""
+    def inventory(
+        self,
+        *,
+        auth: str = "ntlm",
+        protocol: str = "http",
+        cert_validation: str = "ca",
+        password: bool = True,
+    ) -> dict:
+        """An Ansible-style inventory for this lab (lab-only credentials in clear, by design).
+
+        With the lab's realm, ``kerberos`` and ``negotiate`` log in as ``wsusadmin@REALM`` and name
+        each server for its SPN with ``ansible_psrp_negotiate_hostname_override`` (the connection
+        goes to its loopback address); ``password=False`` leaves the password out, for a ticket
+        cache (``KRB5CCNAME``) or a keytab (``KRB5_CLIENT_KTNAME``)."""
         if auth == "basic" and protocol == "http" and not self.allow_unencrypted:
             raise UsageError("the lab refuses Basic over plain HTTP; use https, ntlm or negotiate")
+        if auth == "kerberos" and self.realm is None:
+            raise UsageError("the lab has no Kerberos realm; serve it with --kerberos")
+        domain_login = self.realm is not None and auth in ("kerberos", "negotiate")
         port = self.https_port if protocol == "https" else self.http_port
         connection: dict[str, Any] = {
             "ansible_connection": "psrp",
-            "ansible_user": LAB_USER,
+            "ansible_user": self.realm.user_principal if domain_login and self.realm else LAB_USER,
             "ansible_password": self.password,
             "ansible_port": port,
             "ansible_psrp_protocol": protocol,
             "ansible_psrp_auth": auth,
             "ansible_psrp_message_encryption": "auto",
         }
+        if not password:
+            del connection["ansible_password"]
         if protocol == "https":
             if cert_validation == "ca":
                 connection["ansible_psrp_ca_cert"] = str(self.ca_cert_path)
@@ -258,6 +299,8 @@ class Lab:
         hosts = {}
         for endpoint in self.endpoints:
             host: dict[str, Any] = {"ansible_host": endpoint.address}
+            if domain_login:
+                host["ansible_psrp_negotiate_hostname_override"] = endpoint.name
             if endpoint.upstream:
                 host["wsus_upstream"] = endpoint.upstream
             host["wsus_replica"] = endpoint.replica
@@ -337,7 +380,12 @@ def _fault_involved(topology: Topology) -> list[str]:
 
 
 def _worker_main(
-    pipe: Any, topology: Topology, state_dir: Path, specs: list[EndpointSpec], clock: Callable[[], Any] | None
+    pipe: Any,
+    topology: Topology,
+    state_dir: Path,
+    specs: list[EndpointSpec],
+    clock: Callable[[], Any] | None,
+    keytab: Path | None = None,
 ) -> None:
     import signal
 
@@ -348,7 +396,7 @@ def _worker_main(
         handlers = build_handlers(
             topology, state_dir, [s.name for s in specs], clock, {s.name: s.address for s in specs}
         )
-        server = WinRMServer(specs, handlers, state_dir / "tls")
+        server = WinRMServer(specs, handlers, state_dir / "tls", keytab)
         ticker = Ticker(handlers, tick_interval(clock))
         ticker.start()
         server.start()

@@ -10,6 +10,7 @@ servers:
     locale: de-DE                   # optional: en-US (default), de-DE or fr-FR: the Windows language
     initial: {HostBinariesOnMicrosoftUpdate: true}   # optional: initial state, API member names
     faults: [slow, {name: transient_sync_failure, attempts: 1}]
+    auth_methods: [kerberos]        # optional: what its WinRM accepts (default: basic, ntlm, kerberos)
 
 `initial` also takes, besides API member names, the lab's own state: Services ({name: {State,
 StartMode}}), ContentDirAcl (a list of Get-Acl rules), BitsDownloadPriorityForeground (bool: the
@@ -46,7 +47,20 @@ from wsusauto.lab.model.schedule import parse_time_of_day
 from wsusauto.yamlfile import parse_yaml, read_file
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
-_SERVER_KEYS = {"name", "upstream", "replica", "initial", "faults", "version", "tools", "locale"}
+_SERVER_KEYS = {
+    "name",
+    "upstream",
+    "replica",
+    "initial",
+    "faults",
+    "version",
+    "tools",
+    "locale",
+    "auth_methods",
+}
+# What a lab server's WinRM accepts: Basic (over HTTPS), NTLM, Kerberos (the last two also inside
+# Negotiate). A domain that disables NTLM leaves [kerberos].
+AUTH_METHODS = ("basic", "ntlm", "kerberos")
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,7 @@ class ServerSpec:
     version: str | None = None
     tools: tuple[str, ...] = ()  # the SQL command-line tools installed (defaults.SQL_TOOLS)
     locale: str = lab_locale.DEFAULT_LOCALE
+    auth_methods: tuple[str, ...] = AUTH_METHODS
 
 
 @dataclass(frozen=True)
@@ -219,6 +234,14 @@ def _check_initial(initial: Any, where: str) -> dict[str, Any]:
     return checked
 
 
+def _auth_methods(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return AUTH_METHODS
+    if not isinstance(value, list) or not value or not all(v in AUTH_METHODS for v in value):
+        raise UsageError(f"{where}: auth_methods must be a non-empty list of {', '.join(AUTH_METHODS)}")
+    return tuple(m for m in AUTH_METHODS if m in value)
+
+
 def topology_from_dict(data: Any, source: str = "<topology>") -> Topology:
     if not isinstance(data, Mapping) or not isinstance(data.get("servers"), list) or not data["servers"]:
         raise UsageError(f"{source}: a topology is a mapping with a non-empty 'servers' list")
@@ -264,6 +287,7 @@ def topology_from_dict(data: Any, source: str = "<topology>") -> Topology:
                 version=version,
                 tools=tuple(tools),
                 locale=lab_locale.check_locale(entry.get("locale", lab_locale.DEFAULT_LOCALE), where),
+                auth_methods=_auth_methods(entry.get("auth_methods"), where),
             )
         )
     for spec in specs:

@@ -1,6 +1,6 @@
 """Authentication and WinRM message encryption for one HTTP connection.
 
-NTLM and Negotiate belong to the TCP connection: the context made during the 401 handshake seals
+NTLM, Negotiate and Kerberos belong to the TCP connection: the context made during the 401 handshake seals
 every later request on it (RC4 sequence numbers, so strictly in order). pyspnego's NTLM acceptor
 reads credentials from the file named by ``NTLM_USER_FILE`` (one per process), so every endpoint's
 user is in that file and each endpoint then checks that the authenticated principal is its own user.
@@ -16,16 +16,35 @@ import re
 import struct
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import spnego
 from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 from spnego.channel_bindings import GssChannelBindings
 
+from wsusauto.lab.wsman.kerberos import (
+    KERBEROS_ENCRYPTED,
+    SPNEGO_ENCRYPTED,
+    accepted_server,
+    same_kerberos_user,
+)
+
 BOUNDARY = "Encrypted Boundary"
 _MIME_BOUNDARY = b"--" + BOUNDARY.encode()
-_SPNEGO_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 _user_file_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AcceptPolicy:
+    """What one endpoint accepts on one request: the mechanisms its topology allows (Kerberos only
+    when the lab has a realm), the HTTP scheme the client used, and the names a ticket must carry."""
+
+    ntlm: bool = True
+    kerberos: bool = False
+    scheme: str = "negotiate"  # negotiate | ntlm | kerberos: the Authorization header's scheme
+    realm: str | None = None
+    server_name: str = ""
 
 
 class AuthRejected(Exception):
@@ -98,7 +117,7 @@ def check_basic(header_value: str, username: str, password: str) -> str:
 
 
 class ConnectionAuth:
-    """The Negotiate/NTLM state of one keep-alive connection."""
+    """The Negotiate/NTLM/Kerberos state of one keep-alive connection."""
 
     def __init__(self, channel_binding_hash: bytes | None, cbt_strict: bool) -> None:
         self._bindings = None
@@ -109,27 +128,48 @@ class ConnectionAuth:
             )
         self.context: spnego.ContextProxy | None = None
         self.user: str | None = None
+        self.encryption_protocol = SPNEGO_ENCRYPTED
 
     @property
     def authenticated(self) -> bool:
         return self.user is not None
 
-    def step(self, token: bytes, expected_user: str) -> tuple[bytes | None, bool]:
-        """Feed one Negotiate token; returns (token to send back, complete)."""
+    def step(
+        self, token: bytes, expected_user: str, policy: AcceptPolicy | None = None
+    ) -> tuple[bytes | None, bool]:
+        """Feed one Negotiate (or Kerberos) token; returns (token to send back, complete)."""
+        policy = policy or AcceptPolicy()
         if self.context is None or self.context.complete:
-            protocol = "ntlm" if token.startswith(b"NTLMSSP\x00") else "negotiate"
+            is_ntlm = token.startswith(b"NTLMSSP\x00")
+            if is_ntlm and (not policy.ntlm or policy.scheme == "kerberos"):
+                # Refused at the first NTLM message, before any challenge: NTLM is off on this server.
+                raise AuthRejected("NTLM is not accepted here")
+            if policy.scheme == "kerberos" and not policy.kerberos:
+                raise AuthRejected("Kerberos is not accepted here")
+            protocol = "ntlm" if is_ntlm else "negotiate"
             self.context = spnego.server(protocol=protocol, channel_bindings=self._bindings, service="WSMAN")
             self.user = None
+            self.encryption_protocol = KERBEROS_ENCRYPTED if policy.scheme == "kerberos" else SPNEGO_ENCRYPTED
         try:
             out = self.context.step(token)
+            mechanism = self.context.negotiated_protocol
         except Exception as exc:
             self.context = None
             raise AuthRejected(f"{type(exc).__name__}") from None
+        if (mechanism == "ntlm" and not policy.ntlm) or (mechanism == "kerberos" and not policy.kerberos):
+            self.context = None  # SPNEGO chose a mechanism this server does not take: no answer token
+            raise AuthRejected(f"{mechanism} is not accepted here")
         if not self.context.complete:
             return out, False
-        if not same_user(self.context.client_principal, expected_user):
+        if mechanism == "kerberos":
+            accepted = same_kerberos_user(self.context.client_principal, expected_user, policy.realm) and (
+                accepted_server(self.context) == policy.server_name.lower()
+            )
+        else:
+            accepted = same_user(self.context.client_principal, expected_user)
+        if not accepted:
             self.context = None
-            raise AuthRejected("not this endpoint's user")
+            raise AuthRejected("not this endpoint's user or ticket")
         self.user = self.context.client_principal
         return out, True
 
@@ -159,7 +199,7 @@ class ConnectionAuth:
         head = "\r\n".join(
             [
                 f"--{BOUNDARY}",
-                f"\tContent-Type: {_SPNEGO_PROTOCOL}",
+                f"\tContent-Type: {self.encryption_protocol}",
                 "\tOriginalContent: type=application/soap+xml;charset=UTF-8;"
                 f"Length={len(message) + result.padding_length}",
                 f"--{BOUNDARY}",
@@ -167,5 +207,5 @@ class ConnectionAuth:
                 "",
             ]
         ).encode()
-        content_type = f'multipart/encrypted;protocol="{_SPNEGO_PROTOCOL}";boundary="{BOUNDARY}"'
+        content_type = f'multipart/encrypted;protocol="{self.encryption_protocol}";boundary="{BOUNDARY}"'
         return content_type, head + wrapped + _MIME_BOUNDARY + b"--\r\n"

@@ -40,6 +40,8 @@ class EndpointSpec:
     allow_unencrypted: bool = False  # Basic and unencrypted NTLM over plain HTTP only when set
     cbt_strict: bool = False  # require a correct channel binding on HTTPS (Windows: Strict)
     faults: EndpointFaults = field(default_factory=EndpointFaults)
+    auth_methods: tuple[str, ...] = ("basic", "ntlm", "kerberos")  # the topology's auth_methods
+    kerberos_realm: str | None = None  # the lab's realm when it has one (its keytab holds this server)
 
 
 class ConnectionReset(Exception):

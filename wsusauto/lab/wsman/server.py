@@ -27,6 +27,7 @@ from wsusauto.lab.invocation import ScriptHandler
 from wsusauto.lab.wsman import soap
 from wsusauto.lab.wsman.accept import AcceptLoop
 from wsusauto.lab.wsman.auth import (
+    AcceptPolicy,
     AuthRejected,
     ConnectionAuth,
     check_basic,
@@ -35,6 +36,7 @@ from wsusauto.lab.wsman.auth import (
 )
 from wsusauto.lab.wsman.certs import ca_paths, ensure_ca, issue_server_cert
 from wsusauto.lab.wsman.endpoint import ConnectionReset, Endpoint, EndpointFaults, EndpointSpec
+from wsusauto.lab.wsman.kerberos import install_keytab, restore_keytab
 
 log = logging.getLogger(__name__)
 
@@ -212,10 +214,23 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _challenge(self, basic_allowed: bool) -> None:
-        headers = {"WWW-Authenticate": "Negotiate"}
-        if basic_allowed:
-            headers["WWW-Authenticate"] = 'Negotiate, Basic realm="WSMAN"'
-        self._send(401, b"", headers)
+        # Windows lists each scheme in its own header; clients read them joined with ", ".
+        spec = self.server.endpoint.spec
+        kerberos = "kerberos" in spec.auth_methods and spec.kerberos_realm is not None
+        schemes = ["Negotiate"] if kerberos or "ntlm" in spec.auth_methods else []
+        schemes += ["Kerberos"] if kerberos else []
+        schemes += ['Basic realm="WSMAN"'] if basic_allowed else []
+        self._send(401, b"", {"WWW-Authenticate": ", ".join(schemes)} if schemes else {})
+
+    def _policy(self, scheme: str) -> AcceptPolicy:
+        spec = self.server.endpoint.spec
+        return AcceptPolicy(
+            ntlm="ntlm" in spec.auth_methods,
+            kerberos="kerberos" in spec.auth_methods and spec.kerberos_realm is not None,
+            scheme=scheme,
+            realm=spec.kerberos_realm,
+            server_name=spec.name,
+        )
 
     def do_POST(self) -> None:
         endpoint = self.server.endpoint
@@ -237,13 +252,17 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         tls = self.server.tls is not None
-        basic_allowed = tls or spec.allow_unencrypted
+        basic_allowed = (tls or spec.allow_unencrypted) and "basic" in spec.auth_methods
         authorization = self.headers.get("Authorization", "")
         scheme, _, value = authorization.partition(" ")
+        answer_scheme = "Kerberos" if scheme.lower() == "kerberos" else "Negotiate"
         final_token: bytes | None = None
         user: str | None = None
         try:
-            if faults.auth_reject and authorization:
+            # The auth_reject fault refuses the credentials where a server judges them: Basic at
+            # once, NTLM and Kerberos once their exchange is complete (never at its first message,
+            # which is how a server that does not take NTLM at all refuses it).
+            if faults.auth_reject and scheme.lower() == "basic":
                 raise AuthRejected("auth_reject fault")
             if scheme.lower() == "basic":
                 if not basic_allowed:
@@ -251,17 +270,20 @@ class _Handler(BaseHTTPRequestHandler):
                 user = check_basic(value.strip(), spec.username, spec.password)
             elif scheme.lower() in ("negotiate", "ntlm", "kerberos"):
                 token = base64.b64decode(value.strip())
-                final_token, complete = self.auth.step(token, spec.username)
+                final_token, complete = self.auth.step(token, spec.username, self._policy(scheme.lower()))
                 if not complete:
                     self._send(
                         401,
                         b"",
                         {
-                            "WWW-Authenticate": "Negotiate "
-                            + base64.b64encode(final_token or b"").decode("ascii")
+                            "WWW-Authenticate": f"{answer_scheme} "
+                            + base64.b64encode(final_token or b"").decode()
                         },
                     )
                     return
+                if faults.auth_reject:
+                    self.auth.context = self.auth.user = None
+                    raise AuthRejected("auth_reject fault")
                 user = self.auth.user
             elif self.auth.authenticated and not faults.auth_reject:
                 user = self.auth.user
@@ -272,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._challenge(basic_allowed)
             return
         extra = (
-            {"WWW-Authenticate": "Negotiate " + base64.b64encode(final_token).decode("ascii")}
+            {"WWW-Authenticate": f"{answer_scheme} " + base64.b64encode(final_token).decode("ascii")}
             if final_token
             else {}
         )
@@ -312,7 +334,9 @@ class _Handler(BaseHTTPRequestHandler):
 class WinRMServer:
     """Serves many endpoints, each on its own loopback address."""
 
-    def __init__(self, specs: list[EndpointSpec], handler: ScriptHandler, tls_dir: Path) -> None:
+    def __init__(
+        self, specs: list[EndpointSpec], handler: ScriptHandler, tls_dir: Path, keytab: Path | None = None
+    ) -> None:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError("endpoint names must be unique")
@@ -327,6 +351,8 @@ class WinRMServer:
         self._started = False
         self._user_file = self.tls_dir / "ntlm-users"
         self._replaced_user_file: str | None = None
+        self.keytab = keytab  # the lab realm's service keytab, when the lab has a realm
+        self._replaced_keytab: str | None = None
 
     @property
     def ca_cert_path(self) -> Path:
@@ -337,6 +363,8 @@ class WinRMServer:
         self._replaced_user_file = install_ntlm_users(
             self._user_file, [(s.username, s.password) for s in self.specs.values()]
         )
+        if self.keytab is not None:
+            self._replaced_keytab = install_keytab(self.keytab)
         self._started = True
         self._accept = AcceptLoop()
         for spec in self.specs.values():
@@ -398,3 +426,5 @@ class WinRMServer:
         self._accept.stop()
         self._accept = None
         restore_ntlm_users(self._user_file, self._replaced_user_file)
+        if self.keytab is not None:
+            restore_keytab(self.keytab, self._replaced_keytab)
