@@ -77,7 +77,8 @@ class HostFacts:
     def status(self) -> str:
         if self.facts is not None:
             return "ok"
-        return "unreachable" if isinstance(self.error, Unreachable) else "failed"
+        # As for_each_host counts (and Ansible): refused credentials are unreachable, nothing ran.
+        return "unreachable" if isinstance(self.error, Unreachable | AuthenticationFailed) else "failed"
 
 
 def collect_facts(

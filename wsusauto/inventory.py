@@ -317,7 +317,20 @@ def _choice(value: Any, allowed: Iterable[str], what: str) -> str:
     return text
 
 
-def _password(host: Host, source: str) -> Secret:
+def _spn_part(value: Any, where: str, option: str) -> str:
+    """A name that goes into a Kerberos SPN: one word, no spaces, slashes or @ (the SPN is built
+    as service/host@REALM, so any of those would name another principal)."""
+    text = str(value)
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", text):
+        raise UsageError(
+            f"{where}: ansible_psrp_{option} must be a name (letters, digits, . _ -), not {text!r}"
+        )
+    return text
+
+
+def _password(host: Host, source: str, ticket_login: bool = False) -> Secret | None:
+    """The password from its source. None for a Kerberos login when there is none: it then uses
+    the ticket cache (KRB5CCNAME) or a keytab (KRB5_CLIENT_KTNAME), as a cron job or AWX does."""
     v = host.vars
     where = f"{source}: host {host.name}"
     if v.get("wsusauto_password_env"):
@@ -327,6 +340,8 @@ def _password(host: Host, source: str) -> Secret:
     for name in PASSWORD_VARS:
         if v.get(name) not in (None, ""):
             return Secret(str(v[name]))
+    if ticket_login:
+        return None
     raise UsageError(
         f"{where}: no password; set wsusauto_password_env or wsusauto_password_file (or ansible_password)"
     )
@@ -385,7 +400,8 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
         address=str(v.get("ansible_host", host.name)),
         port=port,
         username=str(user),
-        password=_password(host, source),
+        # Kerberos, or Negotiate for a user@REALM, may log in without a password.
+        password=_password(host, source, auth == "kerberos" or (auth == "negotiate" and "@" in str(user))),
         auth=auth,
         ssl=ssl,
         cert_validation=cert_validation,
@@ -399,6 +415,17 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
         operation_timeout=operation_timeout,
         negotiate_send_cbt=_as_bool(
             v.get("ansible_psrp_negotiate_send_cbt", True), f"{where}: ansible_psrp_negotiate_send_cbt"
+        ),
+        negotiate_service=_spn_part(
+            v.get("ansible_psrp_negotiate_service", "WSMAN"), where, "negotiate_service"
+        ),
+        negotiate_hostname_override=(
+            _spn_part(v["ansible_psrp_negotiate_hostname_override"], where, "negotiate_hostname_override")
+            if v.get("ansible_psrp_negotiate_hostname_override") not in (None, "")
+            else None
+        ),
+        negotiate_delegate=_as_bool(
+            v.get("ansible_psrp_negotiate_delegate", False), f"{where}: ansible_psrp_negotiate_delegate"
         ),
         reconnection_retries=int(
             _as_number(

@@ -31,6 +31,8 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from wsusauto import http_headers
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
+from wsusauto.kerberos_errors import explain as explain_kerberos
+from wsusauto.kerberos_errors import ntlm_refused
 from wsusauto.pypsrp_tuning import cheap_command_copies, memoize_password_hashes, tune_pool
 from wsusauto.secrets import Secret
 from wsusauto.snippets import SnippetRegistry, registry
@@ -53,7 +55,7 @@ class ConnectionOptions:
     address: str
     port: int
     username: str
-    password: Secret = field(repr=False)
+    password: Secret | None = field(repr=False)  # None: Kerberos from the ticket cache or a keytab
     auth: str = "negotiate"  # basic | ntlm | negotiate | kerberos | credssp | certificate
     ssl: bool = True
     cert_validation: bool | str = True  # True, False, or the path of a CA bundle to trust
@@ -64,6 +66,11 @@ class ConnectionOptions:
     read_timeout: float = 30.0
     operation_timeout: int = 20  # WSMan long-poll length; must stay below read_timeout
     negotiate_send_cbt: bool = True
+    # Kerberos' SPN is negotiate_service/negotiate_hostname_override (default: WSMAN/<address>);
+    # the override lets a connection go to an address while authenticating to the server's name.
+    negotiate_service: str = "WSMAN"
+    negotiate_hostname_override: str | None = None
+    negotiate_delegate: bool = False  # a forwardable ticket for the server: never needed by a WSUS task
     reconnection_retries: int = 0
     reconnection_backoff: float = 2.0
 
@@ -154,7 +161,7 @@ class Session:
             pool.open()
         except Exception as exc:
             wsman.transport.close()
-            error = self._map_error(exc, "opening the session")
+            error = self._map_error(exc, "opening the session", wsman)
             if isinstance(error, Unreachable) and _is_transient(exc):
                 raise _TransientTransport(error) from None
             raise error from None
@@ -246,7 +253,7 @@ class Session:
         except Exception as exc:
             # The pool is in an unknown state now; the next invoke opens a fresh one.
             self._discard()
-            error = self._map_error(exc, snippet_name)
+            error = self._map_error(exc, snippet_name, self._wsman)
             if read_only and isinstance(error, Unreachable) and _is_transient(exc):
                 raise _TransientTransport(error) from None
             raise error from None
@@ -292,8 +299,11 @@ class Session:
 
     # -- error mapping -----------------------------------------------------------------------
 
-    def _map_error(self, exc: BaseException, doing: str) -> Exception:
+    def _map_error(self, exc: BaseException, doing: str, wsman: WSMan | None = None) -> Exception:
         where = f"{self.options.address}:{self.options.port}"
+        login_failure = self._login_failure(exc, where, wsman)
+        if login_failure is not None:
+            return AuthenticationFailed(self.name, login_failure)
         if isinstance(exc, AuthenticationError):
             return AuthenticationFailed(
                 self.name, f"{where} refused the credentials of {self.options.username!r}"
@@ -320,6 +330,40 @@ class Session:
             return Unreachable(self.name, f"WinRM error while {doing}: {_first_line(exc)}")
         return Unreachable(self.name, f"{type(exc).__name__} while {doing}: {_first_line(exc)}")
 
+    def _login_failure(self, exc: BaseException, where: str, wsman: WSMan | None) -> str | None:
+        """A Kerberos or NTLM login failure as one line naming its cause and its fix, or None."""
+        opts = self.options
+        if opts.auth not in ("kerberos", "negotiate", "ntlm"):
+            return None
+        user = opts.username
+        spn = f"{opts.negotiate_service}/{opts.negotiate_hostname_override or opts.address}"
+        if isinstance(exc, AuthenticationError):
+            if not ntlm_refused(_auth_context(wsman)):
+                return None
+            if opts.auth == "negotiate":
+                return (
+                    f"{where} does not accept NTLM, and Negotiate fell back to it: no Kerberos login was "
+                    f"possible for {user} to {spn} (no ticket nor password, or an SPN the domain does not "
+                    "know); ansible_psrp_auth: kerberos names the reason"
+                )
+            return (
+                f"{where} does not accept NTLM (Kerberos only, as where a domain disables NTLM); use "
+                "ansible_psrp_auth: kerberos with ansible_user: user@REALM and a ticket, keytab or password"
+            )
+        if opts.auth == "ntlm":
+            return None
+        return explain_kerberos(exc, user=user, spn=spn, has_password=opts.password is not None)
+
+
+def _auth_context(wsman: WSMan | None) -> Any:
+    """pyspnego's client context of the last login on this WSMan's connection (pypsrp keeps one
+    per host in ``HTTPNegotiateAuth.contexts``), or None."""
+    auth = getattr(getattr(getattr(wsman, "transport", None), "session", None), "auth", None)
+    contexts = getattr(auth, "contexts", None)
+    if not isinstance(contexts, dict) or not contexts:
+        return None
+    return next(reversed(contexts.values()))
+
 
 def new_wsman(opts: ConnectionOptions) -> WSMan:
     """Build pypsrp's WSMan for one host; safe to call from many threads at once."""
@@ -328,7 +372,7 @@ def new_wsman(opts: ConnectionOptions) -> WSMan:
             opts.address,
             port=opts.port,
             username=opts.username,
-            password=opts.password.reveal(),
+            password=opts.password.reveal() if opts.password is not None else None,
             ssl=opts.ssl,
             path=opts.path,
             auth=opts.auth,
@@ -338,6 +382,9 @@ def new_wsman(opts: ConnectionOptions) -> WSMan:
             operation_timeout=opts.operation_timeout,
             encryption=opts.encryption,
             negotiate_send_cbt=opts.negotiate_send_cbt,
+            negotiate_service=opts.negotiate_service,
+            negotiate_hostname_override=opts.negotiate_hostname_override,
+            negotiate_delegate=opts.negotiate_delegate,
             reconnection_retries=opts.reconnection_retries,
             reconnection_backoff=opts.reconnection_backoff,
             no_proxy=True,
