@@ -26,7 +26,9 @@ a dotted WSUS version. `tools` lists the SQL command-line tools installed: `osql
 on every preset, e.g. `tools: [sqlcmd]`.
 
 `initial` also takes UsingSSL (0 or 1), the setup key's value: with 1 the server serves its
-administration API over SSL only. `locale` is the language Windows was installed in: account,
+administration API over SSL only; TargetDir (the setup key's WSUS installation folder, default
+C:\\Program Files\\Update Services), whose Tools folder holds WsusUtil.exe; and LabWsusUtil (bool,
+default true): false, WsusUtil.exe is not there. `locale` is the language Windows was installed in: account,
 computer group and service names and event texts follow it; SIDs, ids and service names do not.
 """
 
