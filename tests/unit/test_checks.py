@@ -301,6 +301,22 @@ def test_updates_available_upstream_are_transient_and_missing_ones_are_errors():
     assert findings[0].evidence["missing_on_upstream"] == [{"update_id": "aaaa", "title": "KB1"}]
 
 
+@pytest.mark.parametrize("replica", [True, False])
+def test_only_an_autonomous_server_is_told_to_cancel_and_decline_missing_updates(replica):
+    eu = evidence(
+        "wsus-eu",
+        "wsus-root",
+        replica,
+        failed_updates=(FailedUpdate("aaaa", "KB1"),),
+        failed_update_count=1,
+        upstream_copies={},
+    )
+    (finding,) = run_checks(fleet(**{"wsus-eu": eu}))["wsus-eu"]
+    assert finding.check == "updates-missing-upstream" and finding.fix is None  # never by --fix
+    assert ("decline-missing-updates.yml" in finding.remedy) is not replica
+    assert ("a replica cannot do" in finding.remedy) is replica
+
+
 def test_range_event_is_history_once_files_arrived_or_foreground_is_set():
     fleet_, host = broken("range-protocol")
     evidence_ = fleet_.hosts[host]

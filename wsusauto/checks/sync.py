@@ -167,8 +167,14 @@ def _updates_missing_upstream(evidence: HostEvidence, fleet: Fleet) -> list[Find
                     ],
                 },
                 f"Either specify the missing updates (their products and classifications) on {upstream} "
-                "and synchronize it from its update source, or, if they are not needed, cancel them on this "
-                "server and then decline them.",
+                "and synchronize it from its update source, or, if they are not needed, "
+                + (
+                    "cancel and decline them, which a replica cannot do: it inherits approvals and "
+                    f"declines from {upstream}, so here only the first way is open."
+                    if evidence.facts.is_replica_server
+                    else "cancel them on this server and then decline them (playbooks/decline-missing-"
+                    "updates.yml names them or takes all of them; diagnose --fix never declines updates)."
+                ),
             )
         )
     if failed_there:
