@@ -25,6 +25,7 @@ from typing import Any
 
 from wsusauto.errors import UsageError
 from wsusauto.operations import OPERATIONS
+from wsusauto.templating import check_expressions
 from wsusauto.yamlfile import load_yaml
 
 _PLAY_KEYS = {
@@ -146,6 +147,7 @@ def _check_vars(value: Any, where: str) -> dict[str, Any]:
             raise UsageError(f"{where}: vars: {name!r} is not a variable name (letters, digits and _)")
         if name in MAGIC_VARIABLES:
             raise UsageError(f"{where}: vars: {name} is set from the inventory and cannot be changed")
+        check_expressions(value[name], f"{where}, vars {name}")
     return dict(value)
 
 
@@ -222,6 +224,8 @@ def _task(raw: Any, where: str) -> Task:
     ignore = raw.get("ignore_errors", False)
     if not isinstance(ignore, bool):
         raise UsageError(f"{where}: ignore_errors must be true or false")
+    check_expressions(dict(args), where)
+    check_expressions(raw.get("when"), where, condition=True)
     return Task(
         name=str(raw.get("name") or operation),
         operation=operation,

@@ -136,6 +136,25 @@ def condition_holds(condition: Any, variables: Mapping[str, Any], where: str) ->
     return True
 
 
+def check_expressions(value: Any, where: str, *, condition: bool = False) -> None:
+    """Refuse, when the playbook is read, what no host could evaluate: bad syntax, an unknown filter
+    or test, a statement (``include`` among them). What depends on a host's variables waits."""
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if condition and isinstance(item, str) and item.strip():
+            compiled = _compile_condition(item.strip())
+        elif not condition and isinstance(item, str) and any(mark in item for mark in _TEMPLATE_MARKS):
+            compiled = _compile_text(item)
+        elif isinstance(item, Mapping | list) and not condition:
+            for inner in item.values() if isinstance(item, Mapping) else item:
+                check_expressions(inner, where)
+            continue
+        else:
+            continue
+        if isinstance(compiled, str):
+            raise UsageError(f"{where}: {compiled}")
+
+
 def _truthy(value: Any) -> bool:
     # A condition that comes out as text follows Ansible's words for false.
     if isinstance(value, str):

@@ -91,6 +91,18 @@ def _play(**extra):
             ],
             "play setting",
         ),
+        # expressions no host could evaluate are refused when the file is read
+        (
+            [{"hosts": "all", "tasks": [{"update_source": {"upstream": "{{ x | center(9) }}"}}]}],
+            "No filter named 'center'",
+        ),
+        ([{"hosts": "all", "tasks": [{"status": {}, "when": "port >"}]}], "not a valid expression"),
+        ([{"hosts": "all", "tasks": [{"status": {}, "when": ["x", "{{ y }}"]}]}], "already an expression"),
+        (
+            [{"hosts": "all", "tasks": [{"proxy": {"name": ["{% include 'pb.yml' %}"]}}]}],
+            "include, import and extends are not available",
+        ),
+        ([_play(vars={"a": "{% for i in x %}{% endfor %}"})], r"vars a: .*statements"),
     ],
 )
 def test_playbook_errors_name_the_place(data, message):
