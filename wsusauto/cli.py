@@ -579,10 +579,21 @@ def lab() -> None:
 )
 @click.option(
     "--auth",
-    type=click.Choice(["ntlm", "negotiate", "basic"]),
+    type=click.Choice(["ntlm", "negotiate", "basic", "kerberos"]),
     default="ntlm",
     show_default=True,
-    help="authentication the written inventory uses",
+    help="authentication the written inventory uses (kerberos: implies --kerberos)",
+)
+@click.option(
+    "--kerberos",
+    is_flag=True,
+    help="also run a Kerberos realm (MIT's KDC on the first server's address) the servers accept",
+)
+@click.option(
+    "--krb5-conf-out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="write the realm's krb5.conf here (for KRB5_CONFIG; implies --kerberos)",
 )
 @click.option(
     "--protocol",
@@ -606,6 +617,8 @@ def lab_serve(
     workers: int | None,
     first_address: str,
     auth: str,
+    kerberos: bool,
+    krb5_conf_out: str | None,
     protocol: str,
     time_scale: float,
 ) -> None:
@@ -621,6 +634,8 @@ def lab_serve(
         auth=auth,
         protocol=protocol,
         time_scale=time_scale,
+        kerberos=kerberos or auth == "kerberos" or krb5_conf_out is not None,
+        krb5_conf_out=krb5_conf_out,
     )
 
 

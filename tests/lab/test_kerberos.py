@@ -21,7 +21,8 @@ import pytest
 import requests
 import yaml
 
-from tests.lab_fixtures import run_cli, running_lab, small_topology
+from tests.lab_fixtures import next_first_address, run_cli, running_lab, small_topology
+from wsusauto.demo import start_lab, stop_lab
 from wsusauto.errors import AuthenticationFailed
 from wsusauto.facts import gather_facts
 from wsusauto.lab.kdc import missing_programs
@@ -229,6 +230,43 @@ def test_the_kerberos_scheme_with_kerberos_message_encryption(lab):
     assert f'protocol="{WinRMEncryption.KERBEROS}"' in sent.headers["Content-Type"]
     fault = encryption.unwrap_message(sent.content, "Encrypted Boundary").decode()
     assert "<s:Fault>" in fault  # the lab read the sealed request and sealed its answer
+
+
+def test_lab_serve_writes_a_krb5_conf_and_a_kerberos_inventory(tmp_path):
+    """`wsusauto lab serve --auth kerberos` as a user runs it, its endpoints sharded across two
+    worker processes (each installs the keytab), then `wsusauto facts` with what it wrote."""
+    topology = tmp_path / "topology.yml"
+    topology.write_text(
+        yaml.safe_dump(
+            {"servers": [{"name": "wsus-root"}, {"name": "wsus-eu", "auth_methods": ["kerberos"]}]}
+        )
+    )
+    inventory, krb5_conf = tmp_path / "lab.yml", tmp_path / "krb5.conf"
+    args = [
+        "--topology",
+        str(topology),
+        "--workers",
+        "2",
+        "--auth",
+        "kerberos",
+        "--krb5-conf-out",
+        str(krb5_conf),
+    ]
+    lab = start_lab(tmp_path / "state", inventory, "--first-address", next_first_address(), *args)
+    try:
+        data = yaml.safe_load(inventory.read_text())
+        assert data["all"]["vars"]["ansible_user"] == "wsusadmin@WSUSLAB.TEST"
+        assert data["all"]["vars"]["ansible_psrp_auth"] == "kerberos"
+        hosts = data["all"]["children"]["wsus"]["hosts"]
+        assert hosts["wsus-eu"]["ansible_psrp_negotiate_hostname_override"] == "wsus-eu"
+        assert "default_realm = WSUSLAB.TEST" in krb5_conf.read_text()
+        facts = run_cli("facts", "-i", str(inventory), "--json", env={"KRB5_CONFIG": str(krb5_conf)})
+        assert facts.returncode == 0, facts.stdout + facts.stderr
+        assert sorted(json.loads(facts.stdout)) == ["wsus-eu", "wsus-root"]
+    finally:
+        code = stop_lab(lab)
+    assert code == 0
+    assert "stopped" in lab.stdout.read()
 
 
 # -- clear errors ----------------------------------------------------------------------------------

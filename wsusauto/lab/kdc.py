@@ -50,6 +50,17 @@ def missing_programs() -> list[str]:
     return missing
 
 
+def _die_with_parent() -> None:
+    """In the KDC's process before exec: Linux sends it SIGTERM when the lab's process dies, even
+    by SIGKILL, so no orphaned KDC keeps the lab's address and port."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def _program(name: str) -> str:
     return shutil.which(name) or _PROGRAMS.get(name, name)
 
@@ -247,6 +258,7 @@ class LabRealm:
                 stderr=subprocess.STDOUT,
                 env=self.env(),
                 start_new_session=True,  # Ctrl+C on `lab serve` stops the KDC through stop(), in order
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + _START_TIMEOUT
         while time.monotonic() < deadline:
