@@ -63,6 +63,9 @@ def stop_lab(process: subprocess.Popen[str], timeout: float = 30.0) -> int:
         return process.wait()
 
 
+DEMO_VERSIONS = {"eu": "2016", "us": "2012r2", "apac": "3.0-sp2"}
+
+
 def demo_topology() -> dict:
     """The default fleet, with short lab syncs, one transient sync failure on wsus-eu-02, and two
     problems the troubleshooting checks find and fix: a proxy without Range support in front of
@@ -72,6 +75,9 @@ def demo_topology() -> dict:
     for spec in load_topology(None).servers:
         # a one-minute sync on the lab's clock, which runs 60 times faster in the demo
         entry: dict[str, Any] = {"name": spec.name, "initial": {"SyncDurationSeconds": 60}}
+        # Each region on another WSUS version, none newer than its upstream (the root is the newest).
+        region = spec.name.split("-")[1] if spec.name.count("-") else ""
+        entry["version"] = DEMO_VERSIONS.get(region, "2022")
         if spec.upstream:
             entry.update(upstream=spec.upstream, replica=spec.replica)
         if spec.name == "wsus-eu-02":

@@ -30,6 +30,7 @@ from wsusauto.lab.addresses import allocate
 from wsusauto.lab.clock import VirtualClock
 from wsusauto.lab.faults import EndpointFaultSettings, endpoint_fault_settings, model_faults
 from wsusauto.lab.kdc import LabRealm
+from wsusauto.lab.model.defaults import preset
 from wsusauto.lab.topology import Topology
 from wsusauto.lab.wsman import EndpointFaults, EndpointSpec, WinRMServer
 
@@ -44,6 +45,15 @@ class LabEndpoint:
     address: str
     upstream: str | None
     replica: bool
+    upstream_port: int = 8530  # the upstream's WSUS port (80 on WSUS 3.0, 8530 on 2012 and later)
+
+
+def _upstream_port(topology: Topology, upstream: str | None) -> int:
+    """The port the upstream's WSUS listens on, by its version (WSUS 3.0: 80; 2012 and later: 8530)."""
+    if upstream is None:
+        return 8530
+    spec = topology.server(upstream)
+    return preset(spec.version, f"server {spec.name}").port
 
 
 def lab_password(state_dir: Path) -> str:
@@ -96,7 +106,7 @@ class Lab:
         self.password = lab_password(self.state_dir)
         addresses = allocate(first_address, len(topology.servers))
         self.endpoints = [
-            LabEndpoint(s.name, a, s.upstream, s.replica)
+            LabEndpoint(s.name, a, s.upstream, s.replica, _upstream_port(topology, s.upstream))
             for s, a in zip(topology.servers, addresses, strict=True)
         ]
         # A Kerberos realm (MIT's KDC on the first server's address) for the servers whose
@@ -303,6 +313,8 @@ class Lab:
                 host["ansible_psrp_negotiate_hostname_override"] = endpoint.name
             if endpoint.upstream:
                 host["wsus_upstream"] = endpoint.upstream
+                if endpoint.upstream_port != 8530:  # the playbooks' default
+                    host["wsus_upstream_port"] = endpoint.upstream_port
             host["wsus_replica"] = endpoint.replica
             hosts[endpoint.name] = host
         return {"all": {"vars": connection, "children": {"wsus": {"hosts": hosts}}}}
