@@ -27,6 +27,13 @@ def lab(tmp_path_factory):
                 {"name": "wsus-de-ok", "locale": "de-DE"},
                 {"name": "wsus-fr", "locale": "fr-FR", "initial": {"ComputerTargetGroups": GROUPS}},
                 {"name": "wsus-en", "initial": {"ComputerTargetGroups": GROUPS}},
+                {"name": "wsus-de-range", "locale": "de-DE", "faults": ["range_header_unsupported"]},
+                {"name": "wsus-fr-proxy", "locale": "fr-FR", "faults": ["proxy_credentials_expired"]},
+                {
+                    "name": "wsus-de-both",
+                    "locale": "de-DE",
+                    "faults": ["range_header_unsupported", "content_acl_missing"],
+                },
             ]
         }
     )
@@ -151,3 +158,16 @@ def test_service_and_event_texts_are_localized_but_names_and_ids_are_not(lab):
     with _session(lab, "wsus-fr") as session:
         facts = gather_facts(session)
     assert facts.services["BITS"].state == "Running"  # service names and states are not translated
+
+
+def test_localized_event_and_error_texts_are_diagnosed_by_id_and_status(lab):
+    inventory = lab_inventory(lab)
+    hosts = [inventory.hosts[h] for h in ("wsus-de-both", "wsus-de-range", "wsus-fr-proxy")]
+    diagnosis = diagnose_fleet(inventory, hosts, forks=1)
+    [range_finding] = [f for f in diagnosis.findings["wsus-de-range"] if f.check == "range-protocol"]
+    assert range_finding.evidence["message"].startswith("Fehler beim Herunterladen der Inhaltsdatei.")
+    assert "proxy-settings" in _checks(diagnosis, "wsus-fr-proxy")
+    # Downloads that fail for want of Read on the content folder get that finding first, not the
+    # proxy's, though the server logged event 364 too.
+    assert {"content-permissions"} <= _checks(diagnosis, "wsus-de-both")
+    assert "range-protocol" not in _checks(diagnosis, "wsus-de-both")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from wsusauto.checks.base import DOC_ISSUES_WITH_SYNCHRONIZATION, Check, Finding, Fleet, HostEvidence
 
-_REJECTED = ("407", "credential", "authenticat")
+# The proxy's HTTP status in the error text: .NET words the rest in the server's language ("(407)
+# Proxyauthentifizierung erforderlich").
+_REJECTED_STATUS = "(407)"
 
 
 def _proxy_settings(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
@@ -41,7 +43,7 @@ def _proxy_settings(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
         last is not None
         and last.result == "Failed"
         and last.error == "ProxyError"
-        and any(word in last.error_text.lower() for word in _REJECTED)
+        and _REJECTED_STATUS in last.error_text
     ):
         findings.append(
             PROXY_SETTINGS.finding(

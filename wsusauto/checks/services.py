@@ -13,7 +13,7 @@ from wsusauto.checks.base import (
     Fleet,
     HostEvidence,
 )
-from wsusauto.facts import AccessRule
+from wsusauto.facts import AccessRule, Facts
 
 BITS_SERVICE = "BITS"
 WSUS_SERVICE = "WsusService"
@@ -142,23 +142,35 @@ CONTENT_PERMISSIONS = Check(
     fix="content_permissions",
 )
 
-RANGE_EVENT_ID = 364
-RANGE_TEXT = "range protocol header"
+RANGE_EVENT_ID = 364  # WsusEventId.ContentSynchronizationFileDownloadFailed
+
+
+def _other_download_cause(facts: Facts) -> bool:
+    """A documented cause of failed content downloads that is not the proxy: the content folder's
+    Read permissions, or BITS not running. Those have their own checks and fixes."""
+    bits = facts.services.get(BITS_SERVICE)
+    bits_down = bits is not None and (bits.state != "Running" or bits.start_mode == "Disabled")
+    return bits_down or bool(missing_read(facts.content_dir_acl))
 
 
 def _range_protocol(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
+    # Decided by the event id and the server's state, never by the event's text: Windows writes the
+    # message in its own language ("Fehler beim Herunterladen der Inhaltsdatei ...").
     facts = evidence.facts
-    events = [e for e in facts.events if e.id == RANGE_EVENT_ID and RANGE_TEXT in e.message.lower()]
+    events = [e for e in facts.events if e.id == RANGE_EVENT_ID]
     if not events or facts.bits_download_priority_foreground is True:
         return []
     if facts.update_server_status.updates_needing_files_count == 0:
         return []  # the files have arrived since: the event is history
+    if facts.stores_updates_locally and _other_download_cause(facts):
+        return []  # downloads fail for a reason another check names and fixes first
     newest = events[0]
     return [
         RANGE_PROTOCOL.finding(
             evidence,
             "error",
-            "content downloads fail: BITS needs the Range header, which the proxy does not support",
+            "content downloads fail (event 364) and no other cause is found: BITS needs the Range "
+            "header, which a proxy without HTTP 1.1 does not support (the event's text says so)",
             {
                 "event_id": RANGE_EVENT_ID,
                 "event_count": len(events),

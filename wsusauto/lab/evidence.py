@@ -36,7 +36,6 @@ ACL_10012 = {
     "{users} doivent disposer au moins de l'autorisation Lecture sur le dossier de stockage des mises à "
     "jour {content}.",
 }
-PROXY_407 = "The remote server returned an error: (407) Proxy Authentication Required."
 LEGACY_WSUS2 = {
     "Version": "2.0.0.2472",  # WSUS 2.0 before Service Pack 1
     "ServerProtocolVersion": "1.0",
@@ -281,7 +280,12 @@ def _proxy_credentials_expired(
     )
     server.set_proxy_password(EXPIRED_PROXY_PASSWORD)
     past_sync(
-        server, "Failed", "ProxyError", PROXY_407, ended=server.clock() - dt.timedelta(hours=1), minutes=1
+        server,
+        "Failed",
+        "ProxyError",
+        lab_locale.proxy_407_text(server.locale),
+        ended=server.clock() - dt.timedelta(hours=1),
+        minutes=1,
     )
 
 

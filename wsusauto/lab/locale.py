@@ -162,6 +162,18 @@ _START_TYPE_WORDS = {
 }
 
 
+_PROXY_407 = {
+    "en-US": "The remote server returned an error: (407) Proxy Authentication Required.",
+    "de-DE": "Der Remoteserver hat einen Fehler zurückgegeben: (407) Proxyauthentifizierung erforderlich.",
+    "fr-FR": "Le serveur distant a retourné une erreur : (407) Authentification proxy requise.",
+}
+
+
+def proxy_407_text(locale: str) -> str:
+    """.NET's WebException text for a proxy that refuses the credentials, as ErrorText shows it."""
+    return _PROXY_407[locale]
+
+
 def service_state_message(display: str, state: str, locale: str) -> str:
     """The Service Control Manager's event 7036."""
     word = _STATE_WORDS[locale].get(state, state)

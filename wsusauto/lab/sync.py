@@ -23,6 +23,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from wsusauto.lab import locale as lab_locale
 from wsusauto.lab import peers as lab_peers
 from wsusauto.lab.catalog import catalog, updates_for
 from wsusauto.lab.model.schedule import next_sync_time
@@ -56,6 +57,25 @@ RANGE_364_HEAD = (
     "Background Intelligent Transfer Service (BITS) requires that the server support the Range "
     "protocol header."
 )
+# Event 364 on a localized Windows: KB 922330's English text, the lab's translations of it, and the
+# labels of the file names that follow.
+RANGE_364 = {
+    "en-US": (RANGE_364_HEAD, "Source File:", "Destination File:"),
+    "de-DE": (
+        "Fehler beim Herunterladen der Inhaltsdatei. Ursache: Der Server unterstützt das erforderliche "
+        "HTTP-Protokoll nicht. Der Intelligente Hintergrundübertragungsdienst (BITS) erfordert, dass der "
+        "Server den Range-Protokollheader unterstützt.",
+        "Quelldatei:",
+        "Zieldatei:",
+    ),
+    "fr-FR": (
+        "Échec du téléchargement du fichier de contenu. Raison : le serveur ne prend pas en charge le "
+        "protocole HTTP nécessaire. Le service de transfert intelligent en arrière-plan (BITS) exige que "
+        "le serveur prenne en charge l'en-tête de protocole Range.",
+        "Fichier source :",
+        "Fichier de destination :",
+    ),
+}
 
 
 _locks: dict[int, threading.RLock] = {}
@@ -228,9 +248,10 @@ def range_364_message(server: WsusServerModel, update: Mapping[str, Any]) -> str
     sha1 = hashlib.sha1(update["UpdateId"].encode()).hexdigest()
     kb = update["Title"].rsplit("(", 1)[-1].rstrip(")").lower()
     content = str(server.get("ContentDir")).rstrip("\\")
+    head, source, destination = RANGE_364[server.locale]
     return (
-        f"{RANGE_364_HEAD}\r\nSource File: /msdownload/update/software/secu/2026/11/"
-        f"windows10.0-{kb}-x64_{sha1}.cab Destination File: "
+        f"{head}\r\n{source} /msdownload/update/software/secu/2026/11/"
+        f"windows10.0-{kb}-x64_{sha1}.cab {destination} "
         f"{content}\\WsusContent\\{sha1[-2:].upper()}\\{sha1.upper()}.cab."
     )
 
@@ -273,9 +294,7 @@ def _outcome(
         and config["UseProxy"]
         and config.get("LabProxyPasswordExpired", True)
     ):
-        return _fail(
-            "ProxyError", "The remote server returned an error: (407) Proxy Authentication Required."
-        )
+        return _fail("ProxyError", lab_locale.proxy_407_text(server.locale))
     if "catalog_sync_failed" in faults:
         server.add_event(10021, CATALOG_SYNC_FAILED_10021)
         return _fail("UssInternalError", CATALOG_SYNC_FAILED_TEXT)
