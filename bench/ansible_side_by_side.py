@@ -2,9 +2,14 @@
 
     .venv/bin/python bench/ansible_side_by_side.py                    # N = 10, 50, 200; forks 20
     .venv/bin/python bench/ansible_side_by_side.py --sizes 10 --repeat 3
+    .venv/bin/python bench/ansible_side_by_side.py --sizes 20 --auth kerberos   # both over Kerberos
 
 Installs ansible-core (the newest pip finds for this Python) and pypsrp into bench/.ansible-venv
-the first time. For each N it serves N lab hosts (NTLM with message encryption over HTTP, the lab
+the first time (with ``--auth kerberos`` also pyspnego[kerberos], which builds against libkrb5-dev).
+``--auth kerberos`` serves the lab with its Kerberos realm (MIT's KDC) and has both tools log in as
+``wsusadmin@WSUSLAB.TEST`` with the password, through ``KRB5_CONFIG`` of the lab's realm.
+
+For each N it serves N lab hosts (NTLM with message encryption over HTTP, the lab
 in worker processes), writes one inventory that both tools read unchanged, and runs, each with
 the same forks:
 
@@ -68,15 +73,24 @@ WSUSAUTO_TASKS = [
 # -- the Ansible venv ------------------------------------------------------------------------------
 
 
-def ensure_ansible() -> dict[str, str]:
+def ensure_ansible(auth: str = "ntlm") -> dict[str, str]:
     """bench/.ansible-venv with ansible-core and pypsrp from PyPI; their versions."""
     playbook = ANSIBLE_VENV / "bin" / "ansible-playbook"
+    python = str(ANSIBLE_VENV / "bin" / "python")
+    if auth == "kerberos" and playbook.exists():
+        has_gssapi = (
+            subprocess.run([python, "-c", "import gssapi, krb5"], capture_output=True).returncode == 0
+        )
+        if not has_gssapi:
+            print("installing pyspnego[kerberos] into the Ansible venv ...", flush=True)
+            subprocess.run([python, "-m", "pip", "install", "-q", "pyspnego[kerberos]"], check=True)
     if not playbook.exists():
         print(f"installing ansible-core and pypsrp into {ANSIBLE_VENV} ...", flush=True)
         base = getattr(sys, "_base_executable", sys.executable)
         subprocess.run([base, "-m", "venv", str(ANSIBLE_VENV)], check=True)
         subprocess.run(
-            [str(ANSIBLE_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "ansible-core", "pypsrp"],
+            [python, "-m", "pip", "install", "-q", "ansible-core", "pypsrp"]
+            + (["pyspnego[kerberos]"] if auth == "kerberos" else []),
             check=True,
         )
     code = (
@@ -221,7 +235,9 @@ def ansible_rc_check(tmp: Path, env: dict[str, str]) -> dict[str, int]:
     return dict(zip(names, rcs, strict=True))
 
 
-def run_size(n: int, forks: int, repeat: int, workers: int, env: dict[str, str]) -> dict[str, Measure]:
+def run_size(
+    n: int, forks: int, repeat: int, workers: int, env: dict[str, str], auth: str = "ntlm"
+) -> dict[str, Measure]:
     servers = [{"name": f"bench-{i:03d}"} for i in range(n)]
     wsusauto = [sys.executable, "-m", "wsusauto.cli"]
     with tempfile.TemporaryDirectory(prefix="ansbench-") as tmp_name:
@@ -233,9 +249,12 @@ def run_size(n: int, forks: int, repeat: int, workers: int, env: dict[str, str])
             tmp / "lab",
             first_address=FIRST_ADDRESS,
             workers=workers,
+            kerberos=auth == "kerberos",
         )
         with lab:
-            inventory = lab.write_inventory(tmp / "inventory.yml")
+            inventory = lab.write_inventory(tmp / "inventory.yml", auth=auth)
+            if lab.realm is not None:
+                env = {**env, "KRB5_CONFIG": str(lab.realm.krb5_conf)}
             f = ["-f", str(forks)]
             runs = {
                 "a_ansible": (
@@ -325,9 +344,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per size (median)")
     parser.add_argument("--workers", type=int, default=0, help="lab worker processes (0: 1 per 100 hosts)")
     parser.add_argument("--json-out", default=None, help="also write the results as JSON to this file")
+    parser.add_argument(
+        "--auth",
+        choices=("ntlm", "kerberos"),
+        default="ntlm",
+        help="how both tools log in (NTLM, or Kerberos against the lab's KDC; both with HTTP encryption)",
+    )
     args = parser.parse_args()
-    versions = ensure_ansible()
-    print(f"Ansible side: {versions}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    versions = ensure_ansible(args.auth)
+    print(f"Ansible side: {versions}; auth {args.auth}; load average {os.getloadavg()[0]:.1f}", flush=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     all_results: dict[int, dict[str, Measure]] = {}
     env = dict(os.environ)
@@ -339,7 +364,7 @@ def main() -> None:
     )
     for n in sizes:
         workers = args.workers or max(1, (n + 99) // 100)
-        all_results[n] = run_size(n, args.forks, args.repeat, workers, env)
+        all_results[n] = run_size(n, args.forks, args.repeat, workers, env, args.auth)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     print(table(all_results))
     if args.json_out:
@@ -349,6 +374,7 @@ def main() -> None:
                     "versions": versions,
                     "rc": rcs,
                     "forks": args.forks,
+                    "auth": args.auth,
                     "repeat": args.repeat,
                     "results": {n: {k: vars(m) for k, m in r.items()} for n, r in all_results.items()},
                     "table": table(all_results),
