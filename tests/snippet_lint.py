@@ -577,28 +577,3 @@ def parse_errors(name: str, text: str) -> list[Violation]:
     linter = _Linter(name, text)
     linter.check_parse()
     return linter.violations
-
-
-# --- the reference -------------------------------------------------------------------------------------
-
-
-def members_in_reference(markdown: str) -> set[str]:
-    """Member names written in backticks in wsus-api.md (inline spans and fenced code).
-
-    From each span: a leading identifier (``SyncFromMicrosoftUpdate``, ``GetStatus()``), every
-    identifier called (``Name(``) and every identifier after ``.`` or ``::``. The enumerations section
-    is left out: its names are values, not members.
-    """
-    markdown = re.sub(r"(?ms)^##\s*\d+\.\s*Enumerations.*?(?=^##\s)", "", markdown)
-    fenced = re.findall(r"```.*?```", markdown, flags=re.DOTALL)
-    inline = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", " ", markdown, flags=re.DOTALL))
-    names: set[str] = set()
-    for span in inline:
-        leading = re.match(r"\s*\.?([A-Za-z_][A-Za-z0-9_]*)", span)
-        if leading:
-            names.add(leading.group(1))
-    for span in inline + fenced:
-        names.update(re.findall(r"(?:\.|::)\s*([A-Za-z_][A-Za-z0-9_]*)", span))
-        names.update(re.findall(r"(?<![\w$-])([A-Za-z_][A-Za-z0-9_]*)\s*\(", span))
-        names.update(re.findall(r"/([A-Z][A-Za-z0-9_]*)\(", span))  # Get/SetUpdateCategories(...)
-    return names

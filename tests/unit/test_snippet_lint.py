@@ -6,20 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.documented_api import DOCUMENTED_FILE, documented, parse_documented
 from tests.snippet_lint import (
     MEMBERS_FILE,
     allowlist,
     lint,
-    members_in_reference,
     parse_allowlist,
     parse_errors,
 )
 from wsusauto.snippets import registry
 
 REPO = Path(__file__).resolve().parents[2]
-# The WSUS API reference (wsus-api.md), copied verbatim into the repository so the check below runs
-# wherever the repository is: CI has nothing beside the clone.
-REFERENCE = REPO / "tests" / "data" / "wsus_api_reference.md"
 SNIPPETS = sorted(registry())
 
 # Snippets whose lint findings are known and owned by someone else: name -> reason (xfail).
@@ -343,32 +340,77 @@ def test_allowlist_parser_refuses_malformed_files():
     assert parse_allowlist("# c\n[wsus]\nName  # why\n\n[unsure]\nX\n").unsure == frozenset({"X"})
 
 
-def test_members_in_reference_reads_backticked_members():
-    markdown = (
-        "## 1. Model\n`GetStatus()` / `GetStatus(UpdateSources)`; `SyncFromMicrosoftUpdate` | bool\n"
-        "```powershell\n$c = $s.GetConfiguration()\n```\n"
-        "`Get/SetUpdateCategories(x)`\n"
-        "## 3. Enumerations\n- `NotProcessing`=0, `Running`=1\n"
-        "## 4. Next\n`$c.Save()`\n"
+def test_documented_list_format():
+    text = (
+        "# c\n[member]\n"
+        "IUpdateServer.GetStatus()  UpdateServerStatus  [DLL]\n"
+        "IUpdateServerConfiguration.MUUrl  -  MSD page.md (not in [DLL])  UNSURE  # why\n"
+        "\n[registry]\nSetup\\ContentDir  -  MS Cc708545\n"
+        "Setup\\Installed Role Services\\UpdateServices-Services  '2'=installed  [DSC-B]\n"
+        "[enum]\nSynchronizationStatus::Running  1  [DLL]\n"
     )
-    found = members_in_reference(markdown)
-    assert {
-        "GetStatus",
-        "SyncFromMicrosoftUpdate",
-        "GetConfiguration",
-        "SetUpdateCategories",
-        "Save",
-    } <= found
-    assert not {"NotProcessing", "Running"} & found
+    entries = parse_documented(text)
+    assert [(e.section, e.member, e.type, e.unsure) for e in entries] == [
+        ("member", "GetStatus", "UpdateServerStatus", False),
+        ("member", "MUUrl", "-", True),
+        ("registry", "ContentDir", "-", False),
+        ("registry", "UpdateServices-Services", "'2'=installed", False),
+        ("enum", "Running", "1", False),
+    ]
+    assert entries[1].sources == "MSD page.md (not in [DLL])"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("IUpdate.Title  -  [DLL]\n", "before any"),
+        ("[other]\nIUpdate.Title  -  [DLL]\n", "unknown section"),
+        ("[member]\nIUpdate.Title  -\n", "expected"),  # no source
+        ("[member]\nIUpdate.Title  -  [DLL]  maybe\n", "expected"),  # a fourth column that is not UNSURE
+        ("[member]\nTitle  -  [DLL]\n", "not a \\[member\\] name"),  # no interface
+        ("[enum]\nUpdateState.Failed  7  [DLL]\n", "not a \\[enum\\] name"),
+        ("[registry]\nContentDir  -  MS Cc708545\n", "not a \\[registry\\] name"),
+        ("[member]\nIUpdate.Title  -  [DLL]\nIUpdate.Title  string  [DLL]\n", "listed twice"),
+    ],
+)
+def test_documented_list_parser_refuses_malformed_lines(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_documented(text)
+
+
+def test_the_documented_list_keeps_what_the_reference_says():
+    by_name = {e.name: e for e in documented()}
+    assert by_name["IUpdateServerConfiguration.UpstreamWsusServerName"].type == "string"
+    assert by_name["IUpdateServerConfiguration.IsReplicaServer"].sources.startswith("[DLL] MS ms751943")
+    assert by_name["ISubscription.SynchronizeAutomaticallyTimeOfDay"].type == "TimeSpan(UTC)"
+    assert by_name["SynchronizationResult::NeverRun"].type == "0"
+    # the reference's UNSURE marks (and members it says are not in the WSUS 3.0 SP1 assembly)
+    assert {e.name for e in documented() if e.unsure} == {
+        "IUpdateServerConfiguration.BitsDownloadPriorityForeground",
+        "IUpdateServerConfiguration.MaxSimultaneousFileDownloads",
+        "IUpdateServerConfiguration.OobeInitialized",
+        "IUpdateServerConfiguration.MUUrl",
+        "IDatabaseConfiguration.CreateConnection()",
+        "Setup\\PortNumber",
+        "Setup\\UsingSSL",
+    }
+
+
+def _undocumented(names: frozenset[str], documented_names: set[str]) -> list[str]:
+    """Names not documented, compared case-insensitively as PowerShell (and the lint) compare them."""
+    return sorted(name for name in names if name.lower() not in documented_names)
 
 
 def test_every_wsus_member_in_the_allowlist_is_documented_in_the_reference():
-    documented = members_in_reference(REFERENCE.read_text(encoding="utf-8"))
-    assert {"GetConfiguration", "IsReplicaServer", "GetLastSynchronizationInfo"} <= documented
-    assert sorted(allowlist().wsus - documented) == []
-    assert sorted(allowlist().unsure - documented) == []
+    sure = {e.member.lower() for e in documented() if not e.unsure}
+    unsure = {e.member.lower() for e in documented() if e.unsure}
+    assert {"getconfiguration", "isreplicaserver", "getlastsynchronizationinfo"} <= sure
+    # [wsus] names skip the Get-Member probe, so each needs a documentation that is not UNSURE;
+    # each [unsure] name is one the reference marks UNSURE.
+    assert _undocumented(allowlist().wsus, sure) == []
+    assert _undocumented(allowlist().unsure, unsure) == []
 
 
-def test_the_allowlist_and_the_reference_ship_inside_the_repository():
-    for path in (MEMBERS_FILE, REFERENCE):
+def test_the_allowlist_and_the_documented_list_ship_inside_the_repository():
+    for path in (MEMBERS_FILE, DOCUMENTED_FILE):
         assert path.is_file() and REPO in path.parents
