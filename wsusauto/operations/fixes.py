@@ -190,7 +190,7 @@ class BitsForeground(_Fix):
             warnings=(f"SUSDB is on {host}; the fix's SQL step must run there",),
             facts=facts,
             check_mode=check,
-            failed=not check,
+            failed=True,  # in check mode too: the fix cannot be done from here
             message=(
                 f"SUSDB is on another machine ({instance}, the setup key's SqlServerName), which this "
                 "WinRM session cannot reach with its credentials (a second hop carries none): on "
