@@ -64,13 +64,18 @@ def stop_lab(process: subprocess.Popen[str], timeout: float = 30.0) -> int:
 
 
 DEMO_VERSIONS = {"eu": "2016", "us": "2012r2", "apac": "3.0-sp2"}
+# Each region's Windows in another language (the root and apac in English), and apac's WSUS 3.0
+# servers set up for SSL: their administration API answers only over SSL (setup key UsingSSL = 1).
+DEMO_LOCALES = {"eu": "de-DE", "us": "fr-FR"}
+DEMO_SSL_REGIONS = ("apac",)
 
 
 def demo_topology() -> dict:
     """The default fleet, with short lab syncs, one transient sync failure on wsus-eu-02, and two
     problems the troubleshooting checks find and fix: a proxy without Range support in front of
     wsus-us (event 364) and a content folder that NETWORK SERVICE and Users cannot read on
-    wsus-us-02."""
+    wsus-us-02. Regions differ in WSUS version and Windows language (eu: 2016 in German, us: 2012 R2
+    in French, apac: WSUS 3.0 SP2 administered over SSL only)."""
     servers = []
     for spec in load_topology(None).servers:
         # a one-minute sync on the lab's clock, which runs 60 times faster in the demo
@@ -78,6 +83,10 @@ def demo_topology() -> dict:
         # Each region on another WSUS version, none newer than its upstream (the root is the newest).
         region = spec.name.split("-")[1] if spec.name.count("-") else ""
         entry["version"] = DEMO_VERSIONS.get(region, "2022")
+        if region in DEMO_LOCALES:
+            entry["locale"] = DEMO_LOCALES[region]
+        if region in DEMO_SSL_REGIONS:
+            entry["initial"]["UsingSSL"] = 1
         if spec.upstream:
             entry.update(upstream=spec.upstream, replica=spec.replica)
         if spec.name == "wsus-eu-02":
