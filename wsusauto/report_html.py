@@ -250,6 +250,7 @@ def report_data(report: FleetReport) -> dict[str, Any]:
             "findings": [],
             "worst_severity": None,
             "notes": [],
+            "platform": None,
         }
         if facts is None:
             if host.name in report.unreachable:
@@ -266,6 +267,12 @@ def report_data(report: FleetReport) -> dict[str, Any]:
                 as_intended=upstream == host.intended_upstream
                 and facts.is_replica_server == host.intended_replica,
                 last_sync=_sync_dict(facts.last_synchronization_info, tz),
+                platform={
+                    "wsus_version": facts.version,
+                    "powershell": facts.ps_version,
+                    "os": facts.os_caption,
+                    "database": facts.database_kind,
+                },
             )
             if not in_inventory:
                 entry["notes"].append(f"upstream {upstream} is not in this report")
@@ -503,6 +510,14 @@ def _row(i: int, name: str, entry: Mapping[str, Any], tz: dt.tzinfo) -> str:
         f' data-search="{_e(search)}"{attrs}>'
     )
     address = f'<div class="muted small">{_e(entry["address"])}</div>' if entry["address"] else ""
+    platform = entry.get("platform")
+    if platform:
+        parts = [
+            f"WSUS {platform['wsus_version']}" if platform["wsus_version"] else "",
+            f"PS {platform['powershell']}" if platform["powershell"] else "",
+            platform["database"],
+        ]
+        address += f'<div class="muted small">{_e(" · ".join(p for p in parts if p))}</div>'
     cells = [f'<td class="name"><a href="#findings-{i}">{_e(name)}</a>{address}</td>']
     cells.append(f"<td>{_status_badges(entry)}</td>")
     if entry["status"] != "ok":

@@ -98,9 +98,9 @@ def sample() -> dict:
         "DatabaseServerName": "MICROSOFT##WID",
         "DatabaseName": "SUSDB",
         "IsUsingWindowsInternalDatabase": True,
-        "PSVersion": "2.0",
-        "OSCaption": "Microsoft Windows Server 2008 R2 Standard",
-        "OSVersion": "6.1.7601",
+        "PSVersion": "5.1.17763.1",
+        "OSCaption": "Microsoft Windows Server 2019 Standard",
+        "OSVersion": "10.0.17763",
         "Events": [
             {"Id": 364, "TimeCreated": "2026-11-22T04:00:00Z", "Message": "Content file download failed."}
         ],
@@ -127,7 +127,7 @@ def test_parses_every_field():
     assert facts.events[0].id == 364
     assert len(facts.synchronization_history) == 2
     assert facts.enabled_update_languages == ("en", "de")
-    assert (facts.ps_version, facts.os_version, facts.database_kind) == ("2.0", "6.1.7601", "WID")
+    assert (facts.ps_version, facts.os_version, facts.database_kind) == ("5.1.17763.1", "10.0.17763", "WID")
 
 
 def test_powershell_empty_arrays_and_unrolled_single_items():

@@ -308,6 +308,14 @@ def test_json_document_shape():
     eu = data["hosts"]["wsus-eu"]
     assert eu["source"] == "WSUS-ROOT.corp.example:8530" and eu["upstream"] == "wsus-root"
     assert eu["replica"] is True and eu["as_intended"] is True
+    assert eu["platform"] == {
+        "wsus_version": "10.0.17763.678",
+        "powershell": "5.1.17763.1",
+        "os": "Microsoft Windows Server 2019 Standard",
+        "database": "WID",
+    }
+    assert data["hosts"]["wsus-us"]["platform"] is None  # unreachable: unknown
+    assert "WSUS 10.0.17763.678 · PS 5.1.17763.1 · WID" in render_html(fleet())
     assert eu["last_sync"]["result"] == "Failed" and eu["last_sync"]["error"] == "UssNotFound"
     assert [f["severity"] for f in eu["findings"]] == ["error", "warning"]  # worst first
     assert eu["worst_severity"] == "error"
