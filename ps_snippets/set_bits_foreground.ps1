@@ -128,7 +128,9 @@ function Invoke-SusdbQuery([string]$Query, [bool]$Write) {
     }
     $arguments = @('-S', $target, '-E', '-b')
     if ($method -eq 'osql') { $arguments += '-n' }
-    if (-not $Write) { $arguments += @('-h', '-1') }
+    # No column headers: osql takes -1 only without a space (-h-1), sqlcmd as its own argument.
+    if (-not $Write -and $method -eq 'osql') { $arguments += '-h-1' }
+    if (-not $Write -and $method -eq 'sqlcmd') { $arguments += @('-h', '-1') }
     $arguments += @('-Q', $Query)
     # Windows PowerShell turns a native tool's stderr under 2>&1 into error records, which 'Stop'
     # would make terminating: the tool's exit code and output decide instead.
