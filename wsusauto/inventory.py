@@ -13,7 +13,9 @@ The file people already have for Ansible works as is:
 Variable precedence follows Ansible: ``all`` < parent groups < child groups (by depth, then name)
 < host vars < extra vars. The intended hierarchy is read from ``wsus_upstream`` / ``wsus_replica``.
 Passwords may come from ``ansible_password`` (a warning: prefer the sources below),
-``wsusauto_password_env`` (an environment variable's name) or ``wsusauto_password_file``.
+``wsusauto_password_env`` (an environment variable's name) or ``wsusauto_password_file``; a
+Kerberos login (``kerberos``, or ``negotiate`` for a ``user@REALM``) may have none and use the
+ticket cache or a keytab. The ``ansible_psrp_negotiate_*`` vars name the server's SPN.
 """
 
 from __future__ import annotations
