@@ -98,13 +98,16 @@ class _Writer:
         else:
             self.parts.append(f'<TNRef RefId="{known}" />')
         if kind is dict:
+            # Keys are written as strings, so keys that only differ in type (True and "True", 1 and "1")
+            # are one Hashtable key: its first place, its last value, as psrpcore is given it (to_ps).
+            value = {str(key): item for key, item in value.items()}
             if not value:
                 self.parts.append("<DCT /></Obj>")
                 return
             self.parts.append("<DCT>")
             for key, item in value.items():
                 self.parts.append("<En>")
-                self.write(str(key), "Key")
+                self.write(key, "Key")
                 self.write(item, "Value")
                 self.parts.append("</En>")
             self.parts.append("</DCT></Obj>")
