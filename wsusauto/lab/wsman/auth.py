@@ -1,9 +1,11 @@
 """Authentication and WinRM message encryption for one HTTP connection.
 
-NTLM, Negotiate and Kerberos belong to the TCP connection: the context made during the 401 handshake seals
-every later request on it (RC4 sequence numbers, so strictly in order). pyspnego's NTLM acceptor
-reads credentials from the file named by ``NTLM_USER_FILE`` (one per process), so every endpoint's
-user is in that file and each endpoint then checks that the authenticated principal is its own user.
+NTLM, Negotiate and Kerberos belong to the TCP connection: the context made during the 401
+handshake seals every later request on it (sequence numbers, so strictly in order). pyspnego's NTLM
+acceptor reads credentials from the file named by ``NTLM_USER_FILE`` (one per process), so every
+endpoint's user is in that file and each endpoint then checks that the authenticated principal is
+its own user. Kerberos keys come from the lab realm's keytab the same way (``kerberos.py``), and a
+ticket must name the endpoint's own server.
 """
 
 from __future__ import annotations
