@@ -90,9 +90,6 @@ def test_topology_auth_methods():
             topology_from_dict({"servers": [{"name": "b", "auth_methods": bad}]}, "t.yml")
 
 
-gssapi = pytest.importorskip("gssapi", reason="python-gssapi is not installed (pyspnego[kerberos])")
-
-
 @pytest.mark.parametrize(
     ("code", "words"),
     [
@@ -103,6 +100,7 @@ gssapi = pytest.importorskip("gssapi", reason="python-gssapi is not installed (p
     ],
 )
 def test_login_errors_are_told_by_their_krb5_code(code, words):
+    gssapi = pytest.importorskip("gssapi", reason="python-gssapi is not installed (pyspnego[kerberos])")
     from spnego.exceptions import SpnegoError
 
     # python-gssapi reports MIT's code as an unsigned minor status; pyspnego wraps it.
