@@ -51,6 +51,16 @@ def test_a_form_the_lab_does_not_recognise_counts_as_plain_http(old, new):
     assert not connects_over_ssl(PROLOGUE.replace(old, new))
 
 
+def test_the_refusal_names_the_call_as_written():
+    local = (
+        "$s = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer('localhost', $true, 8531)"
+    )
+    with pytest.raises(ScriptError, match='with "3" argument'):
+        check_connection(local, using_ssl=True)
+    with pytest.raises(ScriptError, match='with "0" argument'):
+        check_connection("$s = [x.AdminProxy]::GetUpdateServer( )", using_ssl=True)
+
+
 def test_commented_out_code_does_not_count():
     commented = "\n".join("# " + line for line in PROLOGUE.splitlines())
     assert not connects_over_ssl(commented + "\n$server = [x.AdminProxy]::GetUpdateServer()\n")

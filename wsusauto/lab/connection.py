@@ -53,13 +53,32 @@ def connects_over_ssl(script: str) -> bool:
     return bool(reads_key and tests_ssl and dns_name)
 
 
+def _argument_count(code: str, start: int) -> int:
+    """How many arguments the call whose "(" ends at ``start`` passes (commas at its own depth)."""
+    depth, count, seen = 0, 0, False
+    for char in code[start:]:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            if depth == 0:
+                break
+            depth -= 1
+        elif char == "," and depth == 0:
+            count += 1
+        elif not char.isspace():
+            seen = True
+    return count + 1 if seen else 0
+
+
 def check_connection(script: str, using_ssl: bool) -> None:
     """Raise what PowerShell shows when the script's GetUpdateServer call fails on this server."""
-    if not using_ssl or not _ANY_CALL.search(_code(script)) or connects_over_ssl(script):
+    code = _code(script)
+    call = _ANY_CALL.search(code)
+    if not using_ssl or call is None or connects_over_ssl(script):
         return
     raise ScriptError(
-        'Exception calling "GetUpdateServer" with "0" argument(s): "The request failed with HTTP status '
-        '403: Forbidden."',
+        f'Exception calling "GetUpdateServer" with "{_argument_count(code, call.end())}" argument(s): '
+        '"The request failed with HTTP status 403: Forbidden."',
         error_id="WebException",
         category="NotSpecified",
         exception_type="System.Management.Automation.MethodInvocationException",
