@@ -21,6 +21,7 @@ from typing import Any
 from wsusauto import exitcodes
 from wsusauto.checks import BY_ID, Finding, Fleet, HostEvidence, run_checks
 from wsusauto.checks.base import FailedUpdate
+from wsusauto.checks.content import CONTENT_CAUSES, content_recovered
 from wsusauto.errors import AuthenticationFailed, HostError, RemoteError, Unreachable
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.fleet import SessionFactory, for_each_host
@@ -345,6 +346,8 @@ def document(
             by_op = {r.operation: r for r in fixes.get(host, [])}
             # A fixed finding is gone when diagnosed again; its title may name values, its check not.
             still = {f.check for f in diagnosis.findings.get(host, [])} if before else None
+            # A content cause is resolved when its downloads recovered too, not when it alone is gone.
+            recovered = host in diagnosis.evidence and content_recovered(diagnosis.evidence[host].facts)
             for item in found:
                 result = by_op.get(item["fix"]) if item["fix"] else None
                 item["fix_result"] = (
@@ -352,7 +355,11 @@ def document(
                     if result
                     else None
                 )
-                item["resolved"] = None if still is None else item["check"] not in still
+                item["resolved"] = (
+                    None
+                    if still is None
+                    else item["check"] not in still and (item["check"] not in CONTENT_CAUSES or recovered)
+                )
             if before is not None:
                 seen = {(f["check"], f["title"]) for f in found}
                 for finding in diagnosis.findings.get(host, []):

@@ -222,7 +222,9 @@ def test_fix_repairs_what_has_a_documented_fix_and_check_mode_changes_nothing(tm
     assert facts["wsus-root"].bits_download_priority_foreground is None  # not in the API: SUSDB has it
     with _susdb(lab, "wsus-root") as db:
         assert db.execute("SELECT BitsDownloadPriorityForeground FROM tbConfigurationC").fetchone() == (1,)
-    assert facts["wsus-root"].update_server_status.updates_needing_files_count == 0
+    for host in ("wsus-root", "wsus-01", "wsus-02"):  # the downloads that failed were resumed and arrived
+        status = facts[host].update_server_status
+        assert status.updates_with_server_errors_count == 0 and status.updates_needing_files_count == 0
     assert facts["wsus-01"].services["BITS"].state == "Running"
     assert facts["wsus-01"].services["BITS"].start_mode == "Manual"
 
@@ -256,7 +258,12 @@ def test_the_documented_sql_fix_changes_the_row_in_susdb(tmp_path, version, tool
         )
         assert first.returncode == 0, first.stdout + first.stderr
         (task,) = json.loads(first.stdout)["hosts"]["wsus-01"]
-        assert task["changed"] and task["diff"]["after"] == {"BitsDownloadPriorityForeground": True}
+        # The fix resumes the downloads that failed while the proxy refused the Range header.
+        assert task["changed"] and task["diff"]["after"] == {
+            "BitsDownloadPriorityForeground": True,
+            "UpdatesWithServerErrorsCount": 0,
+        }
+        assert task["diff"]["before"]["UpdatesWithServerErrorsCount"] == 12
         with _susdb(lab, "wsus-01") as db:
             assert db.execute("SELECT BitsDownloadPriorityForeground FROM tbConfigurationC").fetchone() == (
                 1,

@@ -240,6 +240,10 @@ def test_bits_disabled_evidence_and_the_repair(lab):
     again = invoke(lab, "bits", "repair_bits_service", BitsServiceName="BITS", WsusServiceName="WsusService")
     assert again["Changed"] == [] and len(scm_messages(lab, "bits")) == before + 4
     assert synchronize(lab, "bits")["Result"] == "Succeeded"
+    assert failed_downloads(lab, "bits") == 12  # what failed while BITS was off stays failed
+    resumed = invoke(lab, "bits", "resume_downloads", ReadOnly=False)
+    assert resumed["Resumed"] is True and resumed["UpdatesWithServerErrorsCountBefore"] == 12
+    assert failed_downloads(lab, "bits") == 0
 
 
 # -- content Read permissions --------------------------------------------------------------------
@@ -250,7 +254,7 @@ def test_content_acl_missing_evidence_and_the_grant(lab):
     assert not set(READERS) & {r["Sid"] for r in f["ContentDirAcl"]}
     assert [e["Id"] for e in f["Events"]] == [10012]
     assert synchronize(lab, "acl")["Result"] == "Succeeded"
-    assert facts(lab, "acl")["UpdateServerStatus"]["UpdatesNeedingFilesCount"] > 0
+    assert failed_downloads(lab, "acl") == 12
     result = invoke(lab, "acl", "grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Sids=READERS)
     assert result["Changed"] == READERS and result["ContentDir"] == "C:\\WSUS"
     assert {r["Sid"]: r["FileSystemRights"] for r in result["ContentDirAcl"]}[READERS[1]] == (
@@ -259,10 +263,21 @@ def test_content_acl_missing_evidence_and_the_grant(lab):
     again = invoke(lab, "acl", "grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Sids=READERS)
     assert again["Changed"] == []
     synchronize(lab, "acl")
-    assert facts(lab, "acl")["UpdateServerStatus"]["UpdatesNeedingFilesCount"] == 0
+    assert failed_downloads(lab, "acl") == 12  # Read is back; a sync does not download them again
+    checked = invoke(lab, "acl", "resume_downloads", ReadOnly=True)
+    assert checked["Resumed"] is False and failed_downloads(lab, "acl") == 12
+    resumed = invoke(lab, "acl", "resume_downloads", ReadOnly=False)
+    assert resumed["Resumed"] is True and resumed["UpdatesWithServerErrorsCount"] == 0
+    status = facts(lab, "acl")["UpdateServerStatus"]
+    assert status["UpdatesWithServerErrorsCount"] == 0 and status["UpdatesNeedingFilesCount"] == 0
+    assert invoke(lab, "acl", "resume_downloads", ReadOnly=False)["Resumed"] is False
 
 
 # -- the Range header fix -----------------------------------------------------------------------
+
+
+def failed_downloads(lab, host):
+    return facts(lab, host)["UpdateServerStatus"]["UpdatesWithServerErrorsCount"]
 
 
 def range_events(lab, host):
@@ -272,7 +287,7 @@ def range_events(lab, host):
 def test_osql_path_really_sets_the_sqlite_row_and_restarts_the_wsus_service(lab):
     f = facts(lab, "range-old")
     assert f["BitsDownloadPriorityForeground"] is None  # WSUS 3.0: not in the API
-    assert f["UpdateServerStatus"]["UpdatesNeedingFilesCount"] == 12
+    assert f["UpdateServerStatus"]["UpdatesWithServerErrorsCount"] == 12
     assert (
         "requires that the server support the Range protocol header"
         in range_events(lab, "range-old")[0]["Message"]
@@ -308,15 +323,19 @@ def test_osql_path_really_sets_the_sqlite_row_and_restarts_the_wsus_service(lab)
     assert len(scm_messages(lab, "range-old")) == 2  # nothing stopped the second time
     events = len(range_events(lab, "range-old"))
     assert synchronize(lab, "range-old")["Result"] == "Succeeded"
-    assert facts(lab, "range-old")["UpdateServerStatus"]["UpdatesNeedingFilesCount"] == 0
+    assert failed_downloads(lab, "range-old") == 12  # fixed, but the failed downloads stay failed
+    invoke(lab, "range-old", "resume_downloads", ReadOnly=False)
+    assert failed_downloads(lab, "range-old") == 0
     assert len(range_events(lab, "range-old")) == events  # no new 364
 
 
-def test_range_header_until_fixed_each_sync_writes_364(lab):
+def test_range_header_until_fixed_each_resumed_download_fails_again_with_364(lab):
     events = len(range_events(lab, "range-r2"))
     assert synchronize(lab, "range-r2")["Result"] == "Succeeded"  # the metadata sync itself works
+    assert len(range_events(lab, "range-r2")) == events  # a sync does not retry failed downloads
+    resumed = invoke(lab, "range-r2", "resume_downloads", ReadOnly=False)
+    assert resumed["Resumed"] is True and resumed["UpdatesWithServerErrorsCount"] == 12
     assert len(range_events(lab, "range-r2")) == events + 1
-    assert facts(lab, "range-r2")["UpdateServerStatus"]["UpdatesNeedingFilesCount"] == 12
     result = foreground(lab, "range-r2")
     assert result == {
         "Method": "sqlcmd",

@@ -194,6 +194,14 @@ CASES = {
             UpdateServerStatus={"UpdatesNeedingFilesCount": 12},
         ),
     ),
+    "failed-downloads": (
+        "wsus-root",
+        dict(
+            UpdateServerStatus={"UpdatesWithServerErrorsCount": 1},
+            failed_updates=(FailedUpdate("aaaa", "KB1"),),
+            failed_update_count=1,
+        ),
+    ),
     "approvals-mismatch": ("wsus-eu", dict(UpdateServerStatus={"ApprovedUpdateCount": 34})),
     "catalog-sync-events": (
         "wsus-root",

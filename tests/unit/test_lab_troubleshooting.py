@@ -76,6 +76,18 @@ def foreground(handlers, host, **overrides):
     return run(handlers, host, "set_bits_foreground", **parameters)
 
 
+def failed_downloads(server):
+    return server.get("UpdateServerStatus")["UpdatesWithServerErrorsCount"]
+
+
+def needing_files(server):
+    return server.get("UpdateServerStatus")["UpdatesNeedingFilesCount"]
+
+
+def resume(handlers, host):
+    return run(handlers, host, "resume_downloads", ReadOnly=False)
+
+
 def assert_healthy(server):
     f = facts(server)
     assert f["Services"] == {
@@ -383,8 +395,13 @@ def test_bits_disabled_fails_syncs_until_bits_runs(tmp_path):
         "Background Intelligent Transfer Service" in record["ErrorText"]
         and "not running" in record["ErrorText"]
     )
+    server = handlers.servers["wsus-a"]
+    assert failed_downloads(server) == 12  # the downloads BITS could not make
     run(handlers, "wsus-a", "repair_bits_service", BitsServiceName="BITS", WsusServiceName="WsusService")
     assert synchronize(handlers, "wsus-a", clock)["Result"] == "Succeeded"
+    assert failed_downloads(server) == 12  # a sync does not download them again
+    assert resume(handlers, "wsus-a")["Resumed"] is True
+    assert failed_downloads(server) == 0 and needing_files(server) == 0
 
 
 def test_content_acl_missing_blocks_downloads_until_read_is_granted(tmp_path):
@@ -397,7 +414,8 @@ def test_content_acl_missing_blocks_downloads_until_read_is_granted(tmp_path):
     [event] = f["Events"]
     assert event["Id"] == 10012 and event["Message"].startswith("[lab text]")
     assert synchronize(handlers, "wsus-a", clock)["Result"] == "Succeeded"
-    assert server.get("UpdateServerStatus")["UpdatesNeedingFilesCount"] == 12
+    assert failed_downloads(server) == 12
+    assert resume(handlers, "wsus-a")["UpdatesWithServerErrorsCount"] == 12  # failed again: no Read
     run(
         handlers,
         "wsus-a",
@@ -406,7 +424,9 @@ def test_content_acl_missing_blocks_downloads_until_read_is_granted(tmp_path):
         Sids=["S-1-5-20", "S-1-5-32-545"],
     )
     synchronize(handlers, "wsus-a", clock)
-    assert server.get("UpdateServerStatus")["UpdatesNeedingFilesCount"] == 0
+    assert failed_downloads(server) == 12  # the cause is gone, the failed downloads stay failed
+    assert resume(handlers, "wsus-a")["UpdatesWithServerErrorsCount"] == 0
+    assert failed_downloads(server) == 0 and needing_files(server) == 0
 
 
 def test_range_header_unsupported_until_the_column_is_set(tmp_path):
@@ -416,7 +436,7 @@ def test_range_header_unsupported_until_the_column_is_set(tmp_path):
     )
     server = handlers.servers["wsus-a"]
     f = facts(server)
-    assert f["UpdateServerStatus"]["UpdatesNeedingFilesCount"] == 12
+    assert f["UpdateServerStatus"]["UpdatesWithServerErrorsCount"] == 12
     [event] = f["Events"]
     assert event["Id"] == 364
     assert event["Message"].startswith(
@@ -426,11 +446,16 @@ def test_range_header_unsupported_until_the_column_is_set(tmp_path):
     )
     assert "Destination File: C:\\WSUS\\WsusContent\\" in event["Message"]
     assert synchronize(handlers, "wsus-a", clock)["Result"] == "Succeeded"  # the metadata sync works
+    assert failed_downloads(server) == 12  # failed downloads are not retried by a sync: no new 364
+    assert len([e for e in facts(server)["Events"] if e["Id"] == 364]) == 1
+    resume(handlers, "wsus-a")  # tried again while the proxy still lacks Range: 364 again
+    assert failed_downloads(server) == 12
     assert len([e for e in facts(server)["Events"] if e["Id"] == 364]) == 2
-    assert server.get("UpdateServerStatus")["UpdatesNeedingFilesCount"] == 12
     assert foreground(handlers, "wsus-a")["Changed"] is True
     synchronize(handlers, "wsus-a", clock)
-    assert server.get("UpdateServerStatus")["UpdatesNeedingFilesCount"] == 0
+    assert failed_downloads(server) == 12
+    resume(handlers, "wsus-a")
+    assert failed_downloads(server) == 0 and needing_files(server) == 0
     assert len([e for e in facts(server)["Events"] if e["Id"] == 364]) == 2
 
 
@@ -612,9 +637,9 @@ def test_a_content_fault_on_a_replica_leaves_its_healthy_parent_without_evidence
         {"name": "wsus-eu", "initial": REPLICA, "faults": ["range_header_unsupported"]},
         clock=clock,
     )
-    assert handlers.servers["wsus-eu"].get("UpdateServerStatus")["UpdatesNeedingFilesCount"] == 12
+    assert failed_downloads(handlers.servers["wsus-eu"]) == 12
     root = handlers.servers["wsus-root"]
     assert root.get("UpdateServerStatus")["ApprovedUpdateCount"] == 12  # the replica's approvals are its
     assert_healthy(root)
     synchronize(handlers, "wsus-eu", clock)  # replicas keep the parent's approvals: still blocked
-    assert handlers.servers["wsus-eu"].get("UpdateServerStatus")["UpdatesNeedingFilesCount"] == 12
+    assert failed_downloads(handlers.servers["wsus-eu"]) == 12

@@ -14,6 +14,7 @@ own: one problem, one finding.
 from __future__ import annotations
 
 from wsusauto.checks.base import Check, Finding, Fleet, HostEvidence
+from wsusauto.checks.content import FAILED_DOWNLOADS, fold_failed_downloads
 from wsusauto.checks.hierarchy import APPROVALS_MISMATCH, HIERARCHY, SCHEDULE_COLLISIONS, STORAGE_OPTION
 from wsusauto.checks.network import UPSTREAM_NAME, UPSTREAM_PORT
 from wsusauto.checks.proxy import PROXY_SETTINGS
@@ -35,6 +36,7 @@ CHECKS: tuple[Check, ...] = (
     STORAGE_OPTION,
     BITS_SERVICE_CHECK,
     RANGE_PROTOCOL,
+    FAILED_DOWNLOADS,
     APPROVALS_MISMATCH,
     CATALOG_SYNC_EVENTS,
     SCHEDULE_COLLISIONS,
@@ -52,6 +54,7 @@ def checks_explaining(error: str) -> list[str]:
 
 def check_host(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
     findings = [finding for check in CHECKS for finding in check.run(evidence, fleet)]
+    findings = fold_failed_downloads(evidence.facts, findings)
     last = evidence.facts.last_synchronization_info
     if last is not None and last.result == "Failed":
         explaining = [f for f in findings if last.error in BY_ID[f.check].explains]

@@ -159,8 +159,9 @@ def _range_protocol(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
     facts = evidence.facts
     events = [e for e in facts.events if e.id == RANGE_EVENT_ID]
     if not events or facts.bits_download_priority_foreground is True:
-        return []
-    if facts.update_server_status.updates_needing_files_count == 0:
+        return []  # fixed; downloads that failed before are failed-downloads' to report
+    status = facts.update_server_status
+    if status.updates_needing_files_count == 0 and status.updates_with_server_errors_count == 0:
         return []  # the files have arrived since: the event is history
     if facts.stores_updates_locally and _other_download_cause(facts):
         return []  # downloads fail for a reason another check names and fixes first
@@ -176,7 +177,7 @@ def _range_protocol(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
                 "event_count": len(events),
                 "newest_event": newest.time_created.isoformat() if newest.time_created else None,
                 "message": newest.message[:600],
-                "updates_needing_files": facts.update_server_status.updates_needing_files_count,
+                "updates_needing_files": status.updates_needing_files_count,
                 "bits_download_priority_foreground": facts.bits_download_priority_foreground,
                 "database": facts.database_kind,
                 "sql_server_name": facts.sql_server_name,

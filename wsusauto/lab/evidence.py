@@ -139,6 +139,15 @@ def ensure_pending(
         _approve_upstream(server, servers, {row["UpdateId"] for row in changes})
 
 
+def fail_pending(server: WsusServerModel) -> None:
+    """The pending downloads were tried while the fault stood, and failed: state Failed (which
+    only a resumed download leaves)."""
+    pending = [
+        r for r in server.updates() if r["IsApproved"] and not r["IsDeclined"] and r["State"] == "NotReady"
+    ]
+    server.upsert_updates([{**r, "State": "Failed"} for r in pending])
+
+
 def _approve_upstream(server: WsusServerModel, servers: Mapping[str, WsusServerModel], ids: set[str]) -> None:
     seen = {server.name}
     while server.get("IsReplicaServer"):
@@ -164,6 +173,9 @@ def _bits_disabled(
     server: WsusServerModel, args: dict[str, Any], servers: Mapping[str, WsusServerModel]
 ) -> None:
     server.change_service("BITS", state="Stopped", start_mode="Disabled")
+    ensure_updates(server, servers)
+    ensure_pending(server, servers)
+    fail_pending(server)
 
 
 @seeds("content_acl_missing")
@@ -184,6 +196,7 @@ def _content_acl_missing(
     )
     ensure_updates(server, servers)
     ensure_pending(server, servers)
+    fail_pending(server)
 
 
 @seeds("range_header_unsupported")
@@ -197,6 +210,7 @@ def _range_header_unsupported(
     server.add_event(
         364, sync.range_364_message(server, pending[0]), when=server.clock() - dt.timedelta(minutes=30)
     )
+    fail_pending(server)
 
 
 @seeds("language_changed_on_parent")
@@ -336,7 +350,10 @@ def _updates_missing_upstream(
             {**own.get(r["UpdateId"], r), "State": "Failed", "IsApproved": True}
             for r in candidates[-MISSING_UPDATES:]
         ]
-        server.set(MissingUpstreamLeft=int(args.get("attempts", 1)))
+        server.set(
+            MissingUpstreamLeft=int(args.get("attempts", 1)),
+            LabFailedMissingUpstream=sorted(row["UpdateId"] for row in rows),
+        )
         server.upsert_updates(rows)
         _approve_upstream(server, servers, {row["UpdateId"] for row in rows})
     else:

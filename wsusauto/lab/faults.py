@@ -114,7 +114,8 @@ register(
     FaultType(
         "bits_disabled",
         "model",
-        description="BITS is Stopped with startup type Disabled; syncs fail while BITS is not running",
+        description="BITS is Stopped with startup type Disabled; syncs fail while BITS is not running, "
+        "and so do downloads: those updates stay Failed until resumed (resume_downloads)",
     )
 )
 register(
@@ -122,7 +123,7 @@ register(
         "content_acl_missing",
         "model",
         description="the update storage folder lost its NETWORK SERVICE and Users rules (event 10012); "
-        "update files do not download while they lack Read",
+        "update files fail to download while they lack Read, and stay Failed until resumed",
     )
 )
 register(
@@ -130,7 +131,8 @@ register(
         "range_header_unsupported",
         "model",
         description="the proxy does not support HTTP Range headers: while tbConfigurationC."
-        "BitsDownloadPriorityForeground is 0, update files fail to download (event 364)",
+        "BitsDownloadPriorityForeground is 0, update files fail to download (event 364) and stay Failed "
+        "until resumed",
     )
 )
 register(

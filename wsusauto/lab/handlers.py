@@ -598,6 +598,23 @@ def list_inactive_approvals(server: WsusServerModel, p: dict[str, Any]) -> dict[
     return {"Tool": tool, "ExitCode": 0, "Lines": inactive}
 
 
+@handles("resume_downloads")
+def resume_downloads(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    before = dict(server.get("UpdateServerStatus"))
+    resumed = False
+    if int(before["UpdatesWithServerErrorsCount"]) > 0 and not p["ReadOnly"]:
+        sync.resume_downloads(server)  # IUpdateServer.ResumeAllDownloads()
+        resumed = True
+    after = server.get("UpdateServerStatus")
+    return {
+        "Resumed": resumed,
+        "UpdatesWithServerErrorsCountBefore": int(before["UpdatesWithServerErrorsCount"]),
+        "UpdatesNeedingFilesCountBefore": int(before["UpdatesNeedingFilesCount"]),
+        "UpdatesWithServerErrorsCount": int(after["UpdatesWithServerErrorsCount"]),
+        "UpdatesNeedingFilesCount": int(after["UpdatesNeedingFilesCount"]),
+    }
+
+
 # -- troubleshooting: services (Win32_Service, Set-/Start-/Stop-/Restart-Service) ---------------
 
 

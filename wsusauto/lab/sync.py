@@ -257,8 +257,10 @@ def range_364_message(server: WsusServerModel, update: Mapping[str, Any]) -> str
 
 
 def download_content(server: WsusServerModel, when: dt.datetime | None = None) -> str | None:
-    """The content phase: the files of approved updates, unless something blocks BITS' downloads.
-    Returns what blocked them (None: all downloaded)."""
+    """The content phase: BITS downloads the files of approved updates, unless something blocks it.
+    A blocked download fails: the update goes to state Failed and stays there, whatever fixes the
+    cause, until its download is resumed (UpdateState.Failed "remains in this state until ...
+    ResumeDownload"; see resume_downloads). Returns what blocked them (None: all downloaded)."""
     config = server.config()
     rows = server.updates()
     pending = [r for r in rows if r["IsApproved"] and not r["IsDeclined"] and r["State"] == "NotReady"]
@@ -266,14 +268,34 @@ def download_content(server: WsusServerModel, when: dt.datetime | None = None) -
         return None
     blocked = None
     if not config["HostBinariesOnMicrosoftUpdate"]:  # files stored on Microsoft Update: none here
-        if content_read_missing(server):
+        if server.db.services().get("BITS", ("Running", "Manual"))[0] != "Running":
+            blocked = "bits"
+        elif content_read_missing(server):
             blocked = "content_acl"  # "The BITS service will fail if these permissions are not set"
         elif "range_header_unsupported" in server.faults and not server.bits_foreground:
             blocked = "range_header"
             server.add_event(364, range_364_message(server, pending[0]), when=when)
-    if blocked is None:
-        server.upsert_updates([{**r, "State": "Ready"} for r in pending])
+    state = "Ready" if blocked is None else "Failed"
+    server.upsert_updates([{**r, "State": state} for r in pending])
     return blocked
+
+
+def resume_downloads(server: WsusServerModel) -> int:
+    """IUpdateServer.ResumeAllDownloads(): every failed download is tried again (BITS then downloads
+    them, or they fail again while the cause stands). Returns how many were resumed."""
+    failed = [r for r in server.updates() if r["State"] == "Failed" and not r["IsDeclined"]]
+    if not failed:
+        return 0
+    config = server.config()
+    missing: set[str] = set()
+    if not config["SyncFromMicrosoftUpdate"]:
+        # An update its upstream does not have cannot be downloaded from there: it fails again.
+        upstream = lab_peers.find(server, server.lab_peers, config["UpstreamWsusServerName"])
+        there = {u["UpdateId"] for u in upstream.updates()} if upstream is not None else set()
+        missing = {r["UpdateId"] for r in failed} - there
+    server.upsert_updates([{**r, "State": "NotReady"} for r in failed if r["UpdateId"] not in missing])
+    download_content(server)
+    return len(failed)
 
 
 def _fail(
@@ -288,6 +310,7 @@ def _outcome(
     faults = server.faults
     bits = server.db.services().get("BITS", ("Running", "Manual"))
     if bits[0] != "Running":
+        download_content(server)  # BITS cannot download either: pending files fail
         return _fail("Unknown", BITS_NOT_RUNNING_TEXT)
     if (
         "proxy_credentials_expired" in faults
@@ -378,6 +401,9 @@ def import_from_upstream(
     approvals"). A failed update the upstream has is downloaded again. Returns the approved updates
     that failed here and that the upstream does not have."""
     own = {r["UpdateId"]: r for r in server.updates()}
+    there = {u["UpdateId"] for u in upstream_rows}
+    missing_then = set(config.get("LabFailedMissingUpstream") or [])
+    transient = missing_then & there
     rows = []
     for update in upstream_rows:
         mine = own.get(update["UpdateId"])
@@ -394,13 +420,17 @@ def import_from_upstream(
         if config["IsReplicaServer"]:
             row["IsApproved"] = update["IsApproved"] and update["ApprovalActive"]
             row["IsDeclined"] = update["IsDeclined"]
-        if row["State"] == "Failed":
+        if row["State"] == "Failed" and update["UpdateId"] in transient:
+            # "Issues with Synchronization": an update the upstream did not have yet when this
+            # server asked "will resolve itself the next time the downstream server synchronizes".
+            # Any other failed download stays failed until it is resumed.
             row["State"] = "NotReady"
         if mine is None or row != mine:
             rows.append(row)
     if rows:
         server.upsert_updates(rows)
-    there = {u["UpdateId"] for u in upstream_rows}
+    if transient:
+        server.set(LabFailedMissingUpstream=sorted(missing_then - transient))
     return [
         r
         for r in own.values()

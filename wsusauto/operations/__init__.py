@@ -15,6 +15,7 @@ from wsusauto.operations.computer_groups import ComputerGroups
 from wsusauto.operations.configuration import Replica, UpdateSource
 from wsusauto.operations.decline import DeclineMissingUpdates
 from wsusauto.operations.diagnose import Diagnose
+from wsusauto.operations.downloads import ResumeDownloads
 from wsusauto.operations.fixes import BitsForeground, BitsService, ContentPermissions
 from wsusauto.operations.proxy import Proxy
 from wsusauto.operations.schedule import Schedule
@@ -40,6 +41,7 @@ OPERATIONS: dict[str, Operation] = {
         BitsForeground(),
         ContentPermissions(),
         DeclineMissingUpdates(),
+        ResumeDownloads(),
     )
 }
 

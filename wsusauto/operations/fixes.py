@@ -11,8 +11,11 @@
   fails and says to run the SQL step on that machine.
 - ``content_permissions``: Read for NETWORK SERVICE and Users on the update storage folder.
 
-After a repair, the documents' last step is "retry synchronization": ``synchronize`` (default true)
-runs one synchronization and waits for it; its failure fails the task with the sync's error.
+Each of them then resumes the downloads that failed while the cause stood (they stay failed until
+resumed, whatever fixed the cause; wsusauto.operations.downloads), also when the cause itself was
+already repaired. After a repair, the documents' last step is "retry synchronization":
+``synchronize`` (default true) runs one synchronization and waits for it; its failure fails the
+task with the sync's error.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from wsusauto.operations.base import (
     OperationResult,
     Plan,
 )
+from wsusauto.operations.downloads import with_resumed_downloads
 from wsusauto.operations.synchronize import Synchronize, _check_duration
 
 # The SUSDB instances of the Windows Internal Database (2012+) and SSEE (WSUS 3.0 on 2008/R2), as
@@ -45,8 +49,22 @@ _SYNC_ARGUMENTS = {
 }
 
 
-class _Fix(Operation):
-    """A repair whose success is followed by one synchronization (unless ``synchronize: false``)."""
+class _ContentFix(Operation):
+    """A repair of what blocks content downloads, followed by resuming the downloads that failed."""
+
+    def repair(self, session: Any, args: Mapping[str, Any], *, check: bool, facts: Facts) -> OperationResult:
+        return Operation.run(self, session, args, check=check, facts=facts)
+
+    def run(
+        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
+    ) -> OperationResult:
+        current = facts if facts is not None else gather_facts(session)
+        repaired = self.repair(session, args, check=check, facts=current)
+        return with_resumed_downloads(session, repaired, current, check=check)
+
+
+class _Fix(_ContentFix):
+    """A repair (and resumed downloads) followed by one synchronization (unless ``synchronize: false``)."""
 
     def run(
         self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
@@ -136,12 +154,10 @@ class BitsForeground(_Fix):
             self._parameters(read_only=False),
         )
 
-    def run(
-        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
-    ) -> OperationResult:
-        current = facts if facts is not None else gather_facts(session)
+    def repair(self, session: Any, args: Mapping[str, Any], *, check: bool, facts: Facts) -> OperationResult:
+        current = facts
         if current.bits_download_priority_foreground is not None:
-            return super().run(session, args, check=check, facts=current)
+            return super().repair(session, args, check=check, facts=current)
         # Only SUSDB knows: ask it (read only), so check mode and the diff tell the truth.
         state = session.invoke("set_bits_foreground", **self._parameters(read_only=True))
         if state["Method"] == "remote":
@@ -170,7 +186,7 @@ class BitsForeground(_Fix):
             raise OperationRefused(
                 f"{session.name}: {self.MEMBER} is still 0 in SUSDB after {applied['Method']} set it"
             )
-        result = OperationResult(
+        return OperationResult(
             self.name,
             True,
             (change,),
@@ -178,7 +194,6 @@ class BitsForeground(_Fix):
             message=f"changed {self.MEMBER} in SUSDB with {applied['Method']} on {applied['Instance']}",
             details={"method": applied["Method"], "instance": applied["Instance"]},
         )
-        return self._then_synchronize(session, args, result)
 
     def _remote(self, state: Mapping[str, Any], facts: Facts, check: bool) -> OperationResult:
         """SUSDB on another machine: integrated security from inside the WinRM session would be a
@@ -212,7 +227,7 @@ def _missing_read(facts: Facts) -> list[str]:
     return missing_read(facts.content_dir_acl)
 
 
-class ContentPermissions(Operation):
+class ContentPermissions(_ContentFix):
     name = "content_permissions"
     arguments: Mapping[str, Argument] = {}
 
