@@ -130,9 +130,10 @@ def test_the_fix_works_on_each_preset_without_osql_or_sqlcmd_through_sqlclient(l
     assert not result.failed and result.changed
     assert result.details == {"method": "sqlclient", "instance": pipe}
     assert f"with sqlclient on {pipe}" in result.message
+    # The fix ends by resuming the downloads that failed while the proxy refused the Range header.
     assert result.diff == {
-        "before": {"BitsDownloadPriorityForeground": False},
-        "after": {"BitsDownloadPriorityForeground": True},
+        "before": {"BitsDownloadPriorityForeground": False, "UpdatesWithServerErrorsCount": 12},
+        "after": {"BitsDownloadPriorityForeground": True, "UpdatesWithServerErrorsCount": 0},
     }
     assert column(lab, host) == 1
     messages = wsus_service_messages(lab, host)

@@ -60,7 +60,13 @@ class _ContentFix(Operation):
     ) -> OperationResult:
         current = facts if facts is not None else gather_facts(session)
         repaired = self.repair(session, args, check=check, facts=current)
+        if self.cause_left(repaired):
+            return repaired  # resumed downloads would only fail again
         return with_resumed_downloads(session, repaired, current, check=check)
+
+    def cause_left(self, repaired: OperationResult) -> bool:
+        """Whether the repair could not be made from here (the result says where it must be made)."""
+        return False
 
 
 class _Fix(_ContentFix):
@@ -194,6 +200,9 @@ class BitsForeground(_Fix):
             message=f"changed {self.MEMBER} in SUSDB with {applied['Method']} on {applied['Instance']}",
             details={"method": applied["Method"], "instance": applied["Instance"]},
         )
+
+    def cause_left(self, repaired: OperationResult) -> bool:
+        return repaired.details.get("method") == "remote"
 
     def _remote(self, state: Mapping[str, Any], facts: Facts, check: bool) -> OperationResult:
         """SUSDB on another machine: integrated security from inside the WinRM session would be a
