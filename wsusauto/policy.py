@@ -75,7 +75,8 @@ def is_transient(failure: BaseException) -> bool:
     text = failure.error_text.lower()
     if "storage" in text and "option" in text:
         return False  # surfaced as an upstream error, but only making the hierarchy consistent fixes it
-    if failure.error == "ProxyError" and not any(w in text for w in ("407", "credential", "authenticat")):
+    # The proxy's HTTP status decides, not .NET's words around it (they are in the server's language).
+    if failure.error == "ProxyError" and "(407)" not in failure.error_text:
         return True  # a proxy that is down may come back; rejected credentials will not
     return failure.error in TRANSIENT
 

@@ -84,6 +84,11 @@ def test_proxy_credentials_and_storage_mismatch_are_permanent_a_proxy_outage_is_
     )
     assert is_transient(SyncFailed("ProxyError", "Unable to connect to the proxy"))
     assert not is_transient(
+        SyncFailed(
+            "ProxyError", "Der Remoteserver hat einen Fehler zurückgegeben: (407) Proxyauthentifizierung"
+        )
+    )
+    assert not is_transient(
         SyncFailed("UssOtherError", "the storage option differs from the upstream server")
     )
 
