@@ -169,6 +169,19 @@ def test_negotiate_picks_kerberos_on_a_server_that_takes_only_kerberos(lab):
         assert _auth_context(session).negotiated_protocol == "kerberos"
 
 
+def test_negotiate_falls_back_to_ntlm_on_a_server_outside_the_realm(lab, tmp_path):
+    """A server whose auth_methods leave Kerberos out has no key in the realm (no SPN): Negotiate
+    falls back to NTLM with the same user@REALM (its UPN), and Kerberos alone says why it cannot."""
+    topology = small_topology(1, **{"wsus-root": {"auth_methods": ["basic", "ntlm"]}})
+    with running_lab(tmp_path, topology, kerberos=True) as outside, pytest.MonkeyPatch.context() as env:
+        env.setenv("KRB5_CONFIG", str(outside.realm.krb5_conf))
+        with _session(outside, "wsus-root", auth="negotiate") as session:
+            assert gather_facts(session).name == "wsus-root"
+            assert _auth_context(session).negotiated_protocol == "ntlm"
+        message = _login_error(_session(outside, "wsus-root", auth="kerberos"))
+        assert "the KDC does not know the service principal WSMAN/wsus-root" in message
+
+
 def test_negotiate_service_names_the_spn(lab):
     with _session(
         lab, "wsus-root", auth="kerberos", host_vars={"ansible_psrp_negotiate_service": "HTTP"}
@@ -323,7 +336,7 @@ def test_unknown_service_principal(lab):
     assert f"WSMAN/{lab.endpoints[0].address}" in _login_error(address_only)
 
 
-def test_a_server_that_refuses_ntlm(lab):
+def test_a_server_that_refuses_ntlm(lab, tmp_path):
     message = _login_error(_session(lab, "wsus-01", auth="ntlm"))
     assert "does not accept NTLM" in message and "ansible_psrp_auth: kerberos" in message
     assert lab.password not in message
@@ -331,9 +344,14 @@ def test_a_server_that_refuses_ntlm(lab):
     fallback = _session(lab, "wsus-01", auth="negotiate")
     fallback.options = dataclasses.replace(fallback.options, negotiate_hostname_override=None)
     assert "does not accept NTLM, and Negotiate fell back to it" in _login_error(fallback)
-    # Negotiate with neither a ticket nor a password has nothing to offer at all.
+    # Negotiate with neither a ticket nor a password has nothing to offer at all. (pyspnego's NTLM
+    # client without a password reads NTLM_USER_FILE, which this in-process lab set for its
+    # acceptor; a client process of its own has none.)
     nothing = _session(lab, "wsus-01", auth="negotiate", password=False)
-    assert "no Kerberos ticket for wsusadmin@WSUSLAB.TEST and no password" in _login_error(nothing)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NTLM_USER_FILE", str(tmp_path / "no-such-file"))
+        message = _login_error(nothing)
+    assert "no Kerberos ticket for wsusadmin@WSUSLAB.TEST and no password" in message
 
 
 def test_a_wrong_password(lab):

@@ -243,7 +243,7 @@ class LabRealm:
             commands.append(f"ktadd -k {self.service_keytab} -norandkey {chunk}")
         commands.append(f"ktadd -k {self.user_keytab} -norandkey {self.user_principal}")
         self._run([_program("kadmin.local")], stdin="\n".join(commands) + "\n")
-        for keytab in (self.service_keytab, self.user_keytab):
+        for keytab in (self.service_keytab, self.user_keytab) if services else (self.user_keytab,):
             if not keytab.exists():
                 raise UsageError(f"the lab's Kerberos realm: kadmin.local wrote no {keytab.name}")
             os.chmod(keytab, 0o600)

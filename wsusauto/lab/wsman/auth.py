@@ -167,8 +167,11 @@ class ConnectionAuth:
             accepted = same_kerberos_user(self.context.client_principal, expected_user, policy.realm) and (
                 accepted_server(self.context) == policy.server_name.lower()
             )
-        else:
-            accepted = same_user(self.context.client_principal, expected_user)
+        else:  # NTLM, by the account name or by the UPN in the lab's realm
+            principal = self.context.client_principal
+            accepted = same_user(principal, expected_user) or same_kerberos_user(
+                principal, expected_user, policy.realm
+            )
         if not accepted:
             self.context = None
             raise AuthRejected("not this endpoint's user or ticket")

@@ -360,9 +360,13 @@ class WinRMServer:
 
     def start(self) -> None:
         ensure_ca(self.tls_dir)
-        self._replaced_user_file = install_ntlm_users(
-            self._user_file, [(s.username, s.password) for s in self.specs.values()]
-        )
+        # With a realm, the user also logs in to NTLM by its UPN (user@REALM), as Windows allows:
+        # Negotiate falls back to NTLM with that name where a server has no Kerberos key.
+        credentials = [(s.username, s.password) for s in self.specs.values()]
+        credentials += [
+            (f"{s.username}@{s.kerberos_realm}", s.password) for s in self.specs.values() if s.kerberos_realm
+        ]
+        self._replaced_user_file = install_ntlm_users(self._user_file, credentials)
         if self.keytab is not None:
             self._replaced_keytab = install_keytab(self.keytab)
         self._started = True
