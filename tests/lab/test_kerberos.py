@@ -198,6 +198,22 @@ def test_a_ticket_for_one_server_does_not_open_another(lab):
         session.open()
 
 
+def test_strict_channel_binding_over_https(lab):
+    """CbtHardeningLevel=Strict: a Kerberos login over HTTPS must carry the TLS channel binding
+    (MIT's acceptor alone would take one without; the lab checks the context's channel-bound flag)."""
+    spec = lab._server.specs["wsus-root"]  # read by each new connection; put back below
+    spec.cbt_strict = True
+    try:
+        with _session(lab, "wsus-root", auth="kerberos", protocol="https") as session:
+            assert gather_facts(session).name == "wsus-root"
+        unbound = _session(lab, "wsus-root", auth="kerberos", protocol="https")
+        unbound.options = dataclasses.replace(unbound.options, negotiate_send_cbt=False)
+        with pytest.raises(AuthenticationFailed), unbound:
+            unbound.open()
+    finally:
+        spec.cbt_strict = False
+
+
 def test_the_kerberos_scheme_with_kerberos_message_encryption(lab):
     """``Authorization: Kerberos`` (not Negotiate) and MIME protocol HTTP-Kerberos-session-encrypted,
     both ways, with pyspnego's client context and pypsrp's own WinRM encryption."""

@@ -29,6 +29,7 @@ from wsusauto.lab.wsman.kerberos import (
     KERBEROS_ENCRYPTED,
     SPNEGO_ENCRYPTED,
     accepted_server,
+    channel_bound,
     same_kerberos_user,
 )
 
@@ -164,8 +165,10 @@ class ConnectionAuth:
         if not self.context.complete:
             return out, False
         if mechanism == "kerberos":
-            accepted = same_kerberos_user(self.context.client_principal, expected_user, policy.realm) and (
-                accepted_server(self.context) == policy.server_name.lower()
+            accepted = (
+                same_kerberos_user(self.context.client_principal, expected_user, policy.realm)
+                and accepted_server(self.context) == policy.server_name.lower()
+                and (self._bindings is None or channel_bound(self.context))  # Strict: a binding is required
             )
         else:  # NTLM, by the account name or by the UPN in the lab's realm
             principal = self.context.client_principal

@@ -41,14 +41,32 @@ def restore_keytab(path: Path, previous: str | None) -> None:
             os.environ["KRB5_KTNAME"] = previous
 
 
+# GSS_C_CHANNEL_BOUND_FLAG (MIT krb5 1.19+): the initiator's channel bindings matched the acceptor's.
+# MIT accepts an initiator that sent none; Windows' CbtHardeningLevel=Strict does not.
+_CHANNEL_BOUND = 0x800
+
+
+def _security_context(context: Any) -> Any:
+    """python-gssapi's SecurityContext behind pyspnego's proxy (Negotiate's chosen mech, or Kerberos)."""
+    inner = getattr(context, "_context", None)  # pyspnego's Negotiate proxy: the chosen mech's context
+    if getattr(inner, "_context", None) is not None:
+        inner = inner._context  # GSSAPIProxy -> python-gssapi SecurityContext
+    return inner
+
+
+def channel_bound(context: Any) -> bool:
+    """The completed Kerberos context carried the client's channel binding, and it matched."""
+    try:
+        return bool(int(_security_context(context).actual_flags) & _CHANNEL_BOUND)
+    except Exception:
+        return False
+
+
 def accepted_server(context: Any) -> str | None:
     """The host part of the service principal a completed Kerberos context was accepted for
     (``WSMAN/wsus-root@REALM`` -> ``wsus-root``), or None when it cannot be read: the caller then
     refuses the login (strict when unsure)."""
-    inner = getattr(context, "_context", None)  # pyspnego's Negotiate proxy: the chosen mech's context
-    if getattr(inner, "_context", None) is not None:
-        inner = inner._context  # GSSAPIProxy -> python-gssapi SecurityContext
-    target = getattr(inner, "target_name", None)
+    target = getattr(_security_context(context), "target_name", None)
     if target is None:
         return None
     principal = str(target).rstrip("\x00")
