@@ -28,9 +28,12 @@ function ConvertTo-SyncInfo($Info) {
     $updateErrors = @()
     foreach ($updateError in $Info.UpdateErrors) {
         $updateErrors += @{
-            UpdateId  = [string]$updateError.UpdateId
-            Error     = [string]$updateError.Error
-            ErrorText = [string]$updateError.ErrorText
+            # UpdateId is an UpdateRevisionId, not a string ([string] of it is its class name): the
+            # update's Guid is its UpdateId, the revision that failed its RevisionNumber.
+            UpdateId       = [string]$updateError.UpdateId.UpdateId
+            RevisionNumber = [int]$updateError.UpdateId.RevisionNumber
+            Error          = [string]$updateError.Error
+            ErrorText      = [string]$updateError.ErrorText
         }
     }
     return @{

@@ -37,9 +37,12 @@ $updateErrors = @()
 foreach ($updateError in $info.UpdateErrors) {
     if ($updateErrors.Count -ge $MaxUpdateErrors) { break }
     $updateErrors += @{
-        UpdateId  = [string]$updateError.UpdateId
-        Error     = [string]$updateError.Error
-        ErrorText = [string]$updateError.ErrorText
+        # UpdateId is an UpdateRevisionId, not a string ([string] of it is its class name): the
+        # update's Guid is its UpdateId, the revision that failed its RevisionNumber.
+        UpdateId       = [string]$updateError.UpdateId.UpdateId
+        RevisionNumber = [int]$updateError.UpdateId.RevisionNumber
+        Error          = [string]$updateError.Error
+        ErrorText      = [string]$updateError.ErrorText
     }
 }
 

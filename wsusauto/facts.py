@@ -8,6 +8,7 @@ the key, because every later decision (diffs, checks, plans) trusts these values
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +44,11 @@ def facts_parameters(
 
 @dataclass(frozen=True)
 class UpdateError:
-    update_id: str
-    error: str
+    """One update whose metadata failed to import (SynchronizationUpdateErrorInfo)."""
+
+    update_id: str  # the update's Guid (the UpdateRevisionId's UpdateId), lower case
+    revision_number: int  # the revision that failed (the UpdateRevisionId's RevisionNumber)
+    error: str  # SynchronizationUpdateError name
     error_text: str
 
 
@@ -228,6 +232,15 @@ class _Reader:
             raise self._fail(key, "a string", value)
         return value
 
+    def guid(self, key: str) -> str:
+        """A Guid as text, lower case. An UpdateRevisionId cast to [string] gives its class name,
+        not the Guid: that is refused here, not carried on as an id."""
+        value = self.text(key)
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise self._fail(key, "a Guid", value) from None
+
     def integer(self, key: str) -> int:
         value = self._get(key)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -302,7 +315,7 @@ def _sync_info(r: _Reader) -> SyncInfo:
         end_time=r.moment("EndTime"),
         started_manually=r.flag("StartedManually"),
         update_errors=tuple(
-            UpdateError(e.text("UpdateId"), e.text("Error"), e.text("ErrorText"))
+            UpdateError(e.guid("UpdateId"), e.integer("RevisionNumber"), e.text("Error"), e.text("ErrorText"))
             for e in r.items("UpdateErrors")
         ),
     )

@@ -23,7 +23,14 @@ def sample() -> dict:
         "StartTime": "2026-11-22T03:00:05Z",
         "EndTime": "2026-11-22T03:02:10Z",
         "StartedManually": False,
-        "UpdateErrors": [{"UpdateId": "b1c2", "Error": "DependencyNotFound", "ErrorText": "dep"}],
+        "UpdateErrors": [
+            {
+                "UpdateId": "B1C2D3E4-0000-4000-8000-000000000001",
+                "RevisionNumber": 203,
+                "Error": "DependencyNotFound",
+                "ErrorText": "dep",
+            }
+        ],
     }
     return {
         "Name": "wsus-eu",
@@ -122,7 +129,9 @@ def test_parses_every_field():
     assert facts.synchronize_automatically_time_of_day == dt.time(3, 0)
     assert facts.next_synchronization_time == dt.datetime(2026, 11, 23, 9, tzinfo=dt.timezone.utc)
     assert facts.last_synchronization_info.duration == dt.timedelta(minutes=2, seconds=5)
-    assert facts.last_synchronization_info.update_errors[0].error == "DependencyNotFound"
+    (error,) = facts.last_synchronization_info.update_errors
+    assert error.error == "DependencyNotFound"
+    assert (error.update_id, error.revision_number) == ("b1c2d3e4-0000-4000-8000-000000000001", 203)
     assert facts.services["BITS"].start_mode == "Disabled"
     assert facts.events[0].id == 364
     assert len(facts.synchronization_history) == 2
@@ -151,6 +160,14 @@ def test_powershell_empty_arrays_and_unrolled_single_items():
         (lambda r: r.update(SynchronizeAutomaticallyTimeOfDay="3am"), "expected a time of day"),
         (lambda r: r["UpdateServerStatus"].pop("UpdateCount"), "missing UpdateServerStatus.UpdateCount"),
         (lambda r: r["Events"][0].update(TimeCreated="yesterday"), r"Events\[0\].TimeCreated"),
+        (
+            # [string] of an UpdateRevisionId is its class name: refused, not taken for an id
+            lambda r: r["LastSynchronizationInfo"]["UpdateErrors"][0].update(
+                UpdateId="Microsoft.UpdateServices.Administration.UpdateRevisionId"
+            ),
+            r"UpdateErrors\[0\].UpdateId is 'Microsoft.UpdateServices.Administration.UpdateRevisionId', "
+            "expected a Guid",
+        ),
     ],
 )
 def test_wrong_shapes_name_the_key(mutate, message):

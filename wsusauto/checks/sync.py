@@ -22,7 +22,12 @@ def _last_sync_error(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
         "start_time": last.start_time.isoformat() if last.start_time else None,
         "end_time": last.end_time.isoformat() if last.end_time else None,
         "update_errors": [
-            {"update_id": e.update_id, "error": e.error, "error_text": e.error_text}
+            {
+                "update_id": e.update_id,
+                "revision_number": e.revision_number,
+                "error": e.error,
+                "error_text": e.error_text,
+            }
             for e in last.update_errors[:_MAX_LISTED]
         ],
         "update_error_count": len(last.update_errors),

@@ -362,6 +362,21 @@ def _updates_missing_upstream(
         server.upsert_updates(rows)
 
 
+@seeds("update_import_errors")
+def _update_import_errors(
+    server: WsusServerModel, args: dict[str, Any], servers: Mapping[str, WsusServerModel]
+) -> None:
+    ensure_updates(server, servers)
+    ended = server.clock() - dt.timedelta(hours=1)
+    server.record_sync(
+        "Succeeded",
+        start=ended - dt.timedelta(minutes=3),
+        end=ended,
+        started_manually=False,
+        update_errors=sync.import_errors(server),
+    )
+
+
 @seeds("transient_sync_failure")
 def _transient_sync_failure(
     server: WsusServerModel, args: dict[str, Any], servers: Mapping[str, WsusServerModel]

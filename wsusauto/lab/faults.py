@@ -160,6 +160,16 @@ register(
 )
 register(
     FaultType(
+        "update_import_errors",
+        "model",
+        {"count": (int, 2)},
+        "this server's syncs succeed, but `count` updates' metadata fails to import "
+        "(ISynchronizationInfo.UpdateErrors: SynchronizationUpdateError DependencyNotFound); seeds one "
+        "such sync",
+    )
+)
+register(
+    FaultType(
         "sql_update_fails",
         "model",
         description="the SQL step of the BitsDownloadPriorityForeground fix (osql/sqlcmd) exits 1",

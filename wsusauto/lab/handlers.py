@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from wsusauto.lab import evidence, peers, powershell2, sqltools, sync, update_api
+from wsusauto.lab import evidence, peers, powershell2, sqltools, sync, update_api, update_errors
 from wsusauto.lab import locale as lab_locale
 from wsusauto.lab.connection import check_connection
 from wsusauto.lab.faults import model_faults
@@ -141,13 +141,18 @@ def get_facts(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
             category="InvalidData",
             exception_type="System.Management.Automation.ParameterBindingValidationException",
         )
-    return server.facts(
+    facts = server.facts(
         history_count=p["HistoryCount"],
         event_ids=list(p["EventIds"] or []),
         event_lookback_hours=p["EventLookbackHours"],
         max_events=p["MaxEvents"],
         service_names=list(p["ServiceNames"] or []),
     )
+    # UpdateErrors hold objects: each one as the snippet's own text reads it.
+    text = registry()["get_facts"].text
+    for info in [facts["LastSynchronizationInfo"], *facts["SynchronizationHistory"]]:
+        info["UpdateErrors"] = update_errors.project(text, info["UpdateErrors"])
+    return facts
 
 
 def _invalid_operation(message: str) -> ScriptError:
@@ -423,7 +428,8 @@ def get_synchronization_status(server: WsusServerModel, p: dict[str, Any]) -> di
         history_count=1, event_ids=[], event_lookback_hours=1, max_events=1, service_names=[]
     )
     last = dict(facts["LastSynchronizationInfo"])
-    last["UpdateErrors"] = list(last["UpdateErrors"])[: max(0, p["MaxUpdateErrors"])]
+    stored = list(last["UpdateErrors"])[: max(0, p["MaxUpdateErrors"])]
+    last["UpdateErrors"] = update_errors.project(registry()["get_synchronization_status"].text, stored)
     return {
         "SynchronizationStatus": facts["SynchronizationStatus"],
         "SynchronizationProgress": facts["SynchronizationProgress"],

@@ -137,7 +137,10 @@ def _advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> N
     )
     end = started + dt.timedelta(seconds=duration)
     manual = bool(config.get("SyncStartedManually", True))
-    server.record_sync(result, error, text, start=started, end=end, started_manually=manual)
+    errors = import_errors(server) if result == "Succeeded" else []
+    server.record_sync(
+        result, error, text, start=started, end=end, started_manually=manual, update_errors=errors
+    )
     if not manual:
         _after_scheduled_sync(server, config, result, end)
 
@@ -383,6 +386,27 @@ def _outcome(
             changes,
         )
     return "Succeeded", "NotApplicable", "", changes
+
+
+IMPORT_ERROR_TEXT = "The update could not be imported: an update it depends on was not found."
+
+
+def import_errors(server: WsusServerModel) -> list[dict[str, Any]]:
+    """The updates whose metadata failed to import in a sync (fault update_import_errors): each as
+    SUSDB keeps it, the update's Guid and revision (a SynchronizationUpdateErrorInfo's UpdateId is
+    an UpdateRevisionId), the SynchronizationUpdateError name and its text."""
+    count = int(server.faults.get("update_import_errors", {}).get("count", 0))
+    if count <= 0:
+        return []
+    return [
+        {
+            "UpdateId": update.id,
+            "RevisionNumber": 200 + number,
+            "Error": "DependencyNotFound",
+            "ErrorText": IMPORT_ERROR_TEXT,
+        }
+        for number, update in enumerate(catalog()[-count:])
+    ]
 
 
 def import_catalog(server: WsusServerModel) -> None:

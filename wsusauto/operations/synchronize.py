@@ -112,7 +112,10 @@ class Synchronize(Operation):
                 self.sleep(poll)
             last = status["LastSynchronizationInfo"]
             if last["Result"] != "Succeeded":
-                errors = "; ".join(f"{e['UpdateId']}: {e['Error']}" for e in last.get("UpdateErrors") or [])
+                errors = "; ".join(
+                    f"{e['UpdateId']} revision {e['RevisionNumber']}: {e['Error']}"
+                    for e in last.get("UpdateErrors") or []
+                )
                 raise SyncFailed(
                     last["Error"], last["ErrorText"] + (f" (update errors: {errors})" if errors else "")
                 )
