@@ -6,7 +6,7 @@
     read back, so $SetPassword says whether to set it and HasProxyPassword reports the result.
     AllowProxyCredentialsOverNonSsl is the console's "Allow basic authentication (password in
     cleartext)". Saves only when something differs; waits at most $ReadyTimeoutSeconds for a
-    previous save to finish.
+    synchronization or a previous save to finish.
 #>
 param(
     [string[]]$Members,
@@ -36,6 +36,38 @@ if ($wsusSetup -ne $null -and ($wsusSetup | Get-Member -Name UsingSSL) -and ($ws
     $server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
 }
 $config = $server.GetConfiguration()
+
+# Save() throws InvalidOperationException while a synchronization runs or a previous save is still
+# processing ("up to three minutes"): wait until both are over, at most $ReadyTimeoutSeconds, then
+# give up with a message the caller knows to retry later. The enums compare by name.
+function Wait-ServerReady {
+    $waited = 0
+    while ($true) {
+        $status = [string]$server.GetSubscription().GetSynchronizationStatus()
+        $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+        if ($status -eq 'NotProcessing' -and $state -eq 'Ready') { return }
+        if ($waited -ge $ReadyTimeoutSeconds) {
+            throw "WSUS busy (retry later): after $waited s the synchronization status is $status and the configuration state is $state; WSUS takes no change until the synchronization ends and the previous save is processed."
+        }
+        Start-Sleep -Seconds 1
+        $waited += 1
+    }
+}
+
+# A synchronization may start between the wait and Save(): its refusal then is the same busy.
+function Save-WhenReady($Target) {
+    Wait-ServerReady
+    try {
+        $Target.Save()
+    } catch {
+        $status = [string]$server.GetSubscription().GetSynchronizationStatus()
+        $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+        if ($status -ne 'NotProcessing' -or $state -ne 'Ready') {
+            throw "WSUS busy (retry later): Save() was refused while the synchronization status is $status and the configuration state is $state."
+        }
+        throw $_
+    }
+}
 
 $changed = @()
 foreach ($member in $Members) {
@@ -69,18 +101,7 @@ if ($SetPassword) {
 }
 
 if ($changed.Count -gt 0) {
-    if ([string]$server.GetSubscription().GetSynchronizationStatus() -ne 'NotProcessing') {
-        throw 'A synchronization is in progress; WSUS saves no configuration change until it ends.'
-    }
-    $waited = 0
-    while ([string]$config.GetUpdateServerConfigurationState() -ne 'Ready') {
-        if ($waited -ge $ReadyTimeoutSeconds) {
-            throw "The configuration state is still $([string]$config.GetUpdateServerConfigurationState()) after $waited s; a previous save is still processing."
-        }
-        Start-Sleep -Seconds 1
-        $waited += 1
-    }
-    $config.Save()
+    Save-WhenReady $config
     $config = $server.GetConfiguration()
 }
 

@@ -4,7 +4,8 @@
     Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself. A replica inherits approvals and
     computer groups from its upstream server, so it must sync from an upstream server, not from
     Microsoft Update (Save() refuses IsReplicaServer with SyncFromMicrosoftUpdate). Saves only when
-    the flag differs; waits at most $ReadyTimeoutSeconds for a previous save to finish.
+    the flag differs; waits at most $ReadyTimeoutSeconds for a synchronization or a previous save
+    to finish.
 #>
 param(
     [bool]$IsReplicaServer,
@@ -26,24 +27,45 @@ if ($wsusSetup -ne $null -and ($wsusSetup | Get-Member -Name UsingSSL) -and ($ws
 }
 $config = $server.GetConfiguration()
 
+# Save() throws InvalidOperationException while a synchronization runs or a previous save is still
+# processing ("up to three minutes"): wait until both are over, at most $ReadyTimeoutSeconds, then
+# give up with a message the caller knows to retry later. The enums compare by name.
+function Wait-ServerReady {
+    $waited = 0
+    while ($true) {
+        $status = [string]$server.GetSubscription().GetSynchronizationStatus()
+        $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+        if ($status -eq 'NotProcessing' -and $state -eq 'Ready') { return }
+        if ($waited -ge $ReadyTimeoutSeconds) {
+            throw "WSUS busy (retry later): after $waited s the synchronization status is $status and the configuration state is $state; WSUS takes no change until the synchronization ends and the previous save is processed."
+        }
+        Start-Sleep -Seconds 1
+        $waited += 1
+    }
+}
+
+# A synchronization may start between the wait and Save(): its refusal then is the same busy.
+function Save-WhenReady($Target) {
+    Wait-ServerReady
+    try {
+        $Target.Save()
+    } catch {
+        $status = [string]$server.GetSubscription().GetSynchronizationStatus()
+        $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+        if ($status -ne 'NotProcessing' -or $state -ne 'Ready') {
+            throw "WSUS busy (retry later): Save() was refused while the synchronization status is $status and the configuration state is $state."
+        }
+        throw $_
+    }
+}
+
 $changed = @()
 if ($config.IsReplicaServer -ne $IsReplicaServer) {
     if ($IsReplicaServer -and $config.SyncFromMicrosoftUpdate) {
         throw 'A replica synchronizes from an upstream WSUS server; set the update source to the upstream server first.'
     }
-    if ([string]$server.GetSubscription().GetSynchronizationStatus() -ne 'NotProcessing') {
-        throw 'A synchronization is in progress; WSUS saves no configuration change until it ends.'
-    }
-    $waited = 0
-    while ([string]$config.GetUpdateServerConfigurationState() -ne 'Ready') {
-        if ($waited -ge $ReadyTimeoutSeconds) {
-            throw "The configuration state is still $([string]$config.GetUpdateServerConfigurationState()) after $waited s; a previous save is still processing."
-        }
-        Start-Sleep -Seconds 1
-        $waited += 1
-    }
     $config.IsReplicaServer = $IsReplicaServer
-    $config.Save()
+    Save-WhenReady $config
     $changed += 'IsReplicaServer'
     $config = $server.GetConfiguration()
 }

@@ -2,14 +2,17 @@
     set_schedule: automatic synchronization on or off, its first time of day (UTC) and syncs per day.
 
     Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself. Changes only the members named
-    in $Members and saves the subscription only when one of them differs. The time of day is a UTC
-    TimeSpan in whole seconds below 24 hours; syncs per day is 1 to 24 (the API refuses others).
+    in $Members and saves the subscription only when one of them differs, after waiting (at most
+    $ReadyTimeoutSeconds) for a running synchronization or a configuration save to end. The time of
+    day is a UTC TimeSpan in whole seconds below 24 hours; syncs per day is 1 to 24 (the API refuses
+    others).
 #>
 param(
     [string[]]$Members,
     [bool]$SynchronizeAutomatically,
     [int]$TimeOfDaySeconds,
-    [int]$NumberOfSynchronizationsPerDay
+    [int]$NumberOfSynchronizationsPerDay,
+    [int]$ReadyTimeoutSeconds
 )
 $ErrorActionPreference = 'Stop'
 
@@ -26,6 +29,39 @@ if ($wsusSetup -ne $null -and ($wsusSetup | Get-Member -Name UsingSSL) -and ($ws
     $server = [Microsoft.UpdateServices.Administration.AdminProxy]::GetUpdateServer()
 }
 $subscription = $server.GetSubscription()
+
+# ISubscription.Save() throws InvalidOperationException while a synchronization runs; whether it also
+# does while a configuration save is processing ("up to three minutes") is unsure, so that is waited
+# out too: wait until both are over, at most $ReadyTimeoutSeconds, then give up with a message the
+# caller knows to retry later. The enums compare by name.
+function Wait-ServerReady {
+    $waited = 0
+    while ($true) {
+        $status = [string]$server.GetSubscription().GetSynchronizationStatus()
+        $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+        if ($status -eq 'NotProcessing' -and $state -eq 'Ready') { return }
+        if ($waited -ge $ReadyTimeoutSeconds) {
+            throw "WSUS busy (retry later): after $waited s the synchronization status is $status and the configuration state is $state; WSUS takes no change until the synchronization ends and the previous save is processed."
+        }
+        Start-Sleep -Seconds 1
+        $waited += 1
+    }
+}
+
+# A synchronization may start between the wait and Save(): its refusal then is the same busy.
+function Save-WhenReady($Target) {
+    Wait-ServerReady
+    try {
+        $Target.Save()
+    } catch {
+        $status = [string]$server.GetSubscription().GetSynchronizationStatus()
+        $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+        if ($status -ne 'NotProcessing' -or $state -ne 'Ready') {
+            throw "WSUS busy (retry later): Save() was refused while the synchronization status is $status and the configuration state is $state."
+        }
+        throw $_
+    }
+}
 
 $changed = @()
 foreach ($member in $Members) {
@@ -50,7 +86,7 @@ foreach ($member in $Members) {
     }
 }
 if ($changed.Count -gt 0) {
-    $subscription.Save()
+    Save-WhenReady $subscription
     $subscription = $server.GetSubscription()
 }
 

@@ -4,10 +4,13 @@
     Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself. StartSynchronization() returns
     at once (the sync runs in the WSUS service); the caller polls get_synchronization_status. A sync
     already running is not started twice: Started is then false and the running one is reported.
+    StartSynchronization() throws while WSUS is saving configuration changes, so the snippet waits
+    for the configuration state to be Ready first, at most $ReadyTimeoutSeconds.
     $CategoryOnly synchronizes products and classifications only.
 #>
 param(
-    [bool]$CategoryOnly
+    [bool]$CategoryOnly,
+    [int]$ReadyTimeoutSeconds
 )
 $ErrorActionPreference = 'Stop'
 
@@ -28,7 +31,26 @@ $subscription = $server.GetSubscription()
 $started = $false
 $status = [string]$subscription.GetSynchronizationStatus()
 if ($status -eq 'NotProcessing') {
-    if ($CategoryOnly) { $subscription.StartSynchronizationForCategoryOnly() } else { $subscription.StartSynchronization() }
+    # The enum compares by name; after the wait, a refusal while busy is the same busy.
+    $waited = 0
+    $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+    while ($state -ne 'Ready') {
+        if ($waited -ge $ReadyTimeoutSeconds) {
+            throw "WSUS busy (retry later): after $waited s the configuration state is $state; WSUS starts no synchronization until the previous save is processed."
+        }
+        Start-Sleep -Seconds 1
+        $waited += 1
+        $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+    }
+    try {
+        if ($CategoryOnly) { $subscription.StartSynchronizationForCategoryOnly() } else { $subscription.StartSynchronization() }
+    } catch {
+        $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+        if ($state -ne 'Ready') {
+            throw "WSUS busy (retry later): StartSynchronization() was refused while the configuration state is $state."
+        }
+        throw $_
+    }
     $started = $true
     $status = [string]$subscription.GetSynchronizationStatus()
 }

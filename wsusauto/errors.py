@@ -49,5 +49,30 @@ class RemoteError(HostError):
         self.remote_text = remote_text
 
 
+# How a writing snippet's error text starts when WSUS was busy (a synchronization running, or a
+# configuration save still processing) for longer than the snippet may wait: nothing was changed.
+BUSY_MARKER = "WSUS busy (retry later):"
+
+
+class ServerBusy(RemoteError):
+    """A writing snippet gave up waiting for WSUS to be free; nothing was changed, and the same call
+    can succeed later (``retryable``)."""
+
+    retryable = True
+
+    def __init__(self, host: str, snippet: str, remote_text: str) -> None:
+        super().__init__(host, snippet, remote_text)
+        detail = remote_text.split(BUSY_MARKER, 1)[-1].strip()
+        self.reason = f"{snippet}: WSUS is busy, nothing was changed; run it again later ({detail})"
+        self.args = (f"{host}: {self.reason}",)
+
+
+def remote_error(host: str, snippet: str, remote_text: str) -> RemoteError:
+    """The error for a snippet that failed on the server: ServerBusy when the snippet says so."""
+    if BUSY_MARKER in remote_text:
+        return ServerBusy(host, snippet, remote_text)
+    return RemoteError(host, snippet, remote_text)
+
+
 class FactsError(HostError):
     """The facts snippet answered, but its output does not have the promised shape."""

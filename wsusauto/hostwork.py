@@ -147,7 +147,13 @@ class HostWorker:
                 if plan is not None and plan.changes and not self.check:
                     self._write("failed", host=name, task=task.name, operation=task.operation, error=message)
                 status = "ignored" if task.ignore_errors else "failed"
-                emit(TaskResult(name, play, task.name, task.operation, status, message=message))
+                # WSUS was busy (a sync, a save processing): the same task can succeed later.
+                details = {"retryable": True} if getattr(exc, "retryable", False) else {}
+                emit(
+                    TaskResult(
+                        name, play, task.name, task.operation, status, message=message, details=details
+                    )
+                )
                 if task.ignore_errors:
                     continue
                 return

@@ -35,6 +35,7 @@ TRANSIENT = {
     "ImportUpdateError": "updates failed to import; the upstream may still be downloading them",
     "Unknown": "an unknown error",
     "Timeout": "the synchronization did not finish in time",
+    "ServerBusy": "WSUS was still processing a configuration save and refused to start",
 }
 # ... and those that retrying cannot fix, with what to check.
 PERMANENT = {

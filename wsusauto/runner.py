@@ -97,6 +97,7 @@ class RunResult:
                             if "findings" in r.details
                             else {}
                         ),
+                        **({"retryable": True} if r.details.get("retryable") else {}),
                     }
                     for r in results
                 ]

@@ -30,7 +30,7 @@ from pypsrp.wsman import WSMan
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from wsusauto import http_headers
-from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
+from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable, remote_error
 from wsusauto.kerberos_errors import explain as explain_kerberos
 from wsusauto.kerberos_errors import ntlm_refused
 from wsusauto.pypsrp_tuning import cheap_command_copies, memoize_password_hashes, tune_pool
@@ -260,7 +260,7 @@ class Session:
         finally:
             self._forget(ps)
         if ps.state == PSInvocationState.FAILED or ps.streams.error:
-            raise RemoteError(self.name, snippet_name, _error_text(ps))
+            raise remote_error(self.name, snippet_name, _error_text(ps))
         return list(ps.output)
 
     def _ensure_session_key(self) -> None:

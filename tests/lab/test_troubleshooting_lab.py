@@ -135,7 +135,10 @@ def foreground(lab, host, **overrides):
 
 
 def synchronize(lab, host):
-    assert invoke(lab, host, "start_synchronization", CategoryOnly=False)["Started"] is True
+    assert (
+        invoke(lab, host, "start_synchronization", CategoryOnly=False, ReadyTimeoutSeconds=30)["Started"]
+        is True
+    )
     for _ in range(600):
         status = invoke(lab, host, "get_synchronization_status", MaxUpdateErrors=5)
         if status["SynchronizationStatus"] == "NotProcessing":

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from wsusauto.lab import evidence, peers, powershell2, sqltools, sync, update_api, update_errors
+from wsusauto.lab import evidence, peers, powershell2, saves, sqltools, sync, update_api, update_errors
 from wsusauto.lab import locale as lab_locale
 from wsusauto.lab.connection import check_connection
 from wsusauto.lab.faults import model_faults
@@ -155,43 +154,38 @@ def get_facts(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def _invalid_operation(message: str) -> ScriptError:
-    # What a .NET InvalidOperationException looks like after PowerShell wraps a method call.
-    return ScriptError(
-        f'Exception calling "Save" with "0" argument(s): "{message}"',
-        error_id="InvalidOperationException",
-        category="InvalidOperation",
-        exception_type="System.Management.Automation.MethodInvocationException",
-    )
+def _busy_refusal(
+    server: WsusServerModel, method: str, refuse: Callable[[], None], sync_too: bool = True
+) -> None:
+    """The snippets' try/catch around Save() or StartSynchronization(): a refusal while the server
+    is busy becomes their "WSUS busy (retry later)" text; any other error stands."""
+    try:
+        refuse()
+    except ScriptError as error:
+        busy = saves.refused_text(server, method, waits_for_sync=sync_too)
+        raise ScriptError(busy) if busy else error from None
 
 
 def _save_configuration(server: WsusServerModel, changes: dict[str, Any], timeout: int) -> None:
-    """IUpdateServerConfiguration.Save() with its documented refusals (wsus-api.md 1.2a)."""
-    if server.get("SynchronizationStatus") != "NotProcessing":
-        raise ScriptError(
-            "A synchronization is in progress; WSUS saves no configuration change until it ends."
-        )
-    waited = 0
-    while server.get("UpdateServerConfigurationState") != "Ready":
-        if waited >= timeout:
-            raise ScriptError(
-                f"The configuration state is still {server.get('UpdateServerConfigurationState')} "
-                f"after {waited} s; a previous save is still processing."
-            )
-        time.sleep(1)
-        waited += 1
+    """Save-WhenReady $config: wait (bounded) for the server to be free, then Save() with its
+    documented refusals (wsus-api.md 1.2a); a save then processes for a while."""
+    saves.wait_until_ready(server, timeout)
+    _busy_refusal(server, "Save", lambda: saves.refuse_configuration_save(server))
     merged = {**server.config(), **changes}
     if merged["SyncFromMicrosoftUpdate"] and merged["IsReplicaServer"]:
-        raise _invalid_operation("A replica server cannot synchronize from Microsoft Update.")
+        raise saves.invalid_operation("Save", "A replica server cannot synchronize from Microsoft Update.")
     if not merged["SyncFromMicrosoftUpdate"] and not merged["UpstreamWsusServerName"]:
-        raise _invalid_operation("The upstream server name cannot be empty.")
+        raise saves.invalid_operation("Save", "The upstream server name cannot be empty.")
     if merged["UseProxy"] and not merged["ProxyName"]:
-        raise _invalid_operation("The address of the proxy server cannot be empty.")
+        raise saves.invalid_operation("Save", "The address of the proxy server cannot be empty.")
     if merged["UseProxy"] and not merged["AnonymousProxyAccess"] and not merged["ProxyUserName"]:
-        raise _invalid_operation("The proxy user name cannot be empty.")
+        raise saves.invalid_operation("Save", "The proxy user name cannot be empty.")
     if merged["HostBinariesOnMicrosoftUpdate"] and not merged["AllUpdateLanguagesEnabled"]:
-        raise _invalid_operation("Storing updates on Microsoft Update requires all update languages.")
+        raise saves.invalid_operation(
+            "Save", "Storing updates on Microsoft Update requires all update languages."
+        )
     server.set(**changes)
+    saves.begin_save_processing(server)
 
 
 def _apply_members(server: WsusServerModel, p: dict[str, Any], members: dict[str, str]) -> list[str]:
@@ -332,6 +326,8 @@ def set_schedule(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
         if server.get(member) != wanted[member]:
             changed.append(member)
     if changed:
+        saves.wait_until_ready(server, int(p["ReadyTimeoutSeconds"] or 0))
+        _busy_refusal(server, "Save", lambda: saves.refuse_subscription_save(server))
         server.set(**{m: wanted[m] for m in changed})
     c = server.config()
     return {"Changed": changed, **{m: c[m] for m in wanted}}
@@ -418,8 +414,20 @@ def _refuse_builtin_group(key: str, shown: str, method: str) -> None:
 
 @handles("start_synchronization")
 def start_synchronization(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
-    started = sync.start(server, manual=True)
-    return {"Started": started, "SynchronizationStatus": server.get("SynchronizationStatus")}
+    if server.get("SynchronizationStatus") != "NotProcessing":
+        return {"Started": False, "SynchronizationStatus": server.get("SynchronizationStatus")}
+    saves.wait_until_ready(server, int(p["ReadyTimeoutSeconds"] or 0), waits_for_sync=False)
+    method = "StartSynchronizationForCategoryOnly" if p["CategoryOnly"] else "StartSynchronization"
+
+    def start() -> None:
+        saves.refuse_start(server, method)
+        if not sync.start(server, manual=True):  # the ticker started a scheduled one meanwhile
+            raise saves.invalid_operation(
+                method, "The synchronization cannot be started because of its current state."
+            )
+
+    _busy_refusal(server, method, start, sync_too=False)
+    return {"Started": True, "SynchronizationStatus": server.get("SynchronizationStatus")}
 
 
 @handles("get_synchronization_status")

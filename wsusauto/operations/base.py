@@ -16,8 +16,22 @@ from wsusauto.errors import UsageError, WsusAutoError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.secrets import Secret
 
-# How long a snippet waits for a previous configuration save to finish (WSUS: up to three minutes).
+# How long a writing snippet waits for a running synchronization or a previous configuration save
+# to finish (WSUS: a save processes for up to three minutes) before it gives up as busy.
 READY_TIMEOUT_SECONDS = 180
+# What a WinRM call that may wait that long needs on top of the wait.
+_CALL_MARGIN_SECONDS = 60.0
+
+
+def snippet_deadline(session: Any, parameters: Mapping[str, Any]) -> float | None:
+    """The deadline of a call whose snippet may wait ``ReadyTimeoutSeconds`` for WSUS to be free:
+    the session's own when that is long enough, else the wait plus a margin (None: the default)."""
+    ready = parameters.get("ReadyTimeoutSeconds")
+    if not ready:
+        return None
+    needed = float(ready) + _CALL_MARGIN_SECONDS
+    default = getattr(session, "default_deadline", None)
+    return None if default is not None and default >= needed else needed
 
 
 class OperationRefused(WsusAutoError):
@@ -163,7 +177,7 @@ class Operation:
                 check_mode=True,
                 message="would change " + ", ".join(c.member for c in plan.changes),
             )
-        session.invoke(plan.snippet, **plan.parameters)
+        session.invoke(plan.snippet, deadline=snippet_deadline(session, plan.parameters), **plan.parameters)
         after = gather_facts(session)
         missed = [c.member for c in plan.changes if not self.took(after, c)]
         if missed:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wsusauto.errors import UsageError
 from wsusauto.facts import Facts
-from wsusauto.operations.base import Argument, Change, Operation, Plan
+from wsusauto.operations.base import READY_TIMEOUT_SECONDS, Argument, Change, Operation, Plan
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
@@ -97,6 +97,7 @@ class Schedule(Operation):
             "SynchronizeAutomatically": wanted.get("SynchronizeAutomatically", False),
             "TimeOfDaySeconds": time_of_day.hour * 3600 + time_of_day.minute * 60 + time_of_day.second,
             "NumberOfSynchronizationsPerDay": wanted.get("NumberOfSynchronizationsPerDay", 1),
+            "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS,
         }
         warnings = ()
         if args.get("timezone", "UTC").upper() != "UTC" and "time" in args:

@@ -18,9 +18,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from wsusauto.checks import Finding, Fleet, HostEvidence, check_host, checks_explaining
-from wsusauto.errors import RemoteError
+from wsusauto.errors import RemoteError, ServerBusy
 from wsusauto.facts import Facts, gather_facts
-from wsusauto.operations.base import Argument, Operation, OperationResult, Plan
+from wsusauto.operations.base import (
+    READY_TIMEOUT_SECONDS,
+    Argument,
+    Operation,
+    OperationResult,
+    Plan,
+    snippet_deadline,
+)
 from wsusauto.policy import (
     DOCUMENTED_INTERVAL,
     DOCUMENTED_RETRIES,
@@ -96,7 +103,16 @@ class Synchronize(Operation):
         progress: list[dict[str, Any]] = []
 
         def attempt() -> None:
-            session.invoke("start_synchronization", CategoryOnly=bool(args.get("category_only", False)))
+            parameters = {
+                "CategoryOnly": bool(args.get("category_only", False)),
+                "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS,
+            }
+            try:
+                session.invoke(
+                    "start_synchronization", deadline=snippet_deadline(session, parameters), **parameters
+                )
+            except ServerBusy as busy:  # a configuration save kept processing: try again later
+                raise SyncFailed("ServerBusy", busy.reason) from None
             deadline = time.monotonic() + timeout
             while True:
                 # Polling changes nothing, so a dropped connection is retried by the Session, briefly,

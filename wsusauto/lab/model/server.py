@@ -24,6 +24,8 @@ DOWNLOAD_FAILED_EVENT = 364  # WsusEventId.ContentSynchronizationFileDownloadFai
 Clock = Callable[[], dt.datetime]
 
 _PASSWORD_KEY = "ProxyPassword"  # tbConfiguration row of the write-only proxy password
+# Until when (ISO, the lab's clock) the last configuration Save() is still processing.
+SAVE_PROCESSING_UNTIL = "LabSaveProcessingUntil"
 _MISSING = object()
 
 
@@ -373,6 +375,17 @@ class WsusServerModel:
             }
         )
 
+    def configuration_state(self) -> str:
+        """GetUpdateServerConfigurationState(): ProcessingSave while the last configuration save is
+        processing (wsusauto.lab.saves); a state the topology gave (``initial``) stays as given."""
+        stored = self.members("UpdateServerConfigurationState", SAVE_PROCESSING_UNTIL)
+        if stored["UpdateServerConfigurationState"] != "Ready":
+            return str(stored["UpdateServerConfigurationState"])
+        until = stored[SAVE_PROCESSING_UNTIL]
+        if until and self.clock() < dt.datetime.fromisoformat(until):
+            return "ProcessingSave"
+        return "Ready"
+
     def next_synchronization_time(self) -> dt.datetime | None:
         config = self.members(
             "SynchronizeAutomatically", "SynchronizeAutomaticallyTimeOfDay", "NumberOfSynchronizationsPerDay"
@@ -464,7 +477,6 @@ class WsusServerModel:
                     "GetContentFromMU",
                     "AllUpdateLanguagesEnabled",
                     "EnabledUpdateLanguages",
-                    "UpdateServerConfigurationState",
                     "SynchronizeAutomatically",
                     "SynchronizeAutomaticallyTimeOfDay",
                     "NumberOfSynchronizationsPerDay",
@@ -474,6 +486,7 @@ class WsusServerModel:
                 )
             },
             **self.localized_groups(c["ComputerTargetGroups"]),
+            "UpdateServerConfigurationState": self.configuration_state(),
             "HasProxyPassword": self.has_proxy_password,
             # Probed with Get-Member: only where the API has the member (LabApiBitsForeground).
             "BitsDownloadPriorityForeground": self.bits_foreground if c.get("LabApiBitsForeground") else None,

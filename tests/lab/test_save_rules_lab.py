@@ -1,0 +1,128 @@
+"""WSUS's save rules on the lab, through the real client (wsus-api.md 1.2a, P5).
+
+After a configuration Save() the server is ProcessingSave for a while; Save() and
+StartSynchronization() then throw, and so do both Save()s while a synchronization runs. Every
+writing snippet waits for the server to be free (bounded), or gives up with a message the product
+reports as retryable, having changed nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.errors import ServerBusy
+from wsusauto.facts import facts_parameters
+from wsusauto.lab import sync
+from wsusauto.lab.topology import topology_from_dict
+from wsusauto.operations import run_operation
+from wsusauto.playbook import playbook_from_data
+from wsusauto.runner import Runner
+from wsusauto.secrets import Secret
+from wsusauto.session import Session
+
+DOWNSTREAM = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
+NAMES = ("wsus-a", "wsus-b", "wsus-c", "wsus-d", "wsus-e", "wsus-f", "wsus-g")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    servers = [{"name": "wsus-root"}] + [
+        {"name": name, "upstream": "wsus-root", "initial": DOWNSTREAM} for name in NAMES
+    ]
+    with running_lab(tmp_path_factory.mktemp("saves"), topology_from_dict({"servers": servers})) as lab:
+        yield lab
+
+
+def session(lab, host: str) -> Session:
+    inventory = lab_inventory(lab)
+    return Session(host, inventory.connection_options(inventory.hosts[host]))
+
+
+def sync_running(server, seconds: float) -> None:
+    """A synchronization of ``seconds`` running on the server (the lab's own, as if scheduled)."""
+    server.set(SyncDurationSeconds=seconds)
+    assert sync.start(server, manual=False)
+    for _ in range(400):
+        if server.get("SynchronizationStatus") == "Running":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the synchronization did not start")
+
+
+WRITES = [
+    ("update_source", "wsus-a", {"source": "upstream", "upstream": "wsus-root", "port": 8531}),
+    ("replica", "wsus-b", {"enabled": True}),
+    ("proxy", "wsus-c", {"enabled": True, "name": "proxy.corp", "port": 3128, "password": Secret("x")}),
+    ("schedule", "wsus-d", {"automatic": True, "time": "03:00"}),
+]
+
+
+@pytest.mark.parametrize(("operation", "host", "args"), WRITES, ids=[w[0] for w in WRITES])
+def test_a_change_during_a_synchronization_waits_for_its_end(lab, operation, host, args):
+    server = lab.handlers.servers[host]
+    sync_running(server, 3.0)
+    with session(lab, host) as s:
+        result = run_operation(s, operation, args)
+    assert result.changed and not result.failed
+    # The save came after the synchronization: it had ended, recorded, when the change was made.
+    assert server.get("SynchronizationStatus") == "NotProcessing"
+    assert [r["Result"] for r in server.db.sync_history(5)] == ["Succeeded"]
+
+
+def test_a_configuration_save_processes_and_the_next_save_and_start_wait_for_it(lab):
+    server = lab.handlers.servers["wsus-e"]
+    with session(lab, "wsus-e") as s:
+        run_operation(s, "update_source", {"source": "upstream", "upstream": "wsus-root", "port": 8531})
+        state = s.invoke("get_facts", read_only=True, **facts_parameters())["UpdateServerConfigurationState"]
+        assert state == "ProcessingSave"  # the save's background process, as on a real server
+        replica = run_operation(s, "replica", {"enabled": True})  # Save() again: waits
+        assert replica.changed and server.get("IsReplicaServer") is True
+        assert server.configuration_state() == "ProcessingSave"
+        result = run_operation(s, "synchronize", {"poll_interval": "0.2s", "timeout": "60s"})
+    assert not result.failed, result.message  # StartSynchronization() waited for the save too
+    assert server.db.sync_history(1)[0]["Result"] == "Succeeded"
+
+
+def test_saving_while_busy_is_refused_by_the_lab_as_by_the_api(lab):
+    """The lab's own rules: Save() during ProcessingSave or a sync throws; so does starting a sync
+    while a save processes. No wait (ReadyTimeoutSeconds 0)."""
+    server = lab.handlers.servers["wsus-f"]
+    with session(lab, "wsus-f") as s:
+        s.invoke("set_replica", IsReplicaServer=True, ReadyTimeoutSeconds=0)
+        assert server.configuration_state() == "ProcessingSave"
+        with pytest.raises(ServerBusy, match="configuration state is ProcessingSave"):
+            s.invoke("set_replica", IsReplicaServer=False, ReadyTimeoutSeconds=0)
+        with pytest.raises(ServerBusy, match="WSUS starts no synchronization"):
+            s.invoke("start_synchronization", CategoryOnly=False, ReadyTimeoutSeconds=0)
+        assert server.get("IsReplicaServer") is True  # nothing half-applied
+        assert server.db.sync_history(1) == [] and server.get("SynchronizationStatus") == "NotProcessing"
+
+
+def test_busy_longer_than_the_wait_fails_retryable_and_changes_nothing(lab, monkeypatch):
+    import wsusauto.operations.schedule as schedule
+
+    monkeypatch.setattr(schedule, "READY_TIMEOUT_SECONDS", 2)
+    server = lab.handlers.servers["wsus-g"]
+    before = server.get("SynchronizeAutomatically")
+    sync_running(server, 120.0)  # a long synchronization
+    inventory = lab_inventory(lab)
+    playbook = playbook_from_data(
+        [
+            {
+                "name": "schedule",
+                "hosts": "wsus-g",
+                "tasks": [{"name": "nightly", "schedule": {"automatic": True}}],
+            }
+        ]
+    )
+    result = Runner(inventory, playbook, processes=1).run()
+    [task] = result.hosts["wsus-g"]
+    assert task.status == "failed" and task.details == {"retryable": True}
+    assert "WSUS is busy, nothing was changed; run it again later" in task.message
+    assert "synchronization status is Running" in task.message
+    assert result.document()["hosts"]["wsus-g"][0]["retryable"] is True
+    assert server.get("SynchronizeAutomatically") == before
+    server.set(SyncDurationSeconds=0.1)  # let it end
