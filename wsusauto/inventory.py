@@ -437,4 +437,12 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
         reconnection_backoff=_as_number(
             v.get("ansible_psrp_reconnection_backoff", 2), f"{where}: ansible_psrp_reconnection_backoff"
         ),
+        busy_wait=_busy_wait(v.get("wsus_busy_wait", 180), f"{where}: wsus_busy_wait"),
     )
+
+
+def _busy_wait(value: Any, where: str) -> float:
+    seconds = _as_number(value, where)
+    if seconds < 0:
+        raise UsageError(f"{where} is seconds to wait for a busy WSUS server, 0 or more, not {value!r}")
+    return seconds

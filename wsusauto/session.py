@@ -73,6 +73,9 @@ class ConnectionOptions:
     negotiate_delegate: bool = False  # a forwardable ticket for the server: never needed by a WSUS task
     reconnection_retries: int = 0
     reconnection_backoff: float = 2.0
+    # Seconds a writing snippet may spend waiting for WSUS to be free (a sync running, a save
+    # processing) before the task fails as busy: the host var wsus_busy_wait.
+    busy_wait: float = 180.0
 
 
 @dataclass(frozen=True)

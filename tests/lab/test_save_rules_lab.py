@@ -15,6 +15,7 @@ import pytest
 from tests.lab_fixtures import lab_inventory, running_lab
 from wsusauto.errors import ServerBusy
 from wsusauto.facts import facts_parameters
+from wsusauto.inventory import inventory_from_dict
 from wsusauto.lab import sync
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
@@ -101,14 +102,11 @@ def test_saving_while_busy_is_refused_by_the_lab_as_by_the_api(lab):
         assert server.db.sync_history(1) == [] and server.get("SynchronizationStatus") == "NotProcessing"
 
 
-def test_busy_longer_than_the_wait_fails_retryable_and_changes_nothing(lab, monkeypatch):
-    import wsusauto.operations.schedule as schedule
-
-    monkeypatch.setattr(schedule, "READY_TIMEOUT_SECONDS", 2)
+def test_busy_longer_than_the_wait_fails_retryable_and_changes_nothing(lab):
     server = lab.handlers.servers["wsus-g"]
     before = server.get("SynchronizeAutomatically")
     sync_running(server, 120.0)  # a long synchronization
-    inventory = lab_inventory(lab)
+    inventory = inventory_from_dict(lab.inventory(), "<lab>", {"wsus_busy_wait": 2})
     playbook = playbook_from_data(
         [
             {

@@ -189,3 +189,13 @@ def test_group_cycle_is_refused():
     data = {"all": {"children": {"a": {"children": {"b": {"children": {"a": {}}}}}}}}
     with pytest.raises(UsageError, match="child of itself"):
         inventory_from_dict(data)
+
+
+def test_busy_wait_is_180_s_unless_a_host_var_says_otherwise():
+    base = {"ansible_user": "u", "ansible_password": "p"}
+    data = {"all": {"hosts": {"a": dict(base), "b": {**base, "wsus_busy_wait": 30}}}}
+    inv = inventory_from_dict(data)
+    assert [inv.connection_options(inv.hosts[h]).busy_wait for h in "ab"] == [180.0, 30.0]
+    bad = inventory_from_dict({"all": {"hosts": {"c": {**base, "wsus_busy_wait": -1}}}}, "inv.yml")
+    with pytest.raises(UsageError, match="wsus_busy_wait is seconds to wait for a busy WSUS server"):
+        bad.connection_options(bad.hosts["c"])

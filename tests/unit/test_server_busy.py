@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from wsusauto.errors import BUSY_MARKER, RemoteError, ServerBusy, remote_error
-from wsusauto.operations.base import READY_TIMEOUT_SECONDS, snippet_deadline
+from wsusauto.operations.base import invoke_when_ready
 from wsusauto.policy import SyncFailed, is_transient
 from wsusauto.snippets import registry
 
@@ -45,12 +47,48 @@ def test_every_snippet_that_can_say_busy_says_it_with_the_marker():
         assert "ReadyTimeoutSeconds" in registry()[name].parameter_names, name
 
 
-def test_a_call_that_may_wait_gets_a_deadline_long_enough():
-    short = SimpleNamespace(default_deadline=120.0)
-    long = SimpleNamespace(default_deadline=600.0)
-    assert snippet_deadline(short, {"ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS}) > READY_TIMEOUT_SECONDS
-    assert snippet_deadline(long, {"ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS}) is None  # its own
-    assert snippet_deadline(short, {"Members": []}) is None
+class BusySession:
+    """A session whose server stays busy for the first ``busy`` calls (the snippet changed nothing)."""
+
+    def __init__(self, deadline: float, busy_wait: float, busy: int) -> None:
+        self.default_deadline = deadline
+        self.options = SimpleNamespace(busy_wait=busy_wait)
+        self.busy = busy
+        self.calls: list[dict] = []
+
+    def invoke(self, snippet, **parameters):
+        self.calls.append(parameters)
+        if len(self.calls) <= self.busy:
+            raise ServerBusy("wsus-01", snippet, f"{BUSY_MARKER} after 0 s the configuration state is X")
+        return {"Changed": ["IsReplicaServer"]}
+
+
+def test_one_call_waits_as_long_as_its_deadline_allows():
+    session = BusySession(deadline=300.0, busy_wait=180.0, busy=0)
+    invoke_when_ready(session, "set_replica", {"IsReplicaServer": True, "ReadyTimeoutSeconds": 1})
+    assert session.calls == [{"IsReplicaServer": True, "ReadyTimeoutSeconds": 180}]
+    session = BusySession(deadline=120.0, busy_wait=180.0, busy=0)
+    invoke_when_ready(session, "set_replica", {"ReadyTimeoutSeconds": 180})
+    assert session.calls[0]["ReadyTimeoutSeconds"] == 96  # a fifth of the deadline left for the call
+
+
+def test_a_short_deadline_looks_again_until_the_busy_wait_is_spent():
+    sleeps: list[float] = []
+    session = BusySession(deadline=2.0, busy_wait=60.0, busy=3)
+    result = invoke_when_ready(session, "set_replica", {"ReadyTimeoutSeconds": 180}, sleeps.append)
+    assert result == {"Changed": ["IsReplicaServer"]}
+    assert [c["ReadyTimeoutSeconds"] for c in session.calls] == [0, 0, 0, 0]  # never cut off
+    assert sleeps == [1, 1, 1]
+    never = BusySession(deadline=2.0, busy_wait=0.0, busy=99)
+    with pytest.raises(ServerBusy):
+        invoke_when_ready(never, "set_replica", {"ReadyTimeoutSeconds": 180}, sleeps.append)
+    assert len(never.calls) == 1
+
+
+def test_a_snippet_that_does_not_wait_is_called_once_as_is():
+    session = BusySession(deadline=2.0, busy_wait=60.0, busy=0)
+    invoke_when_ready(session, "grant_content_read", {"Identities": []})
+    assert session.calls == [{"Identities": []}]
 
 
 def test_a_start_refused_as_busy_is_retried_by_the_policy():

@@ -22,7 +22,7 @@ from wsusauto.lab import sync
 from wsusauto.lab.invocation import ScriptError
 from wsusauto.lab.model.server import SAVE_PROCESSING_UNTIL, WsusServerModel
 
-SAVE_PROCESSING_SECONDS = (2.0, 6.0)  # virtual seconds a configuration save keeps processing
+SAVE_PROCESSING_SECONDS = (1.0, 3.0)  # virtual seconds a configuration save keeps processing
 BUSY = "WSUS busy (retry later):"
 
 

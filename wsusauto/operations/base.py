@@ -8,30 +8,49 @@ Only the settings the caller named are ever touched.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsusauto.errors import UsageError, WsusAutoError
+from wsusauto.errors import ServerBusy, UsageError, WsusAutoError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.secrets import Secret
 
 # How long a writing snippet waits for a running synchronization or a previous configuration save
-# to finish (WSUS: a save processes for up to three minutes) before it gives up as busy.
+# to finish (WSUS: a save processes for up to three minutes) before it gives up as busy; at run time
+# the host's wsus_busy_wait (same default) decides (invoke_when_ready).
 READY_TIMEOUT_SECONDS = 180
-# What a WinRM call that may wait that long needs on top of the wait.
-_CALL_MARGIN_SECONDS = 60.0
 
 
-def snippet_deadline(session: Any, parameters: Mapping[str, Any]) -> float | None:
-    """The deadline of a call whose snippet may wait ``ReadyTimeoutSeconds`` for WSUS to be free:
-    the session's own when that is long enough, else the wait plus a margin (None: the default)."""
-    ready = parameters.get("ReadyTimeoutSeconds")
-    if not ready:
-        return None
-    needed = float(ready) + _CALL_MARGIN_SECONDS
-    default = getattr(session, "default_deadline", None)
-    return None if default is not None and default >= needed else needed
+def _fits_in_a_call(session: Any) -> int:
+    # A fifth of one call's deadline (at least 1.5 s) stays for the call itself, so a snippet gives
+    # up as busy before the call would be cut off as if the host had stopped answering.
+    deadline = float(getattr(session, "default_deadline", 120.0))
+    return max(0, int(deadline - max(1.5, deadline / 5)))
+
+
+def invoke_when_ready(
+    session: Any, snippet: str, parameters: Mapping[str, Any], sleep: Callable[[float], None] = time.sleep
+) -> Any:
+    """Run a writing snippet that waits for WSUS to be free (its ``ReadyTimeoutSeconds``).
+
+    The host's busy wait (``wsus_busy_wait``, default 180 s) is the budget. One call waits as long
+    as fits in its deadline; while WSUS stays busy beyond that, the call is made again (a busy
+    snippet changed nothing), until the budget is spent and the ServerBusy stands."""
+    if "ReadyTimeoutSeconds" not in parameters:
+        return session.invoke(snippet, **parameters)
+    budget = float(getattr(getattr(session, "options", None), "busy_wait", READY_TIMEOUT_SECONDS))
+    ends = time.monotonic() + budget
+    while True:
+        wait = min(math.ceil(max(0.0, ends - time.monotonic())), _fits_in_a_call(session))
+        try:
+            return session.invoke(snippet, **{**parameters, "ReadyTimeoutSeconds": wait})
+        except ServerBusy:
+            if time.monotonic() + 1 > ends:
+                raise
+            sleep(1)
 
 
 class OperationRefused(WsusAutoError):
@@ -177,7 +196,7 @@ class Operation:
                 check_mode=True,
                 message="would change " + ", ".join(c.member for c in plan.changes),
             )
-        session.invoke(plan.snippet, deadline=snippet_deadline(session, plan.parameters), **plan.parameters)
+        invoke_when_ready(session, plan.snippet, plan.parameters)
         after = gather_facts(session)
         missed = [c.member for c in plan.changes if not self.took(after, c)]
         if missed:

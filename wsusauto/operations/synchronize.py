@@ -26,7 +26,7 @@ from wsusauto.operations.base import (
     Operation,
     OperationResult,
     Plan,
-    snippet_deadline,
+    invoke_when_ready,
 )
 from wsusauto.policy import (
     DOCUMENTED_INTERVAL,
@@ -108,9 +108,7 @@ class Synchronize(Operation):
                 "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS,
             }
             try:
-                session.invoke(
-                    "start_synchronization", deadline=snippet_deadline(session, parameters), **parameters
-                )
+                invoke_when_ready(session, "start_synchronization", parameters, self.sleep)
             except ServerBusy as busy:  # a configuration save kept processing: try again later
                 raise SyncFailed("ServerBusy", busy.reason) from None
             deadline = time.monotonic() + timeout
