@@ -5,7 +5,7 @@
     true means update files are not stored here (clients get them from Microsoft Update); false
     means they are stored locally. "Synchronization issues": "the entire hierarchy must use the same
     update storage option or else synchronizations fail". Saves only when the option differs; waits
-    at most $ReadyTimeoutSeconds for a previous save to finish. Save() itself refuses the option
+    at most $ReadyTimeoutSeconds for a synchronization or a previous save to finish. Save() itself refuses the option
     true while AllUpdateLanguagesEnabled is false; its error is the answer then.
 #>
 param(
@@ -28,21 +28,42 @@ if ($wsusSetup -ne $null -and ($wsusSetup | Get-Member -Name UsingSSL) -and ($ws
 }
 $config = $server.GetConfiguration()
 
-$changed = @()
-if ($config.HostBinariesOnMicrosoftUpdate -ne $HostBinariesOnMicrosoftUpdate) {
-    if ([string]$server.GetSubscription().GetSynchronizationStatus() -ne 'NotProcessing') {
-        throw 'A synchronization is in progress; WSUS saves no configuration change until it ends.'
-    }
+# Save() throws InvalidOperationException while a synchronization runs or a previous save is still
+# processing ("up to three minutes"): wait until both are over, at most $ReadyTimeoutSeconds, then
+# give up with a message the caller knows to retry later. The enums compare by name.
+function Wait-ServerReady {
     $waited = 0
-    while ([string]$config.GetUpdateServerConfigurationState() -ne 'Ready') {
+    while ($true) {
+        $status = [string]$server.GetSubscription().GetSynchronizationStatus()
+        $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+        if ($status -eq 'NotProcessing' -and $state -eq 'Ready') { return }
         if ($waited -ge $ReadyTimeoutSeconds) {
-            throw "The configuration state is still $([string]$config.GetUpdateServerConfigurationState()) after $waited s; a previous save is still processing."
+            throw "WSUS busy (retry later): after $waited s the synchronization status is $status and the configuration state is $state; WSUS takes no change until the synchronization ends and the previous save is processed."
         }
         Start-Sleep -Seconds 1
         $waited += 1
     }
+}
+
+# A synchronization may start between the wait and Save(): its refusal then is the same busy.
+function Save-WhenReady($Target) {
+    Wait-ServerReady
+    try {
+        $Target.Save()
+    } catch {
+        $status = [string]$server.GetSubscription().GetSynchronizationStatus()
+        $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
+        if ($status -ne 'NotProcessing' -or $state -ne 'Ready') {
+            throw "WSUS busy (retry later): Save() was refused while the synchronization status is $status and the configuration state is $state."
+        }
+        throw $_
+    }
+}
+
+$changed = @()
+if ($config.HostBinariesOnMicrosoftUpdate -ne $HostBinariesOnMicrosoftUpdate) {
     $config.HostBinariesOnMicrosoftUpdate = $HostBinariesOnMicrosoftUpdate
-    $config.Save()
+    Save-WhenReady $config
     $changed += 'HostBinariesOnMicrosoftUpdate'
     $config = $server.GetConfiguration()
 }

@@ -38,6 +38,7 @@ def test_every_snippet_that_can_say_busy_says_it_with_the_marker():
         "set_proxy",
         "set_replica",
         "set_schedule",
+        "set_storage_option",
         "set_update_source",
         "start_synchronization",
     ]

@@ -33,6 +33,7 @@ from wsusauto.operations.base import (
     OperationRefused,
     OperationResult,
     Plan,
+    invoke_when_ready,
 )
 from wsusauto.operations.downloads import with_resumed_downloads
 from wsusauto.operations.synchronize import Synchronize, _check_duration
@@ -187,7 +188,7 @@ class BitsForeground(_Fix):
                 message=f"would change {self.MEMBER} in SUSDB (with {state['Method']})",
                 details={"method": state["Method"], "instance": state["Instance"]},
             )
-        applied = session.invoke("set_bits_foreground", **self._parameters(read_only=False))
+        applied = invoke_when_ready(session, "set_bits_foreground", self._parameters(read_only=False))
         if not applied["After"]:
             raise OperationRefused(
                 f"{session.name}: {self.MEMBER} is still 0 in SUSDB after {applied['Method']} set it"
