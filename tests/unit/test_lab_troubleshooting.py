@@ -209,7 +209,7 @@ def test_repair_bits_service_follows_the_script_and_records_scm_events(tmp_path)
         run(handlers, "wsus-a", "repair_bits_service", BitsServiceName="Nope", WsusServiceName="WsusService")
 
 
-def test_repair_starts_a_stopped_wsus_service_without_restarting_it(tmp_path):
+def test_repair_restarts_a_running_bits_and_starts_a_stopped_wsus_service(tmp_path):
     handlers = lab(
         tmp_path,
         {
@@ -220,8 +220,13 @@ def test_repair_starts_a_stopped_wsus_service_without_restarting_it(tmp_path):
     result = run(
         handlers, "wsus-a", "repair_bits_service", BitsServiceName="BITS", WsusServiceName="WsusService"
     )
-    assert result["Changed"] == ["WsusStartMode", "WsusState"]
+    # "restart both the BITS service and the WSUS service": BITS runs, so it is restarted.
+    assert result["Changed"] == ["BitsRestarted", "WsusStartMode", "WsusState"]
     assert (result["WsusState"], result["WsusStartMode"]) == ("Running", "Auto")
+    assert [m for _i, _t, m in reversed(handlers.servers["wsus-a"].service_events())][:2] == [
+        "The Background Intelligent Transfer Service service entered the stopped state.",
+        "The Background Intelligent Transfer Service service entered the running state.",
+    ]
 
 
 def test_grant_content_read_adds_readandexecute_only_where_read_is_missing(tmp_path):

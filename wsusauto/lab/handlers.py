@@ -689,22 +689,26 @@ def repair_bits_service(server: WsusServerModel, p: dict[str, Any]) -> dict[str,
     bits_name, wsus_name = p["BitsServiceName"], p["WsusServiceName"]
     changed = []
     _name, bits_state, bits_mode = _wmi_service(server, bits_name)
-    if bits_mode == "Disabled":
-        set_service_startup(server, bits_name, "Manual")
-        changed.append("BitsStartMode")
-    if bits_state != "Running":
-        start_service(server, bits_name)
-        changed.append("BitsState")
     _name, wsus_state, wsus_mode = _wmi_service(server, wsus_name)
-    if wsus_mode != "Auto":
-        set_service_startup(server, wsus_name, "Automatic")
-        changed.append("WsusStartMode")
-    if wsus_state != "Running":
-        start_service(server, wsus_name)
-        changed.append("WsusState")
-    elif changed:
-        restart_service(server, wsus_name)
-        changed.append("WsusRestarted")
+    if bits_mode == "Disabled" or bits_state != "Running" or wsus_mode != "Auto" or wsus_state != "Running":
+        if bits_mode == "Disabled":
+            set_service_startup(server, bits_name, "Manual")
+            changed.append("BitsStartMode")
+        if bits_state != "Running":
+            start_service(server, bits_name)
+            changed.append("BitsState")
+        else:
+            restart_service(server, bits_name)
+            changed.append("BitsRestarted")
+        if wsus_mode != "Auto":
+            set_service_startup(server, wsus_name, "Automatic")
+            changed.append("WsusStartMode")
+        if wsus_state != "Running":
+            start_service(server, wsus_name)
+            changed.append("WsusState")
+        else:
+            restart_service(server, wsus_name)
+            changed.append("WsusRestarted")
     _name, bits_state, bits_mode = _wmi_service(server, bits_name)
     _name, wsus_state, wsus_mode = _wmi_service(server, wsus_name)
     return {

@@ -1,8 +1,8 @@
 """The documented fixes, as idempotent operations (check mode, diff, verify like the others).
 
 - ``bits_service``: BITS' startup type not Disabled (Manual, as "Issues with Synchronization" sets
-  it) and running; the WSUS service automatic and running, restarted when BITS needed repair; then a
-  synchronization.
+  it) and running (restarted if it ran already: "restart both the BITS service and the WSUS
+  service"); the WSUS service automatic and running, restarted if it ran; then a synchronization.
 - ``bits_foreground``: BitsDownloadPriorityForeground=1 (the Range-header fix), through the API
   where the server has the member, else stop WsusService, set it in SUSDB with osql ("Synchronization
   issues"), sqlcmd or .NET's SqlClient (whichever the server has, in that order), start it again
@@ -117,6 +117,11 @@ def _service_changes(facts: Facts) -> list[Change]:
         changes.append(Change(f"Services[{WSUS_SERVICE}].StartMode", wsus.start_mode, "Auto"))
     if wsus is not None and wsus.state != "Running":
         changes.append(Change(f"Services[{WSUS_SERVICE}].State", wsus.state, "Running"))
+    if changes:
+        # "restart both the BITS service and the WSUS service": a running one is restarted.
+        for name, state in ((BITS_SERVICE, bits), (WSUS_SERVICE, wsus)):
+            if state is not None and state.state == "Running":
+                changes.append(Change(f"Services[{name}].Restart", "Running", "Restarted"))
     return changes
 
 
