@@ -20,30 +20,56 @@ MAX_FAILED_UPDATES = 50
 FAILED_DOWNLOAD_LOOKBACK_DAYS = 365
 
 
+def proxy_for_upstream(facts: Facts) -> tuple[str, int] | None:
+    """The proxy WSUS goes through to reach its upstream server (None: a direct connection): the
+    separate SSL proxy for an SSL upstream when one is set, else the proxy."""
+    if not facts.use_proxy:
+        return None
+    if facts.upstream_wsus_server_use_ssl and facts.use_separate_proxy_for_ssl:
+        return facts.ssl_proxy_name, facts.ssl_proxy_server_port
+    return facts.proxy_name, facts.proxy_server_port
+
+
 def probe_upstream(
     session: Any, facts: Facts, timeout_ms: int = UPSTREAM_CONNECT_TIMEOUT_MS
 ) -> UpstreamProbe | None:
-    """Resolve the configured upstream name and try its port from this server (None: syncs from MU)."""
+    """Resolve the configured upstream name and try its port from this server, or the proxy's port
+    when the server goes through one (None: syncs from MU)."""
     if facts.sync_from_microsoft_update or not facts.upstream_wsus_server_name:
         return None
+    proxy_name, proxy_port = proxy_for_upstream(facts) or ("", 0)
     raw = session.invoke(
         "test_upstream_connection",
         read_only=True,
         UpstreamName=facts.upstream_wsus_server_name,
         Port=facts.upstream_wsus_server_port_number,
+        ProxyName=proxy_name,
+        ProxyPort=proxy_port,
         TimeoutMilliseconds=timeout_ms,
     )
-    addresses = raw.get("Addresses") or []
     return UpstreamProbe(
         name=str(raw["UpstreamName"]),
         port=int(raw["Port"]),
         resolved=bool(raw["Resolved"]),
-        addresses=tuple(str(a) for a in ([addresses] if isinstance(addresses, str) else addresses)),
+        addresses=_addresses(raw.get("Addresses")),
         resolve_error=str(raw.get("ResolveError") or ""),
         port_tested=bool(raw["PortTested"]),
         port_open=bool(raw["PortOpen"]),
         connect_error=str(raw.get("ConnectError") or ""),
+        through_proxy=bool(raw["ThroughProxy"]),
+        proxy_name=str(raw.get("ProxyName") or ""),
+        proxy_port=int(raw.get("ProxyPort") or 0),
+        proxy_resolved=bool(raw.get("ProxyResolved")),
+        proxy_addresses=_addresses(raw.get("ProxyAddresses")),
+        proxy_resolve_error=str(raw.get("ProxyResolveError") or ""),
     )
+
+
+def _addresses(value: Any) -> tuple[str, ...]:
+    # PowerShell unrolls a one-element array into a string and hands an empty one over as $null.
+    if value in (None, ""):
+        return ()
+    return tuple(str(a) for a in ([value] if isinstance(value, str) else value))
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -83,6 +83,7 @@ FAULTS = {
     "upstream_down": ("wsus-root", {"wsus-01": {"upstream-port"}, "wsus-02": {"upstream-port"}}),
     "upstream_unresolvable": ("wsus-root", {"wsus-01": {"upstream-name"}, "wsus-02": {"upstream-name"}}),
     "proxy_credentials_expired": ("wsus-01", {"wsus-01": {"proxy-settings"}}),
+    "proxy_down": ("wsus-01", {"wsus-01": {"upstream-port"}}),
     "storage_mismatch": ("wsus-01", {"wsus-01": {"storage-option-consistency"}}),
     "updates_missing_upstream": ("wsus-01", {"wsus-01": {"updates-missing-upstream"}}),
 }

@@ -149,7 +149,14 @@ def synchronize(lab, host):
 
 def connection(lab, host, name, port):
     return invoke(
-        lab, host, "test_upstream_connection", UpstreamName=name, Port=port, TimeoutMilliseconds=2000
+        lab,
+        host,
+        "test_upstream_connection",
+        UpstreamName=name,
+        Port=port,
+        ProxyName="",  # a direct connection (test_proxy_path_lab.py goes through proxies)
+        ProxyPort=0,
+        TimeoutMilliseconds=2000,
     )
 
 
@@ -165,6 +172,12 @@ def test_a_lab_servers_name_resolves_to_its_address_and_its_port_answers(lab):
             "Resolved": True,
             "Addresses": [root],
             "ResolveError": "",
+            "ThroughProxy": False,
+            "ProxyName": "",
+            "ProxyPort": 0,
+            "ProxyResolved": False,
+            "ProxyAddresses": [],
+            "ProxyResolveError": "",
             "PortTested": True,
             "PortOpen": True,
             "ConnectError": "",

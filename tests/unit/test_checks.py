@@ -439,3 +439,30 @@ def test_checks_never_fail_and_findings_are_well_formed(
     eu_checks = {f.check for f in findings["wsus-eu"]}
     if "last-sync-error" in eu_checks and result == "Failed":
         assert not any(error in BY_ID[c].explains for c in eu_checks)
+
+
+def test_through_a_proxy_the_proxy_s_port_is_the_finding_and_the_upstream_name_needs_not_resolve():
+    proxied = dict(
+        through_proxy=True,
+        proxy_name="proxy.corp",
+        proxy_port=8080,
+        proxy_resolved=True,
+        proxy_addresses=("10.0.0.8",),
+        resolved=False,  # the proxy resolves the upstream's name, not this server
+        addresses=(),
+        resolve_error="No such host is known",
+    )
+    answering = evidence("wsus-eu", "wsus-root", True, upstream_probe=probe(**proxied))
+    assert fired(run_checks(fleet(**{"wsus-eu": answering}))) == {}
+    closed = probe(**proxied, port_open=False, connect_error="refused")
+    findings = run_checks(fleet(**{"wsus-eu": evidence("wsus-eu", "wsus-root", True, upstream_probe=closed)}))
+    (finding,) = findings["wsus-eu"]
+    assert finding.check == "upstream-port"
+    assert finding.title == "this server goes through the proxy proxy.corp, whose port 8080 does not answer"
+    unresolved = probe(**{**proxied, "proxy_resolved": False, "proxy_addresses": ()}, port_tested=False)
+    findings = run_checks(
+        fleet(**{"wsus-eu": evidence("wsus-eu", "wsus-root", True, upstream_probe=unresolved)})
+    )
+    assert [f.title for f in findings["wsus-eu"]] == [
+        "this server goes through the proxy 'proxy.corp', whose name does not resolve here"
+    ]

@@ -56,6 +56,15 @@ class UpstreamProbe:
     port_tested: bool
     port_open: bool
     connect_error: str
+    # Through a proxy (UseProxy) WSUS connects to the proxy, which connects to the upstream: then the
+    # port tried (port_tested, port_open, connect_error) is the proxy's, and the upstream's name
+    # needs to resolve only at the proxy.
+    through_proxy: bool = False
+    proxy_name: str = ""
+    proxy_port: int = 0
+    proxy_resolved: bool = False
+    proxy_addresses: tuple[str, ...] = ()
+    proxy_resolve_error: str = ""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import ipaddress
 
-from wsusauto.checks.base import DOC_ISSUES_WITH_SYNCHRONIZATION, Check, Finding, Fleet, HostEvidence
+from wsusauto.checks.base import (
+    DOC_ISSUES_WITH_SYNCHRONIZATION,
+    Check,
+    Finding,
+    Fleet,
+    HostEvidence,
+    UpstreamProbe,
+)
 
 
 def _short(name: str) -> str:
@@ -46,7 +53,7 @@ def _upstream_name(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
         if address
         else " As a work-around, use a different name resolution service or the upstream's IP address."
     )
-    if not probe.resolved:
+    if not probe.resolved and not probe.through_proxy:  # through a proxy, the proxy resolves it
         return [
             UPSTREAM_NAME.finding(
                 evidence,
@@ -85,9 +92,52 @@ UPSTREAM_NAME = Check(
 )
 
 
+def _proxy_path(evidence: HostEvidence, probe: UpstreamProbe) -> list[Finding]:
+    """Through a proxy, the proxy's name and port are what this server must reach."""
+    details = {
+        "upstream": probe.name,
+        "upstream_port": probe.port,
+        "through_proxy": True,
+        "proxy": probe.proxy_name,
+        "proxy_port": probe.proxy_port,
+        "proxy_addresses": list(probe.proxy_addresses),
+    }
+    settings = (
+        "Check the proxy settings in the WSUS console (Options, Update Source and Proxy Server: "
+        "playbooks/set-proxy.yml) and that the proxy server runs; the upstream's port itself is tried by "
+        "the proxy, not from this server."
+    )
+    if not probe.proxy_resolved:
+        return [
+            UPSTREAM_PORT.finding(
+                evidence,
+                "error",
+                f"this server goes through the proxy {probe.proxy_name!r}, whose name does not resolve here",
+                {**details, "resolve_error": probe.proxy_resolve_error},
+                settings,
+            )
+        ]
+    if probe.port_open:
+        return []
+    return [
+        UPSTREAM_PORT.finding(
+            evidence,
+            "error",
+            f"this server goes through the proxy {probe.proxy_name}, whose port {probe.proxy_port} does "
+            "not answer",
+            {**details, "connect_error": probe.connect_error},
+            settings,
+        )
+    ]
+
+
 def _upstream_port(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
     facts, probe = evidence.facts, evidence.upstream_probe
-    if facts.sync_from_microsoft_update or probe is None or not probe.port_tested or probe.port_open:
+    if facts.sync_from_microsoft_update or probe is None:
+        return []
+    if probe.through_proxy:
+        return _proxy_path(evidence, probe)
+    if not probe.port_tested or probe.port_open:
         return []
     upstream = fleet.upstream_of(evidence.host)
     real_port = upstream.facts.port_number if upstream else None
@@ -123,5 +173,6 @@ UPSTREAM_PORT = Check(
     "The upstream server's port is reachable from the downstream server",
     f"{DOC_ISSUES_WITH_SYNCHRONIZATION}: Check the firewall settings",
     _upstream_port,
-    explains=frozenset({"UssNotFound", "UssCommunicationError"}),
+    # ProxyError: a proxy this server cannot reach (the port tried is the proxy's then).
+    explains=frozenset({"UssNotFound", "UssCommunicationError", "ProxyError"}),
 )

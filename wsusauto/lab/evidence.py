@@ -303,6 +303,28 @@ def _proxy_credentials_expired(
     )
 
 
+PROXY_UNREACHABLE = "WebException: Unable to connect to the remote server (the proxy server)"
+
+
+@seeds("proxy_down")
+def _proxy_down(
+    server: WsusServerModel, args: dict[str, Any], servers: Mapping[str, WsusServerModel]
+) -> None:
+    c = server.config()
+    if not (c["UseProxy"] and c["ProxyName"]):
+        server.set(
+            UseProxy=True, ProxyName="proxy.corp.example", ProxyServerPort=8080, AnonymousProxyAccess=True
+        )
+    past_sync(
+        server,
+        "Failed",
+        "ProxyError",
+        PROXY_UNREACHABLE,
+        ended=server.clock() - dt.timedelta(hours=1),
+        minutes=1,
+    )
+
+
 @seeds("storage_mismatch")
 def _storage_mismatch(
     server: WsusServerModel, args: dict[str, Any], servers: Mapping[str, WsusServerModel]

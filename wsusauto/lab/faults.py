@@ -83,6 +83,14 @@ register(
 )
 register(
     FaultType(
+        "proxy_down",
+        "model",
+        description="this server goes through a proxy (seeds the proxy settings when it has none) that "
+        "does not answer on its port: syncs fail with ProxyError",
+    )
+)
+register(
+    FaultType(
         "storage_mismatch",
         "model",
         description="this server's update storage option (HostBinariesOnMicrosoftUpdate) is set "

@@ -7,6 +7,7 @@ loudly. Anything else gets PowerShell's own "is not recognized" error.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -454,57 +455,103 @@ def _dotnet_error(method: str, arguments: int, message: str) -> str:
     return f'Exception calling "{method}" with "{arguments}" argument(s): "{message}"'
 
 
+def _configured_proxies(server: WsusServerModel) -> dict[str, set[int]]:
+    """The proxies this server is configured with, by lower-case name, and the ports they answer on:
+    the lab's model of a proxy is that the one a server is set up to use exists in its network."""
+    c = server.members("ProxyName", "ProxyServerPort", "SslProxyName", "SslProxyServerPort")
+    proxies: dict[str, set[int]] = {}
+    for name, port in ((c["ProxyName"], c["ProxyServerPort"]), (c["SslProxyName"], c["SslProxyServerPort"])):
+        if name and str(name).strip():
+            proxies.setdefault(str(name).strip().lower(), set()).add(int(port or 0))
+    return proxies
+
+
+def _proxy_address(name: str) -> str:
+    # A documentation address (TEST-NET-2, RFC 5737), the same for a name every time.
+    return f"198.51.100.{int(hashlib.sha1(name.encode()).hexdigest(), 16) % 250 + 1}"
+
+
+def _resolve(server: WsusServerModel, name: str) -> tuple[list[str], str]:
+    """[System.Net.Dns]::GetHostAddresses(name) from this server: (addresses, error message)."""
+    name = name.strip()
+    if peers.is_address(name):
+        return [str(ipaddress.ip_address(name))], ""  # a literal needs no name service
+    if name.lower() in _configured_proxies(server):
+        return [_proxy_address(name.lower())], ""
+    target = peers.find(server, server.lab_peers, name or server.name)
+    if target is not None and "upstream_unresolvable" not in target.faults():
+        address = target.config().get("LabAddress") or (
+            server.get("LabAddress") if target.name == server.name else None
+        )
+        if address:
+            return [address], ""
+    return [], _dotnet_error("GetHostAddresses", 1, "No such host is known")
+
+
+def _connect(
+    server: WsusServerModel, name: str, address: str, port: int, timeout_ms: int
+) -> tuple[bool, str]:
+    """A TcpClient to (name, port) from this server: (answered, error message)."""
+    if not 0 <= port <= 65535:
+        return False, _dotnet_error(
+            "BeginConnect",
+            4,
+            "Specified argument was out of the range of valid values.\r\nParameter name: port",
+        )
+    refused = _dotnet_error(
+        "EndConnect",
+        1,
+        f"No connection could be made because the target machine actively refused it {address}:{port}",
+    )
+    proxies = _configured_proxies(server)
+    if name.strip().lower() in proxies:
+        answers = port in proxies[name.strip().lower()] and "proxy_down" not in server.faults
+        return (True, "") if answers else (False, refused)
+    # GetHostAddresses('') gives this machine's own addresses: an empty name is this server.
+    target = peers.find(server, server.lab_peers, name.strip() or server.name)
+    if (
+        target is not None
+        and "upstream_down" not in target.faults()
+        and port == int(target.config().get("PortNumber", 8530))
+    ):
+        return True, ""
+    if target is not None or ipaddress.ip_address(address).is_loopback:
+        return False, refused
+    return False, f"no answer within {timeout_ms} ms"  # an address outside the lab: nothing answers
+
+
 @handles("test_upstream_connection")
 def test_upstream_connection(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
-    """[System.Net.Dns]::GetHostAddresses, then a TcpClient to the port, from this server: a lab
-    server's name resolves to its lab address unless it has upstream_unresolvable; the port answers
-    when it is that server's PortNumber and the server has no upstream_down."""
+    """The upstream's name resolved from this server, and a TcpClient to the upstream's port, or,
+    through a proxy, the proxy's name and port: a lab server's name resolves to its lab address
+    unless it has upstream_unresolvable, and its port answers when it is that server's PortNumber
+    and it has no upstream_down; the proxy a server is configured with answers on its port."""
     name, port = p["UpstreamName"], int(p["Port"])
-    own = server.get("LabAddress")
-    target = peers.find(server, server.lab_peers, name) if name.strip() else None
-    if not name.strip():  # GetHostAddresses('') gives this machine's own addresses
-        target = peers.find(server, server.lab_peers, server.name)
-    addresses: list[str] = []
-    resolve_error = ""
-    if peers.is_address(name.strip()):
-        addresses = [str(ipaddress.ip_address(name.strip()))]  # a literal needs no name service
-    elif target is not None and "upstream_unresolvable" not in target.faults():
-        address = target.config().get("LabAddress") or (own if target.name == server.name else None)
-        if address:
-            addresses = [address]
-    if not addresses:
-        resolve_error = _dotnet_error("GetHostAddresses", 1, "No such host is known")
-    port_open = False
-    connect_error = ""
-    if addresses:
-        if not 0 <= port <= 65535:
-            connect_error = _dotnet_error(
-                "BeginConnect",
-                4,
-                "Specified argument was out of the range of valid values.\r\nParameter name: port",
-            )
-        elif (
-            target is not None
-            and "upstream_down" not in target.faults()
-            and port == int(target.config().get("PortNumber", 8530))
-        ):
-            port_open = True
-        elif target is not None or ipaddress.ip_address(addresses[0]).is_loopback:
-            connect_error = _dotnet_error(
-                "EndConnect",
-                1,
-                "No connection could be made because the target machine actively refused it "
-                f"{addresses[0]}:{port}",
-            )
-        else:  # an address outside the lab: nothing answers
-            connect_error = f"no answer within {p['TimeoutMilliseconds']} ms"
+    proxy_name, proxy_port = p["ProxyName"], int(p["ProxyPort"])
+    addresses, resolve_error = _resolve(server, name)
+    through_proxy = bool(proxy_name.strip())
+    proxy_addresses, proxy_error = _resolve(server, proxy_name) if through_proxy else ([], "")
+    target_name, target_port, target = (
+        (proxy_name, proxy_port, proxy_addresses) if through_proxy else (name, port, addresses)
+    )
+    port_open, connect_error = False, ""
+    if target:
+        port_open, connect_error = _connect(
+            server, target_name, target[0], target_port, int(p["TimeoutMilliseconds"])
+        )
     return {
         "UpstreamName": name,
         "Port": port,
         "Resolved": bool(addresses),
         "Addresses": addresses,
         "ResolveError": resolve_error,
-        "PortTested": bool(addresses),
+        "ThroughProxy": through_proxy,
+        "ProxyName": proxy_name,
+        "ProxyPort": proxy_port,
+        "ProxyResolved": bool(proxy_addresses),
+        "ProxyAddresses": proxy_addresses,
+        "ProxyResolveError": proxy_error,
+        "PortTested": bool(target),
         "PortOpen": port_open,
         "ConnectError": connect_error,
     }

@@ -321,6 +321,8 @@ def _outcome(
         and config.get("LabProxyPasswordExpired", True)
     ):
         return _fail("ProxyError", lab_locale.proxy_407_text(server.locale))
+    if "proxy_down" in faults and config["UseProxy"]:
+        return _fail("ProxyError", "WebException: Unable to connect to the remote server (the proxy server)")
     if "catalog_sync_failed" in faults:
         server.add_event(10021, CATALOG_SYNC_FAILED_10021)
         return _fail("UssInternalError", CATALOG_SYNC_FAILED_TEXT)
