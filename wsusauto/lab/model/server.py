@@ -314,7 +314,7 @@ class WsusServerModel:
 
     def upsert_updates(self, rows: list[dict[str, Any]]) -> None:
         failing = {r["UpdateId"] for r in rows if r["State"] == "Failed"}
-        already = {r["UpdateId"] for r in self.db.updates() if r["State"] == "Failed"} if failing else set()
+        already = {r["UpdateId"] for r in self.db.updates_by_id(sorted(failing)) if r["State"] == "Failed"}
         self.db.upsert_updates(rows)
         # A download that fails leaves a server update event 364 naming its update in SUSDB (what
         # IUpdateServer.GetUpdateEventHistory returns), apart from the Application log's text.

@@ -335,15 +335,17 @@ class SusDb:
     def updates_by_id(self, update_ids: Sequence[str]) -> list[dict[str, Any]]:
         """The rows of these updates (ids compared case-insensitively), without reading the rest."""
         wanted = [i.lower() for i in update_ids]
-        if not wanted:
-            return []
+        rows = []
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {self._UPDATE_COLUMNS} FROM tbUpdate WHERE lower(update_id) IN "
-                f"({', '.join('?' * len(wanted))}) ORDER BY seq, update_id",
-                wanted,
-            ).fetchall()
-        return [_update_row(r) for r in rows]
+            for start in range(0, len(wanted), 500):  # under SQLite's older 999-variable limit
+                chunk = wanted[start : start + 500]
+                rows += self._db.execute(
+                    f"SELECT {self._UPDATE_COLUMNS}, seq FROM tbUpdate WHERE lower(update_id) IN "
+                    f"({', '.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+        rows.sort(key=lambda r: (r[-1], r[0]))
+        return [_update_row(r[:-1]) for r in rows]
 
     def upsert_updates(self, rows: list[dict[str, Any]]) -> None:
         """Insert or replace whole update rows (keys as ``updates()`` returns them)."""
