@@ -2,8 +2,9 @@
     get_synchronization_status: where a synchronization stands, and how the last one ended.
 
     Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself; reads only. Progress is items
-    processed of the total and the phase; the last synchronization's result, SynchronizationError
-    name, error text and per-update import errors (at most $MaxUpdateErrors of them).
+    processed of the total and the phase; the last synchronization's Id (a Guid: which sync it
+    is), result, SynchronizationError name, error text and per-update import errors (at most
+    $MaxUpdateErrors of them).
 #>
 param(
     [int]$MaxUpdateErrors
@@ -54,6 +55,7 @@ foreach ($updateError in $info.UpdateErrors) {
         Phase          = [string]$progress.Phase
     }
     LastSynchronizationInfo = @{
+        Id              = [string]$info.Id
         Result          = [string]$info.Result
         Error           = [string]$info.Error
         ErrorText       = [string]$info.ErrorText

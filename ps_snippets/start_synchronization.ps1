@@ -2,8 +2,10 @@
     start_synchronization: start a synchronization with the upstream server or Microsoft Update.
 
     Runs on Windows PowerShell 2.0 to 5.1 on the WSUS server itself. StartSynchronization() returns
-    at once (the sync runs in the WSUS service); the caller polls get_synchronization_status. A sync
-    already running is not started twice: Started is then false and the running one is reported.
+    at once, before the sync shows (it runs in the WSUS service and starts a moment later); the
+    caller polls get_synchronization_status. PreviousSynchronizationId is the Id of the last
+    synchronization before this start, read first: a result with that Id is not this start's. A
+    sync already running is not started twice: Started is then false and the running one is reported.
     StartSynchronization() throws while WSUS is saving configuration changes, so the snippet waits
     for the configuration state to be Ready first, at most $ReadyTimeoutSeconds.
     $CategoryOnly synchronizes products and classifications only.
@@ -29,6 +31,8 @@ if ($wsusSetup -ne $null -and ($wsusSetup | Get-Member -Name UsingSSL) -and ($ws
 $subscription = $server.GetSubscription()
 
 $started = $false
+# The last synchronization first, then the status: a sync running now is newer than that one.
+$previousId = [string]$subscription.GetLastSynchronizationInfo().Id
 $status = [string]$subscription.GetSynchronizationStatus()
 if ($status -eq 'NotProcessing') {
     # The enum compares by name; after the wait, a refusal while busy is the same busy.
@@ -42,6 +46,7 @@ if ($status -eq 'NotProcessing') {
         $waited += 1
         $state = [string]$server.GetConfiguration().GetUpdateServerConfigurationState()
     }
+    $previousId = [string]$subscription.GetLastSynchronizationInfo().Id
     try {
         if ($CategoryOnly) { $subscription.StartSynchronizationForCategoryOnly() } else { $subscription.StartSynchronization() }
     } catch {
@@ -56,6 +61,7 @@ if ($status -eq 'NotProcessing') {
 }
 
 @{
-    Started               = $started
-    SynchronizationStatus = $status
+    Started                   = $started
+    SynchronizationStatus     = $status
+    PreviousSynchronizationId = $previousId
 }

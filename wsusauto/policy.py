@@ -36,6 +36,8 @@ TRANSIENT = {
     "Unknown": "an unknown error",
     "Timeout": "the synchronization did not finish in time",
     "ServerBusy": "WSUS was still processing a configuration save and refused to start",
+    "NotStarted": "the synchronization did not start after StartSynchronization() returned",
+    "NoResult": "the synchronization ended without a result of its own",
 }
 # ... and those that retrying cannot fix, with what to check.
 PERMANENT = {
@@ -64,10 +66,11 @@ WHAT_TO_CHECK = {
 class SyncFailed(Exception):
     """One synchronization attempt ended in failure; ``error`` is a SynchronizationError name."""
 
-    def __init__(self, error: str, error_text: str = "") -> None:
+    def __init__(self, error: str, error_text: str = "", synchronization_id: str = "") -> None:
         super().__init__(f"{error}: {error_text}" if error_text else error)
         self.error = error
         self.error_text = error_text
+        self.synchronization_id = synchronization_id  # ISynchronizationInfo.Id of the failed sync
 
 
 def is_transient(failure: BaseException) -> bool:
@@ -94,6 +97,7 @@ class Attempt:
     result: str  # Succeeded | Failed
     error: str = "NotApplicable"
     error_text: str = ""
+    synchronization_id: str = ""  # the server's Id of this attempt's synchronization, when known
 
 
 @dataclass
@@ -134,20 +138,37 @@ class SyncRetryPolicy:
         sleep: Callable[[float], None],
         rng: random.Random | None = None,
     ) -> PolicyOutcome:
-        """Call ``attempt`` (one synchronization, raising SyncFailed) under the documented policy."""
+        """Call ``attempt`` (one synchronization, raising SyncFailed; it may return the sync's Id)
+        under the documented policy."""
         outcome = PolicyOutcome(False)
         try:
             for number, tenacity_attempt in enumerate(self.retrying(sleep, rng), 1):
                 with tenacity_attempt:
                     started = clock()
                     try:
-                        attempt()
+                        synchronization_id = attempt()
                     except SyncFailed as failure:
                         outcome.attempts.append(
-                            Attempt(number, started, clock(), "Failed", failure.error, failure.error_text)
+                            Attempt(
+                                number,
+                                started,
+                                clock(),
+                                "Failed",
+                                failure.error,
+                                failure.error_text,
+                                failure.synchronization_id,
+                            )
                         )
                         raise
-                    outcome.attempts.append(Attempt(number, started, clock(), "Succeeded"))
+                    outcome.attempts.append(
+                        Attempt(
+                            number,
+                            started,
+                            clock(),
+                            "Succeeded",
+                            synchronization_id=str(synchronization_id or ""),
+                        )
+                    )
         except SyncFailed as failure:
             outcome.retryable = is_transient(failure)
             if outcome.retryable:

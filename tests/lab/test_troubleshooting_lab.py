@@ -135,14 +135,17 @@ def foreground(lab, host, **overrides):
 
 
 def synchronize(lab, host):
-    assert (
-        invoke(lab, host, "start_synchronization", CategoryOnly=False, ReadyTimeoutSeconds=30)["Started"]
-        is True
-    )
+    started = invoke(lab, host, "start_synchronization", CategoryOnly=False, ReadyTimeoutSeconds=30)
+    assert started["Started"] is True
     for _ in range(600):
         status = invoke(lab, host, "get_synchronization_status", MaxUpdateErrors=5)
-        if status["SynchronizationStatus"] == "NotProcessing":
-            return status["LastSynchronizationInfo"]
+        last = status["LastSynchronizationInfo"]
+        # The sync starts a moment after StartSynchronization(): ended means a newer last sync.
+        if (
+            status["SynchronizationStatus"] == "NotProcessing"
+            and last["Id"] != started["PreviousSynchronizationId"]
+        ):
+            return last
         time.sleep(0.1)
     raise AssertionError(f"the sync of {host} did not end")
 

@@ -76,7 +76,19 @@ def test_any_configuration_write_wakes_the_ticker(tmp_path):
     sync.tick(server, {})
     assert reads[0] == 1
     assert server.get("NextScheduledRun") is not None
-    # A sync started by hand is not left unfinished by a quiet memo.
+    # A sync started by hand is not left unstarted or unfinished by a quiet memo. It starts a few
+    # seconds after StartSynchronization(): a memo may last until then, not longer.
     assert sync.start(server)
     sync.tick(server, {})
-    assert server.tick_quiet is None
+    assert server.get("SynchronizationStatus") == "NotProcessing"
+    starts = dt.datetime.fromisoformat(server.get(sync.STARTS_AT))
+    assert clock.now < starts <= clock.now + dt.timedelta(seconds=sync.START_DELAY_SECONDS[1])
+    assert server.tick_quiet is None or server.tick_quiet[1] <= starts
+    clock.now = starts
+    sync.tick(server, {})
+    assert server.get("SynchronizationStatus") == "Running" and server.tick_quiet is None
+    assert server.get("SyncStartedAt") == starts.isoformat() and server.get("SyncStartedManually") is True
+    clock.now += dt.timedelta(seconds=float(server.get("SyncDurationSeconds")))
+    sync.tick(server, {})
+    assert server.get("SynchronizationStatus") == "NotProcessing"
+    assert server.db.sync_history(1)[0]["StartedManually"] is True

@@ -415,9 +415,15 @@ def _refuse_builtin_group(key: str, shown: str, method: str) -> None:
 
 @handles("start_synchronization")
 def start_synchronization(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    previous = server.last_synchronization_id()
     if server.get("SynchronizationStatus") != "NotProcessing":
-        return {"Started": False, "SynchronizationStatus": server.get("SynchronizationStatus")}
+        return {
+            "Started": False,
+            "SynchronizationStatus": server.get("SynchronizationStatus"),
+            "PreviousSynchronizationId": previous,
+        }
     saves.wait_until_ready(server, int(p["ReadyTimeoutSeconds"] or 0), waits_for_sync=False)
+    previous = server.last_synchronization_id()
     method = "StartSynchronizationForCategoryOnly" if p["CategoryOnly"] else "StartSynchronization"
 
     def start() -> None:
@@ -428,15 +434,22 @@ def start_synchronization(server: WsusServerModel, p: dict[str, Any]) -> dict[st
             )
 
     _busy_refusal(server, method, start, sync_too=False)
-    return {"Started": True, "SynchronizationStatus": server.get("SynchronizationStatus")}
+    return {
+        "Started": True,
+        # Still NotProcessing: the sync starts a few seconds later (wsusauto.lab.sync.start).
+        "SynchronizationStatus": server.get("SynchronizationStatus"),
+        "PreviousSynchronizationId": previous,
+    }
 
 
 @handles("get_synchronization_status")
 def get_synchronization_status(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
-    facts = server.facts(
-        history_count=1, event_ids=[], event_lookback_hours=1, max_events=1, service_names=[]
-    )
-    last = dict(facts["LastSynchronizationInfo"])
+    with sync.locked(server):  # the status, the last sync and its Id in one piece
+        facts = server.facts(
+            history_count=1, event_ids=[], event_lookback_hours=1, max_events=1, service_names=[]
+        )
+        sync_id = server.last_synchronization_id()
+    last = {"Id": sync_id, **facts["LastSynchronizationInfo"]}
     stored = list(last["UpdateErrors"])[: max(0, p["MaxUpdateErrors"])]
     last["UpdateErrors"] = update_errors.project(registry()["get_synchronization_status"].text, stored)
     return {

@@ -88,10 +88,42 @@ def _lock(server: WsusServerModel) -> threading.RLock:
         return _locks.setdefault(id(server), threading.RLock())
 
 
+# StartSynchronization() returns before the sync shows: "the agent runs in a separate process"
+# (wsus-api.md 1.3, bb313415). The lab's sync starts this many of its seconds later, at random; until
+# then the status stays NotProcessing and the last synchronization is still the previous one.
+START_DELAY_SECONDS = (1.0, 4.0)
+STARTS_AT = "LabSyncStartsAt"  # when the requested sync starts (ISO, the lab's clock), or None
+STARTS_MANUALLY = "LabSyncStartsManually"
+
+
+def locked(server: WsusServerModel) -> threading.RLock:
+    """Hold to read a server's sync state in one piece (nothing ends or starts meanwhile)."""
+    return _lock(server)
+
+
 def start(server: WsusServerModel, manual: bool = True) -> bool:
-    """StartSynchronization(): False when one is already running."""
+    """StartSynchronization(): the sync is requested and starts a few seconds later. False when one
+    is running or already requested."""
     with _lock(server):
-        return _start(server, manual)
+        state = server.members("SynchronizationStatus", STARTS_AT)
+        if state["SynchronizationStatus"] != "NotProcessing" or state[STARTS_AT]:
+            return False
+        now = server.clock()
+        delay = random.Random(f"{server.name}/start/{now.isoformat()}").uniform(*START_DELAY_SECONDS)
+        server.set(**{STARTS_AT: (now + dt.timedelta(seconds=delay)).isoformat(), STARTS_MANUALLY: manual})
+        return True
+
+
+def _start_requested(server: WsusServerModel, starts_at: str | None) -> None:
+    """The requested sync starts once its moment has come (at that moment, however late we look)."""
+    if not starts_at:
+        return
+    due = dt.datetime.fromisoformat(starts_at)
+    if server.clock() < due:
+        return
+    manual = bool(server.get(STARTS_MANUALLY))
+    server.set(**{STARTS_AT: None})
+    _start(server, manual, at=due)  # a scheduled sync that began meanwhile takes its place
 
 
 def _start(server: WsusServerModel, manual: bool, at: dt.datetime | None = None) -> bool:
@@ -115,7 +147,11 @@ def advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> No
 
 
 def _advance(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None:
-    if server.members("SynchronizationStatus")["SynchronizationStatus"] != "Running":
+    state = server.members("SynchronizationStatus", STARTS_AT)
+    if state[STARTS_AT]:
+        _start_requested(server, state[STARTS_AT])
+        state = server.members("SynchronizationStatus", STARTS_AT)
+    if state["SynchronizationStatus"] != "Running":
         return  # the usual case, answered without reading the whole configuration
     config = server.config()
     started = dt.datetime.fromisoformat(config["SyncStartedAt"])
@@ -206,6 +242,7 @@ _TICK_MEMBERS = (
     "NumberOfSynchronizationsPerDay",
     "NextScheduledRun",
     "ScheduleKey",
+    STARTS_AT,
 )
 
 
@@ -218,16 +255,18 @@ def _tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None
         return
     server.tick_quiet = None
     config = server.members(*_TICK_MEMBERS)
-    if config["SynchronizationStatus"] == "Running":
+    if config["SynchronizationStatus"] == "Running" or config[STARTS_AT]:
         _advance(server, peers)
         config = server.members(*_TICK_MEMBERS)
     now = server.clock()
+    # A requested sync that starts later: no quiet memo may sleep past its moment.
+    requested = dt.datetime.fromisoformat(config[STARTS_AT]) if config[STARTS_AT] else None
     key = _schedule_key(config)
     if not config["SynchronizeAutomatically"]:
         if config.get("NextScheduledRun"):
             server.set(NextScheduledRun=None, ScheduleKey=key)
         elif config["SynchronizationStatus"] == "NotProcessing":
-            server.tick_quiet = (revision, None)
+            server.tick_quiet = (revision, requested)
         return
     if config.get("ScheduleKey") != key or not config.get("NextScheduledRun"):
         following = _next_scheduled(server, now, random.Random(f"{server.name}/{now.isoformat()}"))
@@ -243,7 +282,7 @@ def _tick(server: WsusServerModel, peers: Mapping[str, WsusServerModel]) -> None
     if now >= planned:
         _start(server, manual=False, at=planned)
     else:
-        server.tick_quiet = (revision, planned)
+        server.tick_quiet = (revision, min(planned, requested) if requested else planned)
 
 
 def range_364_message(server: WsusServerModel, update: Mapping[str, Any]) -> str:

@@ -1,12 +1,15 @@
 """``synchronize``: run a synchronization the documented way, and wait for it.
 
-``StartSynchronization()`` returns at once; the sync runs in the WSUS service. So: start it (or join
-one already running), poll status and progress with short calls until it ends or the deadline
-passes, read the last synchronization's result, error and per-update errors. A failed sync follows
-the documented policy (``wsusauto.policy``): causes that can pass are retried twice, ~15 minutes
-apart; then the server waits for its next scheduled time, which the result names (UTC and the
-local zone) with what to check. Causes retrying cannot fix fail at once. Every attempt is in the
-result. Transport retries (a dropped connection) stay in the Session and never count as attempts.
+``StartSynchronization()`` returns at once, before the sync shows: it runs in the WSUS service and
+starts a moment later. So the last synchronization's Id is noted before the start, and the result
+read afterwards counts only when it belongs to a newer synchronization (``OwnSync``); a start that
+never shows within ``start_timeout`` is a failure, never the previous sync's result. Then: poll
+status and progress with short calls until it ends or the deadline passes, read its result, error
+and per-update errors. A sync already running is joined. A failed sync follows the documented
+policy (``wsusauto.policy``): causes that can pass are retried twice, ~15 minutes apart; then the
+server waits for its next scheduled time, which the result names (UTC and the local zone) with what
+to check. Causes retrying cannot fix fail at once. Every attempt is in the result. Transport retries
+(a dropped connection) stay in the Session and never count as attempts.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from wsusauto.checks import Finding, Fleet, HostEvidence, check_host, checks_explaining
@@ -56,10 +60,33 @@ def _check_duration(text: str) -> str | None:
     return None
 
 
+@dataclass
+class OwnSync:
+    """Tells this start's synchronization from the one before it.
+
+    ``previous_id`` is the last synchronization's Id (ISynchronizationInfo.Id) read before the start.
+    A poll shows ours running (any status but NotProcessing), ended (the last synchronization now has
+    another Id), or not yet: the start has not shown, or it ran and its result is not written yet.
+    """
+
+    previous_id: str
+    seen_running: bool = False
+
+    def observe(self, status: Mapping[str, Any]) -> str:
+        """``running``, ``ended`` or ``not yet`` for one get_synchronization_status answer."""
+        if status["SynchronizationStatus"] != "NotProcessing":
+            self.seen_running = True
+            return "running"
+        if str(status["LastSynchronizationInfo"]["Id"]).lower() != self.previous_id.lower():
+            return "ended"
+        return "not yet"
+
+
 class Synchronize(Operation):
     name = "synchronize"
     arguments = {
         "timeout": Argument(str, check=_check_duration),  # per attempt; default 2h
+        "start_timeout": Argument(str, check=_check_duration),  # for the sync to show; default 5m
         "poll_interval": Argument(str, check=_check_duration),  # default 30s
         "retry_interval": Argument(str, check=_check_duration),  # default: the documented 15 minutes
         "category_only": Argument(bool),
@@ -99,27 +126,52 @@ class Synchronize(Operation):
             return OperationResult(self.name, True, check_mode=True, message="would synchronize")
         timeout = parse_duration(args.get("timeout", "2h")).total_seconds()
         poll = parse_duration(args.get("poll_interval", "30s")).total_seconds()
+        start_timeout = parse_duration(args.get("start_timeout", "5m")).total_seconds()
         interval = parse_duration(args["retry_interval"]) if "retry_interval" in args else DOCUMENTED_INTERVAL
         progress: list[dict[str, Any]] = []
 
-        def attempt() -> None:
+        def attempt() -> str:
             parameters = {
                 "CategoryOnly": bool(args.get("category_only", False)),
                 "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS,
             }
             try:
-                invoke_when_ready(session, "start_synchronization", parameters, self.sleep)
+                started = invoke_when_ready(session, "start_synchronization", parameters, self.sleep)
             except ServerBusy as busy:  # a configuration save kept processing: try again later
                 raise SyncFailed("ServerBusy", busy.reason) from None
+            own = OwnSync(
+                str(started["PreviousSynchronizationId"]),
+                seen_running=started["SynchronizationStatus"] != "NotProcessing",  # joined
+            )
             deadline = time.monotonic() + timeout
+            quiet_since = time.monotonic()  # since when no sync of ours has been seen running
             while True:
                 # Polling changes nothing, so a dropped connection is retried by the Session, briefly,
                 # and never counts as a synchronization attempt.
                 status = session.invoke("get_synchronization_status", read_only=True, MaxUpdateErrors=20)
-                if status["SynchronizationStatus"] == "NotProcessing":
+                seen = own.observe(status)
+                if seen == "ended":
                     break
-                progress.append(dict(status["SynchronizationProgress"]))
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                if seen == "running":
+                    progress.append(dict(status["SynchronizationProgress"]))
+                    quiet_since = now
+                elif now - quiet_since >= start_timeout:
+                    previous = status["LastSynchronizationInfo"]
+                    if own.seen_running:
+                        raise SyncFailed(
+                            "NoResult",
+                            f"the synchronization ended, but {start_timeout:g} s later the last "
+                            f"synchronization is still the previous one ({own.previous_id})",
+                        )
+                    raise SyncFailed(
+                        "NotStarted",
+                        f"StartSynchronization() returned, but no synchronization started within "
+                        f"{start_timeout:g} s; the last one is still the previous one "
+                        f"({own.previous_id}, started {previous['StartTime'] or 'never'}), whose result "
+                        "is not this start's",
+                    )
+                if now >= deadline:
                     raise SyncFailed(
                         "Timeout", f"still {status['SynchronizationStatus']} after {timeout:g} s"
                     )
@@ -131,8 +183,11 @@ class Synchronize(Operation):
                     for e in last.get("UpdateErrors") or []
                 )
                 raise SyncFailed(
-                    last["Error"], last["ErrorText"] + (f" (update errors: {errors})" if errors else "")
+                    last["Error"],
+                    last["ErrorText"] + (f" (update errors: {errors})" if errors else ""),
+                    synchronization_id=str(last["Id"]),
                 )
+            return str(last["Id"])
 
         outcome = SyncRetryPolicy(interval=interval, retries=self.retries).run(
             attempt, clock=self.clock, sleep=self.sleep
@@ -147,6 +202,7 @@ class Synchronize(Operation):
                     "result": a.result,
                     "error": a.error,
                     "error_text": a.error_text,
+                    "synchronization_id": a.synchronization_id,  # ISynchronizationInfo.Id: which sync
                 }
                 for a in outcome.attempts
             ],

@@ -375,6 +375,14 @@ class WsusServerModel:
             }
         )
 
+    def last_synchronization_id(self) -> str:
+        """ISynchronizationInfo.Id of the last synchronization, a Guid as [string] writes it (Guid.Empty
+        when none ever ran): the same for the same sync, whoever asks."""
+        number = self.db.last_sync_number()
+        if number is None:
+            return str(uuid.UUID(int=0))
+        return str(uuid.uuid5(uuid.UUID(str(self.get("ServerId"))), f"synchronization/{number}"))
+
     def configuration_state(self) -> str:
         """GetUpdateServerConfigurationState(): ProcessingSave while the last configuration save is
         processing (wsusauto.lab.saves); a state the topology gave (``initial``) stays as given."""

@@ -199,6 +199,12 @@ class SusDb:
                 ),
             )
 
+    def last_sync_number(self) -> int | None:
+        """The row number of the newest tbSyncHistory entry (None: no sync ever ended)."""
+        with self._lock:
+            (number,) = self._db.execute("SELECT max(id) FROM tbSyncHistory").fetchone()
+        return number
+
     def sync_history(self, limit: int) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(
