@@ -16,7 +16,7 @@ from tests.lab_fixtures import lab_inventory, running_lab
 from wsusauto.errors import ServerBusy
 from wsusauto.facts import facts_parameters
 from wsusauto.inventory import inventory_from_dict
-from wsusauto.lab import sync
+from wsusauto.lab import saves, sync
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
 from wsusauto.playbook import playbook_from_data
@@ -73,7 +73,8 @@ def test_a_change_during_a_synchronization_waits_for_its_end(lab, operation, hos
     assert [r["Result"] for r in server.db.sync_history(5)] == ["Succeeded"]
 
 
-def test_a_configuration_save_processes_and_the_next_save_and_start_wait_for_it(lab):
+def test_a_configuration_save_processes_and_the_next_save_and_start_wait_for_it(lab, monkeypatch):
+    monkeypatch.setattr(saves, "SAVE_PROCESSING_SECONDS", (5.0, 5.0))  # long enough to be seen
     server = lab.handlers.servers["wsus-e"]
     with session(lab, "wsus-e") as s:
         run_operation(s, "update_source", {"source": "upstream", "upstream": "wsus-root", "port": 8531})
@@ -87,9 +88,10 @@ def test_a_configuration_save_processes_and_the_next_save_and_start_wait_for_it(
     assert server.db.sync_history(1)[0]["Result"] == "Succeeded"
 
 
-def test_saving_while_busy_is_refused_by_the_lab_as_by_the_api(lab):
+def test_saving_while_busy_is_refused_by_the_lab_as_by_the_api(lab, monkeypatch):
     """The lab's own rules: Save() during ProcessingSave or a sync throws; so does starting a sync
     while a save processes. No wait (ReadyTimeoutSeconds 0)."""
+    monkeypatch.setattr(saves, "SAVE_PROCESSING_SECONDS", (5.0, 5.0))  # outlasts the calls below
     server = lab.handlers.servers["wsus-f"]
     with session(lab, "wsus-f") as s:
         s.invoke("set_replica", IsReplicaServer=True, ReadyTimeoutSeconds=0)
