@@ -6,8 +6,8 @@ fifteen-minute intervals"; if both retries fail, it waits for the next scheduled
 So a failed sync whose cause can pass (upstream unreachable or busy, timeouts, catalog sync errors,
 updates the upstream is still downloading) is tried again after ~15 minutes, at most twice. A
 cause that waiting cannot fix (authentication, proxy credentials, incompatible protocol version,
-storage option mismatch, configuration) fails at once with the reason. The interval is the only
-place 15 minutes is written; labs and tests pass a shorter one, and inject the clock and sleep.
+configuration) fails at once with the reason. The interval is the only place 15 minutes is
+written; labs and tests pass a shorter one, and inject the clock and sleep.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ PERMANENT = {
     "IncompatibleProtocolVersionOnUss": "the upstream server's protocol version is incompatible",
     "LocalDBConnectFail": "this server cannot connect to its database (SUSDB)",
     "LocalDBOtherError": "this server's database (SUSDB) failed",
-    "StorageOptionMismatch": "the hierarchy does not use one update storage option",
     "ConfigurationError": "the server's configuration is invalid",
     "UserCanceled": "the synchronization was canceled",
     "ApprovalError": "approvals from the upstream server could not be applied",
@@ -59,7 +58,6 @@ WHAT_TO_CHECK = {
     "proxy-settings)",
     "ProxyError": "the proxy name, port and credentials (diagnose: proxy-settings)",
     "DssAuthenticationError": "that this server is allowed on its upstream server",
-    "StorageOptionMismatch": "that every server of the hierarchy stores updates the same way",
 }
 
 
@@ -76,9 +74,10 @@ class SyncFailed(Exception):
 def is_transient(failure: BaseException) -> bool:
     if not isinstance(failure, SyncFailed):
         return False
-    text = failure.error_text.lower()
-    if "storage" in text and "option" in text:
-        return False  # surfaced as an upstream error, but only making the hierarchy consistent fixes it
+    # Decided by the SynchronizationError value, never by the text around it: that is in the server's
+    # language. An upstream error caused by a storage option mismatch cannot be told from another one
+    # by its value, so it is retried as WSUS itself retries it; the runner refuses a hierarchy whose
+    # servers store updates differently before any sync starts (they are compared by their facts).
     # The proxy's HTTP status decides, not .NET's words around it (they are in the server's language).
     if failure.error == "ProxyError" and "(407)" not in failure.error_text:
         return True  # a proxy that is down may come back; rejected credentials will not

@@ -78,7 +78,7 @@ def test_permanent_causes_fail_at_once_with_the_reason(error):
     assert "retrying cannot fix this" in outcome.gave_up
 
 
-def test_proxy_credentials_and_storage_mismatch_are_permanent_a_proxy_outage_is_not():
+def test_proxy_credentials_are_permanent_a_proxy_outage_is_not():
     assert not is_transient(
         SyncFailed("ProxyError", "The remote server returned an error: (407) Proxy Authentication")
     )
@@ -88,9 +88,18 @@ def test_proxy_credentials_and_storage_mismatch_are_permanent_a_proxy_outage_is_
             "ProxyError", "Der Remoteserver hat einen Fehler zurückgegeben: (407) Proxyauthentifizierung"
         )
     )
-    assert not is_transient(
-        SyncFailed("UssOtherError", "the storage option differs from the upstream server")
-    )
+
+
+def test_an_upstream_error_is_retried_whatever_its_text_says():
+    # The value decides, never the words: a storage option mismatch surfaces as an upstream error in
+    # the server's language, and is retried as WSUS retries it (the runner refuses such a hierarchy
+    # before syncing, by comparing the servers' facts).
+    for text in (
+        "The update storage option of this server differs from its upstream server's",
+        "Die Updatespeicheroption dieses Servers unterscheidet sich von der des Upstreamservers",
+        "",
+    ):
+        assert is_transient(SyncFailed("UssOtherError", text))
 
 
 def test_interval_is_configurable_for_labs():
