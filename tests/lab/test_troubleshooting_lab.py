@@ -234,6 +234,8 @@ def test_healthy_servers_show_no_evidence(lab, host):
     assert invoke(lab, host, "get_failed_updates", MaxUpdates=10, LookbackDays=30) == {
         "FailedUpdates": [],
         "FailedUpdateCount": 0,
+        "UpdatesWithServerErrorsCount": 0,
+        "SearchedApprovedUpdates": False,  # nothing counted, nothing to look for
     }
 
 
@@ -452,6 +454,9 @@ def test_storage_mismatch(lab):
 def test_updates_missing_upstream(lab, host, on_upstream):
     failed = invoke(lab, host, "get_failed_updates", MaxUpdates=10, LookbackDays=30)
     assert failed["FailedUpdateCount"] == 5 and len(failed["FailedUpdates"]) == 5
+    # The lab's default reading of Guid.Empty names no event: the approved updates named them.
+    assert failed["UpdatesWithServerErrorsCount"] == 5 and failed["SearchedApprovedUpdates"] is True
+    assert {u["ListedBy"] for u in failed["FailedUpdates"]} == {"approved-updates"}
     assert facts(lab, host)["UpdateServerStatus"]["UpdatesWithServerErrorsCount"] == 5
     ids = [u["UpdateId"] for u in failed["FailedUpdates"]]
     found = invoke(lab, "wsus-root", "find_updates", UpdateIds=[i.upper() for i in ids])["Found"]

@@ -576,7 +576,10 @@ def test_upstream_connection(server: WsusServerModel, p: dict[str, Any]) -> dict
 @handles("get_failed_updates")
 def get_failed_updates(server: WsusServerModel, p: dict[str, Any]) -> dict[str, Any]:
     # The download-failure events name the updates; each is fetched alone, counted while Failed.
-    failed, seen = [], set()
+    # When they name fewer than the status counts, the approved updates are searched too.
+    status_count = int(server.get("UpdateServerStatus")["UpdatesWithServerErrorsCount"])
+    failed: list[tuple[dict[str, Any], str]] = []
+    seen: set[str] = set()
     for update_id in update_api.download_failure_update_ids(server, int(p["LookbackDays"])):
         key = update_id.lower()
         if key in seen:
@@ -584,13 +587,27 @@ def get_failed_updates(server: WsusServerModel, p: dict[str, Any]) -> dict[str, 
         seen.add(key)
         update = update_api.get_update(server, key)
         if update is not None and update["State"] == "Failed":
-            failed.append(update)
+            failed.append((update, "events"))
+    searched_approved = len(failed) < status_count
+    if searched_approved:
+        for update in update_api.get_approved_updates(server):
+            key = update["UpdateId"].lower()
+            if update["State"] == "Failed" and key not in seen:
+                seen.add(key)
+                failed.append((update, "approved-updates"))
     return {
         "FailedUpdates": [
-            {"UpdateId": u["UpdateId"].lower(), "Title": u["Title"], "IsApproved": u["IsApproved"]}
-            for u in failed[: max(0, int(p["MaxUpdates"]))]
+            {
+                "UpdateId": u["UpdateId"].lower(),
+                "Title": u["Title"],
+                "IsApproved": u["IsApproved"],
+                "ListedBy": listed_by,
+            }
+            for u, listed_by in failed[: max(0, int(p["MaxUpdates"]))]
         ],
         "FailedUpdateCount": len(failed),
+        "UpdatesWithServerErrorsCount": status_count,
+        "SearchedApprovedUpdates": searched_approved,
     }
 
 

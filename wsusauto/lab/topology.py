@@ -27,8 +27,10 @@ on every preset, e.g. `tools: [sqlcmd]`.
 
 `initial` also takes UsingSSL (0 or 1), the setup key's value: with 1 the server serves its
 administration API over SSL only; TargetDir (the setup key's WSUS installation folder, default
-C:\\Program Files\\Update Services), whose Tools folder holds WsusUtil.exe; and LabWsusUtil (bool,
-default true): false, WsusUtil.exe is not there. `locale` is the language Windows was installed in: account,
+C:\\Program Files\\Update Services), whose Tools folder holds WsusUtil.exe; LabWsusUtil (bool,
+default true): false, WsusUtil.exe is not there; and LabEventHistoryAllUpdates (bool, default false:
+GetUpdateEventHistory with Guid.Empty as the update names no update's events, the stricter reading of
+an undocumented case; true: every update's). `locale` is the language Windows was installed in: account,
 computer group and service names and event texts follow it; SIDs, ids and service names do not.
 """
 

@@ -57,9 +57,25 @@ def get_update(server: WsusServerModel, update_id: str) -> dict[str, Any] | None
     return None
 
 
+def get_approved_updates(server: WsusServerModel) -> list[dict[str, Any]]:
+    """IUpdateServer.GetUpdates(UpdateScope) with ApprovedStates = LatestRevisionApproved: the
+    updates whose latest revision is approved (IsApproved, not declined), each one an object."""
+    rows = server.db.approved_updates()
+    _count(server, len(rows))
+    return rows
+
+
+# A topology's `initial: {LabEventHistoryAllUpdates: true}`: GetUpdateEventHistory with Guid.Empty
+# returns every update's events. Microsoft's page for that overload only says the Guid names "the update
+# whose ... events you want to get" and wsus-api.md marks "Guid.Empty means all updates" UNSURE, so by
+# default the lab takes the stricter reading: Guid.Empty names no update, and no event comes back.
+EVENT_HISTORY_ALL_UPDATES = "LabEventHistoryAllUpdates"
+
+
 def download_failure_update_ids(server: WsusServerModel, lookback_days: int) -> list[str]:
     """GetUpdateEventHistory(now - days, now, Guid.Empty, Server, 364): the update each event
-    names, newest first (an update may appear more than once)."""
+    names, newest first (an update may appear more than once); none unless the server's
+    LabEventHistoryAllUpdates says Guid.Empty means every update."""
     if lookback_days < 0:
         raise ScriptError(
             'Exception calling "GetUpdateEventHistory" with "5" argument(s): "fromDate cannot be greater '
@@ -68,6 +84,8 @@ def download_failure_update_ids(server: WsusServerModel, lookback_days: int) -> 
             category="NotSpecified",
             exception_type="System.Management.Automation.MethodInvocationException",
         )
+    if server.get(EVENT_HISTORY_ALL_UPDATES) is not True:
+        return []
     since = server.clock() - dt.timedelta(days=lookback_days)
     return server.download_failure_events(since)
 

@@ -149,8 +149,15 @@ CONFIGURATION: dict[str, tuple[type, Any]] = {
 # the tbConfigurationC column) or fixed by the version unless given (the Lab* capability above, and
 # the setup key's SqlServerName: another machine's name puts SUSDB on a remote SQL Server).
 TABLE_KEYS = ("Services", "ContentDirAcl", "BitsDownloadPriorityForeground")
-LAB_CAPABILITIES: dict[str, type] = {"LabApiBitsForeground": bool, "SqlServerName": str, "LabWsusUtil": bool}
+LAB_CAPABILITIES: dict[str, type] = {
+    "LabApiBitsForeground": bool,
+    "SqlServerName": str,
+    "LabWsusUtil": bool,
+    "LabEventHistoryAllUpdates": bool,
+}
 # LabWsusUtil (default true): WSUS installed WsusUtil.exe in <TargetDir>\Tools; false: it is not there.
+# LabEventHistoryAllUpdates (default false): IUpdateServer.GetUpdateEventHistory with Guid.Empty as the
+# update returns every update's events; false, the stricter reading (wsus-api.md: UNSURE), none.
 
 # Values of the setup key (HKLM\SOFTWARE\Microsoft\Update Services\Server\Setup) a topology's
 # `initial` may give besides ContentDir: UsingSSL 1 = the administration API is served over SSL only

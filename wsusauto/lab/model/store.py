@@ -353,6 +353,15 @@ class SusDb:
         rows.sort(key=lambda r: (r[-1], r[0]))
         return [_update_row(r[:-1]) for r in rows]
 
+    def approved_updates(self) -> list[dict[str, Any]]:
+        """The rows of the updates whose latest revision is approved (approved, not declined)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._UPDATE_COLUMNS} FROM tbUpdate WHERE approved AND NOT declined "
+                "ORDER BY seq, update_id"
+            ).fetchall()
+        return [_update_row(r) for r in rows]
+
     def upsert_updates(self, rows: list[dict[str, Any]]) -> None:
         """Insert or replace whole update rows (keys as ``updates()`` returns them)."""
         with self._lock:
