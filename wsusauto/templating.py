@@ -6,6 +6,8 @@
 - ``when:``: any Jinja expression, or a list of them (all must hold). As the playbooks here always
   allowed, a variable that is not defined counts as false when it is only tested for truth
   (``when: flag``, ``when: not flag``); any other use of it is the usual undefined-variable error.
+  Ansible errors even on ``when: flag``: this difference is deliberate, so that the shipped
+  set-update-source.yml (``when: use_microsoft_update``, the variable often left out) runs unchanged.
 - Statements (``{% if %}``, ``{% for %}``, ``{% set %}``...) are refused, and with them
   ``include``/``import``/``extends``: there are no template files to load. What else an expression
   may do is in :mod:`wsusauto.expression_sandbox`.
