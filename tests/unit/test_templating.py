@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from wsusauto.errors import UsageError
 from wsusauto.inventory import inventory_from_dict
+from wsusauto.operations import get_operation
 from wsusauto.playbook import playbook_from_data
 from wsusauto.playvars import PlayVariables
 from wsusauto.secrets import Secret
@@ -282,3 +283,25 @@ def test_hostile_when_fails_the_same_way():
         condition_holds("name.__class__", VARS, WHERE)
     with pytest.raises(UsageError, match="too big"):
         condition_holds("range(10**9) | list", VARS, WHERE)
+
+
+@pytest.mark.parametrize(
+    "password, variables",
+    [
+        ("Written-Out-Pw-4411", {}),  # the password written into the playbook
+        ("{{ proxy_pw }}", {"proxy_pw": "Written-Out-Pw-4411"}),  # a variable not named as a password
+    ],
+)
+def test_a_password_given_as_text_is_refused_without_repeating_it(password, variables):
+    raw = render_arguments(
+        {"enabled": True, "name": "proxy.corp", "port": 8080, "user": "u", "password": password},
+        variables,
+        WHERE,
+        secret_arguments=["password"],
+    )
+    raw["allow_cleartext_proxy_password"] = False
+    with pytest.raises(UsageError) as refused:
+        get_operation("proxy").validate(raw, WHERE)
+    message = str(refused.value)
+    assert "Written-Out-Pw-4411" not in message
+    assert "argument password takes a secret" in message and "\n" not in message

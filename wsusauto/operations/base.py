@@ -126,6 +126,12 @@ class Operation:
             value = _coerce(args[name], spec.kind)
             if value is _BAD:
                 kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+                if Secret in kinds:  # a password written where a secret goes: never repeat it
+                    raise UsageError(
+                        f"{where}: {self.name} argument {name} takes a secret: a password variable given "
+                        "whole, such as '{{ ansible_password }}', never a value written out (it is not "
+                        "repeated here)"
+                    )
                 raise UsageError(
                     f"{where}: {self.name} argument {name} must be "
                     f"{' or '.join(k.__name__ for k in kinds)}, not {args[name]!r}"
