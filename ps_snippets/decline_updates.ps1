@@ -39,7 +39,7 @@ if ($Apply -and $config.IsReplicaServer) {
 
 # PowerShell 2.0 runs a foreach over $null once: loop over an array that is never $null.
 $ids = @()
-if ($UpdateIds -ne $null) { $ids = @($UpdateIds) }
+if ($null -ne $UpdateIds) { $ids = @($UpdateIds) }
 
 $seen = @{}
 $fetched = @()

@@ -39,9 +39,9 @@ $config = $server.GetConfiguration()
 
 # PowerShell 2.0 runs a foreach over $null once: loop over arrays that are never $null.
 $toAdd = @()
-if ($ComputerNames -ne $null) { $toAdd = @($ComputerNames) }
+if ($null -ne $ComputerNames) { $toAdd = @($ComputerNames) }
 $toRemove = @()
-if ($RemoveComputerNames -ne $null) { $toRemove = @($RemoveComputerNames) }
+if ($null -ne $RemoveComputerNames) { $toRemove = @($RemoveComputerNames) }
 
 # WSUS's built-in All Computers group, found by its fixed id: its name is localized ("Alle Computer",
 # "Tous les ordinateurs", ...).

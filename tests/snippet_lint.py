@@ -10,6 +10,13 @@ tree-sitter-powershell parse tree, so text inside strings and comments is never 
 * ``unsure-member``    a member wsus-api.md marks UNSURE, used without a ``Get-Member -Name X`` probe
   earlier in the same snippet;
 * ``forbidden-write``  assigning ``ServerId`` (rewrites the server identity; wsus-api.md P7);
+* ``member-enumeration`` ``$collection.Property`` (other than Count/Length) on a value the snippet
+  knows is a collection: PowerShell 3+ unrolls it to the elements' values, 2.0 gives $null. Known
+  collections: array-typed parameters, ``@(...)``, comma lists, ``[type[]]`` casts, the WSUS and .NET
+  members that return collections (``GetUpdates()``, ``UpdateErrors``, ``GetAccessRules()``, ...), and
+  variables assigned from any of these;
+* ``null-comparison``  ``$collection -eq $null`` / ``-ne $null`` on such a collection: with a collection
+  on the left PowerShell filters its elements instead of testing for $null; write ``$null -ne $x``;
 * ``code-from-data``   Invoke-Expression/iex, ``[scriptblock]::Create``, Add-Type, or ``&``/``.`` applied
   to a parameter or an expandable string: values must stay data;
 * ``param-block``      the snippet starts with a ``param()`` block;
@@ -144,6 +151,51 @@ _UNPARSED_PS3 = [
 ]
 
 
+# Members that return a collection (wsus-api.md and .NET): a property read on their result is
+# member enumeration. Lower case, as PowerShell compares member names.
+_COLLECTION_METHODS = {
+    "getupdates",
+    "getcomputertargetgroups",
+    "getcomputertargets",
+    "getchildtargetgroups",
+    "getsynchronizationhistory",
+    "geteventhistory",
+    "getupdateeventhistory",
+    "getenabledupdatelanguages",
+    "getussenabledupdatelanguages",
+    "getupdatecategories",
+    "getupdateclassifications",
+    "getrootupdatecategories",
+    "getsubcategories",
+    "getdownstreamservers",
+    "getchildservers",
+    "getcomponentswitherrors",
+    "getsummaryperupdate",
+    "getaccessrules",
+    "gethostaddresses",
+    "split",
+}
+_COLLECTION_PROPERTIES = {"updateerrors", "supportedupdatelanguages", "access"}
+# What a collection itself has (PowerShell 2.0 reads these on arrays and .NET collections).
+_COLLECTION_OWN_MEMBERS = {"count", "length"}
+
+
+def _core(node: tree_sitter.Node) -> tree_sitter.Node:
+    """The expression a wrapper stands for: through single-child grammar layers and parentheses."""
+    while True:
+        named = [c for c in node.children if c.type not in ("(", ")")]
+        if node.type == "parenthesized_expression" and len(named) == 1:
+            node = named[0]
+        elif len(node.children) == 1:
+            node = node.children[0]
+        else:
+            return node
+
+
+def _variable_key(text: str) -> str:
+    return text.lstrip("$@").strip("{}").lower()
+
+
 def _unquote(node: tree_sitter.Node, source: bytes) -> str:
     text = source[node.start_byte : node.end_byte].decode("utf-8")
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
@@ -253,6 +305,7 @@ class _Linter:
         self.check_parse()
         self.check_powershell_2()
         self.check_members()
+        self.check_collections()
         self.check_code_from_data()
         self.check_parameters()
         self.check_output()
@@ -461,6 +514,89 @@ class _Linter:
                     for word in _words(target, self.source):
                         found.setdefault(word.lower(), node.start_byte)
         return found
+
+    def check_collections(self) -> None:
+        collections = self.collection_variables()
+        for node in self.nodes:
+            if node.type == "member_access" and len(node.children) >= 3:
+                target, member = node.children[0], node.children[-1]
+                name = self.node_text(member).lower()
+                if (
+                    member.type == "member_name"
+                    and name not in _COLLECTION_OWN_MEMBERS
+                    and self.is_collection(target, collections)
+                ):
+                    self.add(
+                        member,
+                        "member-enumeration",
+                        f"{self.node_text(target)} is a collection: .{self.node_text(member)} on it is "
+                        "PowerShell 3+ member enumeration ($null on 2.0); loop with foreach",
+                    )
+            elif node.type == "comparison_expression" and len(node.children) == 3:
+                left, operator, right = node.children
+                if (
+                    operator.type == "comparison_operator"
+                    and self.node_text(operator).lower() in ("-eq", "-ne", "-ieq", "-ine", "-ceq", "-cne")
+                    and self.node_text(right).strip().lower() == "$null"
+                    and self.is_collection(left, collections)
+                ):
+                    self.add(
+                        node,
+                        "null-comparison",
+                        f"{self.node_text(left)} is a collection: '{self.node_text(operator)} $null' filters "
+                        "its elements; put $null on the left",
+                    )
+
+    def collection_variables(self) -> set[str]:
+        """Variables known to hold a collection: array-typed parameters, and every variable assigned
+        (anywhere) from a collection expression, repeated until nothing new is found."""
+        found: set[str] = set()
+        if self.param_block is not None:
+            for node in _walk(self.param_block):
+                if node.type == "script_parameter" and any(
+                    sub.type == "array_type_name" for sub in _walk(node)
+                ):
+                    variable = next((c for c in node.children if c.type == "variable"), None)
+                    if variable is not None:
+                        found.add(_variable_key(self.node_text(variable)))
+        assignments = []
+        for node in self.nodes:
+            if node.type != "assignment_expression" or len(node.children) < 3:
+                continue
+            operator = self.node_text(node.children[1]).strip()
+            left = _core(node.children[0])
+            if operator == "=" and left.type == "variable":
+                assignments.append((_variable_key(self.node_text(left)), node.children[-1]))
+        grew = True
+        while grew:
+            grew = False
+            for key, value in assignments:
+                if key not in found and self.is_collection(value, found):
+                    found.add(key)
+                    grew = True
+        return found
+
+    def is_collection(self, node: tree_sitter.Node, collections: set[str]) -> bool:
+        core = _core(node)
+        kind = core.type
+        if kind == "array_expression":
+            return True
+        if kind == "array_literal_expression" and any(c.type == "," for c in core.children):
+            return True
+        if kind == "cast_expression":
+            cast = core.children[0]
+            return any(sub.type == "array_type_name" for sub in _walk(cast))
+        if kind == "variable":
+            return _variable_key(self.node_text(core)) in collections
+        if kind in ("invokation_expression", "member_access") and len(core.children) >= 3:
+            member = next((c for c in core.children if c.type == "member_name"), None)
+            if member is None:
+                return False
+            name = self.node_text(member).lower()
+            if kind == "invokation_expression":
+                return name in _COLLECTION_METHODS
+            return name in _COLLECTION_PROPERTIES
+        return False
 
     def check_code_from_data(self) -> None:
         for node in self.nodes:

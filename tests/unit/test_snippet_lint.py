@@ -231,6 +231,56 @@ def test_a_probe_must_come_before_the_use_and_be_code():
     assert "unsure-member" in rules(sample("$t = 'Get-Member -Name BitsDownloadPriorityForeground'\n" + use))
 
 
+ARRAY_HEADER = "param(\n    [string[]]$Names\n)\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "$t = $server.GetUpdates().Title",
+        "$u = $server.GetUpdates()\n$t = $u.Title",
+        "$u = $server.GetUpdates()\n$v = $u\n$t = $v.Title",
+        "$g = @($server.GetComputerTargetGroups())\n$n = $g.Name",
+        "$r = (Get-Acl -Path $Path).Access.IdentityReference",
+        "$e = $server.GetSubscription().GetLastSynchronizationInfo().UpdateErrors.ErrorText",
+        "$a = $Path, $Path\n$n = $a.Name",
+        "$n = ([string[]]$Path).Name",
+    ],
+)
+def test_member_enumeration_on_a_collection_is_rejected(body):
+    found = only(sample(body), "member-enumeration")
+    assert found and "PowerShell 3+" in found[0].text
+
+
+def test_member_enumeration_on_an_array_parameter_is_rejected():
+    text = ARRAY_HEADER + "$n = $Names.Name\n@{ n = $n }\n"
+    assert [v.line for v in only(text, "member-enumeration")] == [4]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "$u = $server.GetUpdates()\n$n = $u.Count",
+        "$n = @($server.GetUpdates()).Length",
+        "foreach ($u in $server.GetUpdates()) { $t = $u.Title }",
+        "$s = $server.GetStatus()\n$n = $s.UpdateCount",
+        "$t = $server.GetUpdates()[0].Title",
+        "$u = $server.GetUpdates()\n$u = $server.GetStatus()\n$n = $u.Count",
+    ],
+)
+def test_members_of_single_objects_and_collection_counts_are_accepted(body):
+    assert only(sample(body), "member-enumeration") == []
+
+
+def test_null_on_the_right_of_a_collection_is_rejected():
+    text = ARRAY_HEADER + "if ($Names -ne $null) { $a = 1 }\n@{ n = $Names }\n"
+    assert [v.line for v in only(text, "null-comparison")] == [4]
+    assert "null-comparison" in rules(sample("$u = $server.GetUpdates()\nif ($u -eq $null) { }"))
+    fixed = ARRAY_HEADER + "if ($null -ne $Names) { $a = 1 }\n@{ n = $Names }\n"
+    assert only(fixed, "null-comparison") == []
+    assert only(sample("if ($Path -ne $null) { }"), "null-comparison") == []
+
+
 def test_server_id_may_be_read_but_never_written():
     assert lint("sample", sample("$id = [string]$config.ServerId")) == []
     assert "forbidden-write" in rules(sample("$config.ServerId = [Guid]::Empty"))
