@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
@@ -18,11 +17,18 @@ from wsusauto.lab.topology import topology_from_dict
 # Each lab gets its own /24 in 127.0.0.0/8 so tests never share an address (ports stay 5985/5986).
 # The second octet comes from the process id, so two test runs on one machine do not collide either.
 _process_octet = 16 + os.getpid() % 200
-_subnets = itertools.count(1)
+_next_subnet = [1]  # the third octet of this process's next free /24
 
 
-def next_first_address() -> str:
-    return f"127.{_process_octet}.{next(_subnets) % 254 + 1}.1"
+def next_first_address(servers: int = 1) -> str:
+    """The first address of a fresh /24 of this process's; a lab of more than 254 servers runs on
+    into the next ones, so those are taken too (never past .254: the next octet is another run's)."""
+    span = -(-servers // 254)
+    third = _next_subnet[0]
+    if third + span - 1 > 254:
+        third = 1
+    _next_subnet[0] = third + span if third + span <= 254 else 1
+    return f"127.{_process_octet}.{third}.1"
 
 
 def small_topology(count: int = 3, **per_server: Any) -> Any:

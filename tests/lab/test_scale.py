@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory
+from tests.lab_fixtures import lab_inventory, next_first_address
 from wsusauto.fleet import collect_facts
 from wsusauto.lab.runtime import Lab
 from wsusauto.lab.topology import topology_from_dict
@@ -17,7 +17,7 @@ def test_facts_from_300_endpoints(tmp_path):
         {"name": f"wsus-{i:03d}", "upstream": "wsus-root", "replica": i % 2 == 0} for i in range(1, 300)
     ]
     topology = topology_from_dict({"servers": servers}, "<scale>")
-    with Lab(topology, tmp_path / "state", first_address="127.0.100.1", workers=2) as lab:
+    with Lab(topology, tmp_path / "state", first_address=next_first_address(len(servers)), workers=2) as lab:
         inventory = lab_inventory(lab)
         results = collect_facts(inventory, inventory.select("all"), forks=16)
     assert len(results) == 300

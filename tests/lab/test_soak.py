@@ -84,7 +84,7 @@ def test_soak_300_hosts_consecutive_runs_in_one_process(tmp_path):
         {"name": f"wsus-{i:03d}", "upstream": "wsus-root", "replica": i % 2 == 0} for i in range(1, HOSTS)
     ]
     topology = topology_from_dict({"servers": servers}, "<soak>")
-    with Lab(topology, tmp_path / "state", first_address=next_first_address(), workers=2) as lab:
+    with Lab(topology, tmp_path / "state", first_address=next_first_address(len(servers)), workers=2) as lab:
         inventory = lab_inventory(lab)
         playbook = load_playbook(PLAYBOOK)
         before = sample()

@@ -13,12 +13,15 @@ from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFau
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
 from pypsrp.wsman import WSMan
 
+from tests.lab_fixtures import next_first_address
 from wsusauto.lab.invocation import ScriptError
 from wsusauto.lab.wsman import EndpointFaults, EndpointSpec, WinRMServer
 from wsusauto.lab.wsman import server as server_module
 
 PASSWORD = "Transport-Test-Pw1"
-_addresses = (f"127.0.77.{i}" for i in itertools.count(1))
+# A /24 of this process's own (tests.lab_fixtures), so two test runs on one machine never collide.
+_subnet = next_first_address().rsplit(".", 1)[0]
+_addresses = (f"{_subnet}.{i}" for i in itertools.count(1))
 
 
 def handler(invocation):
