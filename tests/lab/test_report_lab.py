@@ -11,6 +11,7 @@ in test-artifacts/.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -59,6 +60,17 @@ def lab_topology():
         {"name": "wsus-down", "upstream": "wsus-root", "replica": True, "faults": ["endpoint_down"]}
     )
     return topology_from_dict({"servers": servers}, "<report test topology>")
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's chromium, or one line why not: a skip, unless .ci/run (which installs it) requires it."""
+    if CHROMIUM is None:
+        reason = "no chromium binary (Debian's chromium package; .ci/run installs it)"
+        if os.environ.get("WSUSAUTO_BROWSER_TEST") == "required":
+            pytest.fail(f"browser test required but cannot run: {reason}", pytrace=False)
+        pytest.skip(reason)
+    return CHROMIUM
 
 
 def open_in_chromium(html_path: Path, screenshot: Path, check):
@@ -151,10 +163,7 @@ def test_report_command_over_the_lab_writes_the_fleet_and_a_self_contained_page(
     assert all(m.startswith("#") for m in re.findall(r'(?:src|href)="([^"]*)"', page_text))
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium binary (Debian's chromium package; .ci/run installs it)"
-)
-def test_the_lab_report_renders_in_chromium(lab_report):
+def test_the_lab_report_renders_in_chromium(chromium, lab_report):
     _, html_path = lab_report
 
     def check(page):
@@ -184,10 +193,7 @@ def test_the_lab_report_renders_in_chromium(lab_report):
     assert (ARTIFACTS / "fleet-report-lab.png").stat().st_size > 10_000
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium binary (Debian's chromium package; .ci/run installs it)"
-)
-def test_hostile_server_strings_stay_text_in_chromium(tmp_path):
+def test_hostile_server_strings_stay_text_in_chromium(chromium, tmp_path):
     from tests.unit.test_report_html import HOSTILE, hostile_report  # the unit tests' hand-made fleet
     from wsusauto.report_html import write_report
 
