@@ -3,7 +3,14 @@ updates the upstream lacks, and WSUS 2.0 replicas that time out."""
 
 from __future__ import annotations
 
-from wsusauto.checks.base import DOC_ISSUES_WITH_SYNCHRONIZATION, Check, Finding, Fleet, HostEvidence
+from wsusauto.checks.base import (
+    DOC_ISSUES_WITH_SYNCHRONIZATION,
+    Check,
+    FailedUpdate,
+    Finding,
+    Fleet,
+    HostEvidence,
+)
 from wsusauto.policy import SyncFailed, reason, what_to_check
 
 _MAX_LISTED = 10  # updates named in one finding's evidence; the count says how many in all
@@ -123,6 +130,15 @@ CATALOG_SYNC_EVENTS = Check(
 )
 
 
+def lacking_upstream(evidence: HostEvidence) -> list[FailedUpdate] | None:
+    """The updates whose download failed here that the upstream server does not have (None: the
+    upstream was not asked). The check below and ``decline_missing_updates`` both decide by this."""
+    copies = evidence.upstream_copies
+    if copies is None:
+        return None
+    return [u for u in evidence.failed_updates if u.update_id.lower() not in copies]
+
+
 def _updates_missing_upstream(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
     if not evidence.failed_updates or evidence.facts.sync_from_microsoft_update:
         return []
@@ -147,7 +163,7 @@ def _updates_missing_upstream(evidence: HostEvidence, fleet: Fleet) -> list[Find
                 "inventory, so wsusauto could not compare.",
             )
         ]
-    missing = [u for u in evidence.failed_updates if u.update_id.lower() not in copies]
+    missing = lacking_upstream(evidence) or []
     failed_there = [
         u
         for u in evidence.failed_updates

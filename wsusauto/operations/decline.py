@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from wsusauto.checks.sync import lacking_upstream
 from wsusauto.errors import UsageError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.operations.base import Argument, Change, Operation, OperationRefused, OperationResult, Plan
@@ -51,15 +52,12 @@ def missing_on_upstream(evidence: Any) -> tuple[str, tuple[tuple[str, str], ...]
     upstream = evidence.facts.upstream_wsus_server_name
     if not evidence.failed_updates:
         return upstream, (), "", evidence.failed_update_count
-    if evidence.upstream_copies is None:
+    lacking = lacking_upstream(evidence)
+    if lacking is None:
         problems = "; ".join(evidence.probe_errors)
         why = f"{upstream} was not asked (it is not among the play's hosts, or could not be read)"
         return upstream, None, f"{why}{': ' + problems if problems else ''}", evidence.failed_update_count
-    missing = tuple(
-        (u.update_id.lower(), u.title)
-        for u in evidence.failed_updates
-        if u.update_id.lower() not in evidence.upstream_copies
-    )
+    missing = tuple((u.update_id.lower(), u.title) for u in lacking)
     return upstream, missing, "", evidence.failed_update_count
 
 
