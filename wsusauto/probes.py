@@ -66,17 +66,15 @@ def probe_upstream(
 
 
 def _addresses(value: Any) -> tuple[str, ...]:
-    # PowerShell unrolls a one-element array into a string and hands an empty one over as $null.
-    if value in (None, ""):
-        return ()
-    return tuple(str(a) for a in ([value] if isinstance(value, str) else value))
+    return tuple(str(a) for a in as_list(value))
 
 
-def _as_list(value: Any) -> list[Any]:
-    # PowerShell unrolls a one-element array and hands an empty one over as $null.
+def as_list(value: Any) -> list[Any]:
+    """A snippet's array as a list: PowerShell unrolls a one-element array (into its one hashtable
+    or string) and hands an empty one over as $null."""
     if value in (None, ""):
         return []
-    return [value] if isinstance(value, Mapping) else list(value)
+    return [value] if isinstance(value, Mapping | str) else list(value)
 
 
 def failed_updates(session: Any, facts: Facts) -> tuple[tuple[FailedUpdate, ...], int]:
@@ -90,7 +88,7 @@ def failed_updates(session: Any, facts: Facts) -> tuple[tuple[FailedUpdate, ...]
         LookbackDays=FAILED_DOWNLOAD_LOOKBACK_DAYS,
     )
     updates = tuple(
-        FailedUpdate(str(u["UpdateId"]).lower(), str(u["Title"])) for u in _as_list(raw["FailedUpdates"])
+        FailedUpdate(str(u["UpdateId"]).lower(), str(u["Title"])) for u in as_list(raw["FailedUpdates"])
     )
     return updates, int(raw["FailedUpdateCount"])
 
@@ -101,13 +99,12 @@ def upstream_copies(session: Any, update_ids: Sequence[str]) -> dict[str, Upstre
         str(u["UpdateId"]).lower(): UpstreamCopy(
             str(u["UpdateId"]).lower(), str(u["Title"]), str(u["State"]), bool(u["IsDeclined"])
         )
-        for u in _as_list(raw["Found"])
+        for u in as_list(raw["Found"])
     }
 
 
 def inactive_approvals(session: Any) -> InactiveApprovals:
     """``wsusutil listinactiveapprovals`` on this server (the tool from the setup key's TargetDir)."""
     raw = session.invoke("list_inactive_approvals", read_only=True, SetupRegistryPath=SETUP_REGISTRY_PATH)
-    lines = raw["Lines"]
-    lines = [lines] if isinstance(lines, str) else _as_list(lines)  # one line comes unrolled
+    lines = as_list(raw["Lines"])
     return InactiveApprovals(str(raw["Tool"]), int(raw["ExitCode"]), tuple(str(line) for line in lines))

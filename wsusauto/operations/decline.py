@@ -29,6 +29,7 @@ from wsusauto.checks.sync import lacking_upstream
 from wsusauto.errors import UsageError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.operations.base import Argument, Change, Operation, OperationRefused, OperationResult, Plan
+from wsusauto.probes import as_list
 
 # Given by the runner: (upstream name, ((update id, title), ...) or None when unknown, why unknown,
 # how many failed downloads the server counts). The ids are lower-case.
@@ -162,7 +163,7 @@ class DeclineMissingUpdates(Operation):
                 message=f"would cancel and decline {len(changes)} update(s) {upstream} does not have",
             )
         done = session.invoke(SNIPPET, UpdateIds=to_decline, Apply=True)
-        after = {str(u["UpdateId"]).lower(): u for u in _as_list(done["Updates"])}
+        after = {str(u["UpdateId"]).lower(): u for u in as_list(done["Updates"])}
         missed = [i for i in to_decline if not (i in after and after[i]["IsDeclined"])]
         if missed:
             raise OperationRefused(f"{current.host}: {', '.join(missed)} were not declined on the server")
@@ -180,8 +181,8 @@ class DeclineMissingUpdates(Operation):
         """Why each named update that is not missing upstream is left alone (silent when it is
         already declined here: a second run)."""
         raw = session.invoke(SNIPPET, read_only=True, UpdateIds=left, Apply=False)
-        declined = {str(u["UpdateId"]).lower() for u in _as_list(raw["Updates"]) if u["IsDeclined"]}
-        absent = {str(i).lower() for i in _as_list(raw.get("NotFound"))}
+        declined = {str(u["UpdateId"]).lower() for u in as_list(raw["Updates"]) if u["IsDeclined"]}
+        absent = {str(i).lower() for i in as_list(raw.get("NotFound"))}
         notes = []
         for update_id in left:
             if update_id in absent:
@@ -208,10 +209,3 @@ def _change(update_id: str, title: str) -> Change:
         {"Title": title, "State": "Failed", "IsDeclined": False},
         {"Title": title, "IsDeclined": True},
     )
-
-
-def _as_list(value: Any) -> list[Any]:
-    # PowerShell unrolls a one-element array and hands an empty one over as $null.
-    if value in (None, ""):
-        return []
-    return [value] if isinstance(value, (Mapping, str)) else list(value)
