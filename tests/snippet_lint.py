@@ -4,7 +4,9 @@ A snippet runs on Windows PowerShell 2.0 to 5.1 on a WSUS server. The checks wor
 tree-sitter-powershell parse tree, so text inside strings and comments is never taken for code:
 
 * ``parse``            every ERROR or MISSING node of the parse tree, with line and column;
-* ``powershell-2``     syntax, types, operators and cmdlets that need PowerShell 3 or newer;
+* ``powershell-2``     syntax, types, operators, cmdlets and cmdlet parameters that need PowerShell 3
+  or newer (or Windows Server 2012's modules: the UpdateServices ``*-Wsus*`` cmdlets), and .NET 4
+  members (PowerShell 2.0 runs on .NET 2.0/3.5);
 * ``unknown-member``   ``.Member`` / ``::Member`` not listed in ``tests/data/wsus_api_members.txt``;
 * ``dynamic-member``   ``$obj.$name`` / ``$obj.'name'``: a member name the checker cannot verify;
 * ``unsure-member``    a member wsus-api.md marks UNSURE, used without a ``Get-Member -Name X`` probe
@@ -135,6 +137,60 @@ _PS3_COMMANDS = {
     "test-netconnection": "Test-NetConnection is not in PowerShell 2.0; use System.Net.Sockets.TcpClient",
     "tnc": "tnc (Test-NetConnection) is not in PowerShell 2.0",
     "resolve-dnsname": "Resolve-DnsName is not in PowerShell 2.0; use [System.Net.Dns]",
+    "get-itempropertyvalue": "Get-ItemPropertyValue is PowerShell 5+; use (Get-ItemProperty -Path P).Name",
+    "new-guid": "New-Guid is PowerShell 5+; use [Guid]::NewGuid()",
+    "get-filehash": "Get-FileHash is PowerShell 4+",
+    "new-temporaryfile": "New-TemporaryFile is PowerShell 5+; use [System.IO.Path]::GetTempFileName()",
+    "expand-archive": "Expand-Archive is PowerShell 5+",
+    "compress-archive": "Compress-Archive is PowerShell 5+",
+    "write-information": "Write-Information is PowerShell 5+",
+    "convertfrom-string": "ConvertFrom-String is PowerShell 5+",
+    "import-powershelldatafile": "Import-PowerShellDataFile is PowerShell 5+",
+    "unblock-file": "Unblock-File is PowerShell 3+",
+    "get-computerinfo": "Get-ComputerInfo is PowerShell 5.1+; use Get-WmiObject",
+    "get-timezone": "Get-TimeZone is PowerShell 5.1+; use [TimeZoneInfo]::Local",
+    "get-localuser": "Get-LocalUser is PowerShell 5.1+",
+    "get-localgroupmember": "Get-LocalGroupMember is PowerShell 5.1+",
+    "get-scheduledtask": "Get-ScheduledTask needs Windows Server 2012+ (ScheduledTasks module)",
+    "get-netadapter": "Get-NetAdapter needs Windows Server 2012+ (NetAdapter module); use Get-WmiObject",
+    "get-netipaddress": "Get-NetIPAddress needs Windows Server 2012+ (NetTCPIP module)",
+    "get-nettcpconnection": "Get-NetTCPConnection needs Windows Server 2012+ (NetTCPIP module)",
+    "get-smbshare": "Get-SmbShare needs Windows Server 2012+ (SmbShare module)",
+    "get-volume": "Get-Volume needs Windows Server 2012+ (Storage module); use Get-WmiObject",
+    "get-disk": "Get-Disk needs Windows Server 2012+ (Storage module); use Get-WmiObject",
+    "get-windowsfeature": "Get-WindowsFeature needs Import-Module ServerManager on 2.0 (no module "
+    "autoloading) and does not exist on client Windows",
+}
+# The UpdateServices module (Get-WsusServer, Invoke-WsusServerCleanup, ...) ships with the WSUS role of
+# Windows Server 2012 and later; WSUS 3.0 SP2 (Windows Server 2008 R2, PowerShell 2.0) has none.
+_WSUS_MODULE_COMMAND = re.compile(r"^\w+-Wsus\w*$", re.IGNORECASE)
+# Parameters newer than PowerShell 2.0 on cmdlets that exist there: command -> parameter prefix -> why.
+_PS3_PARAMETERS = {
+    "get-content": {"-raw": "Get-Content -Raw is PowerShell 3+; use [System.IO.File]::ReadAllText"},
+    "gc": {"-raw": "Get-Content -Raw is PowerShell 3+; use [System.IO.File]::ReadAllText"},
+    "get-childitem": {
+        "-file": "Get-ChildItem -File is PowerShell 3+; test $_.PSIsContainer",
+        "-directory": "Get-ChildItem -Directory is PowerShell 3+; test $_.PSIsContainer",
+        "-attributes": "Get-ChildItem -Attributes is PowerShell 3+",
+    },
+    "set-content": {"-nonewline": "-NoNewline is PowerShell 5+"},
+    "add-content": {"-nonewline": "-NoNewline is PowerShell 5+"},
+    "out-file": {"-nonewline": "-NoNewline is PowerShell 5+"},
+    "add-member": {
+        "-notepropertyname": "Add-Member -NotePropertyName is PowerShell 3+; use -MemberType NoteProperty",
+        "-notepropertymembers": "Add-Member -NotePropertyMembers is PowerShell 3+",
+    },
+    "select-object": {"-skiplast": "Select-Object -SkipLast is PowerShell 5+"},
+}
+# .NET Framework 4+ members: Windows PowerShell 2.0 runs on .NET 2.0/3.5 (CLR 2).
+_DOTNET4_MEMBERS = {
+    "isnullorwhitespace": "[string]::IsNullOrWhiteSpace is .NET 4; PowerShell 2.0 runs on .NET 2.0/3.5",
+    "hasflag": "Enum.HasFlag is .NET 4; PowerShell 2.0 runs on .NET 2.0/3.5: use -band",
+    "enumeratefiles": "EnumerateFiles is .NET 4; use GetFiles",
+    "enumeratedirectories": "EnumerateDirectories is .NET 4; use GetDirectories",
+    "enumeratefilesystementries": "EnumerateFileSystemEntries is .NET 4; use GetFileSystemEntries",
+    "readlines": "File.ReadLines is .NET 4; use ReadAllLines",
+    "connectasync": "ConnectAsync is .NET 4.5; use BeginConnect with a wait handle",
 }
 _CIM_COMMAND = re.compile(r"^(\w+-Cim\w*|gcim|icim|ncim|rcim|scim|gcls|ncms|rcms|gcms|ncso)$", re.IGNORECASE)
 _PS3_OPERATORS = {"-in", "-notin", "-iin", "-cin", "-inotin", "-cnotin", "-shl", "-shr"}
@@ -386,7 +442,22 @@ class _Linter:
             self.add(command, "powershell-2", _PS3_COMMANDS[lowered])
         elif _CIM_COMMAND.match(name):
             self.add(command, "powershell-2", f"{name}: CIM cmdlets are PowerShell 3+; use Get-WmiObject")
+        elif _WSUS_MODULE_COMMAND.match(name):
+            self.add(
+                command,
+                "powershell-2",
+                f"{name}: the UpdateServices module exists only on Windows Server 2012+ "
+                "(not on WSUS 3.0 SP2); "
+                "use the API through AdminProxy",
+            )
         arguments = _command_arguments(command)
+        newer = _PS3_PARAMETERS.get(lowered, {})
+        for element in arguments:
+            if element.type != "command_parameter":
+                continue
+            parameter = self.node_text(element).split(":", 1)[0].lower()
+            if parameter in newer:  # the full name only: a prefix may name a 2.0 parameter (-Fil: -Filter)
+                self.add(element, "powershell-2", newer[parameter])
         for i, element in enumerate(arguments):
             value = arguments[i + 1] if i + 1 < len(arguments) else None
             if (
@@ -454,6 +525,9 @@ class _Linter:
                 continue
             member = self.node_text(node)
             key = member.lower()
+            if key in _DOTNET4_MEMBERS:
+                self.add(node, "powershell-2", _DOTNET4_MEMBERS[key])
+                continue
             if key == "serverid" and self.is_assigned(node):
                 self.add(
                     node, "forbidden-write", "never assign ServerId: it rewrites the server identity (P7)"

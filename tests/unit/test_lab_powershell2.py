@@ -30,6 +30,10 @@ from wsusauto.snippets import SnippetRegistry, registry, snippets_dir
         ("$n = $list.Where({ $_ })", "doesn't contain a method named 'Where'"),
         ("$j = $h | ConvertTo-Json", "The term 'ConvertTo-Json' is not recognized"),
         ("Get-CimInstance Win32_Service", "The term 'Get-CimInstance' is not recognized"),
+        ("$s = Get-WsusServer", "The term 'Get-WsusServer' is not recognized"),
+        ("Invoke-WsusServerCleanup -CleanupObsoleteUpdates", "The term 'Invoke-WsusServerCleanup' is not"),
+        ("$v = Get-ItemPropertyValue -Path x -Name y", "The term 'Get-ItemPropertyValue' is not recognized"),
+        ("$n = Get-NetAdapter", "The term 'Get-NetAdapter' is not recognized"),
     ],
 )
 def test_newer_constructs_fail_as_powershell_2_fails_them(code, message):

@@ -18,9 +18,15 @@ _NEWER_OPERATORS = re.compile(r"(?i)(?<![\w-])-(in|notin|iin|inotin|cin|cnotin|s
 _NEWER_TYPES = re.compile(r"(?i)\[(ordered|pscustomobject)\]")
 _NEW_METHOD = re.compile(r"(?i)\[([\w.]+)\]::new\s*\(")
 _COLLECTION_METHOD = re.compile(r"(?i)\.(ForEach|Where)\s*\(")
+# Cmdlets 2.0 does not have: newer PowerShell versions', and the modules of Windows Server 2012 and
+# later (NetTCPIP, Storage, ..., and UpdateServices: WSUS 3.0 SP2 has no Get-WsusServer).
 _NEWER_COMMANDS = re.compile(
     r"(?i)(?<![\w-])(ConvertTo-Json|ConvertFrom-Json|Invoke-RestMethod|Invoke-WebRequest|Get-CimInstance|"
-    r"Invoke-CimMethod|Set-CimInstance|Test-NetConnection|Resolve-DnsName)(?![\w-])"
+    r"Invoke-CimMethod|Set-CimInstance|Test-NetConnection|Resolve-DnsName|Get-ItemPropertyValue|New-Guid|"
+    r"Get-FileHash|New-TemporaryFile|Expand-Archive|Compress-Archive|Write-Information|ConvertFrom-String|"
+    r"Import-PowerShellDataFile|Unblock-File|Get-ComputerInfo|Get-TimeZone|Get-LocalUser|"
+    r"Get-LocalGroupMember|Get-ScheduledTask|Get-NetAdapter|Get-NetIPAddress|Get-NetTCPConnection|"
+    r"Get-SmbShare|Get-Volume|Get-Disk|[A-Za-z]+-Wsus[A-Za-z]*)(?![\w-])"
 )
 
 
