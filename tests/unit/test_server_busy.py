@@ -94,3 +94,14 @@ def test_a_snippet_that_does_not_wait_is_called_once_as_is():
 
 def test_a_start_refused_as_busy_is_retried_by_the_policy():
     assert is_transient(SyncFailed("ServerBusy", "WSUS is busy"))
+
+
+def test_a_server_that_answers_busy_at_once_is_asked_at_most_once_a_second_of_the_budget():
+    # The pause does not really sleep and the server refuses at once: the budget still ends the loop
+    # (by the seconds waited and paused), not the wall clock after thousands of calls.
+    sleeps: list[float] = []
+    never = BusySession(deadline=1.0, busy_wait=5.0, busy=10**9)
+    with pytest.raises(ServerBusy):
+        invoke_when_ready(never, "set_replica", {"ReadyTimeoutSeconds": 180}, sleeps.append)
+    assert [c["ReadyTimeoutSeconds"] for c in never.calls] == [0] * 6  # at 0, 1, ... 5 s of the budget
+    assert sleeps == [1] * 5

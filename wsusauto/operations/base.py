@@ -38,19 +38,26 @@ def invoke_when_ready(
 
     The host's busy wait (``wsus_busy_wait``, default 180 s) is the budget. One call waits as long
     as fits in its deadline; while WSUS stays busy beyond that, the call is made again (a busy
-    snippet changed nothing), until the budget is spent and the ServerBusy stands."""
+    snippet changed nothing), until the budget is spent and the ServerBusy stands. The budget is
+    spent by the clock or by the seconds the calls were given to wait plus the pauses, whichever
+    comes first: a server that answers busy sooner than asked (or a ``sleep`` that does not sleep)
+    cannot make this loop call it without end."""
     if "ReadyTimeoutSeconds" not in parameters:
         return session.invoke(snippet, **parameters)
     budget = float(getattr(getattr(session, "options", None), "busy_wait", READY_TIMEOUT_SECONDS))
     ends = time.monotonic() + budget
+    waited = 0.0  # seconds the calls were allowed to wait, and the pauses between them
     while True:
-        wait = min(math.ceil(max(0.0, ends - time.monotonic())), _fits_in_a_call(session))
+        left = min(ends - time.monotonic(), budget - waited)
+        wait = min(math.ceil(max(0.0, left)), _fits_in_a_call(session))
         try:
             return session.invoke(snippet, **{**parameters, "ReadyTimeoutSeconds": wait})
         except ServerBusy:
-            if time.monotonic() + 1 > ends:
+            waited += wait
+            if time.monotonic() + 1 > ends or waited + 1 > budget:
                 raise
             sleep(1)
+            waited += 1
 
 
 class OperationRefused(WsusAutoError):
