@@ -8,6 +8,7 @@ reports as retryable, having changed nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -23,6 +24,7 @@ from wsusauto.playbook import playbook_from_data
 from wsusauto.runner import Runner
 from wsusauto.secrets import Secret
 from wsusauto.session import Session
+from wsusauto.snippets import registry
 
 DOWNSTREAM = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
 NAMES = ("wsus-a", "wsus-b", "wsus-c", "wsus-d", "wsus-e", "wsus-f", "wsus-g")
@@ -42,10 +44,13 @@ def session(lab, host: str) -> Session:
     return Session(host, inventory.connection_options(inventory.hosts[host]))
 
 
-def sync_running(server, seconds: float) -> None:
-    """A synchronization of ``seconds`` running on the server (the lab's own, as if scheduled)."""
+def sync_running(server, seconds: float, monkeypatch) -> None:
+    """A synchronization of ``seconds`` running on the server (the lab's own, as if scheduled). It
+    starts at once: the start's lag is test_sync_start_lag_lab.py's subject, here only a wait."""
     server.set(SyncDurationSeconds=seconds)
-    assert sync.start(server, manual=False)
+    with monkeypatch.context() as quick:
+        quick.setattr(sync, "START_DELAY_SECONDS", (0.1, 0.1))
+        assert sync.start(server, manual=False)
     for _ in range(400):
         if server.get("SynchronizationStatus") == "Running":
             return
@@ -61,21 +66,66 @@ WRITES = [
 ]
 
 
-@pytest.mark.parametrize(("operation", "host", "args"), WRITES, ids=[w[0] for w in WRITES])
-def test_a_change_during_a_synchronization_waits_for_its_end(lab, operation, host, args):
+def end_the_sync_when_a_change_arrives(lab, host: str, monkeypatch) -> list[str]:
+    """The host's synchronization status each time a ``set_*`` snippet reaches it; on the first,
+    the running synchronization is let end (half a second on), so the change arrived during it
+    whatever the machine's speed, and had to wait."""
+    statuses: list[str] = []
     server = lab.handlers.servers[host]
-    sync_running(server, 3.0)
+    answer = type(lab.handlers).__call__
+
+    def observing(self, invocation):
+        snippet = registry().by_text(invocation.script)
+        if invocation.endpoint == host and snippet is not None and snippet.name.startswith("set_"):
+            statuses.append(server.get("SynchronizationStatus"))
+            server.set(SyncDurationSeconds=0.5)
+        return answer(self, invocation)
+
+    monkeypatch.setattr(type(lab.handlers), "__call__", observing)
+    return statuses
+
+
+@pytest.mark.parametrize(("operation", "host", "args"), WRITES, ids=[w[0] for w in WRITES])
+def test_a_change_during_a_synchronization_waits_for_its_end(lab, operation, host, args, monkeypatch):
+    server = lab.handlers.servers[host]
+    sync_running(server, 3600.0, monkeypatch)  # runs until the change arrives
+    arrived = end_the_sync_when_a_change_arrives(lab, host, monkeypatch)
     with session(lab, host) as s:
         result = run_operation(s, operation, args)
+    assert arrived[:1] == ["Running"]  # the change reached the server during the synchronization
     assert result.changed and not result.failed
     # The save came after the synchronization: it had ended, recorded, when the change was made.
     assert server.get("SynchronizationStatus") == "NotProcessing"
     assert [r["Result"] for r in server.db.sync_history(5)] == ["Succeeded"]
 
 
+def end_the_save_when_a_write_arrives(lab, host: str, monkeypatch) -> list[tuple[str, str]]:
+    """(snippet, configuration state) for each writing snippet that reaches the host; one that meets
+    ProcessingSave lets that save's processing end half a second on, so it met the save whatever
+    the machine's speed, and had to wait for it."""
+    met: list[tuple[str, str]] = []
+    server = lab.handlers.servers[host]
+    answer = type(lab.handlers).__call__
+
+    def observing(self, invocation):
+        snippet = registry().by_text(invocation.script)
+        writes = snippet is not None and snippet.name.startswith(("set_", "start_"))
+        if invocation.endpoint == host and writes:
+            met.append((snippet.name, server.configuration_state()))
+            if met[-1][1] == "ProcessingSave":
+                soon = server.clock() + dt.timedelta(seconds=0.5)
+                server.set(**{saves.SAVE_PROCESSING_UNTIL: soon.isoformat()})
+        return answer(self, invocation)
+
+    monkeypatch.setattr(type(lab.handlers), "__call__", observing)
+    return met
+
+
 def test_a_configuration_save_processes_and_the_next_save_and_start_wait_for_it(lab, monkeypatch):
-    monkeypatch.setattr(saves, "SAVE_PROCESSING_SECONDS", (5.0, 5.0))  # long enough to be seen
+    monkeypatch.setattr(saves, "SAVE_PROCESSING_SECONDS", (3600.0, 3600.0))  # until the next write comes
+    monkeypatch.setattr(sync, "START_DELAY_SECONDS", (0.1, 0.1))  # the start's lag is not this test's
     server = lab.handlers.servers["wsus-e"]
+    met = end_the_save_when_a_write_arrives(lab, "wsus-e", monkeypatch)
     with session(lab, "wsus-e") as s:
         run_operation(s, "update_source", {"source": "upstream", "upstream": "wsus-root", "port": 8531})
         state = s.invoke("get_facts", read_only=True, **facts_parameters())["UpdateServerConfigurationState"]
@@ -86,12 +136,18 @@ def test_a_configuration_save_processes_and_the_next_save_and_start_wait_for_it(
         result = run_operation(s, "synchronize", {"poll_interval": "0.2s", "timeout": "60s"})
     assert not result.failed, result.message  # StartSynchronization() waited for the save too
     assert server.db.sync_history(1)[0]["Result"] == "Succeeded"
+    assert met == [
+        ("set_update_source", "Ready"),
+        ("set_replica", "ProcessingSave"),
+        ("start_synchronization", "ProcessingSave"),
+    ]
 
 
 def test_saving_while_busy_is_refused_by_the_lab_as_by_the_api(lab, monkeypatch):
     """The lab's own rules: Save() during ProcessingSave or a sync throws; so does starting a sync
     while a save processes. No wait (ReadyTimeoutSeconds 0)."""
-    monkeypatch.setattr(saves, "SAVE_PROCESSING_SECONDS", (5.0, 5.0))  # outlasts the calls below
+    # The save processes for the whole test, however slow the machine (reset below).
+    monkeypatch.setattr(saves, "SAVE_PROCESSING_SECONDS", (3600.0, 3600.0))
     server = lab.handlers.servers["wsus-f"]
     with session(lab, "wsus-f") as s:
         s.invoke("set_replica", IsReplicaServer=True, ReadyTimeoutSeconds=0)
@@ -102,12 +158,13 @@ def test_saving_while_busy_is_refused_by_the_lab_as_by_the_api(lab, monkeypatch)
             s.invoke("start_synchronization", CategoryOnly=False, ReadyTimeoutSeconds=0)
         assert server.get("IsReplicaServer") is True  # nothing half-applied
         assert server.db.sync_history(1) == [] and server.get("SynchronizationStatus") == "NotProcessing"
+    server.set(**{saves.SAVE_PROCESSING_UNTIL: None})  # the save's processing ends: leave the server idle
 
 
-def test_busy_longer_than_the_wait_fails_retryable_and_changes_nothing(lab):
+def test_busy_longer_than_the_wait_fails_retryable_and_changes_nothing(lab, monkeypatch):
     server = lab.handlers.servers["wsus-g"]
     before = server.get("SynchronizeAutomatically")
-    sync_running(server, 120.0)  # a long synchronization
+    sync_running(server, 3600.0, monkeypatch)  # a long synchronization
     inventory = inventory_from_dict(lab.inventory(), "<lab>", {"wsus_busy_wait": 2})
     playbook = playbook_from_data(
         [
