@@ -21,6 +21,7 @@ ticket cache or a keytab. The ``ansible_psrp_negotiate_*`` vars name the server'
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -306,9 +307,14 @@ def _as_bool(value: Any, what: str) -> bool:
 
 def _as_number(value: Any, what: str) -> float:
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise UsageError(f"{what} must be a number of seconds, not {value!r}") from None
+        number = math.nan
+    # nan and inf parse as floats, but no wait or timeout can be built on them (a busy wait of nan
+    # would never end, int(nan) would crash).
+    if not math.isfinite(number):
+        raise UsageError(f"{what} must be a number of seconds, not {value!r}")
+    return number
 
 
 def _choice(value: Any, allowed: Iterable[str], what: str) -> str:

@@ -199,3 +199,14 @@ def test_busy_wait_is_180_s_unless_a_host_var_says_otherwise():
     bad = inventory_from_dict({"all": {"hosts": {"c": {**base, "wsus_busy_wait": -1}}}}, "inv.yml")
     with pytest.raises(UsageError, match="wsus_busy_wait is seconds to wait for a busy WSUS server"):
         bad.connection_options(bad.hosts["c"])
+
+
+@pytest.mark.parametrize(
+    "var", ["wsus_busy_wait", "ansible_psrp_operation_timeout", "ansible_psrp_read_timeout"]
+)
+@pytest.mark.parametrize("value", ["nan", "inf", float("nan"), float("-inf")])
+def test_a_wait_or_timeout_that_is_not_a_finite_number_is_one_clear_error(var, value):
+    base = {"ansible_user": "u", "ansible_password": "p", var: value}
+    inv = inventory_from_dict({"all": {"hosts": {"c": base}}}, "inv.yml")
+    with pytest.raises(UsageError, match=f"inv.yml: host c: {var} must be a number of seconds, not "):
+        inv.connection_options(inv.hosts["c"])
