@@ -78,4 +78,5 @@ def test_matching_approvals_ask_nobody(tmp_path):
     with running_lab(tmp_path, _fleet({})) as lab:
         inventory = lab_inventory(lab)
         diagnosis = diagnose_fleet(inventory, inventory.select("all"))
+    assert sorted(diagnosis.evidence) == ["wsus-01", "wsus-02", "wsus-root"]  # every server answered
     assert all(e.inactive_approvals is None for e in diagnosis.evidence.values())
