@@ -136,7 +136,7 @@ class DeclineMissingUpdates(Operation):
         upstream, listed, _why, failed_count = args[MISSING]
         upstream = upstream or "an upstream server"
         warnings = []
-        if "all_missing" in args and listed and failed_count > len(listed):
+        if args.get("all_missing") and listed and failed_count > len(listed):
             warnings.append(
                 f"only the first {len(listed)} failed updates were compared with {upstream} (the server "
                 f"counts {failed_count}); run the task again after this one to take the rest"
