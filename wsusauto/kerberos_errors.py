@@ -24,8 +24,9 @@ NO_CREDENTIALS = -1765328243  # KRB5_CC_NOTFOUND: no ticket in the cache
 CACHE_MISSING = -1765328189  # KRB5_FCC_NOFILE: no ticket cache at all
 
 
-def _codes(exc: BaseException) -> Iterator[int]:
-    """Every krb5 error code in the exception and what it wraps, as signed 32-bit numbers."""
+def _wrapped(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (pyspnego's ``base_error``, causes and contexts), each
+    once: two errors of one class may wrap different causes."""
     seen: set[int] = set()
     todo: list[Any] = [exc]
     while todo:
@@ -33,23 +34,22 @@ def _codes(exc: BaseException) -> Iterator[int]:
         if error is None or id(error) in seen:
             continue
         seen.add(id(error))
+        yield error
+        todo += [getattr(error, "base_error", None), error.__cause__, error.__context__]
+
+
+def _codes(exc: BaseException) -> Iterator[int]:
+    """Every krb5 error code in the exception and what it wraps, as signed 32-bit numbers."""
+    for error in _wrapped(exc):
         for attribute in ("err_code", "min_code"):
             code = getattr(error, attribute, None)
             if isinstance(code, int) and code:
                 yield code - (1 << 32) if code >= 1 << 31 else code
-        todo += [getattr(error, "base_error", None), error.__cause__, error.__context__]
 
 
 def _kinds(exc: BaseException) -> set[str]:
-    kinds: set[str] = set()
-    todo: list[Any] = [exc]
-    while todo:
-        error = todo.pop()
-        if error is None or type(error).__name__ in kinds:
-            continue
-        kinds.add(type(error).__name__)
-        todo += [getattr(error, "base_error", None), error.__cause__, error.__context__]
-    return kinds
+    """The class names of the exception and of everything it wraps."""
+    return {type(error).__name__ for error in _wrapped(exc)}
 
 
 def no_ticket_fix(user: str) -> str:

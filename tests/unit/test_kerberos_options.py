@@ -125,3 +125,16 @@ def test_login_errors_are_told_by_their_krb5_code(code, words):
 
 def test_an_unknown_failure_is_left_to_the_caller():
     assert explain(ValueError("something else"), user="u@R", spn="WSMAN/x", has_password=True) is None
+
+
+def test_a_cause_behind_two_errors_of_one_class_is_still_found():
+    # pypsrp and pyspnego wrap errors in errors of the same class; what the inner one wraps counts.
+    class NoCredentialError(Exception):  # pyspnego's name for "no ticket and no password"
+        pass
+
+    inner = RuntimeError("inner")
+    inner.__cause__ = NoCredentialError()
+    outer = RuntimeError("outer")
+    outer.__cause__ = inner
+    message = explain(outer, user="u@R", spn="WSMAN/x", has_password=False)
+    assert message is not None and message.startswith("no Kerberos ticket for u@R and no password")
