@@ -17,12 +17,25 @@ OUTSIDE_PATH = re.compile(r"\.\./shared\b|/work/shared\b|parent / \"shared\"")
 
 def _text_files() -> list[Path]:
     listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py", "*.md", "*.txt", "*.yml"],
+        [
+            "git",
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "*.py",
+            "*.md",
+            "*.txt",
+            "*.yml",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.split()
+    ).stdout.split("\0")
+    # the scan covers the repository, not an empty or mangled listing
+    assert {"README.md", "tests/lab_fixtures.py", "wsusauto/cli.py"} <= set(listed), listed[:5]
     # ps_snippets/ is checked by its owners; this file spells the patterns out.
     return [
         ROOT / name
@@ -34,7 +47,7 @@ def _text_files() -> list[Path]:
 def _hits(pattern: re.Pattern[str]) -> list[str]:
     hits = []
     for path in _text_files():
-        if not path.is_file():
+        if not path.is_file():  # deleted in the work tree, not yet in the index
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if pattern.search(line):
