@@ -22,7 +22,7 @@ from wsusauto import exitcodes
 from wsusauto.checks import BY_ID, Finding, Fleet, HostEvidence, run_checks
 from wsusauto.checks.base import FailedUpdate
 from wsusauto.checks.content import CONTENT_CAUSES, content_recovered
-from wsusauto.errors import AuthenticationFailed, HostError, RemoteError, Unreachable
+from wsusauto.errors import NEVER_RAN, HostError, RemoteError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.fleet import SessionFactory, for_each_host
 from wsusauto.inventory import Host, Inventory
@@ -264,7 +264,7 @@ def fix_fleet(
                 journal.write("applying", host=host.name, task=f"fix {', '.join(checks)}", operation=name)
             try:
                 outcome = operation.run(session, args, check=check)
-            except (Unreachable, AuthenticationFailed):
+            except NEVER_RAN:
                 raise
             except HostError as exc:
                 if journal is not None and not check:

@@ -40,6 +40,11 @@ class DeadlineExceeded(Unreachable):
     """The host did not finish a command within its deadline."""
 
 
+# What counts as unreachable in every command's results and exit code (run, facts, diagnose,
+# report): nothing ran on the host, because it did not answer or refused the login (as Ansible counts).
+NEVER_RAN = (Unreachable, AuthenticationFailed)
+
+
 class RemoteError(HostError):
     """The snippet ran on the host and failed there; ``remote_text`` is PowerShell's error text."""
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from wsusauto.errors import AuthenticationFailed, HostError, Unreachable, UsageError, WsusAutoError
+from wsusauto.errors import NEVER_RAN, HostError, UsageError, WsusAutoError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.inventory import Host, Inventory
 from wsusauto.pypsrp_tuning import forget_password_hashes
@@ -29,7 +29,7 @@ class HostOutcome(Generic[T]):
         """As Ansible counts: refused credentials are unreachable too (nothing ran)."""
         if self.error is None:
             return "ok"
-        return "unreachable" if isinstance(self.error, Unreachable | AuthenticationFailed) else "failed"
+        return "unreachable" if isinstance(self.error, NEVER_RAN) else "failed"
 
 
 def for_each_host(
@@ -78,7 +78,7 @@ class HostFacts:
         if self.facts is not None:
             return "ok"
         # As for_each_host counts (and Ansible): refused credentials are unreachable, nothing ran.
-        return "unreachable" if isinstance(self.error, Unreachable | AuthenticationFailed) else "failed"
+        return "unreachable" if isinstance(self.error, NEVER_RAN) else "failed"
 
 
 def collect_facts(

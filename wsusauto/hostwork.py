@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsusauto.errors import AuthenticationFailed, HostError, Unreachable, WsusAutoError
+from wsusauto.errors import NEVER_RAN, HostError, WsusAutoError
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.inventory import Host, Inventory
 from wsusauto.journal import Journal
@@ -25,9 +25,6 @@ from wsusauto.operations.base import _FACT_FIELDS
 from wsusauto.playbook import Task
 from wsusauto.pypsrp_tuning import forget_password_hashes
 from wsusauto.session import Session
-
-# Nothing ran on the host: it is unreachable (as Ansible counts a refused login too).
-NEVER_RAN = (Unreachable, AuthenticationFailed)
 
 SessionFactory = Callable[[Host, Inventory], Session]
 
