@@ -69,12 +69,14 @@ function Save-WhenReady($Target) {
     }
 }
 
+# Strings compare with -cne: -ne ignores case, and a change of case only would then be skipped
+# while the caller asked for it (and reads the old value back).
 $changed = @()
 foreach ($member in $Members) {
     if ($member -eq 'UseProxy') {
         if ($config.UseProxy -ne $UseProxy) { $config.UseProxy = $UseProxy; $changed += $member }
     } elseif ($member -eq 'ProxyName') {
-        if ($config.ProxyName -ne $ProxyName) { $config.ProxyName = $ProxyName; $changed += $member }
+        if ($config.ProxyName -cne $ProxyName) { $config.ProxyName = $ProxyName; $changed += $member }
     } elseif ($member -eq 'ProxyServerPort') {
         if ($config.ProxyServerPort -ne $ProxyServerPort) { $config.ProxyServerPort = $ProxyServerPort; $changed += $member }
     } elseif ($member -eq 'AnonymousProxyAccess') {
@@ -83,9 +85,9 @@ foreach ($member in $Members) {
             $changed += $member
         }
     } elseif ($member -eq 'ProxyUserName') {
-        if ($config.ProxyUserName -ne $ProxyUserName) { $config.ProxyUserName = $ProxyUserName; $changed += $member }
+        if ($config.ProxyUserName -cne $ProxyUserName) { $config.ProxyUserName = $ProxyUserName; $changed += $member }
     } elseif ($member -eq 'ProxyUserDomain') {
-        if ($config.ProxyUserDomain -ne $ProxyUserDomain) { $config.ProxyUserDomain = $ProxyUserDomain; $changed += $member }
+        if ($config.ProxyUserDomain -cne $ProxyUserDomain) { $config.ProxyUserDomain = $ProxyUserDomain; $changed += $member }
     } elseif ($member -eq 'AllowProxyCredentialsOverNonSsl') {
         if ($config.AllowProxyCredentialsOverNonSsl -ne $AllowProxyCredentialsOverNonSsl) {
             $config.AllowProxyCredentialsOverNonSsl = $AllowProxyCredentialsOverNonSsl

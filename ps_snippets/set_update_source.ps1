@@ -62,6 +62,8 @@ function Save-WhenReady($Target) {
     }
 }
 
+# Strings compare with -cne: -ne ignores case, and a change of case only would then be skipped
+# while the caller asked for it (and reads the old value back).
 $changed = @()
 foreach ($member in $Members) {
     if ($member -eq 'SyncFromMicrosoftUpdate') {
@@ -70,7 +72,7 @@ foreach ($member in $Members) {
             $changed += $member
         }
     } elseif ($member -eq 'UpstreamWsusServerName') {
-        if ($config.UpstreamWsusServerName -ne $UpstreamWsusServerName) {
+        if ($config.UpstreamWsusServerName -cne $UpstreamWsusServerName) {
             $config.UpstreamWsusServerName = $UpstreamWsusServerName
             $changed += $member
         }

@@ -20,6 +20,7 @@ from wsusauto.lab import locale as lab_locale
 from wsusauto.lab.connection import check_connection
 from wsusauto.lab.faults import model_faults
 from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_recognized
+from wsusauto.lab.member_compare import snippet_differs
 from wsusauto.lab.model.server import Clock, WsusServerModel, acl_grants_read, computer_groups
 from wsusauto.lab.topology import Topology
 from wsusauto.snippets import Snippet, SnippetRegistry, registry
@@ -195,7 +196,8 @@ def _apply_members(server: WsusServerModel, p: dict[str, Any], members: dict[str
     for member in p["Members"] or []:
         if member not in members.values():
             raise ScriptError(f"The snippet cannot set the member '{member}'.")
-        if server.get(member) != p[member]:
+        # As the snippet's own -ne/-cne decides (PowerShell's -ne ignores case).
+        if snippet_differs(CURRENT_SCRIPT.get(), member, server.get(member), p[member]):
             changed.append(member)
     return changed
 
