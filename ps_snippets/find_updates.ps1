@@ -30,7 +30,10 @@ if ($wsusSetup -ne $null -and ($wsusSetup | Get-Member -Name UsingSSL) -and ($ws
 
 $seen = @{}
 $found = @()
-foreach ($id in $UpdateIds) {
+# PowerShell 2.0 runs a foreach over $null once: loop over an array that is never $null.
+$ids = @()
+if ($null -ne $UpdateIds) { $ids = @($UpdateIds) }
+foreach ($id in $ids) {
     $guid = [Guid]([string]$id)
     $key = ([string]$guid).ToLower()
     if ($seen.ContainsKey($key)) { continue }

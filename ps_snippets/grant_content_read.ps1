@@ -23,7 +23,10 @@ if (-not $contentDir -or -not (Test-Path -LiteralPath $contentDir)) {
 $readRights = @('Read', 'ReadAndExecute', 'Modify', 'FullControl', 'ReadData', 'ListDirectory')
 $acl = Get-Acl -Path $contentDir
 $changed = @()
-foreach ($sidText in $Sids) {
+# PowerShell 2.0 runs a foreach over $null once: loop over an array that is never $null.
+$sidTexts = @()
+if ($null -ne $Sids) { $sidTexts = @($Sids) }
+foreach ($sidText in $sidTexts) {
     $sid = New-Object System.Security.Principal.SecurityIdentifier -ArgumentList $sidText
     $hasRead = $false
     foreach ($rule in $acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier])) {

@@ -64,7 +64,10 @@ function Save-WhenReady($Target) {
 }
 
 $changed = @()
-foreach ($member in $Members) {
+# PowerShell 2.0 runs a foreach over $null once: loop over an array that is never $null.
+$memberNames = @()
+if ($null -ne $Members) { $memberNames = @($Members) }
+foreach ($member in $memberNames) {
     if ($member -eq 'SynchronizeAutomatically') {
         if ($subscription.SynchronizeAutomatically -ne $SynchronizeAutomatically) {
             $subscription.SynchronizeAutomatically = $SynchronizeAutomatically

@@ -65,7 +65,10 @@ function Save-WhenReady($Target) {
 # Strings compare with -cne: -ne ignores case, and a change of case only would then be skipped
 # while the caller asked for it (and reads the old value back).
 $changed = @()
-foreach ($member in $Members) {
+# PowerShell 2.0 runs a foreach over $null once: loop over an array that is never $null.
+$memberNames = @()
+if ($null -ne $Members) { $memberNames = @($Members) }
+foreach ($member in $memberNames) {
     if ($member -eq 'SyncFromMicrosoftUpdate') {
         if ($config.SyncFromMicrosoftUpdate -ne $SyncFromMicrosoftUpdate) {
             $config.SyncFromMicrosoftUpdate = $SyncFromMicrosoftUpdate

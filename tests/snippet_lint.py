@@ -17,6 +17,8 @@ tree-sitter-powershell parse tree, so text inside strings and comments is never 
   collections: array-typed parameters, ``@(...)``, comma lists, ``[type[]]`` casts, the WSUS and .NET
   members that return collections (``GetUpdates()``, ``UpdateErrors``, ``GetAccessRules()``, ...), and
   variables assigned from any of these;
+* ``foreach-null``     ``foreach ($x in $ArrayParameter)``: PowerShell 2.0 runs the body once, with $null,
+  when the parameter is $null (an omitted array parameter is);
 * ``null-comparison``  ``$collection -eq $null`` / ``-ne $null`` on such a collection: with a collection
   on the left PowerShell filters its elements instead of testing for $null; write ``$null -ne $x``;
 * ``code-from-data``   Invoke-Expression/iex, ``[scriptblock]::Create``, Add-Type, or ``&``/``.`` applied
@@ -606,6 +608,18 @@ class _Linter:
                         f"{self.node_text(target)} is a collection: .{self.node_text(member)} on it is "
                         "PowerShell 3+ member enumeration ($null on 2.0); loop with foreach",
                     )
+            elif node.type == "foreach_statement":
+                iterated = next((c for c in node.children if c.type == "pipeline"), None)
+                core = _core(iterated) if iterated is not None else None
+                if core is not None and core.type == "variable" and self.is_array_parameter(core):
+                    name = self.node_text(core)
+                    self.add(
+                        iterated,
+                        "foreach-null",
+                        f"PowerShell 2.0 runs 'foreach (... in {name})' once when the parameter is $null: "
+                        f"loop over an array that is never $null ($a = @(); if ($null -ne {name}) "
+                        f"{{ $a = @({name}) }})",
+                    )
             elif node.type == "comparison_expression" and len(node.children) == 3:
                 left, operator, right = node.children
                 if (
@@ -621,9 +635,10 @@ class _Linter:
                         "its elements; put $null on the left",
                     )
 
-    def collection_variables(self) -> set[str]:
-        """Variables known to hold a collection: array-typed parameters, and every variable assigned
-        (anywhere) from a collection expression, repeated until nothing new is found."""
+    def is_array_parameter(self, variable: tree_sitter.Node) -> bool:
+        return _variable_key(self.node_text(variable)) in self.array_parameters()
+
+    def array_parameters(self) -> set[str]:
         found: set[str] = set()
         if self.param_block is not None:
             for node in _walk(self.param_block):
@@ -633,6 +648,12 @@ class _Linter:
                     variable = next((c for c in node.children if c.type == "variable"), None)
                     if variable is not None:
                         found.add(_variable_key(self.node_text(variable)))
+        return found
+
+    def collection_variables(self) -> set[str]:
+        """Variables known to hold a collection: array-typed parameters, and every variable assigned
+        (anywhere) from a collection expression, repeated until nothing new is found."""
+        found = self.array_parameters()
         assignments = []
         for node in self.nodes:
             if node.type != "assignment_expression" or len(node.children) < 3:

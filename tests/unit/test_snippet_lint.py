@@ -286,6 +286,17 @@ def test_members_of_single_objects_and_collection_counts_are_accepted(body):
     assert only(sample(body), "member-enumeration") == []
 
 
+def test_foreach_over_an_array_parameter_is_rejected():
+    text = ARRAY_HEADER + "foreach ($n in $Names) { $a = $n }\n@{ n = 1 }\n"
+    assert [v.line for v in only(text, "foreach-null")] == [4]
+    guarded = (
+        ARRAY_HEADER + "$names2 = @()\nif ($null -ne $Names) { $names2 = @($Names) }\n"
+        "foreach ($n in $names2) { $a = $n }\n@{ n = 1 }\n"
+    )
+    assert only(guarded, "foreach-null") == []
+    assert only(sample("foreach ($c in $server.GetUpdates()) { $t = $c.Title }"), "foreach-null") == []
+
+
 def test_null_on_the_right_of_a_collection_is_rejected():
     text = ARRAY_HEADER + "if ($Names -ne $null) { $a = 1 }\n@{ n = $Names }\n"
     assert [v.line for v in only(text, "null-comparison")] == [4]
