@@ -19,6 +19,9 @@ tree-sitter-powershell parse tree, so text inside strings and comments is never 
   variables assigned from any of these;
 * ``foreach-null``     ``foreach ($x in $ArrayParameter)``: PowerShell 2.0 runs the body once, with $null,
   when the parameter is $null (an omitted array parameter is);
+* ``revision-id``      an UpdateRevisionId (IUpdate.Id, IUpdateEvent.UpdateId,
+  SynchronizationUpdateErrorInfo.UpdateId) cast to [string]/[Guid], compared, interpolated or put in
+  the output as it is: it is an object; its Guid is ``.UpdateId``;
 * ``null-comparison``  ``$collection -eq $null`` / ``-ne $null`` on such a collection: with a collection
   on the left PowerShell filters its elements instead of testing for $null; write ``$null -ne $x``;
 * ``code-from-data``   Invoke-Expression/iex, ``[scriptblock]::Create``, Add-Type, or ``&``/``.`` applied
@@ -364,6 +367,7 @@ class _Linter:
         self.check_powershell_2()
         self.check_members()
         self.check_collections()
+        self.check_revision_ids()
         self.check_code_from_data()
         self.check_parameters()
         self.check_output()
@@ -634,6 +638,93 @@ class _Linter:
                         f"{self.node_text(left)} is a collection: '{self.node_text(operator)} $null' filters "
                         "its elements; put $null on the left",
                     )
+
+    def check_revision_ids(self) -> None:
+        """IUpdate.Id, IUpdateEvent.UpdateId and SynchronizationUpdateErrorInfo.UpdateId are
+        UpdateRevisionId objects (wsus-api.md 1.4, 1.7): [string] of one is its type's name, and it
+        equals no Guid. The Guid is its .UpdateId, the revision its .RevisionNumber."""
+        holders = self.revision_id_holders()
+        for node in self.nodes:
+            if node.type != "member_access" or len(node.children) < 3:
+                continue
+            target, member = _core(node.children[0]), node.children[-1]
+            if target.type != "variable" or _variable_key(self.node_text(target)) not in holders:
+                continue
+            if self.node_text(member).lower() != holders[_variable_key(self.node_text(target))]:
+                continue
+            outer = node.parent
+            while outer is not None and (outer.start_byte, outer.end_byte) == (
+                node.start_byte,
+                node.end_byte,
+            ):
+                outer = outer.parent
+            if outer is None:
+                continue
+            as_text = outer.type == "cast_expression" and re.search(
+                r"^\[\s*(system\.)?(string|guid)\s*\]", self.node_text(outer.children[0]), re.IGNORECASE
+            )
+            if as_text or outer.type in ("comparison_expression", "hash_entry", "sub_expression"):
+                self.add(
+                    member,
+                    "revision-id",
+                    f"{self.node_text(node)} is an UpdateRevisionId (an object): as text it is its type's "
+                    f"name and it equals no Guid; read {self.node_text(node)}.UpdateId (the Guid) and "
+                    ".RevisionNumber",
+                )
+
+    def revision_id_holders(self) -> dict[str, str]:
+        """Variables holding IUpdate (member ``id``), IUpdateEvent or SynchronizationUpdateErrorInfo
+        (member ``updateid``): loop variables over GetUpdates()/GetUpdateEventHistory()/UpdateErrors
+        (directly or through a variable assigned from them), and variables assigned GetUpdate()."""
+        sources = {"getupdates": "id", "getupdateeventhistory": "updateid", "updateerrors": "updateid"}
+
+        def source_of(node: tree_sitter.Node, assigned: dict[str, str]) -> str | None:
+            core = _core(node)
+            if core.type == "variable":
+                return assigned.get(_variable_key(self.node_text(core)))
+            if core.type in ("invokation_expression", "member_access"):
+                member = next((c for c in core.children if c.type == "member_name"), None)
+                if member is not None:
+                    name = self.node_text(member).lower()
+                    if core.type == "invokation_expression" and name in (
+                        "getupdates",
+                        "getupdateeventhistory",
+                    ):
+                        return sources[name]
+                    if core.type == "member_access" and name == "updateerrors":
+                        return sources[name]
+            return None
+
+        collections: dict[str, str] = {}
+        holders: dict[str, str] = {}
+        for node in self.nodes:
+            if node.type == "assignment_expression" and len(node.children) >= 3:
+                left = _core(node.children[0])
+                if left.type != "variable" or self.node_text(node.children[1]).strip() != "=":
+                    continue
+                key = _variable_key(self.node_text(left))
+                value = _core(node.children[-1])
+                kind = source_of(value, collections)
+                if kind is not None:
+                    collections[key] = kind
+                member = next((c for c in value.children if c.type == "member_name"), None)
+                if (
+                    value.type == "invokation_expression"
+                    and member is not None
+                    and self.node_text(member).lower() == "getupdate"
+                ):
+                    holders[key] = "id"
+        for node in self.nodes:
+            if node.type != "foreach_statement":
+                continue
+            variable = next((c for c in node.children if c.type == "variable"), None)
+            iterated = next((c for c in node.children if c.type == "pipeline"), None)
+            if variable is None or iterated is None:
+                continue
+            kind = source_of(iterated, collections)
+            if kind is not None:
+                holders[_variable_key(self.node_text(variable))] = kind
+        return holders
 
     def is_array_parameter(self, variable: tree_sitter.Node) -> bool:
         return _variable_key(self.node_text(variable)) in self.array_parameters()

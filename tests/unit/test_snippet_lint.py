@@ -297,6 +297,39 @@ def test_foreach_over_an_array_parameter_is_rejected():
     assert only(sample("foreach ($c in $server.GetUpdates()) { $t = $c.Title }"), "foreach-null") == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the bug issue 14 found in get_facts and get_synchronization_status
+        "$i = $server.GetSubscription().GetLastSynchronizationInfo()\n"
+        "foreach ($e in $i.UpdateErrors) { $t = [string]$e.UpdateId }",
+        "foreach ($u in $server.GetUpdates()) { $t = [string]$u.Id }",
+        "$all = $server.GetUpdates()\nforeach ($u in $all) { $h = @{ UpdateId = $u.Id } }",
+        '$u = $server.GetUpdate($Path)\n$t = "id $($u.Id)"',
+        "$u = $server.GetUpdate($Path)\nif ($u.Id -eq [Guid]::Empty) { }",
+        "foreach ($v in $server.GetUpdateEventHistory($a, $b)) { $g = [Guid]$v.UpdateId }",
+    ],
+)
+def test_an_update_revision_id_used_as_text_or_guid_is_rejected(body):
+    found = only(sample(body), "revision-id")
+    assert found and "UpdateRevisionId" in found[0].text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "$i = $server.GetSubscription().GetLastSynchronizationInfo()\n"
+        "foreach ($e in $i.UpdateErrors) {\n"
+        "$t = [string]$e.UpdateId.UpdateId; $r = [int]$e.UpdateId.RevisionNumber }",
+        "foreach ($u in $server.GetUpdates()) { $again = $server.GetUpdate($u.Id) }",
+        "foreach ($g in $server.GetComputerTargetGroups()) { $t = [string]$g.Id }",
+        "$i = $server.GetSubscription().GetLastSynchronizationInfo()\n$t = [string]$i.Id",
+    ],
+)
+def test_a_revision_ids_guid_and_other_ids_are_accepted(body):
+    assert only(sample(body), "revision-id") == []
+
+
 def test_null_on_the_right_of_a_collection_is_rejected():
     text = ARRAY_HEADER + "if ($Names -ne $null) { $a = 1 }\n@{ n = $Names }\n"
     assert [v.line for v in only(text, "null-comparison")] == [4]
