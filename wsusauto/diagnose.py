@@ -205,9 +205,7 @@ def _list_inactive_approvals(
             diagnosis.evidence[outcome.host] = _replace(evidence, inactive_approvals=outcome.value)
         else:
             problem = f"wsusutil listinactiveapprovals: {outcome.error}"
-            diagnosis.evidence[outcome.host] = _replace(
-                evidence, probe_errors=(*evidence.probe_errors, problem)
-            )
+            diagnosis.evidence[outcome.host] = _replace(evidence, inactive_approvals_error=problem)
 
 
 def _replace(evidence: HostEvidence, **changes: Any) -> HostEvidence:

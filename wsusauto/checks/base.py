@@ -108,6 +108,7 @@ class HostEvidence:
     upstream_copies: Mapping[str, UpstreamCopy] | None = None  # update id -> copy; None: not looked up
     # On a parent whose replica's approved count differs from its own; None: not asked.
     inactive_approvals: InactiveApprovals | None = None
+    inactive_approvals_error: str = ""  # why wsusutil listinactiveapprovals could not be run there
     probe_errors: tuple[str, ...] = ()  # evidence that could not be gathered, in words
 
 

@@ -93,9 +93,8 @@ def _approvals_mismatch(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
         details["wsusutil_exit_code"] = listed.exit_code
         found = f"the list {WSUSUTIL} listinactiveapprovals printed on {parent.host} is in the evidence"
     else:
-        problems = [p for p in parent.probe_errors if "listinactiveapprovals" in p]
-        if problems:
-            details["inactive_approvals_error"] = problems[0]
+        if parent.inactive_approvals_error:
+            details["inactive_approvals_error"] = parent.inactive_approvals_error
         found = f"list the inactive approvals on {parent.host} with {WSUSUTIL} listinactiveapprovals"
     return [
         APPROVALS_MISMATCH.finding(
