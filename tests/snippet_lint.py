@@ -22,6 +22,8 @@ tree-sitter-powershell parse tree, so text inside strings and comments is never 
 * ``revision-id``      an UpdateRevisionId (IUpdate.Id, IUpdateEvent.UpdateId,
   SynchronizationUpdateErrorInfo.UpdateId) cast to [string]/[Guid], compared, interpolated or put in
   the output as it is: it is an object; its Guid is ``.UpdateId``;
+* ``display-text``     a message, display name, account name, update title or computer group name
+  compared with a literal: that text is in the server's language; decide by SID, id or enum;
 * ``null-comparison``  ``$collection -eq $null`` / ``-ne $null`` on such a collection: with a collection
   on the left PowerShell filters its elements instead of testing for $null; write ``$null -ne $x``;
 * ``code-from-data``   Invoke-Expression/iex, ``[scriptblock]::Create``, Add-Type, or ``&``/``.`` applied
@@ -237,6 +239,19 @@ _COLLECTION_METHODS = {
     "split",
 }
 _COLLECTION_PROPERTIES = {"updateerrors", "supportedupdatelanguages", "access"}
+# Text shown in the server's language (localized Windows, wsus-api.md; issue 14 item 5): messages,
+# display names, account names, titles. Compared with a literal, a decision holds in one language only.
+_DISPLAY_MEMBERS = {
+    "message",
+    "displayname",
+    "errortext",
+    "identityreference",
+    "title",
+    "description",
+    "caption",
+    "accountname",
+}
+_TEXT_OPERATORS = {"eq", "ne", "like", "notlike", "match", "notmatch", "contains", "notcontains"}
 # What a collection itself has (PowerShell 2.0 reads these on arrays and .NET collections).
 _COLLECTION_OWN_MEMBERS = {"count", "length"}
 
@@ -368,6 +383,7 @@ class _Linter:
         self.check_members()
         self.check_collections()
         self.check_revision_ids()
+        self.check_display_text()
         self.check_code_from_data()
         self.check_parameters()
         self.check_output()
@@ -638,6 +654,68 @@ class _Linter:
                         f"{self.node_text(left)} is a collection: '{self.node_text(operator)} $null' filters "
                         "its elements; put $null on the left",
                     )
+
+    def check_display_text(self) -> None:
+        """A decision on text Windows or WSUS shows in the server's language: a message, a display
+        name, an account name, an update title, a computer group's name, compared with a literal."""
+        groups = self.group_variables()
+        for node in self.nodes:
+            if node.type != "comparison_expression" or len(node.children) != 3:
+                continue
+            left, operator, right = node.children
+            name = self.node_text(operator).lower().lstrip("-")
+            if name not in _TEXT_OPERATORS and not (name[:1] in ("i", "c") and name[1:] in _TEXT_OPERATORS):
+                continue
+            for side, other in ((left, right), (right, left)):
+                access = _core(side)
+                if access.type == "cast_expression":
+                    access = _core(access.children[-1])
+                if access.type != "member_access" or not self.is_text_literal(other):
+                    continue
+                member = self.node_text(access.children[-1]).lower()
+                target = _core(access.children[0])
+                group_name = (
+                    member == "name"
+                    and target.type == "variable"
+                    and _variable_key(self.node_text(target)) in groups
+                )
+                if member in _DISPLAY_MEMBERS or group_name:
+                    self.add(
+                        node,
+                        "display-text",
+                        f"{self.node_text(access)} is text in the server's language: decide by a SID, an id, "
+                        "an enum value or an error id, not by comparing it with a literal",
+                    )
+
+    def is_text_literal(self, node: tree_sitter.Node) -> bool:
+        core = _core(node)
+        if core.type in ("verbatim_string_characters", "verbatim_here_string_characters"):
+            return True
+        if core.type in ("expandable_string_literal", "expandable_here_string_literal"):
+            return not any(
+                sub.type in ("variable", "sub_expression") for sub in _walk(core) if sub is not core
+            )
+        return False
+
+    def group_variables(self) -> set[str]:
+        """Loop variables over GetComputerTargetGroups() / GetChildTargetGroups()."""
+        found: set[str] = set()
+        for node in self.nodes:
+            if node.type != "foreach_statement":
+                continue
+            variable = next((c for c in node.children if c.type == "variable"), None)
+            iterated = next((c for c in node.children if c.type == "pipeline"), None)
+            if variable is None or iterated is None:
+                continue
+            core = _core(iterated)
+            member = next((c for c in core.children if c.type == "member_name"), None)
+            if (
+                core.type == "invokation_expression"
+                and member is not None
+                and self.node_text(member).lower() in ("getcomputertargetgroups", "getchildtargetgroups")
+            ):
+                found.add(_variable_key(self.node_text(variable)))
+        return found
 
     def check_revision_ids(self) -> None:
         """IUpdate.Id, IUpdateEvent.UpdateId and SynchronizationUpdateErrorInfo.UpdateId are

@@ -330,6 +330,36 @@ def test_a_revision_ids_guid_and_other_ids_are_accepted(body):
     assert only(sample(body), "revision-id") == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "foreach ($g in $server.GetComputerTargetGroups()) { if ($g.Name -eq 'All Computers') { } }",
+        "foreach ($g in $server.GetComputerTargetGroups()) { if ([string]$g.Name -ceq 'All Computers') { } }",
+        "$r = (Get-Acl -Path $Path).Access\n"
+        "foreach ($a in $r) { if ($a.IdentityReference -eq 'NT AUTHORITY\\NETWORK SERVICE') { } }",
+        "try { $config.Save() } catch { if ($_.Exception.Message -like '*not valid*') { } }",
+        "$e = Get-WinEvent -LogName Application -MaxEvents 1\nif ($e.Message -match 'Range protocol') { }",
+        "$s = Get-WmiObject -Class Win32_Service\nif ('Update Services' -eq $s.DisplayName) { }",
+    ],
+)
+def test_a_decision_by_display_text_is_rejected(body):
+    assert "display-text" in rules(sample(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "foreach ($g in $server.GetComputerTargetGroups()) { if ($g.Name -eq $Path) { } }",
+        "foreach ($g in $server.GetComputerTargetGroups()) { if ([string]$g.Id -eq 'a0a08746') { } }",
+        "$s = Get-WmiObject -Class Win32_Service\nif ($s.Name -eq 'WsusService') { }",
+        "try { $config.Save() } catch { if ($_.Exception.InnerException.GetType().Name -eq 'X') { } }",
+        "$t = $config.ProxyName\nif ($t -eq 'proxy') { }",
+    ],
+)
+def test_decisions_by_names_ids_and_parameters_are_accepted(body):
+    assert "display-text" not in rules(sample(body))
+
+
 def test_null_on_the_right_of_a_collection_is_rejected():
     text = ARRAY_HEADER + "if ($Names -ne $null) { $a = 1 }\n@{ n = $Names }\n"
     assert [v.line for v in only(text, "null-comparison")] == [4]
