@@ -167,7 +167,23 @@ def _truthy(value: Any) -> bool:
 # -- compiling (cached: a playbook's strings are the same for every host) ---------------------------
 
 
+def _own_budget(compile_text: Callable[[str], _Compiled | str]) -> Callable[[str], _Compiled | str]:
+    """Compiling folds constant filters (``{{ 'a' | upper }}``) by running them: they spend a budget
+    of this one expression's, not one that would outlive it and fill up across playbooks."""
+
+    @functools.wraps(compile_text)
+    def compile_within_budget(text: str) -> _Compiled | str:
+        token = start_budget()
+        try:
+            return compile_text(text)
+        finally:
+            end_budget(token)
+
+    return compile_within_budget
+
+
 @functools.lru_cache(maxsize=2048)
+@_own_budget
 def _compile_text(text: str) -> _Compiled | str:
     try:
         template = _ARGUMENTS.parse(text)
@@ -185,6 +201,7 @@ def _compile_text(text: str) -> _Compiled | str:
 
 
 @functools.lru_cache(maxsize=1024)
+@_own_budget
 def _compile_condition(text: str) -> _Compiled | str:
     if any(mark in text for mark in _TEMPLATE_MARKS):
         return f"when: {text!r}: when: is already an expression; write it without {{{{ }}}} or {{% %}}"

@@ -311,3 +311,19 @@ def test_a_password_given_as_text_is_refused_without_repeating_it(password, vari
     message = str(refused.value)
     assert "Written-Out-Pw-4411" not in message
     assert "argument password takes a secret" in message and "\n" not in message
+
+
+def test_reading_a_playbook_leaves_no_expression_budget_behind():
+    # Compiling folds constant filters by running them; their spending must end with the expression,
+    # or a process-wide budget fills up over many playbooks.
+    import contextvars
+
+    from wsusauto import expression_sandbox
+    from wsusauto.templating import check_expressions
+
+    def read() -> object:
+        check_expressions({"a": "{{ 'no budget left behind' | upper }}"}, WHERE)
+        check_expressions("'folded' | upper == 'FOLDED'", WHERE, condition=True)
+        return expression_sandbox._budget.get()
+
+    assert contextvars.copy_context().run(read) is None
