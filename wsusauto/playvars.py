@@ -25,8 +25,9 @@ from wsusauto.templating import render
 def masked(name: str, value: Any, label: str) -> Any:
     if isinstance(value, Secret):
         return MaskedSecret(value, label)
-    if name in PASSWORD_VARS and isinstance(value, str) and value:
-        return MaskedSecret(Secret(value), label)
+    # Any value, as the inventory takes it for the password (``ansible_password: 12345678`` is an int).
+    if name in PASSWORD_VARS and value not in (None, ""):
+        return MaskedSecret(Secret(str(value)), label)
     return value
 
 

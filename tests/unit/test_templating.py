@@ -327,3 +327,17 @@ def test_reading_a_playbook_leaves_no_expression_budget_behind():
         return expression_sandbox._budget.get()
 
     assert contextvars.copy_context().run(read) is None
+
+
+@pytest.mark.parametrize("password", [83172946, 8317.2946])  # YAML reads an all-digit password as a number
+def test_a_password_written_as_a_number_is_masked_too(password):
+    inv = inventory_from_dict(
+        {"all": {"hosts": {"wsus-01": {"ansible_user": "u", "ansible_password": password}}}}, "inv.yml"
+    )
+    assert inv.connection_options(inv.hosts["wsus-01"]).password == Secret(str(password))
+    variables = PlayVariables(inv).for_host(inv.hosts["wsus-01"])
+    args = render_arguments({"password": "{{ ansible_password }}"}, variables, WHERE, ["password"])
+    assert args["password"] == Secret(str(password))
+    with pytest.raises(UsageError) as info:
+        render_arguments({"user": "{{ ansible_password }}"}, variables, WHERE, ["password"])
+    assert str(password) not in str(info.value)
