@@ -64,20 +64,28 @@ WHAT_TO_CHECK = {
 class SyncFailed(Exception):
     """One synchronization attempt ended in failure; ``error`` is a SynchronizationError name."""
 
-    def __init__(self, error: str, error_text: str = "", synchronization_id: str = "") -> None:
+    def __init__(
+        self, error: str, error_text: str = "", synchronization_id: str = "", permanent_cause: str = ""
+    ) -> None:
         super().__init__(f"{error}: {error_text}" if error_text else error)
         self.error = error
         self.error_text = error_text
         self.synchronization_id = synchronization_id  # ISynchronizationInfo.Id of the failed sync
+        # A cause the caller established from the servers' facts (not from the error's text) that
+        # retrying cannot fix, in words; empty when the error's value alone decides.
+        self.permanent_cause = permanent_cause
 
 
 def is_transient(failure: BaseException) -> bool:
     if not isinstance(failure, SyncFailed):
         return False
+    if failure.permanent_cause:
+        return False
     # Decided by the SynchronizationError value, never by the text around it: that is in the server's
     # language. An upstream error caused by a storage option mismatch cannot be told from another one
-    # by its value, so it is retried as WSUS itself retries it; the runner refuses a hierarchy whose
-    # servers store updates differently before any sync starts (they are compared by their facts).
+    # by its value; only the servers' facts tell it (synchronize compares the upstream's storage
+    # option when the play knows it, and sets permanent_cause). Otherwise it is retried, as WSUS
+    # itself retries it.
     # The proxy's HTTP status decides, not .NET's words around it (they are in the server's language).
     if failure.error == "ProxyError" and "(407)" not in failure.error_text:
         return True  # a proxy that is down may come back; rejected credentials will not
@@ -85,7 +93,12 @@ def is_transient(failure: BaseException) -> bool:
 
 
 def reason(failure: SyncFailed) -> str:
-    return TRANSIENT.get(failure.error) or PERMANENT.get(failure.error) or failure.error
+    return (
+        failure.permanent_cause
+        or TRANSIENT.get(failure.error)
+        or PERMANENT.get(failure.error)
+        or failure.error
+    )
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,19 @@ def test_proxy_credentials_are_permanent_a_proxy_outage_is_not():
     )
 
 
+def test_a_cause_found_in_the_facts_makes_an_upstream_error_permanent_and_is_the_reason():
+    failure = SyncFailed("UssOtherError", "", permanent_cause="the hierarchy does not use one option")
+    assert not is_transient(failure)
+    fake = FakeTime()
+
+    def attempt():
+        raise failure
+
+    outcome = SyncRetryPolicy().run(attempt, clock=fake.clock, sleep=fake.sleep)
+    assert len(outcome.attempts) == 1 and fake.slept == []
+    assert outcome.gave_up == "the hierarchy does not use one option: retrying cannot fix this"
+
+
 def test_an_upstream_error_is_retried_whatever_its_text_says():
     # The value decides, never the words: a storage option mismatch surfaces as an upstream error in
     # the server's language, and is retried as WSUS retries it (the runner refuses such a hierarchy

@@ -82,6 +82,15 @@ class OwnSync:
         return "not yet"
 
 
+# Given by the runner when the play holds this server's upstream: the upstream's
+# HostBinariesOnMicrosoftUpdate, read from its facts before any change.
+UPSTREAM_STORAGE = "_upstream_stores_on_microsoft_update"
+
+
+def _storage(on_microsoft_update: bool) -> str:
+    return "on Microsoft Update" if on_microsoft_update else "locally"
+
+
 class Synchronize(Operation):
     name = "synchronize"
     arguments = {
@@ -90,7 +99,37 @@ class Synchronize(Operation):
         "poll_interval": Argument(str, check=_check_duration),  # default 30s
         "retry_interval": Argument(str, check=_check_duration),  # default: the documented 15 minutes
         "category_only": Argument(bool),
+        UPSTREAM_STORAGE: Argument(bool),
     }
+
+    def with_fleet(
+        self,
+        args: Mapping[str, Any],
+        host: str,
+        upstream_of: Mapping[str, str | None],
+        facts: Mapping[str, Facts],
+    ) -> Mapping[str, Any]:
+        upstream = upstream_of.get(host)
+        if upstream is None or upstream not in facts:
+            return args
+        return {**args, UPSTREAM_STORAGE: facts[upstream].host_binaries_on_microsoft_update}
+
+    @staticmethod
+    def _storage_mismatch(session: Any, args: Mapping[str, Any], facts: Facts | None) -> str:
+        """Why a failed sync cannot succeed when retried, if the facts show this server and its
+        upstream store updates differently ("Synchronization issues": "the entire hierarchy must use
+        the same update storage option or else synchronizations fail"); else ''. Decided by the two
+        servers' HostBinariesOnMicrosoftUpdate, never by the error's (localized) text."""
+        if UPSTREAM_STORAGE not in args:
+            return ""
+        here = (facts if facts is not None else gather_facts(session)).host_binaries_on_microsoft_update
+        upstream = args[UPSTREAM_STORAGE]
+        if here == upstream:
+            return ""
+        return (
+            f"the hierarchy does not use one update storage option: this server stores updates "
+            f"{_storage(here)}, its upstream server {_storage(upstream)}"
+        )
 
     def __init__(
         self,
@@ -186,6 +225,7 @@ class Synchronize(Operation):
                     last["Error"],
                     last["ErrorText"] + (f" (update errors: {errors})" if errors else ""),
                     synchronization_id=str(last["Id"]),
+                    permanent_cause=self._storage_mismatch(session, args, facts),
                 )
             return str(last["Id"])
 
