@@ -384,6 +384,7 @@ class _Linter:
         self.check_collections()
         self.check_revision_ids()
         self.check_display_text()
+        self.check_count_of_command_output()
         self.check_code_from_data()
         self.check_parameters()
         self.check_output()
@@ -654,6 +655,36 @@ class _Linter:
                         f"{self.node_text(left)} is a collection: '{self.node_text(operator)} $null' filters "
                         "its elements; put $null on the left",
                     )
+
+    def check_count_of_command_output(self) -> None:
+        """``$x = Get-Something; $x.Count``: a command that outputs one object hands over that object,
+        not an array, and on PowerShell 2.0 a single object has no Count ($null; 3.0 added it)."""
+        from_commands: set[str] = set()
+        for node in self.nodes:
+            if node.type != "assignment_expression" or len(node.children) < 3:
+                continue
+            left = _core(node.children[0])
+            value = _core(node.children[-1])
+            runs_command = value.type == "command" or (
+                value.type == "pipeline_chain" and any(c.type == "command" for c in _walk(value))
+            )
+            if left.type == "variable" and runs_command:
+                from_commands.add(_variable_key(self.node_text(left)))
+        collections = self.collection_variables()
+        for node in self.nodes:
+            if node.type != "member_access" or len(node.children) < 3:
+                continue
+            target = _core(node.children[0])
+            if self.node_text(node.children[-1]).lower() != "count" or target.type != "variable":
+                continue
+            key = _variable_key(self.node_text(target))
+            if key in from_commands and key not in collections:
+                self.add(
+                    node.children[-1],
+                    "powershell-2",
+                    f"{self.node_text(target)} holds a command's output: one object is not an array, and on "
+                    f"PowerShell 2.0 it has no Count; assign @(...) of the command",
+                )
 
     def check_display_text(self) -> None:
         """A decision on text Windows or WSUS shows in the server's language: a message, a display

@@ -360,6 +360,15 @@ def test_decisions_by_names_ids_and_parameters_are_accepted(body):
     assert "display-text" not in rules(sample(body))
 
 
+def test_count_of_a_commands_output_needs_an_array():
+    found = only(sample("$s = Get-WmiObject -Class Win32_Service\n$n = $s.Count"), "powershell-2")
+    assert found and "no Count" in found[0].text
+    piped = "$s = Get-WmiObject -Class Win32_Service | Where-Object { $_.State -eq 'Running' }\n$n = $s.Count"
+    assert "powershell-2" in rules(sample(piped))
+    assert lint("sample", sample("$s = @(Get-WmiObject -Class Win32_Service)\n$n = $s.Count")) == []
+    assert lint("sample", sample("$s = @()\n$s += 1\n$n = $s.Count")) == []
+
+
 def test_null_on_the_right_of_a_collection_is_rejected():
     text = ARRAY_HEADER + "if ($Names -ne $null) { $a = 1 }\n@{ n = $Names }\n"
     assert [v.line for v in only(text, "null-comparison")] == [4]
