@@ -76,6 +76,16 @@ class SyncFailed(Exception):
         self.permanent_cause = permanent_cause
 
 
+# The proxy's HTTP status in a ProxyError's text: .NET words the rest in the server's language
+# ("(407) Proxyauthentifizierung erforderlich"), so the status decides, not the words.
+PROXY_AUTHENTICATION_REQUIRED = "(407)"
+
+
+def proxy_rejected_credentials(error_text: str) -> bool:
+    """Whether a ProxyError's text carries the proxy's 407: its credentials are missing or refused."""
+    return PROXY_AUTHENTICATION_REQUIRED in error_text
+
+
 def is_transient(failure: BaseException) -> bool:
     if not isinstance(failure, SyncFailed):
         return False
@@ -86,8 +96,7 @@ def is_transient(failure: BaseException) -> bool:
     # by its value; only the servers' facts tell it (synchronize compares the upstream's storage
     # option when the play knows it, and sets permanent_cause). Otherwise it is retried, as WSUS
     # itself retries it.
-    # The proxy's HTTP status decides, not .NET's words around it (they are in the server's language).
-    if failure.error == "ProxyError" and "(407)" not in failure.error_text:
+    if failure.error == "ProxyError" and not proxy_rejected_credentials(failure.error_text):
         return True  # a proxy that is down may come back; rejected credentials will not
     return failure.error in TRANSIENT
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from wsusauto.checks.base import DOC_ISSUES_WITH_SYNCHRONIZATION, Check, Finding, Fleet, HostEvidence
-
-# The proxy's HTTP status in the error text: .NET words the rest in the server's language ("(407)
-# Proxyauthentifizierung erforderlich").
-_REJECTED_STATUS = "(407)"
+from wsusauto.policy import proxy_rejected_credentials
 
 
 def _proxy_settings(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
@@ -43,7 +40,7 @@ def _proxy_settings(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
         last is not None
         and last.result == "Failed"
         and last.error == "ProxyError"
-        and _REJECTED_STATUS in last.error_text
+        and proxy_rejected_credentials(last.error_text)
     ):
         findings.append(
             PROXY_SETTINGS.finding(
