@@ -173,8 +173,10 @@ function Test-Foreground([string]$Value) {
 $before = Test-Foreground (Invoke-SusdbQuery $readQuery $false)
 $after = $before
 if (-not $before -and -not $ReadOnly) {
-    Stop-Service -Name $WsusServiceName
     try {
+        # Inside the try: a stop that fails part-way (the service stuck stopping) must still reach
+        # the start below.
+        Stop-Service -Name $WsusServiceName
         [void](Invoke-SusdbQuery $updateQuery $true)
     } catch {
         throw "$($_.Exception.Message); the WSUS service was started again"
