@@ -97,10 +97,9 @@ def end_budget(token: Any) -> None:
 
 def _current() -> _Budget:
     budget = _budget.get()
-    if budget is None:  # called outside templating (a library caller): a budget of its own
-        budget = _Budget()
-        _budget.set(budget)
-    return budget
+    # Called outside an evaluation (a library caller using a filter directly): a budget for this one
+    # call, never one left set in the caller's context to fill up across its later calls.
+    return budget if budget is not None else _Budget()
 
 
 def size_of(value: Any, limit: int = MAX_PRODUCED) -> int:

@@ -341,3 +341,16 @@ def test_a_password_written_as_a_number_is_masked_too(password):
     with pytest.raises(UsageError) as info:
         render_arguments({"user": "{{ ansible_password }}"}, variables, WHERE, ["password"])
     assert str(password) not in str(info.value)
+
+
+def test_a_filter_used_outside_an_evaluation_leaves_no_budget_behind():
+    import contextvars
+
+    from wsusauto import expression_sandbox
+
+    def use() -> object:
+        assert expression_sandbox.to_json({"a": 1}) == '{"a": 1}'
+        assert list(expression_sandbox.budgeted_range(3)) == [0, 1, 2]
+        return expression_sandbox._budget.get()
+
+    assert contextvars.copy_context().run(use) is None
