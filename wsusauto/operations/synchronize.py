@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wsusauto.checks import Finding, Fleet, HostEvidence, check_host, checks_explaining
-from wsusauto.errors import RemoteError, ServerBusy
+from wsusauto.errors import HostError, RemoteError, ServerBusy
 from wsusauto.facts import Facts, gather_facts
 from wsusauto.operations.base import (
     READY_TIMEOUT_SECONDS,
@@ -122,7 +122,10 @@ class Synchronize(Operation):
         servers' HostBinariesOnMicrosoftUpdate, never by the error's (localized) text."""
         if UPSTREAM_STORAGE not in args:
             return ""
-        here = (facts if facts is not None else gather_facts(session)).host_binaries_on_microsoft_update
+        try:
+            here = (facts if facts is not None else gather_facts(session)).host_binaries_on_microsoft_update
+        except HostError:
+            return ""  # unknown: the sync's own failure stands, and is retried as any upstream error
         upstream = args[UPSTREAM_STORAGE]
         if here == upstream:
             return ""
