@@ -15,6 +15,9 @@ PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "sync-tree.yml"
 FAST = ["-e", "sync_retry_interval=1s", "-e", "sync_poll_interval=0.2s", "-e", "sync_timeout=60s"]
 
 
+FASTER = 10  # the lab's clock for the tests that synchronize
+
+
 @pytest.fixture
 def lab(tmp_path):
     topology = topology_from_dict(
@@ -56,7 +59,9 @@ def lab(tmp_path):
             ]
         }
     )
-    with running_lab(tmp_path, topology) as lab:
+    # The lab's clock 10x: each sync still starts a moment after StartSynchronization() and the
+    # policy must still tell its own, but the attempts no longer wait out 1-4 s of start lag each.
+    with running_lab(tmp_path, topology, time_scale=FASTER) as lab:
         for server in lab.handlers.servers.values():
             server.set(SyncDurationSeconds=0.3)
         inventory = tmp_path / "inventory.yml"
@@ -150,12 +155,13 @@ def test_tree_sync_order_concurrency_and_skipped_children(tmp_path):
 
     from wsusauto.lab.topology import load_topology
 
-    with running_lab(tmp_path, load_topology(None)) as lab_:
+    with running_lab(tmp_path, load_topology(None), time_scale=FASTER) as lab_:
         servers = lab_.handlers.servers
         for name, server in servers.items():
             spec = load_topology(None).server(name)
             # children sync long enough that two at once would show as overlapping whole seconds
-            server.set(SyncDurationSeconds=1.2 if spec.replica else 0.4)
+            # (the lab's seconds: 1.2 and 0.4 real seconds on its 10x clock)
+            server.set(SyncDurationSeconds=12 if spec.replica else 4)
             if spec.upstream:
                 server.set(SyncFromMicrosoftUpdate=False, UpstreamWsusServerName=spec.upstream)
         servers["wsus-us"].set(TransientFailuresLeft=9)  # this region's syncs keep failing
