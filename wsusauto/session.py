@@ -15,10 +15,15 @@ which changes nothing on the server; synchronization retries are policy, not tra
 
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -43,6 +48,24 @@ log = structlog.get_logger(__name__)
 # construction, and ElementTree.register_namespace is not thread-safe: two threads opening sessions
 # at once can raise KeyError from inside it. Constructions are serialized; they do no I/O.
 _WSMAN_CONSTRUCTION = threading.Lock()
+# Ticketless Kerberos logins of several threads or worker processes at once race on one ticket cache
+# file while the first of them writes the TGT it got from the client keytab (another reads the file
+# half written: "no credentials"). Until one such login of this process has succeeded, they open one
+# at a time, across this user's processes too; after it, the TGT is in the cache and they run freely.
+_TICKET_CACHE_FILLED = threading.Event()
+_FIRST_TICKET_LOGIN = threading.Lock()
+
+
+@contextmanager
+def _first_ticket_login() -> Iterator[None]:
+    lock_path = Path(tempfile.gettempdir()) / f"wsusauto-krb5-first-login-{os.getuid()}.lock"
+    with _FIRST_TICKET_LOGIN, open(lock_path, "a+b") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
 
 # WSMan fault codes that mean "the shell is gone" (pypsrp treats them the same way in is_alive()).
 _SHELL_NOT_FOUND = {2150858843, 2150858793}
@@ -157,6 +180,19 @@ class Session:
             raise transient.error from None
 
     def _open_once(self) -> None:
+        if self._login_fills_ticket_cache() and not _TICKET_CACHE_FILLED.is_set():
+            with _first_ticket_login():
+                self._open_pool()
+            _TICKET_CACHE_FILLED.set()
+        else:
+            self._open_pool()
+
+    def _login_fills_ticket_cache(self) -> bool:
+        """A Kerberos login without a password: MIT krb5 takes the TGT from the ticket cache, or
+        (KRB5_CLIENT_KTNAME) gets it from the client keytab and writes it into that cache."""
+        return self.options.auth in ("kerberos", "negotiate") and self.options.password is None
+
+    def _open_pool(self) -> None:
         wsman = new_wsman(self.options)
         pool = RunspacePool(wsman, configuration_name=self.options.configuration_name)
         try:

@@ -380,3 +380,35 @@ def test_a_wrong_password(lab):
     )
     message = _login_error(session)
     assert "the KDC refused the password of wsusadmin@WSUSLAB.TEST" in message and "nope-nope" not in message
+
+
+def test_ticketless_logins_at_once_share_one_ticket_cache(lab, tmp_path, monkeypatch):
+    """A nightly job with a keytab and several hosts at once: every login must find the TGT that one
+    of them got from the keytab, never a cache file another thread is still writing."""
+    import threading
+
+    import wsusauto.session as session_module
+
+    monkeypatch.setenv("KRB5_CLIENT_KTNAME", f"FILE:{lab.realm.user_keytab}")
+    hosts = ["wsus-root", "wsus-01", "wsus-02"]
+    for attempt in range(6):
+        monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / f'cc-{attempt}'}")  # empty: as a new job
+        session_module._TICKET_CACHE_FILLED.clear()  # as in a new process
+        start = threading.Barrier(len(hosts))
+        outcomes: dict[str, str] = {}
+
+        def login(host: str, start=start, outcomes=outcomes) -> None:
+            session = _session(lab, host, auth="kerberos", protocol="http", password=False)
+            start.wait()
+            try:
+                with session:
+                    outcomes[host] = gather_facts(session).name
+            except Exception as exc:  # reported below with the host
+                outcomes[host] = f"{type(exc).__name__}: {exc}"
+
+        threads = [threading.Thread(target=login, args=(host,)) for host in hosts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert outcomes == {host: host for host in hosts}, (attempt, outcomes)
