@@ -54,9 +54,9 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
+from wsusauto.client.snippets import registry  # noqa: E402
 from wsusauto.lab.runtime import Lab  # noqa: E402
 from wsusauto.lab.topology import topology_from_dict  # noqa: E402
-from wsusauto.snippets import registry  # noqa: E402
 
 ANSIBLE_VENV = ROOT / "bench" / ".ansible-venv"
 RAW_SNIPPET = "get_synchronization_status"

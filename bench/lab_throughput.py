@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wsusauto.facts import gather_facts
-from wsusauto.inventory import inventory_from_dict
+from wsusauto.client.session import Session
+from wsusauto.config.inventory import inventory_from_dict
 from wsusauto.lab.runtime import Lab
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.log import configure_logging
-from wsusauto.session import Session
+from wsusauto.output.log import configure_logging
+from wsusauto.state.facts import gather_facts
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 

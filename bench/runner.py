@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wsusauto.inventory import inventory_from_dict
+from wsusauto.client.session import Session
+from wsusauto.config.inventory import inventory_from_dict
+from wsusauto.config.playbook import playbook_from_data
+from wsusauto.execution.runner import Runner
 from wsusauto.lab.runtime import Lab
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.log import configure_logging
 from wsusauto.operations import get_operation
-from wsusauto.playbook import playbook_from_data
-from wsusauto.runner import Runner
-from wsusauto.session import Session
+from wsusauto.output.log import configure_logging
 
 TASKS = [
     {"name": "status", "status": {}},

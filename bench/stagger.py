@@ -1,4 +1,4 @@
-"""Plan time of the stagger planner for 100, 1,000 and 10,000 servers (goal: 10,000 in under a second).
+"""Planning time of the stagger planner for 100, 1,000 and 10,000 servers (goal: 10,000 in under a second).
 
     .venv/bin/python bench/stagger.py
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wsusauto.stagger import DAY, Policy, Server, plan, worst_case_load
+from wsusauto.stagger.planner import DAY, Server, StaggerPolicy, plan, worst_case_load
 
 
 def fleet(size: int) -> list[Server]:
@@ -34,7 +34,7 @@ def fleet(size: int) -> list[Server]:
 
 
 def main() -> None:
-    policy = Policy(window_start=22 * 60, window_length=DAY, max_concurrent=16)
+    policy = StaggerPolicy(window_start=22 * 60, window_length=DAY, max_concurrent=16)
     print("stagger planner: plan time (median of 5), whole-day window, K = 16")
     for size in (100, 1_000, 10_000):
         baseline, planning = [], []

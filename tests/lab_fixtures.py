@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from wsusauto.inventory import Inventory, inventory_from_dict
+from wsusauto.config.inventory import Inventory, inventory_from_dict
 from wsusauto.lab.runtime import Lab
 from wsusauto.lab.topology import topology_from_dict
 

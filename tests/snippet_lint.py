@@ -29,7 +29,7 @@ tree-sitter-powershell parse tree, so text inside strings and comments is never 
 * ``code-from-data``   Invoke-Expression/iex, ``[scriptblock]::Create``, Add-Type, or ``&``/``.`` applied
   to a parameter or an expandable string: values must stay data;
 * ``param-block``      the snippet starts with a ``param()`` block;
-* ``registry-params``  wsusauto.snippets.parse_parameters must see the same parameters as the parser
+* ``registry-params``  wsusauto.client.snippets.parse_parameters must see the same parameters as the parser
   (it needs ``[type]$Name`` and the closing parenthesis at the start of a line);
 * ``unused-parameter`` every parameter is read somewhere after the param block;
 * ``output``           the last top-level statement is a hashtable literal ``@{ ... }``
@@ -49,7 +49,7 @@ from pathlib import Path
 import tree_sitter
 import tree_sitter_powershell
 
-from wsusauto.snippets import parse_parameters
+from wsusauto.client.snippets import parse_parameters
 
 MEMBERS_FILE = Path(__file__).resolve().parent / "data" / "wsus_api_members.txt"
 SECTIONS = ("wsus", "dotnet", "unsure")
@@ -939,7 +939,7 @@ class _Linter:
             self.add(
                 self.param_block,
                 "registry-params",
-                f"wsusauto.snippets.parse_parameters sees {registry_view}, "
+                f"wsusauto.client.snippets.parse_parameters sees {registry_view}, "
                 f"the parser sees {self.parameters}; "
                 "write one '[type]$Name' per parameter and put the closing ')' at the start of a line",
             )

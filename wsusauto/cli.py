@@ -15,9 +15,9 @@ import click
 import structlog
 
 from wsusauto import exitcodes
+from wsusauto.config.secrets import scrub
 from wsusauto.errors import UsageError, WsusAutoError
-from wsusauto.log import configure_logging
-from wsusauto.secrets import scrub
+from wsusauto.output.log import configure_logging
 
 
 def _fail(message: str, code: int) -> None:
@@ -81,7 +81,7 @@ def _load_hosts(
 ) -> tuple[Any, list[Any]]:
     """The inventory and the hosts ``limit`` selects; the inventory's warnings are logged and every
     selected host's connection vars are checked before any server is contacted."""
-    from wsusauto.inventory import load_inventory
+    from wsusauto.config.inventory import load_inventory
 
     inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
     for warning in inventory.warnings:
@@ -201,8 +201,8 @@ def facts(
     as_json: bool,
 ) -> None:
     """Read every server's state (update source, replica, schedule, last sync, services, ...)."""
-    from wsusauto.fleet import collect_facts
-    from wsusauto.report import facts_json, print_facts_table
+    from wsusauto.execution.fleet import collect_facts
+    from wsusauto.output.console import facts_json, print_facts_table
 
     inventory, hosts = _load_hosts(inventory_path, limit, extra_vars)
     results = collect_facts(inventory, hosts, forks=forks, deadline=deadline)
@@ -252,11 +252,11 @@ def run(
     import json as json_module
     import uuid
 
-    from wsusauto.inventory import load_inventory
-    from wsusauto.journal import Journal
-    from wsusauto.playbook import load_playbook
-    from wsusauto.report import RunPrinter
-    from wsusauto.runner import Runner
+    from wsusauto.config.inventory import load_inventory
+    from wsusauto.config.playbook import load_playbook
+    from wsusauto.execution.runner import Runner
+    from wsusauto.output.console import RunPrinter
+    from wsusauto.output.journal import Journal
 
     inventory = load_inventory(inventory_path, _parse_extra_vars(extra_vars))
     for warning in inventory.warnings:
@@ -317,15 +317,15 @@ def plan_schedule(
     """Plan synchronization times that never overload an upstream, even in the worst case."""
     import json as json_module
 
-    from wsusauto.fleet import collect_facts
-    from wsusauto.report import print_plan_table
-    from wsusauto.stagger import Policy, plan
-    from wsusauto.stagger import window as parse_window
-    from wsusauto.stagger_fleet import schedule_collisions, servers_from_facts, svg_timeline
+    from wsusauto.execution.fleet import collect_facts
+    from wsusauto.output.console import print_plan_table
+    from wsusauto.stagger.fleet import schedule_collisions, servers_from_facts, svg_timeline
+    from wsusauto.stagger.planner import StaggerPolicy, plan
+    from wsusauto.stagger.planner import window as parse_window
 
     inventory, hosts = _load_hosts(inventory_path, limit)
     start, length = parse_window(window, zone)
-    policy = Policy(
+    policy = StaggerPolicy(
         window_start=int(start),
         window_length=length,
         syncs_per_day=syncs_per_day,
@@ -418,9 +418,9 @@ def diagnose(
     import uuid
 
     from wsusauto.diagnose import diagnose_fleet, document, fix_fleet
-    from wsusauto.journal import Journal
     from wsusauto.operations.synchronize import parse_duration
-    from wsusauto.report import print_diagnosis
+    from wsusauto.output.console import print_diagnosis
+    from wsusauto.output.journal import Journal
 
     if check and not fix:
         raise UsageError("--check goes with --fix (diagnose alone never changes anything)")
@@ -497,15 +497,15 @@ def report(
 ) -> None:
     """The fleet report: one self-contained HTML file (hierarchy, schedules, last syncs, findings, the
     stagger timeline); --json prints the same data (exit 0, 2 a host failed, 4 a host was unreachable)."""
-    from wsusauto.report_html import (
+    from wsusauto.output.html import (
         gather_fleet_report,
         local_zone_name,
         report_json,
         write_report,
         zone_info,
     )
-    from wsusauto.stagger import Policy
-    from wsusauto.stagger import window as parse_window
+    from wsusauto.stagger.planner import StaggerPolicy
+    from wsusauto.stagger.planner import window as parse_window
 
     if not html_path and not as_json:
         raise UsageError("say where the report goes: --html FILE, and/or --json for its data on stdout")
@@ -513,7 +513,7 @@ def report(
     zone_info(zone)  # a bad --tz or --window is one line, before anything else
     start, length = parse_window(window, zone)
     inventory, hosts = _load_hosts(inventory_path, limit, extra_vars)
-    policy = Policy(
+    policy = StaggerPolicy(
         window_start=int(start),
         window_length=length,
         syncs_per_day=syncs_per_day,

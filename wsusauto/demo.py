@@ -16,13 +16,13 @@ from typing import Any
 
 import yaml
 
-from wsusauto.fleet import collect_facts
-from wsusauto.inventory import inventory_from_dict, load_inventory
+from wsusauto.config.inventory import inventory_from_dict, load_inventory
+from wsusauto.config.playbook import load_playbook, playbooks_dir
+from wsusauto.execution.fleet import collect_facts
+from wsusauto.execution.runner import Runner
 from wsusauto.lab.topology import load_topology
-from wsusauto.log import configure_logging
-from wsusauto.playbook import load_playbook, playbooks_dir
-from wsusauto.report import RunPrinter, output_console, print_facts_table
-from wsusauto.runner import Runner
+from wsusauto.output.console import RunPrinter, output_console, print_facts_table
+from wsusauto.output.log import configure_logging
 
 
 def start_lab(
@@ -183,7 +183,7 @@ def main() -> int:
 def diagnose_and_fix(inventory: Any, console: Any) -> bool:
     """``wsusauto diagnose``, then ``--fix``: True when the second diagnosis is clean."""
     from wsusauto.diagnose import diagnose_fleet, document, fix_fleet
-    from wsusauto.report import print_diagnosis
+    from wsusauto.output.console import print_diagnosis
 
     console.print("\n[bold]Troubleshooting[/bold] (wsusauto diagnose): the documented checks on every server")
     hosts = inventory.select("all")
@@ -208,13 +208,13 @@ def diagnose_and_fix(inventory: Any, console: Any) -> bool:
 
 def write_fleet_report(inventory: Any, console: Any) -> Path:
     """``wsusauto report -i INVENTORY --html lab-report.html --max-concurrent-per-upstream 2``."""
-    from wsusauto.report_html import gather_fleet_report, local_zone_name, write_report
-    from wsusauto.stagger import Policy, window
+    from wsusauto.output.html import gather_fleet_report, local_zone_name, write_report
+    from wsusauto.stagger.planner import StaggerPolicy, window
 
     console.print("\n[bold]Writing the fleet report[/bold] (wsusauto report --html lab-report.html)")
     zone = local_zone_name()
     start, length = window("22:00-05:00", zone)
-    policy = Policy(window_start=int(start), window_length=length, max_concurrent=2)
+    policy = StaggerPolicy(window_start=int(start), window_length=length, max_concurrent=2)
     report = gather_fleet_report(inventory, inventory.select("all"), zone=zone, policy=policy, forks=16)
     return write_report(report, Path("lab-report.html")).resolve()
 

@@ -22,13 +22,13 @@ from wsusauto import exitcodes
 from wsusauto.checks import BY_ID, Finding, Fleet, HostEvidence, run_checks
 from wsusauto.checks.base import FailedUpdate
 from wsusauto.checks.content import CONTENT_CAUSES, content_recovered
+from wsusauto.config.inventory import Host, Inventory
 from wsusauto.errors import NEVER_RAN, HostError, RemoteError
-from wsusauto.facts import Facts, gather_facts
-from wsusauto.fleet import SessionFactory, for_each_host
-from wsusauto.inventory import Host, Inventory
-from wsusauto.journal import Journal
+from wsusauto.execution.fleet import SessionFactory, for_each_host
 from wsusauto.operations import get_operation
-from wsusauto.probes import failed_updates, inactive_approvals, probe_upstream, upstream_copies
+from wsusauto.output.journal import Journal
+from wsusauto.state.facts import Facts, gather_facts
+from wsusauto.state.probes import failed_updates, inactive_approvals, probe_upstream, upstream_copies
 
 
 def host_evidence(session: Any, host: Host, inventory: Inventory) -> HostEvidence:

@@ -15,8 +15,8 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from tests.lab_fixtures import running_lab, small_topology
+from wsusauto.client.snippets import registry
 from wsusauto.lab.runtime import LAB_USER
-from wsusauto.snippets import registry
 
 ANSIBLE_SUFFIX = "\nexit $LASTEXITCODE"
 

@@ -5,10 +5,10 @@ WSUS service started; check mode says so and changes nothing; a second run chang
 from __future__ import annotations
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.client.session import Session
 from wsusauto.diagnose import diagnose_fleet
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
-from wsusauto.session import Session
 
 BITS = "Background Intelligent Transfer Service"
 

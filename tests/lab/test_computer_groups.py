@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.client.session import Session
 from wsusauto.errors import RemoteError, UsageError
-from wsusauto.facts import gather_facts
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import OperationRefused, run_operation
 from wsusauto.operations.computer_groups import refuse_on_replica
-from wsusauto.session import Session
+from wsusauto.state.facts import gather_facts
 
 GROUPS = {
     "Servers": ["srv1.corp.example"],

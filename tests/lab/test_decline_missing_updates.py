@@ -11,12 +11,12 @@ import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
 from tests.lab_fixtures import run_cli as wsusauto
+from wsusauto.client.session import Session
 from wsusauto.errors import RemoteError
 from wsusauto.lab import update_api
 from wsusauto.lab.evidence import retired_update
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
-from wsusauto.session import Session
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "decline-missing-updates.yml"
 RETIRED = [retired_update(n)["UpdateId"] for n in range(5)]  # the fault's updates, gone upstream

@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from tests.lab_fixtures import lab_inventory, run_cli, running_lab
+from wsusauto.client.session import Session
 from wsusauto.diagnose import diagnose_fleet
-from wsusauto.facts import gather_facts
-from wsusauto.fleet import collect_facts
+from wsusauto.execution.fleet import collect_facts
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.session import Session
+from wsusauto.state.facts import gather_facts
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 

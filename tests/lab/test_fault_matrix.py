@@ -19,12 +19,12 @@ import pytest
 from tests.lab_fixtures import lab_inventory, running_lab
 from tests.lab_fixtures import run_cli as wsusauto
 from wsusauto import exitcodes
-from wsusauto.inventory import inventory_from_dict
-from wsusauto.journal import Journal, read_journal
+from wsusauto.config.inventory import inventory_from_dict
+from wsusauto.config.playbook import load_playbook
+from wsusauto.execution.runner import Runner
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.lab.wsman import EndpointFaults
-from wsusauto.playbook import load_playbook
-from wsusauto.runner import Runner
+from wsusauto.output.journal import Journal, read_journal
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 DESIGNATE = str(PLAYBOOKS / "designate-replicas.yml")
@@ -344,9 +344,9 @@ def test_reset_on_receive_fault_from_a_topology(tmp_path):
     topology = topology_from_dict(
         {"servers": [{"name": "wsus-root", "faults": [{"name": "reset_on_receive", "count": 2}]}]}, "<t>"
     )
+    from wsusauto.client.session import Session, TransportRetry
     from wsusauto.errors import Unreachable
-    from wsusauto.facts import gather_facts
-    from wsusauto.session import Session, TransportRetry
+    from wsusauto.state.facts import gather_facts
 
     with running_lab(tmp_path, topology) as lab:
         inventory = lab_inventory(lab)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.client.session import Session
 from wsusauto.diagnose import diagnose_fleet
 from wsusauto.errors import RemoteError
-from wsusauto.facts import SETUP_REGISTRY_PATH
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.session import Session
+from wsusauto.state.facts import SETUP_REGISTRY_PATH
 
 
 def _fleet(root_initial: dict, replicas: int = 2, **root):

@@ -22,11 +22,11 @@ import requests
 import yaml
 
 from tests.lab_fixtures import next_first_address, run_cli, running_lab, small_topology
+from wsusauto.client.session import Session
 from wsusauto.demo import start_lab, stop_lab
 from wsusauto.errors import AuthenticationFailed
-from wsusauto.facts import gather_facts
 from wsusauto.lab.kdc import missing_programs
-from wsusauto.session import Session
+from wsusauto.state.facts import gather_facts
 
 pytestmark = pytest.mark.kerberos
 
@@ -76,7 +76,7 @@ def _session(lab, host: str, **inventory_options) -> Session:
     host_vars = inventory_options.pop("host_vars", {})
     data = lab.inventory(**inventory_options)
     data["all"]["children"]["wsus"]["hosts"][host].update(host_vars)
-    from wsusauto.inventory import inventory_from_dict
+    from wsusauto.config.inventory import inventory_from_dict
 
     inventory = inventory_from_dict(data, "<kerberos lab>")
     return Session(host, inventory.connection_options(inventory.hosts[host]), default_deadline=30)
@@ -387,7 +387,7 @@ def test_ticketless_logins_at_once_share_one_ticket_cache(lab, tmp_path, monkeyp
     of them got from the keytab, never a cache file another thread is still writing."""
     import threading
 
-    import wsusauto.session as session_module
+    import wsusauto.client.session as session_module
 
     monkeypatch.setenv("KRB5_CLIENT_KTNAME", f"FILE:{lab.realm.user_keytab}")
     hosts = ["wsus-root", "wsus-01", "wsus-02"]

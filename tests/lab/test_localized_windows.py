@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.client.session import Session
+from wsusauto.client.snippets import SnippetRegistry, registry, snippets_dir
 from wsusauto.diagnose import diagnose_fleet, fix_fleet
 from wsusauto.errors import RemoteError
-from wsusauto.facts import gather_facts
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import OperationRefused, run_operation
-from wsusauto.session import Session
-from wsusauto.snippets import SnippetRegistry, registry, snippets_dir
+from wsusauto.state.facts import gather_facts
 
 GROUPS = {"Servers": ["srv1.corp.example"], "All Computers": ["srv1.corp.example", "pc7.corp.example"]}
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.lab_fixtures import lab_inventory, run_cli, running_lab
-from wsusauto.fleet import collect_facts
+from wsusauto.execution.fleet import collect_facts
 from wsusauto.lab.topology import topology_from_dict
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"

@@ -12,10 +12,10 @@ import yaml
 from tests.lab_fixtures import run_cli as wsusauto
 from tests.lab_fixtures import running_lab, small_topology
 from wsusauto import exitcodes
-from wsusauto.inventory import inventory_from_dict
-from wsusauto.playbook import load_playbook
-from wsusauto.runner import Runner
-from wsusauto.snippets import registry
+from wsusauto.client.snippets import registry
+from wsusauto.config.inventory import inventory_from_dict
+from wsusauto.config.playbook import load_playbook
+from wsusauto.execution.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY_EXPRESSION = ROOT / "tests" / "data" / "every_expression.yml"

@@ -195,7 +195,7 @@ def test_the_lab_report_renders_in_chromium(chromium, lab_report):
 
 def test_hostile_server_strings_stay_text_in_chromium(chromium, tmp_path):
     from tests.unit.test_report_html import HOSTILE, hostile_report  # the unit tests' hand-made fleet
-    from wsusauto.report_html import write_report
+    from wsusauto.output.html import write_report
 
     html_path = write_report(hostile_report(), tmp_path / "hostile.html")
 

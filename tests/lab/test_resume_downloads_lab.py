@@ -10,10 +10,10 @@ from pathlib import Path
 import yaml
 
 from tests.lab_fixtures import lab_inventory, run_cli, running_lab
-from wsusauto.facts import SETUP_REGISTRY_PATH, gather_facts
+from wsusauto.client.session import Session
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
-from wsusauto.session import Session
+from wsusauto.state.facts import SETUP_REGISTRY_PATH, gather_facts
 
 PLAYBOOK = str(Path(__file__).resolve().parents[2] / "playbooks" / "resume-downloads.yml")
 READERS = ["S-1-5-20", "S-1-5-32-545"]  # NETWORK SERVICE, Users

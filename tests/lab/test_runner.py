@@ -12,15 +12,15 @@ import yaml
 from tests.lab_fixtures import record_scripts, running_lab
 from tests.lab_fixtures import run_cli as wsusauto
 from wsusauto import exitcodes
-from wsusauto.facts import facts_parameters
-from wsusauto.inventory import load_inventory
-from wsusauto.journal import read_journal
+from wsusauto.client.snippets import registry
+from wsusauto.config.inventory import load_inventory
+from wsusauto.config.playbook import load_playbook
+from wsusauto.execution.procwork import start_method
+from wsusauto.execution.runner import Runner
 from wsusauto.lab.topology import load_topology, topology_from_dict
 from wsusauto.lab.wsman import EndpointFaults
-from wsusauto.playbook import load_playbook
-from wsusauto.procwork import start_method
-from wsusauto.runner import Runner
-from wsusauto.snippets import registry
+from wsusauto.output.journal import read_journal
+from wsusauto.state.facts import facts_parameters
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 

@@ -14,17 +14,17 @@ import time
 import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.client.session import Session
+from wsusauto.client.snippets import registry
+from wsusauto.config.inventory import inventory_from_dict
+from wsusauto.config.playbook import playbook_from_data
+from wsusauto.config.secrets import Secret
 from wsusauto.errors import ServerBusy
-from wsusauto.facts import facts_parameters
-from wsusauto.inventory import inventory_from_dict
+from wsusauto.execution.runner import Runner
 from wsusauto.lab import saves, sync
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
-from wsusauto.playbook import playbook_from_data
-from wsusauto.runner import Runner
-from wsusauto.secrets import Secret
-from wsusauto.session import Session
-from wsusauto.snippets import registry
+from wsusauto.state.facts import facts_parameters
 
 DOWNSTREAM = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
 NAMES = ("wsus-a", "wsus-b", "wsus-c", "wsus-d", "wsus-e", "wsus-f", "wsus-g")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.lab_fixtures import lab_inventory, next_first_address
-from wsusauto.fleet import collect_facts
+from wsusauto.execution.fleet import collect_facts
 from wsusauto.lab.runtime import Lab
 from wsusauto.lab.topology import topology_from_dict
 

@@ -17,16 +17,16 @@ import yaml
 from tests.lab_fixtures import lab_inventory, record_scripts, running_lab, small_topology
 from tests.lab_fixtures import run_cli as wsusauto
 from wsusauto import exitcodes
+from wsusauto.client.session import Session
+from wsusauto.client.snippets import registry
+from wsusauto.config.inventory import inventory_from_dict
+from wsusauto.config.secrets import Secret
 from wsusauto.errors import AuthenticationFailed, RemoteError, UsageError
-from wsusauto.facts import gather_facts
-from wsusauto.inventory import inventory_from_dict
 from wsusauto.lab.runtime import LAB_USER
 from wsusauto.lab.wsman import EndpointFaults
-from wsusauto.log import configure_logging
 from wsusauto.operations import run_operation
-from wsusauto.secrets import Secret
-from wsusauto.session import Session
-from wsusauto.snippets import registry
+from wsusauto.output.log import configure_logging
+from wsusauto.state.facts import gather_facts
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = ROOT / "playbooks"

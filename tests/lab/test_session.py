@@ -9,13 +9,13 @@ import pytest
 import spnego._ntlm as spnego_ntlm
 
 from tests.lab_fixtures import lab_inventory, running_lab, small_topology
+from wsusauto.client.session import Session, TransportRetry
+from wsusauto.client.snippets import SnippetRegistry, registry
+from wsusauto.config.secrets import Secret
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
-from wsusauto.facts import SyncInfo, facts_parameters, gather_facts
-from wsusauto.fleet import for_each_host
+from wsusauto.execution.fleet import for_each_host
 from wsusauto.lab.wsman import EndpointFaults
-from wsusauto.secrets import Secret
-from wsusauto.session import Session, TransportRetry
-from wsusauto.snippets import SnippetRegistry, registry
+from wsusauto.state.facts import SyncInfo, facts_parameters, gather_facts
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def test_state_persists_across_a_lab_restart(tmp_path):
 
 
 def test_facts_over_the_fleet_leave_no_password_cached(tmp_path):
-    # NTLM's password hashes are memoized while hosts are worked on (wsusauto.pypsrp_tuning); once
+    # NTLM's password hashes are memoized while hosts are worked on (wsusauto.client.speedups); once
     # every session is closed, the passwords leave that cache. (A lab of its own: the shared one
     # has endpoints other tests leave down or slow.)
     with running_lab(tmp_path) as lab:
@@ -230,7 +230,7 @@ def test_facts_over_the_fleet_leave_no_password_cached(tmp_path):
 def test_every_winrm_response_header_takes_the_fast_parser(lab, monkeypatch, auth, protocol):
     import http.client
 
-    from wsusauto import http_headers
+    from wsusauto.client import http_headers
 
     monkeypatch.setattr(http.client, "parse_headers", http_headers._original)  # as a fresh process has it
     parsed, fallbacks = [], []

@@ -23,12 +23,12 @@ import spnego._ntlm as spnego_ntlm
 from pypsrp.powershell import RunspacePool
 
 from tests.lab_fixtures import lab_inventory, next_first_address
+from wsusauto.client.session import Session
+from wsusauto.config.playbook import load_playbook
+from wsusauto.execution.runner import Runner
 from wsusauto.lab.runtime import Lab
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.log import configure_logging
-from wsusauto.playbook import load_playbook
-from wsusauto.runner import Runner
-from wsusauto.session import Session
+from wsusauto.output.log import configure_logging
 
 HOSTS = 300
 RUNS = int(os.environ.get("WSUSAUTO_SOAK_RUNS", "5"))
@@ -72,7 +72,7 @@ def sample() -> dict[str, int]:
         "sockets": open_sockets(),
         "runspace_pools": live(RunspacePool),
         "sessions": live(Session),
-        # passwords memoized for NTLM (wsusauto.pypsrp_tuning); a finished run forgets them
+        # passwords memoized for NTLM (wsusauto.client.speedups); a finished run forgets them
         "cached_passwords": getattr(spnego_ntlm.ntowfv1, "cache_info", lambda: NO_CACHE)().currsize,
         "rss_kib": rss_kib(),
     }

@@ -12,13 +12,13 @@ from pypsrp.powershell import RunspacePool
 from rich.console import Console
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.client.session import Session, new_wsman
 from wsusauto.diagnose import diagnose_fleet, fix_fleet
-from wsusauto.facts import gather_facts
-from wsusauto.fleet import collect_facts
+from wsusauto.execution.fleet import collect_facts
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations.fixes import SSEE_PIPE, WID_PIPE, BitsForeground
-from wsusauto.report import print_facts_table
-from wsusauto.session import Session, new_wsman
+from wsusauto.output.console import print_facts_table
+from wsusauto.state.facts import gather_facts
 
 RANGE = ["range_header_unsupported"]
 # host -> (version, WSUS version, PSVersion, OS caption, database kind, the foreground fix's path)

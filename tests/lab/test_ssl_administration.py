@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.client.session import Session
+from wsusauto.client.snippets import SnippetRegistry, registry, snippets_dir
 from wsusauto.errors import RemoteError
-from wsusauto.facts import gather_facts
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
-from wsusauto.session import Session
-from wsusauto.snippets import SnippetRegistry, registry, snippets_dir
+from wsusauto.state.facts import gather_facts
 
 PROLOGUE = (Path(__file__).resolve().parent.parent / "data" / "wsus_connect_prologue.txt").read_text()
 # The connection every snippet made before SSL-only servers were modelled.

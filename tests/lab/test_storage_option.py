@@ -11,11 +11,11 @@ import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
 from tests.lab_fixtures import run_cli as wsusauto
+from wsusauto.client.session import Session
 from wsusauto.errors import RemoteError
-from wsusauto.facts import gather_facts
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import OperationRefused, run_operation
-from wsusauto.session import Session
+from wsusauto.state.facts import gather_facts
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "storage-option.yml"
 ON_MU = {"HostBinariesOnMicrosoftUpdate": True, "AllUpdateLanguagesEnabled": True}

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.client.session import Session
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations.synchronize import Synchronize
-from wsusauto.session import Session
 
 DOWNSTREAM = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
 

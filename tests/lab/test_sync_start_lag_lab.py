@@ -12,10 +12,10 @@ import datetime as dt
 import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.client.session import Session
 from wsusauto.lab import sync
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations.synchronize import Synchronize
-from wsusauto.session import Session
 
 NAMES = ("wsus-a", "wsus-b", "wsus-c", "wsus-d")
 FAST = {"poll_interval": "0.1s", "timeout": "60s"}

@@ -114,9 +114,9 @@ def test_a_transport_blip_while_polling_is_not_a_sync_attempt(lab, monkeypatch):
     import time
 
     from tests.lab_fixtures import lab_inventory
+    from wsusauto.client.session import Session, TransportRetry
     from wsusauto.lab.wsman import EndpointFaults
     from wsusauto.operations import run_operation
-    from wsusauto.session import Session, TransportRetry
 
     lab_, _ = lab
     # 3 real seconds on the lab's faster clock: the sync still runs when the blip comes and goes.
@@ -203,8 +203,8 @@ def test_time_scale_runs_lab_syncs_on_a_faster_clock(tmp_path):
     import datetime as dt
 
     from tests.lab_fixtures import lab_inventory
+    from wsusauto.client.session import Session
     from wsusauto.operations.synchronize import Synchronize
-    from wsusauto.session import Session
 
     topology = topology_from_dict(
         {"servers": [{"name": "wsus-root", "initial": {"SyncDurationSeconds": 1200}}]}

@@ -1,5 +1,5 @@
 """The troubleshooting snippets and the faults' evidence over the wire: the real pypsrp client
-(wsusauto.session.Session) against an in-process lab."""
+(wsusauto.client.session.Session) against an in-process lab."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import time
 import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
+from wsusauto.client.session import Session
 from wsusauto.errors import RemoteError
-from wsusauto.facts import SETUP_REGISTRY_PATH, facts_parameters
 from wsusauto.lab.model.server import SCM_PROVIDER
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.session import Session
+from wsusauto.state.facts import SETUP_REGISTRY_PATH, facts_parameters
 
 ROOT = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
 REPLICA = {**ROOT, "IsReplicaServer": True}

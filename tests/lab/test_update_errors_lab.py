@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 
 from tests.lab_fixtures import lab_inventory, running_lab
-from wsusauto.facts import gather_facts
+from wsusauto.client.session import Session
 from wsusauto.lab import update_errors
 from wsusauto.lab.catalog import catalog
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
-from wsusauto.session import Session
+from wsusauto.state.facts import gather_facts
 
 FAILING = [update.id for update in catalog()[-3:]]
 

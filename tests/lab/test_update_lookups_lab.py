@@ -13,11 +13,11 @@ import uuid
 import pytest
 
 from tests.lab_fixtures import lab_inventory, running_lab
-from wsusauto.facts import gather_facts
+from wsusauto.client.session import Session
 from wsusauto.lab import update_api
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.probes import failed_updates, upstream_copies
-from wsusauto.session import Session
+from wsusauto.state.facts import gather_facts
+from wsusauto.state.probes import failed_updates, upstream_copies
 
 CATALOG = 20_000
 APPROVED = 50

@@ -16,7 +16,7 @@ from tests.unit.test_facts_parsing import sample
 from wsusauto.checks import BY_ID, CHECKS, checks_explaining, run_checks
 from wsusauto.checks.base import FailedUpdate, Fleet, HostEvidence, UpstreamCopy, UpstreamProbe
 from wsusauto.diagnose import document, fixes_for
-from wsusauto.facts import parse_facts
+from wsusauto.state.facts import parse_facts
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
 OK_SYNC = {

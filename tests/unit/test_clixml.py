@@ -14,7 +14,7 @@ from pypsrp.powershell import RunspacePool
 from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
 
-from wsusauto.clixml import LeanSerializer, use_lean_serializer
+from wsusauto.client.clixml import LeanSerializer, use_lean_serializer
 
 # Every character XML 1.0 can carry or PowerShell escapes as _xHHHH_ (control characters), plus
 # text that looks like an escape already.

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from wsusauto.client.snippets import registry
 from wsusauto.lab.connection import check_connection, connects_over_ssl
 from wsusauto.lab.invocation import ScriptError
-from wsusauto.snippets import registry
 
 PROLOGUE = (Path(__file__).resolve().parent.parent / "data" / "wsus_connect_prologue.txt").read_text()
 

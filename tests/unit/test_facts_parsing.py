@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from wsusauto.errors import FactsError
-from wsusauto.facts import parse_facts
+from wsusauto.state.facts import parse_facts
 
 SNIPPET = Path(__file__).resolve().parents[2] / "ps_snippets" / "get_facts.ps1"
 

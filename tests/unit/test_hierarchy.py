@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wsusauto.config.hierarchy import Node, downstream_of, validate, waves
 from wsusauto.errors import UsageError
-from wsusauto.hierarchy import Node, downstream_of, validate, waves
 
 
 def test_default_lab_shape():

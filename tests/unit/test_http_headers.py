@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from wsusauto import http_headers
-from wsusauto.http_headers import parse_headers, same_message
+from wsusauto.client import http_headers
+from wsusauto.client.http_headers import parse_headers, same_message
 
 ORIGINAL = http_headers._original
 

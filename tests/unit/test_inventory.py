@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
+from wsusauto.config.inventory import inventory_from_dict, load_inventory
 from wsusauto.errors import UsageError
-from wsusauto.inventory import inventory_from_dict, load_inventory
 
 INVENTORY = {
     "all": {

@@ -6,9 +6,15 @@ import os
 
 import pytest
 
+from wsusauto.client.kerberos_errors import (
+    CLIENT_UNKNOWN,
+    CLOCK_SKEW,
+    PREAUTH_FAILED,
+    SERVER_UNKNOWN,
+    explain,
+)
+from wsusauto.config.inventory import inventory_from_dict
 from wsusauto.errors import UsageError
-from wsusauto.inventory import inventory_from_dict
-from wsusauto.kerberos_errors import CLIENT_UNKNOWN, CLOCK_SKEW, PREAUTH_FAILED, SERVER_UNKNOWN, explain
 from wsusauto.lab.topology import topology_from_dict
 
 

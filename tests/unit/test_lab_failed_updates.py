@@ -9,12 +9,12 @@ import datetime as dt
 
 import pytest
 
+from wsusauto.client.snippets import registry
 from wsusauto.errors import UsageError
 from wsusauto.lab import update_api
 from wsusauto.lab.handlers import LabHandlers
 from wsusauto.lab.invocation import Invocation
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.snippets import registry
 
 START = dt.datetime(2026, 11, 23, 10, 30, tzinfo=dt.timezone.utc)
 STATUS = {"UpdateCount": 400, "ApprovedUpdateCount": 30, "UpdatesWithServerErrorsCount": 4}

@@ -16,7 +16,7 @@ from wsusauto.lab.wsman.server import _HeadersTooLarge, read_headers
 
 def _fresh_standard_http_client():
     """http.client loaded anew from the standard library's source: once a Session exists,
-    ``http.client.parse_headers`` is wsusauto's own parser (wsusauto.http_headers.install), which
+    ``http.client.parse_headers`` is wsusauto's own parser (wsusauto.client.http_headers.install), which
     must not be the reference the lab's reader is compared with."""
     spec = importlib.util.spec_from_file_location("_standard_http_client", http.client.__file__)
     module = importlib.util.module_from_spec(spec)

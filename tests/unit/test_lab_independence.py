@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 LAB = Path(__file__).resolve().parents[2] / "wsusauto" / "lab"
-PLUMBING = {"wsusauto.errors", "wsusauto.snippets", "wsusauto.yamlfile"}
+PLUMBING = {"wsusauto.errors", "wsusauto.client.snippets", "wsusauto.config.yamlfile"}
 
 
 def product_imports(path: Path) -> set[str]:

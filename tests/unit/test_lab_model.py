@@ -12,14 +12,14 @@ import sys
 
 import pytest
 
-from wsusauto.facts import facts_parameters, parse_facts
+from wsusauto.client.snippets import SnippetRegistry, registry, snippets_dir
 from wsusauto.lab.handlers import ANSIBLE_SUFFIX, HANDLERS, SETUP_REGISTRY_PATH, LabHandlers
 from wsusauto.lab.invocation import Invocation, ScriptError
 from wsusauto.lab.model.schedule import next_sync_time
 from wsusauto.lab.model.server import WsusServerModel
 from wsusauto.lab.model.store import MIGRATIONS, SCHEMA_VERSION, connect_read_only
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.snippets import SnippetRegistry, registry, snippets_dir
+from wsusauto.state.facts import facts_parameters, parse_facts
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 11, 23, 10, 30, tzinfo=UTC)

@@ -8,11 +8,11 @@ import shutil
 
 import pytest
 
+from wsusauto.client.snippets import SnippetRegistry, registry, snippets_dir
 from wsusauto.lab.handlers import SETUP_REGISTRY_PATH, LabHandlers
 from wsusauto.lab.invocation import Invocation, ScriptError
 from wsusauto.lab.model.server import WsusServerModel
 from wsusauto.lab.powershell2 import refuse_newer
-from wsusauto.snippets import SnippetRegistry, registry, snippets_dir
 
 
 @pytest.mark.parametrize(

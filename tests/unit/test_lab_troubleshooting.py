@@ -9,6 +9,7 @@ import sqlite3
 
 import pytest
 
+from wsusauto.client.snippets import registry
 from wsusauto.errors import UsageError
 from wsusauto.lab import sqltools, sync
 from wsusauto.lab.handlers import SETUP_REGISTRY_PATH, LabHandlers
@@ -16,7 +17,6 @@ from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue
 from wsusauto.lab.model.server import SCM_PROVIDER, WsusServerModel
 from wsusauto.lab.model.store import MIGRATIONS, SCHEMA_VERSION, TsqlError
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.snippets import registry
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 11, 23, 10, 30, tzinfo=UTC)

@@ -8,8 +8,8 @@ import json
 import pytest
 import structlog
 
-from wsusauto.log import configure_logging
-from wsusauto.secrets import Secret
+from wsusauto.config.secrets import Secret
+from wsusauto.output.log import configure_logging
 
 
 def _log(fmt: str, **event) -> str:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wsusauto.operations.synchronize import OwnSync
-from wsusauto.policy import SyncFailed, SyncRetryPolicy, is_transient
+from wsusauto.sync_retry import SyncFailed, SyncRetryPolicy, is_transient
 
 PREVIOUS = str(uuid.UUID(int=7))
 ids = st.sampled_from([PREVIOUS, PREVIOUS.upper(), str(uuid.UUID(int=8)), str(uuid.UUID(int=0))])

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from tests.unit.test_facts_parsing import sample
 from wsusauto import exitcodes
+from wsusauto.config.playbook import Play, playbook_from_data
+from wsusauto.config.templating import condition_holds, render
 from wsusauto.errors import UsageError
-from wsusauto.facts import parse_facts
+from wsusauto.execution.runner import RunResult, TaskResult, simulate
 from wsusauto.operations import Change, OperationRefused, get_operation
-from wsusauto.playbook import Play, playbook_from_data
-from wsusauto.runner import RunResult, TaskResult, simulate
-from wsusauto.templating import condition_holds, render
+from wsusauto.state.facts import parse_facts
 
 VARS = {"wsus_upstream": "wsus-root", "port": 8531, "flag": False, "empty": ""}
 

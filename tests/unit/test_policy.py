@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wsusauto.policy import (
+from wsusauto.sync_retry import (
     DOCUMENTED_INTERVAL,
     PERMANENT,
     TRANSIENT,

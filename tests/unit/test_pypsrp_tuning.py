@@ -13,14 +13,14 @@ from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
 from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 
-from wsusauto.pypsrp_tuning import (
+from wsusauto.client.snippets import registry
+from wsusauto.client.speedups import (
     _ShallowCopiedCommand,
     cheap_command_copies,
     forget_password_hashes,
     memoize_password_hashes,
     tune_pool,
 )
-from wsusauto.snippets import registry
 
 
 def new_pool() -> RunspacePool:

@@ -12,9 +12,9 @@ import pytest
 from tests.unit.test_facts_parsing import sample
 from wsusauto.checks.base import Finding
 from wsusauto.errors import UsageError
-from wsusauto.facts import parse_facts
-from wsusauto.report_html import FleetReport, ReportHost, render_html, report_data, zone_info
-from wsusauto.stagger import Policy, Server, plan
+from wsusauto.output.html import FleetReport, ReportHost, render_html, report_data, zone_info
+from wsusauto.stagger.planner import Server, StaggerPolicy, plan
+from wsusauto.state.facts import parse_facts
 
 NOW = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.timezone.utc)  # summer: Berlin is UTC+2
 HOSTILE = '<script>window.pwned=1;alert("x")</script><img src=x onerror=alert(1)>'
@@ -100,7 +100,7 @@ def fleet(**overrides) -> FleetReport:
         Server("wsus-us", "wsus-root", 20),
         Server("wsus-ap", "wsus-root", 20),
     ]
-    the_plan = plan(servers, Policy(window_start=20 * 60, window_length=9 * 60))
+    the_plan = plan(servers, StaggerPolicy(window_start=20 * 60, window_length=9 * 60))
     args = dict(
         hosts=hosts,
         facts=known,

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
-from wsusauto.hostwork import TaskResult
-from wsusauto.report import RunPrinter
-from wsusauto.runner import RunResult
+from wsusauto.execution.hostwork import TaskResult
+from wsusauto.execution.runner import RunResult
+from wsusauto.output.console import RunPrinter
 
 HOSTILE = "x [bold]y[/bold] \\[z] \x07bell\ttab\rcr \x1b[31mesc $(rm -rf) `n`"
 

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from wsusauto.client.snippets import registry
 from wsusauto.errors import BUSY_MARKER, RemoteError, ServerBusy, remote_error
 from wsusauto.operations.base import invoke_when_ready
-from wsusauto.policy import SyncFailed, is_transient
-from wsusauto.snippets import registry
+from wsusauto.sync_retry import SyncFailed, is_transient
 
 
 def test_the_busy_marker_becomes_a_retryable_server_busy():

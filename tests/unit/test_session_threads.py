@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from wsusauto.secrets import Secret
-from wsusauto.session import ConnectionOptions, new_wsman
+from wsusauto.client.session import ConnectionOptions, new_wsman
+from wsusauto.config.secrets import Secret
 
 THREADS = 8
 CONSTRUCTIONS_PER_THREAD = 300

@@ -14,7 +14,7 @@ from tests.snippet_lint import (
     parse_allowlist,
     parse_errors,
 )
-from wsusauto.snippets import registry
+from wsusauto.client.snippets import registry
 
 REPO = Path(__file__).resolve().parents[2]
 SNIPPETS = sorted(registry())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from wsusauto.snippets import registry
+from wsusauto.client.snippets import registry
 
 GUARD = (Path(__file__).resolve().parent.parent / "data" / "wsus_save_when_ready.txt").read_text()
 _FUNCTION = re.compile(r"^function (Wait-ServerReady|Save-WhenReady)\b.*?^}\n", re.M | re.S)

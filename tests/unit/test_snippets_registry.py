@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from wsusauto.client.snippets import SnippetRegistry, parse_parameters, registry
 from wsusauto.errors import SnippetError
-from wsusauto.snippets import SnippetRegistry, parse_parameters, registry
 
 GET_FACTS_PARAMETERS = (
     "HistoryCount",

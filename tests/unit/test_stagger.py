@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsusauto.stagger import DAY, Infeasible, Policy, Server, plan, window, worst_case_load
+from wsusauto.stagger.planner import DAY, Infeasible, Server, StaggerPolicy, plan, window, worst_case_load
 
 
 @st.composite
@@ -20,7 +20,7 @@ def fleets(draw):
 
 
 policies = st.builds(
-    Policy,
+    StaggerPolicy,
     window_start=st.integers(0, DAY - 1),
     window_length=st.integers(60, DAY),
     syncs_per_day=st.sampled_from([1, 2, 3, 4, 6, 8, 12, 24]),
@@ -36,11 +36,11 @@ def test_a_plan_never_overloads_an_upstream_and_keeps_tier_order(servers, policy
         result = plan(servers, policy)
     except Infeasible as error:
         # never a silent bad plan; and the advice is real: the suggested window (or K) is enough
-        wider = Policy(**{**policy.__dict__, "window_length": error.needed_window})
+        wider = StaggerPolicy(**{**policy.__dict__, "window_length": error.needed_window})
         if error.needed_window <= policy.period:
             assert max(worst_case_load(plan(servers, wider)).values(), default=0) <= policy.max_concurrent
         if error.needed_k is not None:
-            more = Policy(**{**policy.__dict__, "max_concurrent": error.needed_k})
+            more = StaggerPolicy(**{**policy.__dict__, "max_concurrent": error.needed_k})
             assert max(worst_case_load(plan(servers, more)).values(), default=0) <= error.needed_k
         return
     assert max(worst_case_load(result).values(), default=0) <= policy.max_concurrent
@@ -74,7 +74,7 @@ def test_the_plan_is_deterministic_whatever_the_input_order(servers, policy, rnd
 
 def test_twelve_replicas_on_one_upstream_are_spread_not_stacked():
     servers = [Server("root", None, 20)] + [Server(f"r{i:02d}", "root", 10) for i in range(12)]
-    policy = Policy(window_start=22 * 60, window_length=DAY, max_concurrent=3)
+    policy = StaggerPolicy(window_start=22 * 60, window_length=DAY, max_concurrent=3)
     result = plan(servers, policy)
     starts = sorted({s.time_of_day_utc for s in result.slots if s.upstream == "root"})
     assert len(starts) == 4  # 12 replicas, 3 at a time: 4 distinct start times
@@ -85,10 +85,10 @@ def test_infeasible_window_names_the_smallest_window_and_k():
     # each sync may load its upstream 30 + 3 x 30 + 2 x 17 = 154 min in the worst case
     servers = [Server("root", None, 30)] + [Server(f"r{i}", "root", 30) for i in range(6)]
     with pytest.raises(Infeasible, match=r"needs at least 18 h .*; or allow 6 concurrent") as info:
-        plan(servers, Policy(window_length=6 * 60, max_concurrent=1))
+        plan(servers, StaggerPolicy(window_length=6 * 60, max_concurrent=1))
     assert info.value.needed_window == 18 * 60 and info.value.needed_k == 6
     with pytest.raises(Infeasible) as hopeless:  # the root alone fills a 4 h window: no K helps
-        plan(servers, Policy(window_length=4 * 60, max_concurrent=1))
+        plan(servers, StaggerPolicy(window_length=4 * 60, max_concurrent=1))
     assert hopeless.value.needed_k is None
 
 

@@ -6,9 +6,9 @@ import datetime as dt
 from xml.etree import ElementTree as ET
 
 from tests.unit.test_facts_parsing import sample
-from wsusauto.facts import parse_facts
-from wsusauto.stagger import Policy, Server, plan
-from wsusauto.stagger_fleet import expected_duration, schedule_collisions, servers_from_facts, svg_timeline
+from wsusauto.stagger.fleet import expected_duration, schedule_collisions, servers_from_facts, svg_timeline
+from wsusauto.stagger.planner import Server, StaggerPolicy, plan
+from wsusauto.state.facts import parse_facts
 
 
 def facts_with(time_of_day: str, per_day: int = 1, automatic: bool = True):
@@ -42,27 +42,27 @@ def test_current_schedules_that_collide_are_found_with_the_servers():
         Server("c", "root", 10),
     ]
     facts = {"a": facts_with("03:00:00"), "b": facts_with("03:30:00"), "c": facts_with("12:00:00")}
-    [collision] = schedule_collisions(servers, facts, Policy(max_concurrent=1))
+    [collision] = schedule_collisions(servers, facts, StaggerPolicy(max_concurrent=1))
     assert collision.upstream == "root" and collision.peak == 2 and collision.servers == ("a", "b")
-    assert schedule_collisions(servers, facts, Policy(max_concurrent=2)) == []
+    assert schedule_collisions(servers, facts, StaggerPolicy(max_concurrent=2)) == []
 
 
 def test_repeats_and_midnight_wrap_are_collisions_too():
     servers = [Server("root", None, 10), Server("a", "root", 10), Server("b", "root", 10)]
     facts = {"a": facts_with("23:50:00"), "b": facts_with("12:20:00", per_day=2)}  # b repeats at 00:20
-    [collision] = schedule_collisions(servers, facts, Policy(max_concurrent=1))
+    [collision] = schedule_collisions(servers, facts, StaggerPolicy(max_concurrent=1))
     assert collision.servers == ("a", "b")
 
 
 def test_manual_servers_do_not_collide():
     servers = [Server("root", None, 10), Server("a", "root", 10), Server("b", "root", 10)]
     facts = {"a": facts_with("03:00:00"), "b": facts_with("03:00:00", automatic=False)}
-    assert schedule_collisions(servers, facts, Policy()) == []
+    assert schedule_collisions(servers, facts, StaggerPolicy()) == []
 
 
 def test_svg_timeline_is_well_formed_with_a_lane_per_upstream_and_the_retry_windows():
     servers = [Server("root", None, 20)] + [Server(f"r{i}", "root", 10) for i in range(4)]
-    result = plan(servers, Policy(window_length=24 * 60, max_concurrent=2))
+    result = plan(servers, StaggerPolicy(window_length=24 * 60, max_concurrent=2))
     svg = svg_timeline(result, {s.name: s.duration for s in servers})
     root = ET.fromstring(svg)
     titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}title")]

@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wsusauto.config.inventory import inventory_from_dict
+from wsusauto.config.playbook import playbook_from_data
+from wsusauto.config.playvars import PlayVariables
+from wsusauto.config.secrets import Secret
+from wsusauto.config.templating import condition_holds, render, render_arguments
 from wsusauto.errors import UsageError
-from wsusauto.inventory import inventory_from_dict
 from wsusauto.operations import get_operation
-from wsusauto.playbook import playbook_from_data
-from wsusauto.playvars import PlayVariables
-from wsusauto.secrets import Secret
-from wsusauto.templating import condition_holds, render, render_arguments
 
 WHERE = "pb.yml: play 1 (p), task 2 (t), host wsus-01"
 PASSWORD = "Lab-Secret-Pw-7c21"
@@ -318,8 +318,8 @@ def test_reading_a_playbook_leaves_no_expression_budget_behind():
     # or a process-wide budget fills up over many playbooks.
     import contextvars
 
-    from wsusauto import expression_sandbox
-    from wsusauto.templating import check_expressions
+    from wsusauto.config import expression_sandbox
+    from wsusauto.config.templating import check_expressions
 
     def read() -> object:
         check_expressions({"a": "{{ 'no budget left behind' | upper }}"}, WHERE)
@@ -346,7 +346,7 @@ def test_a_password_written_as_a_number_is_masked_too(password):
 def test_a_filter_used_outside_an_evaluation_leaves_no_budget_behind():
     import contextvars
 
-    from wsusauto import expression_sandbox
+    from wsusauto.config import expression_sandbox
 
     def use() -> object:
         assert expression_sandbox.to_json({"a": 1}) == '{"a": 1}'

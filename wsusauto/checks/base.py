@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsusauto.facts import Facts
+from wsusauto.state.facts import Facts
 
 SEVERITIES = ("error", "warning", "info")
 

@@ -10,7 +10,7 @@ the downloads it broke have recovered too (``content_recovered``).
 from __future__ import annotations
 
 from wsusauto.checks.base import Check, Finding, Fleet, HostEvidence
-from wsusauto.facts import Facts
+from wsusauto.state.facts import Facts
 
 # The checks whose cause makes BITS' downloads fail on the server itself.
 CONTENT_CAUSES = frozenset({"bits-service", "content-permissions", "range-protocol"})

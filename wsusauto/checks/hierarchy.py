@@ -236,15 +236,17 @@ HIERARCHY = Check(
 
 
 def _schedule_collisions(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:
-    from wsusauto.stagger import DAY, Policy
-    from wsusauto.stagger_fleet import schedule_collisions, servers_from_facts
+    from wsusauto.stagger.fleet import schedule_collisions, servers_from_facts
+    from wsusauto.stagger.planner import DAY, StaggerPolicy
 
     downstream = fleet.downstream_of(evidence.host)
     if len(downstream) <= fleet.max_concurrent_per_upstream:
         return []
     facts = {d.host: d.facts for d in downstream}
     servers = servers_from_facts({d.host: evidence.host for d in downstream} | {evidence.host: None}, facts)
-    policy = Policy(window_start=0, window_length=DAY, max_concurrent=fleet.max_concurrent_per_upstream)
+    policy = StaggerPolicy(
+        window_start=0, window_length=DAY, max_concurrent=fleet.max_concurrent_per_upstream
+    )
     findings = []
     for collision in schedule_collisions(servers, facts, policy):
         findings.append(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wsusauto.checks.base import DOC_ISSUES_WITH_SYNCHRONIZATION, Check, Finding, Fleet, HostEvidence
-from wsusauto.policy import proxy_rejected_credentials
+from wsusauto.sync_retry import proxy_rejected_credentials
 
 
 def _proxy_settings(evidence: HostEvidence, fleet: Fleet) -> list[Finding]:

@@ -13,7 +13,7 @@ from wsusauto.checks.base import (
     Fleet,
     HostEvidence,
 )
-from wsusauto.facts import AccessRule, Facts
+from wsusauto.state.facts import AccessRule, Facts
 
 BITS_SERVICE = "BITS"
 WSUS_SERVICE = "WsusService"

@@ -11,7 +11,7 @@ from wsusauto.checks.base import (
     Fleet,
     HostEvidence,
 )
-from wsusauto.policy import SyncFailed, reason, what_to_check
+from wsusauto.sync_retry import SyncFailed, reason, what_to_check
 
 _MAX_LISTED = 10  # updates named in one finding's evidence; the count says how many in all
 

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from wsusauto.client.snippets import Snippet, SnippetRegistry, registry
 from wsusauto.lab import evidence, peers, powershell2, saves, sqltools, sync, update_api, update_errors
 from wsusauto.lab import locale as lab_locale
 from wsusauto.lab.connection import check_connection
@@ -23,7 +24,6 @@ from wsusauto.lab.invocation import Invocation, ScriptError, SecureValue, not_re
 from wsusauto.lab.member_compare import snippet_differs
 from wsusauto.lab.model.server import Clock, WsusServerModel, acl_grants_read, computer_groups
 from wsusauto.lab.topology import Topology
-from wsusauto.snippets import Snippet, SnippetRegistry, registry
 
 ANSIBLE_SUFFIX = "\nexit $LASTEXITCODE"
 SETUP_REGISTRY_PATH = r"HKLM:\SOFTWARE\Microsoft\Update Services\Server\Setup"

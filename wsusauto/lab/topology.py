@@ -43,12 +43,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from wsusauto.config.yamlfile import parse_yaml, read_file
 from wsusauto.errors import UsageError
 from wsusauto.lab import locale as lab_locale
 from wsusauto.lab.faults import FaultSpec, parse_faults
 from wsusauto.lab.model import defaults
 from wsusauto.lab.model.schedule import parse_time_of_day
-from wsusauto.yamlfile import parse_yaml, read_file
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
 _SERVER_KEYS = {

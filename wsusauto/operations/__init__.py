@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.errors import UsageError
-from wsusauto.operations.base import Change, Operation, OperationRefused, OperationResult, Plan
+from wsusauto.operations.base import Change, ChangePlan, Operation, OperationRefused, OperationResult
 from wsusauto.operations.computer_groups import ComputerGroups
 from wsusauto.operations.configuration import Replica, UpdateSource
 from wsusauto.operations.decline import DeclineMissingUpdates
@@ -67,10 +67,10 @@ def run_operation(
 __all__ = [
     "OPERATIONS",
     "Change",
+    "ChangePlan",
     "Operation",
     "OperationRefused",
     "OperationResult",
-    "Plan",
     "get_operation",
     "run_operation",
 ]

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wsusauto.config.secrets import Secret
 from wsusauto.errors import ServerBusy, UsageError, WsusAutoError
-from wsusauto.facts import Facts, gather_facts
-from wsusauto.secrets import Secret
+from wsusauto.state.facts import Facts, gather_facts
 
 # How long a writing snippet waits for a running synchronization or a previous configuration save
 # to finish (WSUS: a save processes for up to three minutes) before it gives up as busy; at run time
@@ -72,7 +72,7 @@ class Change:
 
 
 @dataclass(frozen=True)
-class Plan:
+class ChangePlan:
     changes: tuple[Change, ...]
     snippet: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
@@ -179,7 +179,7 @@ class Operation:
         its arguments. Default: nothing."""
         return args
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         raise NotImplementedError
 
     def took(self, after: Facts, change: Change) -> bool:

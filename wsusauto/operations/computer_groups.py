@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.errors import UsageError
-from wsusauto.facts import BUILTIN_GROUP_IDS, Facts
-from wsusauto.operations.base import Argument, Change, Operation, OperationRefused, Plan
+from wsusauto.operations.base import Argument, Change, ChangePlan, Operation, OperationRefused
+from wsusauto.state.facts import BUILTIN_GROUP_IDS, Facts
 
 REPLICA_REFUSAL = (
     "{host} is a replica server: it inherits approvals, products and classifications from "
@@ -62,7 +62,7 @@ class ComputerGroups(Operation):
         if "from_group" in args and args["from_group"].lower() == args["group"].lower():
             raise UsageError(f"{where}: computer_groups from_group is the group itself; nothing would move")
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         groups = {name.lower(): (name, members) for name, members in facts.computer_target_groups.items()}
         # The built-in groups by id: their names depend on the server's language ("Alle Computer").
         ids = {name.lower(): group_id for name, group_id in facts.computer_target_group_ids.items()}
@@ -81,7 +81,7 @@ class ComputerGroups(Operation):
         # WSUS names computers by FullDomainName, case-insensitively; use the server's spelling.
         named = sorted({known[c.lower()] for c in args["computers"]})
         if args.get("state", "present") == "absent":
-            return self._leave(facts, groups, args["group"], named, Plan(()))
+            return self._leave(facts, groups, args["group"], named, ChangePlan(()))
         joined = self._join(facts, groups, args["group"], named, bool(args.get("create", False)))
         if "from_group" not in args:
             return joined
@@ -94,7 +94,7 @@ class ComputerGroups(Operation):
         group: str,
         named: list[str],
         create: bool,
-    ) -> Plan:
+    ) -> ChangePlan:
         if group.lower() not in groups:
             if facts.is_replica_server:
                 raise OperationRefused(
@@ -111,10 +111,10 @@ class ComputerGroups(Operation):
         present = {c.lower() for c in members}
         missing = [c for c in named if c.lower() not in present]
         if not missing:
-            return Plan(())
+            return ChangePlan(())
         after = tuple(sorted({*members, *missing}))
         change = Change(f"ComputerTargetGroups[{group}]", tuple(sorted(members)), after)
-        return Plan(
+        return ChangePlan(
             (change,),
             _SNIPPET,
             {**_NOTHING, "GroupName": group, "ComputerNames": missing, "CreateGroup": create},
@@ -126,8 +126,8 @@ class ComputerGroups(Operation):
         groups: Mapping[str, tuple[str, tuple[str, ...]]],
         group: str,
         named: list[str],
-        joined: Plan,
-    ) -> Plan:
+        joined: ChangePlan,
+    ) -> ChangePlan:
         if group.lower() not in groups:
             raise OperationRefused(f"{facts.host}: the group '{group}' does not exist")
         group, members = groups[group.lower()]
@@ -137,7 +137,7 @@ class ComputerGroups(Operation):
             return joined
         change = Change(f"ComputerTargetGroups[{group}]", tuple(sorted(members)), staying)
         removed = [c for c in members if c.lower() in leaving]
-        return Plan(
+        return ChangePlan(
             (*joined.changes, change),
             _SNIPPET,
             {

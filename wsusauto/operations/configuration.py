@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.errors import UsageError
-from wsusauto.facts import Facts
 from wsusauto.operations.base import (
     READY_TIMEOUT_SECONDS,
     Argument,
     Change,
+    ChangePlan,
     Operation,
     OperationRefused,
-    Plan,
 )
+from wsusauto.state.facts import Facts
 
 
 def _port(value: int) -> str | None:
@@ -50,7 +50,7 @@ class UpdateSource(Operation):
                 f"{where}: update_source with source: microsoft_update takes no upstream, port or ssl"
             )
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         wanted: dict[str, Any] = {}
         if args["source"] == "microsoft_update":
             if facts.is_replica_server:
@@ -81,23 +81,23 @@ class UpdateSource(Operation):
             "UpstreamWsusServerUseSsl": wanted.get("UpstreamWsusServerUseSsl", False),
             "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS,
         }
-        return Plan(changes, "set_update_source", parameters)
+        return ChangePlan(changes, "set_update_source", parameters)
 
 
 class Replica(Operation):
     name = "replica"
     arguments = {"enabled": Argument(bool, required=True)}
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         enabled = args["enabled"]
         if enabled == facts.is_replica_server:
-            return Plan(())
+            return ChangePlan(())
         if enabled and facts.sync_from_microsoft_update:
             raise OperationRefused(
                 f"{facts.host} syncs from Microsoft Update; a replica syncs from an upstream WSUS server. "
                 "Set its update source to the upstream server first (update_source: source: upstream)"
             )
         changes = (Change("IsReplicaServer", facts.is_replica_server, enabled),)
-        return Plan(
+        return ChangePlan(
             changes, "set_replica", {"IsReplicaServer": enabled, "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS}
         )

@@ -27,9 +27,16 @@ from typing import Any
 
 from wsusauto.checks.sync import lacking_upstream
 from wsusauto.errors import UsageError
-from wsusauto.facts import Facts, gather_facts
-from wsusauto.operations.base import Argument, Change, Operation, OperationRefused, OperationResult, Plan
-from wsusauto.probes import as_list
+from wsusauto.operations.base import (
+    Argument,
+    Change,
+    ChangePlan,
+    Operation,
+    OperationRefused,
+    OperationResult,
+)
+from wsusauto.state.facts import Facts, gather_facts
+from wsusauto.state.probes import as_list
 
 # Given by the runner: (upstream name, ((update id, title), ...) or None when unknown, why unknown,
 # how many failed downloads the server counts). The ids are lower-case.
@@ -119,10 +126,10 @@ class DeclineMissingUpdates(Operation):
             raise OperationRefused(_replica_refusal(facts))
         return missing, to_decline, [i for i in named or [] if i not in missing]
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         """What the diagnosis says will be declined (for the journal)."""
         missing, to_decline, _left = self._wanted(facts, args)
-        return Plan(
+        return ChangePlan(
             tuple(_change(i, missing[i]) for i in to_decline),
             SNIPPET,
             {"UpdateIds": to_decline, "Apply": True},

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.errors import UsageError
-from wsusauto.facts import Facts
-from wsusauto.operations.base import Argument, Operation, OperationResult, Plan
+from wsusauto.operations.base import Argument, ChangePlan, Operation, OperationResult
+from wsusauto.state.facts import Facts
 
 FINDINGS = "_findings"  # injected by the runner: this host's findings as dictionaries
 
@@ -32,8 +32,8 @@ class Diagnose(Operation):
     def with_diagnosis(self, args: Mapping[str, Any], host: str, diagnosis: Any) -> Mapping[str, Any]:
         return {**args, FINDINGS: [f.to_dict() for f in diagnosis.findings.get(host, [])]}
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
-        return Plan(())  # a report, not a state
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
+        return ChangePlan(())  # a report, not a state
 
     def run(
         self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wsusauto.facts import Facts, gather_facts
-from wsusauto.operations.base import Change, Operation, OperationRefused, OperationResult, Plan
+from wsusauto.operations.base import Change, ChangePlan, Operation, OperationRefused, OperationResult
+from wsusauto.state.facts import Facts, gather_facts
 
 MEMBER = "UpdatesWithServerErrorsCount"
 
@@ -22,11 +22,11 @@ class ResumeDownloads(Operation):
     name = "resume_downloads"
     arguments: Mapping[str, Any] = {}
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         failed = facts.update_server_status.updates_with_server_errors_count
         if failed == 0:
-            return Plan(())
-        return Plan((Change(MEMBER, failed, 0),), "resume_downloads", {"ReadOnly": False})
+            return ChangePlan(())
+        return ChangePlan((Change(MEMBER, failed, 0),), "resume_downloads", {"ReadOnly": False})
 
     def run(
         self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None

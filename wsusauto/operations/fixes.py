@@ -24,19 +24,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.checks.services import BITS_SERVICE, WSUS_SERVICE, has_read, missing_read
-from wsusauto.facts import SETUP_REGISTRY_PATH, Facts, gather_facts
 from wsusauto.operations.base import (
     READY_TIMEOUT_SECONDS,
     Argument,
     Change,
+    ChangePlan,
     Operation,
     OperationRefused,
     OperationResult,
-    Plan,
     invoke_when_ready,
 )
 from wsusauto.operations.downloads import with_resumed_downloads
 from wsusauto.operations.synchronize import Synchronize, _check_duration
+from wsusauto.state.facts import SETUP_REGISTRY_PATH, Facts, gather_facts
 
 # The SUSDB instances of the Windows Internal Database (2012+) and SSEE (WSUS 3.0 on 2008/R2), as
 # named pipes (wsus-api.md section 4).
@@ -129,9 +129,9 @@ class BitsService(_Fix):
     name = "bits_service"
     arguments = dict(_SYNC_ARGUMENTS)
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         changes = _service_changes(facts)
-        return Plan(
+        return ChangePlan(
             tuple(changes),
             "repair_bits_service",
             {"BitsServiceName": BITS_SERVICE, "WsusServiceName": WSUS_SERVICE},
@@ -156,11 +156,11 @@ class BitsForeground(_Fix):
             "ReadOnly": read_only,
         }
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         if facts.bits_download_priority_foreground is True:
-            return Plan(())
+            return ChangePlan(())
         # None: the API does not expose the member; the snippet reads SUSDB before it writes.
-        return Plan(
+        return ChangePlan(
             (Change(self.MEMBER, facts.bits_download_priority_foreground, True),),
             "set_bits_foreground",
             self._parameters(read_only=False),
@@ -246,9 +246,9 @@ class ContentPermissions(_ContentFix):
     name = "content_permissions"
     arguments: Mapping[str, Argument] = {}
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         missing = _missing_read(facts)
-        return Plan(
+        return ChangePlan(
             tuple(Change(f"ContentDirAcl[{sid}]", "no Read", "ReadAndExecute") for sid in missing),
             "grant_content_read",
             {"SetupRegistryPath": SETUP_REGISTRY_PATH, "Sids": missing},

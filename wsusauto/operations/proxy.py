@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from wsusauto.config.secrets import Secret, secret_from_env, secret_from_file
 from wsusauto.errors import UsageError
-from wsusauto.facts import Facts
-from wsusauto.operations.base import READY_TIMEOUT_SECONDS, Argument, Change, Operation, Plan
-from wsusauto.secrets import Secret, secret_from_env, secret_from_file
+from wsusauto.operations.base import READY_TIMEOUT_SECONDS, Argument, Change, ChangePlan, Operation
+from wsusauto.state.facts import Facts
 
 CLEARTEXT_WARNING = (
     "AllowProxyCredentialsOverNonSsl is on: the proxy password crosses the network in "
@@ -74,7 +74,7 @@ class Proxy(Operation):
         if args.get("anonymous") is False and "user" not in args:
             raise UsageError(f"{where}: a proxy without anonymous access needs user (and a password source)")
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         current = {
             "UseProxy": facts.use_proxy,
             "ProxyName": facts.proxy_name,
@@ -116,4 +116,4 @@ class Proxy(Operation):
             "ProxyPassword": password if password is not None else None,
             "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS,
         }
-        return Plan(tuple(changes), "set_proxy", parameters, warnings)
+        return ChangePlan(tuple(changes), "set_proxy", parameters, warnings)

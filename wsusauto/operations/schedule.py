@@ -14,8 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wsusauto.errors import UsageError
-from wsusauto.facts import Facts
-from wsusauto.operations.base import READY_TIMEOUT_SECONDS, Argument, Change, Operation, Plan
+from wsusauto.operations.base import READY_TIMEOUT_SECONDS, Argument, Change, ChangePlan, Operation
+from wsusauto.state.facts import Facts
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
@@ -83,7 +83,7 @@ class Schedule(Operation):
             wanted["NumberOfSynchronizationsPerDay"] = args["per_day"]
         return wanted
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         wanted = self.desired(args)
         current = {
             "SynchronizeAutomatically": facts.synchronize_automatically,
@@ -105,4 +105,4 @@ class Schedule(Operation):
                 f"{args['time']} {args['timezone']} is {time_of_day:%H:%M:%S} UTC today; WSUS keeps UTC, "
                 "so the local time moves by an hour when daylight saving time changes",
             )
-        return Plan(changes, "set_schedule", parameters, warnings)
+        return ChangePlan(changes, "set_schedule", parameters, warnings)

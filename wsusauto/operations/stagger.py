@@ -1,4 +1,4 @@
-"""``stagger``: set each server's schedule from a fleet-wide stagger plan (wsusauto.stagger).
+"""``stagger``: set each server's schedule from a fleet-wide stagger plan (wsusauto.stagger.planner).
 
 The runner computes one plan for the play's hosts from the intended hierarchy and their facts
 (sync durations), before any change; an infeasible window stops the play with the planner's advice.
@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.errors import UsageError
-from wsusauto.facts import Facts
-from wsusauto.operations.base import Argument, Operation, Plan
+from wsusauto.operations.base import Argument, ChangePlan, Operation
 from wsusauto.operations.schedule import Schedule, _check_zone
+from wsusauto.state.facts import Facts
 
 SLOT = "_slot"  # injected by the runner: (time of day UTC "HH:MM:SS", syncs per day)
 
@@ -33,11 +33,11 @@ class Stagger(Operation):
     }
 
     def check_combination(self, args: dict[str, Any], where: str) -> None:
-        from wsusauto.stagger import window
+        from wsusauto.stagger.planner import window
 
         window(args["window"], args.get("timezone", "UTC"))  # a bad window is a usage error now
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         if SLOT not in args:
             raise UsageError("stagger runs in a playbook: the runner plans the whole fleet first")
         time_of_day, per_day = args[SLOT]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wsusauto.facts import Facts
-from wsusauto.operations.base import Operation, Plan
+from wsusauto.operations.base import ChangePlan, Operation
+from wsusauto.state.facts import Facts
 
 
 class Status(Operation):
     name = "status"
     arguments = {}
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
-        return Plan(())
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
+        return ChangePlan(())

@@ -20,15 +20,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.errors import UsageError
-from wsusauto.facts import Facts
 from wsusauto.operations.base import (
     READY_TIMEOUT_SECONDS,
     Argument,
     Change,
+    ChangePlan,
     Operation,
     OperationRefused,
-    Plan,
 )
+from wsusauto.state.facts import Facts
 
 ROOT = "_root"  # given by the runner: (root host, its HostBinariesOnMicrosoftUpdate or None: unknown)
 _CHOICES = {"local": False, "microsoft_update": True}
@@ -72,7 +72,7 @@ class StorageOption(Operation):
         known = facts.get(root) if in_inventory else None
         return {**args, ROOT: (root, None if known is None else known.host_binaries_on_microsoft_update)}
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         if "storage" in args:
             wanted = _CHOICES[args["storage"]]
         elif ROOT in args:
@@ -91,7 +91,7 @@ class StorageOption(Operation):
             )
         current = facts.host_binaries_on_microsoft_update
         if current == wanted:
-            return Plan(())
+            return ChangePlan(())
         if wanted and not facts.all_update_languages_enabled:
             raise OperationRefused(
                 f"{facts.host}: WSUS saves HostBinariesOnMicrosoftUpdate (updates {_describe(True)}) only "
@@ -99,7 +99,7 @@ class StorageOption(Operation):
                 f"{', '.join(facts.enabled_update_languages) or 'no languages'} only; enable all "
                 "languages on it first"
             )
-        return Plan(
+        return ChangePlan(
             (Change("HostBinariesOnMicrosoftUpdate", current, wanted),),
             "set_storage_option",
             {"HostBinariesOnMicrosoftUpdate": wanted, "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS},

@@ -6,7 +6,7 @@ read afterwards counts only when it belongs to a newer synchronization (``OwnSyn
 never shows within ``start_timeout`` is a failure, never the previous sync's result. Then: poll
 status and progress with short calls until it ends or the deadline passes, read its result, error
 and per-update errors. A sync already running is joined. A failed sync follows the documented
-policy (``wsusauto.policy``): causes that can pass are retried twice, ~15 minutes apart; then the
+policy (``wsusauto.sync_retry``): causes that can pass are retried twice, ~15 minutes apart; then the
 server waits for its next scheduled time, which the result names (UTC and the local zone) with what
 to check. Causes retrying cannot fix fail at once. Every attempt is in the result. Transport retries
 (a dropped connection) stay in the Session and never count as attempts.
@@ -23,23 +23,23 @@ from typing import Any
 
 from wsusauto.checks import Finding, Fleet, HostEvidence, check_host, checks_explaining
 from wsusauto.errors import HostError, RemoteError, ServerBusy
-from wsusauto.facts import Facts, gather_facts
 from wsusauto.operations.base import (
     READY_TIMEOUT_SECONDS,
     Argument,
+    ChangePlan,
     Operation,
     OperationResult,
-    Plan,
     invoke_when_ready,
 )
-from wsusauto.policy import (
+from wsusauto.state.facts import Facts, gather_facts
+from wsusauto.state.probes import probe_upstream
+from wsusauto.sync_retry import (
     DOCUMENTED_INTERVAL,
     DOCUMENTED_RETRIES,
     SyncFailed,
     SyncRetryPolicy,
     what_to_check,
 )
-from wsusauto.probes import probe_upstream
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
 
@@ -144,8 +144,8 @@ class Synchronize(Operation):
         self.sleep = sleep
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
-    def plan(self, facts: Facts, args: Mapping[str, Any]) -> Plan:
-        return Plan(())  # an action, not a state: run() does the work
+    def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
+        return ChangePlan(())  # an action, not a state: run() does the work
 
     @staticmethod
     def _explain(session: Any, facts: Facts, error: str) -> list[Finding]:

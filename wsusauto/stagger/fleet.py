@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from wsusauto.facts import Facts
-from wsusauto.stagger import DAY, Plan, Policy, Server, day_spans
+from wsusauto.stagger.planner import DAY, Server, StaggerPlan, StaggerPolicy, day_spans
+from wsusauto.state.facts import Facts
 
 DEFAULT_DURATION = 30.0  # minutes, when a server has no finished sync in its history
 
@@ -51,7 +51,7 @@ class Collision:
 
 
 def schedule_collisions(
-    servers: Sequence[Server], facts: Mapping[str, Facts], policy: Policy
+    servers: Sequence[Server], facts: Mapping[str, Facts], policy: StaggerPolicy
 ) -> list[Collision]:
     """Upstreams whose current schedules can overlap beyond ``policy.max_concurrent``."""
     by_upstream: dict[str, list[tuple[float, float, str]]] = {}
@@ -84,7 +84,9 @@ def schedule_collisions(
     return found
 
 
-def svg_timeline(plan: Plan, durations: Mapping[str, float], title: str = "Synchronization plan") -> str:
+def svg_timeline(
+    plan: StaggerPlan, durations: Mapping[str, float], title: str = "Synchronization plan"
+) -> str:
     """A self-contained SVG: x = the day from the window start, one lane per upstream and K row."""
     policy = plan.policy
     lanes = sorted({(s.upstream, s.lane) for s in plan.slots if s.upstream is not None})

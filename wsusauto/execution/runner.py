@@ -25,18 +25,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsusauto import exitcodes
+from wsusauto.config.hierarchy import Node, validate, waves
+from wsusauto.config.inventory import Host, Inventory
+from wsusauto.config.playbook import Play, Playbook
+from wsusauto.config.playvars import PlayVariables
+from wsusauto.config.secrets import Secret
+from wsusauto.config.templating import condition_holds, render_arguments
 from wsusauto.errors import UsageError
-from wsusauto.facts import Facts
-from wsusauto.hierarchy import Node, validate, waves
-from wsusauto.hostwork import HostWorker, LocalWork, PreparedTask, SessionFactory, TaskResult, simulate
-from wsusauto.inventory import Host, Inventory
-from wsusauto.journal import Journal
+from wsusauto.execution.hostwork import (
+    HostWorker,
+    LocalWork,
+    PreparedTask,
+    SessionFactory,
+    TaskResult,
+    simulate,
+)
 from wsusauto.operations import get_operation
-from wsusauto.playbook import Play, Playbook
-from wsusauto.playvars import PlayVariables
-from wsusauto.report import to_jsonable
-from wsusauto.secrets import Secret
-from wsusauto.templating import condition_holds, render_arguments
+from wsusauto.output.console import to_jsonable
+from wsusauto.output.journal import Journal
+from wsusauto.state.facts import Facts
 
 __all__ = ["COUNTERS", "RunResult", "Runner", "TaskResult", "simulate"]
 
@@ -152,7 +159,7 @@ class Runner:
 
     def _start_work(self) -> Any:
         if self.processes > 1:
-            from wsusauto.procwork import ProcessWork
+            from wsusauto.execution.procwork import ProcessWork
 
             return ProcessWork(
                 self.inventory,
@@ -438,11 +445,11 @@ class Runner:
         nodes: Mapping[str, str | None],
         known: Mapping[str, Facts],
     ) -> dict[str, Any]:
-        from wsusauto.stagger import Policy, plan, window
-        from wsusauto.stagger_fleet import servers_from_facts
+        from wsusauto.stagger.fleet import servers_from_facts
+        from wsusauto.stagger.planner import StaggerPolicy, plan, window
 
         start, length = window(args["window"], args.get("timezone", "UTC"))
-        policy = Policy(
+        policy = StaggerPolicy(
             window_start=int(start),
             window_length=length,
             syncs_per_day=args.get("per_day", 1),

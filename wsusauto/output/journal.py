@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-from wsusauto.log import redact_secrets
-from wsusauto.report import to_jsonable
+from wsusauto.output.console import to_jsonable
+from wsusauto.output.log import redact_secrets
 
 
 class Journal:

@@ -34,8 +34,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wsusauto.errors import UsageError
-from wsusauto.facts import Facts, SyncInfo
-from wsusauto.stagger import Plan
+from wsusauto.stagger.planner import StaggerPlan
+from wsusauto.state.facts import Facts, SyncInfo
 
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
@@ -57,7 +57,7 @@ class FleetReport:
     findings: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # host -> Finding (to_dict())
     unreachable: Mapping[str, str] = field(default_factory=dict)  # host -> error text
     failed: Mapping[str, str] = field(default_factory=dict)  # host -> error text
-    plan: Plan | None = None
+    plan: StaggerPlan | None = None
     durations: Mapping[str, float] = field(default_factory=dict)  # minutes per sync, for the SVG
     plan_error: str | None = None  # why there is no plan (e.g. the window cannot hold the fleet)
     zone: str = "UTC"  # IANA zone of the local columns
@@ -763,7 +763,7 @@ def _csp_hash(text: str) -> str:
 
 def render_html(report: FleetReport) -> str:
     """The report as one self-contained HTML page (no network; every server-provided value escaped)."""
-    from wsusauto.stagger_fleet import svg_timeline
+    from wsusauto.stagger.fleet import svg_timeline
 
     data = report_data(report)
     tz = zone_info(report.zone)
@@ -887,8 +887,8 @@ def gather_fleet_report(
     deadline: float = 120.0,
 ) -> FleetReport:
     """Read the fleet (``diagnose_fleet`` when available, else facts alone) and plan the stagger."""
-    from wsusauto.stagger import plan as make_plan
-    from wsusauto.stagger_fleet import servers_from_facts
+    from wsusauto.stagger.fleet import servers_from_facts
+    from wsusauto.stagger.planner import plan as make_plan
 
     zone_info(zone)
     facts: dict[str, Facts]
@@ -907,7 +907,7 @@ def gather_fleet_report(
         unreachable = {h: str(e) for h, e in diagnosis.unreachable.items()}
         failed = {h: str(e) for h, e in diagnosis.failed.items()}
     else:
-        from wsusauto.fleet import collect_facts
+        from wsusauto.execution.fleet import collect_facts
 
         results = collect_facts(inventory, hosts, forks=forks, deadline=deadline)
         facts = {r.host: r.facts for r in results if r.facts is not None}

@@ -4,8 +4,8 @@ Precedence, lowest first: inventory vars (``all`` < parent groups < child groups
 play's ``vars:``, extra vars (``-e``). Then Ansible's magic variables, which nothing overrides:
 ``inventory_hostname``, ``group_names``, ``groups`` (group -> host names) and ``hostvars``
 (host -> its inventory variables). Everything is read-only, and a password (the inventory's
-``ansible_password`` and its aliases, or any :class:`~wsusauto.secrets.Secret`) is a
-:class:`~wsusauto.expression_sandbox.MaskedSecret`: usable only whole, as a secret argument.
+``ansible_password`` and its aliases, or any :class:`~wsusauto.config.secrets.Secret`) is a
+:class:`~wsusauto.config.expression_sandbox.MaskedSecret`: usable only whole, as a secret argument.
 
 A play's ``vars:`` may use expressions over the inventory's variables; each is evaluated once per
 host (it cannot refer to another play var) and its value is data from then on.
@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wsusauto.expression_sandbox import MaskedSecret
-from wsusauto.inventory import PASSWORD_VARS, Host, Inventory
-from wsusauto.secrets import Secret
-from wsusauto.templating import render
+from wsusauto.config.expression_sandbox import MaskedSecret
+from wsusauto.config.inventory import PASSWORD_VARS, Host, Inventory
+from wsusauto.config.secrets import Secret
+from wsusauto.config.templating import render
 
 
 def masked(name: str, value: Any, label: str) -> Any:

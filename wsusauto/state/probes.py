@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wsusauto.checks.base import FailedUpdate, InactiveApprovals, UpstreamCopy, UpstreamProbe
-from wsusauto.facts import SETUP_REGISTRY_PATH, Facts
+from wsusauto.state.facts import SETUP_REGISTRY_PATH, Facts
 
 UPSTREAM_CONNECT_TIMEOUT_MS = 3000
 MAX_FAILED_UPDATES = 50

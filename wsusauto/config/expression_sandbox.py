@@ -30,7 +30,7 @@ from jinja2.filters import FILTERS
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from wsusauto.secrets import Secret
+from wsusauto.config.secrets import Secret
 
 MAX_RANGE_ITEMS = 10_000  # range() items per evaluation (Jinja's own MAX_RANGE is 100000 per call)
 MAX_PRODUCED = 1_000_000  # characters or items that filters, calls and operators may make per evaluation

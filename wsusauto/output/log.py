@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from wsusauto.secrets import MASK, Secret, scrub
+from wsusauto.config.secrets import MASK, Secret, scrub
 
 _SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|api[_-]?key", re.IGNORECASE)
 

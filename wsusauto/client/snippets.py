@@ -66,7 +66,7 @@ def snippets_dir() -> Path:
     packaged = resources.files("wsusauto") / "ps_snippets"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "ps_snippets"
+    return Path(__file__).resolve().parents[2] / "ps_snippets"
 
 
 class SnippetRegistry(Mapping[str, Snippet]):

@@ -41,7 +41,7 @@ class Server:
 
 
 @dataclass(frozen=True)
-class Policy:
+class StaggerPolicy:
     window_start: int = 22 * 60  # minutes after midnight UTC
     window_length: float = 7 * 60  # minutes (22:00-05:00)
     syncs_per_day: int = 1
@@ -78,8 +78,8 @@ class Slot:
 
 
 @dataclass(frozen=True)
-class Plan:
-    policy: Policy
+class StaggerPlan:
+    policy: StaggerPolicy
     slots: tuple[Slot, ...]
 
     def by_host(self) -> dict[str, Slot]:
@@ -132,7 +132,9 @@ def _tiers(servers: Sequence[Server]) -> list[list[Server]]:
     return tiers
 
 
-def _pack(servers: Sequence[Server], policy: Policy, k: int) -> tuple[dict[str, tuple[float, int]], float]:
+def _pack(
+    servers: Sequence[Server], policy: StaggerPolicy, k: int
+) -> tuple[dict[str, tuple[float, int]], float]:
     """Earliest packing: start minutes (from the window start) and lane per server; and the makespan."""
     placed: dict[str, tuple[float, int]] = {}
     finish: dict[str, float] = {}
@@ -154,14 +156,16 @@ def _pack(servers: Sequence[Server], policy: Policy, k: int) -> tuple[dict[str, 
     return placed, max(finish.values(), default=0.0)
 
 
-def _fits(servers: Sequence[Server], policy: Policy, k: int, length: float) -> bool:
+def _fits(servers: Sequence[Server], policy: StaggerPolicy, k: int, length: float) -> bool:
     placed, makespan = _pack(servers, policy, k)
     if makespan > length:
         return False
     return _lane_spans(servers, placed, policy) <= policy.period
 
 
-def _lane_spans(servers: Sequence[Server], placed: Mapping[str, tuple[float, int]], policy: Policy) -> float:
+def _lane_spans(
+    servers: Sequence[Server], placed: Mapping[str, tuple[float, int]], policy: StaggerPolicy
+) -> float:
     """The longest time one upstream lane is busy: it must fit in the period, or repeats collide."""
     spans: dict[tuple[str, int], list[float]] = {}
     for server in servers:
@@ -174,9 +178,9 @@ def _lane_spans(servers: Sequence[Server], placed: Mapping[str, tuple[float, int
     return max((hi - lo for lo, hi in spans.values()), default=0.0)
 
 
-def plan(servers: Sequence[Server], policy: Policy) -> Plan:
+def plan(servers: Sequence[Server], policy: StaggerPolicy) -> StaggerPlan:
     if not servers:
-        return Plan(policy, ())
+        return StaggerPlan(policy, ())
     if not 1 <= policy.syncs_per_day <= 24:
         raise UsageError("syncs per day must be 1 to 24")
     if policy.max_concurrent < 1:
@@ -202,11 +206,11 @@ def plan(servers: Sequence[Server], policy: Policy) -> Plan:
                 policy.syncs_per_day,
             )
         )
-    return Plan(policy, tuple(slots))
+    return StaggerPlan(policy, tuple(slots))
 
 
 def _spread(
-    servers: Sequence[Server], placed: dict[str, tuple[float, int]], policy: Policy, slack: float
+    servers: Sequence[Server], placed: dict[str, tuple[float, int]], policy: StaggerPolicy, slack: float
 ) -> dict[str, tuple[float, int]]:
     """Spread the window's slack evenly: each tier moves later by an equal share, in order."""
     tiers = _tiers(servers)
@@ -217,7 +221,9 @@ def _spread(
     return {name: (start + share * tier_of[name], lane) for name, (start, lane) in placed.items()}
 
 
-def _infeasible(servers: Sequence[Server], policy: Policy, makespan: float, length: float) -> Infeasible:
+def _infeasible(
+    servers: Sequence[Server], policy: StaggerPolicy, makespan: float, length: float
+) -> Infeasible:
     needed_k = None
     children = Counter(s.upstream for s in servers if s.upstream is not None)
     widest = max(children.values(), default=1)
@@ -257,7 +263,7 @@ def peak_overlap(spans: list[tuple[float, float]]) -> int:
     return peak
 
 
-def worst_case_load(plan_: Plan) -> dict[str, int]:
+def worst_case_load(plan_: StaggerPlan) -> dict[str, int]:
     """Check a plan: the most reservations that overlap on each upstream over a whole day (all repeats)."""
     policy = plan_.policy
     hosts = plan_.by_host()

@@ -14,8 +14,8 @@ from rich.control import strip_control_codes
 from rich.markup import escape
 from rich.table import Table
 
-from wsusauto.facts import Facts
-from wsusauto.fleet import HostFacts
+from wsusauto.execution.fleet import HostFacts
+from wsusauto.state.facts import Facts
 
 
 def to_jsonable(value: Any) -> Any:
@@ -239,7 +239,7 @@ def _show(value: Any) -> str:
 
 
 def print_plan_table(plan: Any, zone: str, console: Console | None = None) -> None:
-    from wsusauto.stagger_fleet import local_time
+    from wsusauto.stagger.fleet import local_time
 
     table = Table(title=f"Synchronization plan (K = {plan.policy.max_concurrent} per upstream)")
     for column in ("host", "upstream", "UTC", f"local ({zone})", "syncs/day", "worst-case load (min)"):

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wsusauto.client.session import ConnectionOptions
+from wsusauto.config.secrets import Secret, secret_from_env, secret_from_file
+from wsusauto.config.yamlfile import load_yaml
 from wsusauto.errors import UsageError
-from wsusauto.secrets import Secret, secret_from_env, secret_from_file
-from wsusauto.session import ConnectionOptions
-from wsusauto.yamlfile import load_yaml
 
 _SECTION_KEYS = {"hosts", "vars", "children"}
 PASSWORD_VARS = ("ansible_password", "ansible_psrp_password", "ansible_winrm_password", "ansible_pass")

@@ -10,7 +10,7 @@
   set-update-source.yml (``when: use_microsoft_update``, the variable often left out) runs unchanged.
 - Statements (``{% if %}``, ``{% for %}``, ``{% set %}``...) are refused, and with them
   ``include``/``import``/``extends``: there are no template files to load. What else an expression
-  may do is in :mod:`wsusauto.expression_sandbox`.
+  may do is in :mod:`wsusauto.config.expression_sandbox`.
 
 Every refusal is one line naming the play, task and host (the ``where`` given), raised while the
 run is being prepared, before any server is contacted.
@@ -29,8 +29,7 @@ from jinja2.environment import TemplateExpression
 from jinja2.parser import Parser
 from jinja2.sandbox import SecurityError
 
-from wsusauto.errors import UsageError
-from wsusauto.expression_sandbox import (
+from wsusauto.config.expression_sandbox import (
     ExpressionRefused,
     MaskedSecret,
     PlaybookSandbox,
@@ -39,6 +38,7 @@ from wsusauto.expression_sandbox import (
     plain,
     start_budget,
 )
+from wsusauto.errors import UsageError
 
 MAX_NODES = 300  # parts (names, operators, filters, literals) in one expression or text
 _TEMPLATE_MARKS = ("{{", "{%")
@@ -99,7 +99,7 @@ def render_arguments(
     args: Mapping[str, Any], variables: Mapping[str, Any], where: str, secret_arguments: Collection[str] = ()
 ) -> dict[str, Any]:
     """A task's arguments rendered; a secret variable is accepted only whole, as the value of one of
-    ``secret_arguments`` (it arrives there as the :class:`~wsusauto.secrets.Secret` itself)."""
+    ``secret_arguments`` (it arrives there as the :class:`~wsusauto.config.secrets.Secret` itself)."""
     rendered = render(dict(args), variables, where)
     for name, value in rendered.items():
         if isinstance(value, MaskedSecret) and name in secret_arguments:

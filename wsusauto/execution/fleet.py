@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from wsusauto.client.session import Session
+from wsusauto.client.speedups import forget_password_hashes
+from wsusauto.config.inventory import Host, Inventory
 from wsusauto.errors import NEVER_RAN, HostError, UsageError, WsusAutoError
-from wsusauto.facts import Facts, gather_facts
-from wsusauto.inventory import Host, Inventory
-from wsusauto.pypsrp_tuning import forget_password_hashes
-from wsusauto.session import Session
+from wsusauto.state.facts import Facts, gather_facts
 
 T = TypeVar("T")
 SessionFactory = Callable[[str, Inventory, Host], Session]

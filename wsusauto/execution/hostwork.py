@@ -3,7 +3,7 @@
 The runner decides what runs where and when; a ``HostWorker`` does it for the hosts it owns: one
 Session per host for the whole run, facts read once, each task planned on the facts it holds,
 applied (unless in check mode), journaled before and after. ``LocalWork`` runs a HostWorker in
-threads in this process; ``wsusauto.procwork`` runs several in worker processes when one process's
+threads in this process; ``wsusauto.execution.procwork`` runs several in worker processes when one process's
 CPU is the limit.
 """
 
@@ -16,15 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from wsusauto.client.session import Session
+from wsusauto.client.speedups import forget_password_hashes
+from wsusauto.config.inventory import Host, Inventory
+from wsusauto.config.playbook import Task
 from wsusauto.errors import NEVER_RAN, HostError, WsusAutoError
-from wsusauto.facts import Facts, gather_facts
-from wsusauto.inventory import Host, Inventory
-from wsusauto.journal import Journal
 from wsusauto.operations import Change, OperationRefused, get_operation
 from wsusauto.operations.base import _FACT_FIELDS
-from wsusauto.playbook import Task
-from wsusauto.pypsrp_tuning import forget_password_hashes
-from wsusauto.session import Session
+from wsusauto.output.journal import Journal
+from wsusauto.state.facts import Facts, gather_facts
 
 SessionFactory = Callable[[Host, Inventory], Session]
 

@@ -34,13 +34,13 @@ from pypsrp.serializer import TaggedValue
 from pypsrp.wsman import WSMan
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from wsusauto import http_headers
+from wsusauto.client import http_headers
+from wsusauto.client.kerberos_errors import explain as explain_kerberos
+from wsusauto.client.kerberos_errors import ntlm_refused
+from wsusauto.client.snippets import SnippetRegistry, registry
+from wsusauto.client.speedups import cheap_command_copies, memoize_password_hashes, tune_pool
+from wsusauto.config.secrets import Secret
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable, remote_error
-from wsusauto.kerberos_errors import explain as explain_kerberos
-from wsusauto.kerberos_errors import ntlm_refused
-from wsusauto.pypsrp_tuning import cheap_command_copies, memoize_password_hashes, tune_pool
-from wsusauto.secrets import Secret
-from wsusauto.snippets import SnippetRegistry, registry
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +73,7 @@ _SHELL_NOT_FOUND = {2150858843, 2150858793}
 
 @dataclass(frozen=True)
 class ConnectionOptions:
-    """How to reach one host; built from inventory vars (see ``wsusauto.inventory``)."""
+    """How to reach one host; built from inventory vars (see ``wsusauto.config.inventory``)."""
 
     address: str
     port: int

@@ -20,10 +20,10 @@ from typing import Any
 
 import structlog
 
-from wsusauto.hostwork import FactsOutcome, HostWorker, PreparedTask, TaskResult
-from wsusauto.inventory import Inventory
-from wsusauto.journal import Journal
-from wsusauto.log import configure_logging, current_settings
+from wsusauto.config.inventory import Inventory
+from wsusauto.execution.hostwork import FactsOutcome, HostWorker, PreparedTask, TaskResult
+from wsusauto.output.journal import Journal
+from wsusauto.output.log import configure_logging, current_settings
 
 log = structlog.get_logger(__name__)
 

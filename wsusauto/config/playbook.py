@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wsusauto.config.templating import check_expressions
+from wsusauto.config.yamlfile import load_yaml
 from wsusauto.errors import UsageError
 from wsusauto.operations import OPERATIONS
-from wsusauto.templating import check_expressions
-from wsusauto.yamlfile import load_yaml
 
 _PLAY_KEYS = {
     "max_concurrent_per_upstream",
@@ -124,7 +124,7 @@ def playbooks_dir() -> Path:
     packaged = resources.files("wsusauto") / "playbooks"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "playbooks"
+    return Path(__file__).resolve().parents[2] / "playbooks"
 
 
 def _check_k(value: Any, where: str) -> int:

@@ -3,7 +3,7 @@
 Measured on the lab (one Session: open, get_facts, close; about 25 ms of client CPU), each of these
 was a tenth to a third of it:
 
-- pypsrp's CLIXML reader re-serializes every element it reads (``wsusauto.clixml``);
+- pypsrp's CLIXML reader re-serializes every element it reads (``wsusauto.client.clixml``);
 - requests walks the whole environment for proxy variables on every request while ``trust_env``
   is on, although pypsrp has already applied them when it built its session;
 - pyspnego derives the LM and NT hashes of the password, in pure Python (DES and MD4), for every
@@ -25,7 +25,7 @@ from pypsrp.complex_objects import Command
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
-from wsusauto.clixml import use_lean_serializer
+from wsusauto.client.clixml import use_lean_serializer
 
 
 def tune_pool(wsman: WSMan, pool: RunspacePool) -> None:
