@@ -13,6 +13,7 @@ from wsusauto.errors import UsageError
 from wsusauto.operations.base import Change, ChangePlan, Operation, OperationRefused, OperationResult
 from wsusauto.operations.computer_groups import ComputerGroups
 from wsusauto.operations.configuration import Replica, UpdateSource
+from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.operations.decline import DeclineMissingUpdates
 from wsusauto.operations.diagnose import Diagnose
 from wsusauto.operations.downloads import ResumeDownloads
@@ -57,17 +58,25 @@ def get_operation(name: str, where: str = "") -> Operation:
 
 
 def run_operation(
-    session: Any, name: str, args: Mapping[str, Any], *, check: bool = False
+    session: Any,
+    name: str,
+    args: Mapping[str, Any],
+    *,
+    check: bool = False,
+    context: HostContext = DETACHED,
 ) -> OperationResult:
     """Validate ``args`` and run one operation on an open Session (the library's one-liner)."""
     operation = get_operation(name)
-    return operation.run(session, operation.validate(args, f"{session.name}: {name}"), check=check)
+    validated = operation.validate(args, f"{session.name}: {name}")
+    return operation.run(session, validated, check=check, context=context)
 
 
 __all__ = [
+    "DETACHED",
     "OPERATIONS",
     "Change",
     "ChangePlan",
+    "HostContext",
     "Operation",
     "OperationRefused",
     "OperationResult",

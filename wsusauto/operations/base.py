@@ -16,6 +16,7 @@ from typing import Any
 
 from wsusauto.config.secrets import Secret
 from wsusauto.errors import ServerBusy, UsageError, WsusAutoError
+from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.state.facts import Facts, gather_facts
 
 # How long a writing snippet waits for a running synchronization or a previous configuration save
@@ -187,7 +188,13 @@ class Operation:
         return _took(after, change)
 
     def run(
-        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
+        self,
+        session: Any,
+        args: Mapping[str, Any],
+        *,
+        check: bool = False,
+        facts: Facts | None = None,
+        context: HostContext = DETACHED,
     ) -> OperationResult:
         current = facts if facts is not None else gather_facts(session)
         plan = self.plan(current, args)

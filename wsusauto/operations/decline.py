@@ -35,6 +35,7 @@ from wsusauto.operations.base import (
     OperationRefused,
     OperationResult,
 )
+from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.state.facts import Facts, gather_facts
 from wsusauto.state.probes import as_list
 
@@ -136,7 +137,13 @@ class DeclineMissingUpdates(Operation):
         )
 
     def run(
-        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
+        self,
+        session: Any,
+        args: Mapping[str, Any],
+        *,
+        check: bool = False,
+        facts: Facts | None = None,
+        context: HostContext = DETACHED,
     ) -> OperationResult:
         current = facts if facts is not None else gather_facts(session)
         missing, to_decline, left = self._wanted(current, args)

@@ -14,6 +14,7 @@ from typing import Any
 
 from wsusauto.errors import UsageError
 from wsusauto.operations.base import Argument, ChangePlan, Operation, OperationResult
+from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.state.facts import Facts
 
 FINDINGS = "_findings"  # injected by the runner: this host's findings as dictionaries
@@ -36,7 +37,13 @@ class Diagnose(Operation):
         return ChangePlan(())  # a report, not a state
 
     def run(
-        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
+        self,
+        session: Any,
+        args: Mapping[str, Any],
+        *,
+        check: bool = False,
+        facts: Facts | None = None,
+        context: HostContext = DETACHED,
     ) -> OperationResult:
         if FINDINGS not in args:
             raise UsageError("diagnose runs in a playbook: the runner diagnoses the play's hosts first")

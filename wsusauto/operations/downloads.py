@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.operations.base import Change, ChangePlan, Operation, OperationRefused, OperationResult
+from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.state.facts import Facts, gather_facts
 
 MEMBER = "UpdatesWithServerErrorsCount"
@@ -29,7 +30,13 @@ class ResumeDownloads(Operation):
         return ChangePlan((Change(MEMBER, failed, 0),), "resume_downloads", {"ReadOnly": False})
 
     def run(
-        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
+        self,
+        session: Any,
+        args: Mapping[str, Any],
+        *,
+        check: bool = False,
+        facts: Facts | None = None,
+        context: HostContext = DETACHED,
     ) -> OperationResult:
         current = facts if facts is not None else gather_facts(session)
         plan = self.plan(current, args)
@@ -61,12 +68,17 @@ class ResumeDownloads(Operation):
 
 
 def with_resumed_downloads(
-    session: Any, repaired: OperationResult, facts: Facts, *, check: bool
+    session: Any,
+    repaired: OperationResult,
+    facts: Facts,
+    *,
+    check: bool,
+    context: HostContext = DETACHED,
 ) -> OperationResult:
     """A content fix's result followed by resuming the downloads that failed while it was broken."""
     if repaired.failed:
         return repaired
-    resumed = ResumeDownloads().run(session, {}, check=check, facts=repaired.facts or facts)
+    resumed = ResumeDownloads().run(session, {}, check=check, facts=repaired.facts or facts, context=context)
     if not resumed.changed:
         return repaired
     message = resumed.message if not repaired.changed else f"{repaired.message}; then {resumed.message}"

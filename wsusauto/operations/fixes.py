@@ -34,6 +34,7 @@ from wsusauto.operations.base import (
     OperationResult,
     invoke_when_ready,
 )
+from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.operations.downloads import with_resumed_downloads
 from wsusauto.operations.synchronize import Synchronize, _check_duration
 from wsusauto.state.facts import SETUP_REGISTRY_PATH, Facts, gather_facts
@@ -57,13 +58,19 @@ class _ContentFix(Operation):
         return Operation.run(self, session, args, check=check, facts=facts)
 
     def run(
-        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
+        self,
+        session: Any,
+        args: Mapping[str, Any],
+        *,
+        check: bool = False,
+        facts: Facts | None = None,
+        context: HostContext = DETACHED,
     ) -> OperationResult:
         current = facts if facts is not None else gather_facts(session)
         repaired = self.repair(session, args, check=check, facts=current)
         if self.cause_left(repaired):
             return repaired  # resumed downloads would only fail again
-        return with_resumed_downloads(session, repaired, current, check=check)
+        return with_resumed_downloads(session, repaired, current, check=check, context=context)
 
     def cause_left(self, repaired: OperationResult) -> bool:
         """Whether the repair could not be made from here (the result says where it must be made)."""
@@ -74,15 +81,21 @@ class _Fix(_ContentFix):
     """A repair (and resumed downloads) followed by one synchronization (unless ``synchronize: false``)."""
 
     def run(
-        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
+        self,
+        session: Any,
+        args: Mapping[str, Any],
+        *,
+        check: bool = False,
+        facts: Facts | None = None,
+        context: HostContext = DETACHED,
     ) -> OperationResult:
-        result = super().run(session, args, check=check, facts=facts)
+        result = super().run(session, args, check=check, facts=facts, context=context)
         if check:
             return result
-        return self._then_synchronize(session, args, result)
+        return self._then_synchronize(session, args, result, context)
 
     def _then_synchronize(
-        self, session: Any, args: Mapping[str, Any], result: OperationResult
+        self, session: Any, args: Mapping[str, Any], result: OperationResult, context: HostContext
     ) -> OperationResult:
         if not result.changed or not args.get("synchronize", True):
             return result
@@ -92,6 +105,7 @@ class _Fix(_ContentFix):
                 "timeout": args.get("sync_timeout", "2h"),
                 "poll_interval": args.get("poll_interval", "30s"),
             },
+            context=context,
         )
         return OperationResult(
             self.name,

@@ -31,6 +31,7 @@ from wsusauto.operations.base import (
     OperationResult,
     invoke_when_ready,
 )
+from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.state.facts import Facts, gather_facts
 from wsusauto.state.probes import probe_upstream
 from wsusauto.sync_retry import (
@@ -162,7 +163,13 @@ class Synchronize(Operation):
         return [f for f in check_host(evidence, Fleet({session.name: evidence})) if f.check in wanted]
 
     def run(
-        self, session: Any, args: Mapping[str, Any], *, check: bool = False, facts: Facts | None = None
+        self,
+        session: Any,
+        args: Mapping[str, Any],
+        *,
+        check: bool = False,
+        facts: Facts | None = None,
+        context: HostContext = DETACHED,
     ) -> OperationResult:
         if check:
             return OperationResult(self.name, True, check_mode=True, message="would synchronize")
