@@ -11,7 +11,8 @@ from typing import Generic, TypeVar
 from wsusauto.client.session import Session
 from wsusauto.client.speedups import forget_password_hashes
 from wsusauto.config.inventory import Host, Inventory
-from wsusauto.errors import NEVER_RAN, HostError, UsageError, WsusAutoError
+from wsusauto.errors import HostError, UsageError, WsusAutoError
+from wsusauto.execution import verdict
 from wsusauto.state.facts import Facts, gather_facts
 
 T = TypeVar("T")
@@ -25,11 +26,9 @@ class HostOutcome(Generic[T]):
     error: WsusAutoError | None = None
 
     @property
-    def status(self) -> str:
-        """As Ansible counts: refused credentials are unreachable too (nothing ran)."""
-        if self.error is None:
-            return "ok"
-        return "unreachable" if isinstance(self.error, NEVER_RAN) else "failed"
+    def status(self) -> verdict.Verdict:
+        """The host's verdict (``verdict.of_error``: refused credentials are unreachable, nothing ran)."""
+        return verdict.of_error(self.error)
 
 
 def for_each_host(
@@ -74,11 +73,9 @@ class HostFacts:
     error: WsusAutoError | None = None
 
     @property
-    def status(self) -> str:
-        if self.facts is not None:
-            return "ok"
-        # As for_each_host counts (and Ansible): refused credentials are unreachable, nothing ran.
-        return "unreachable" if isinstance(self.error, NEVER_RAN) else "failed"
+    def status(self) -> verdict.Verdict:
+        """The host's verdict, as every command's (``verdict.of_error``)."""
+        return verdict.of_error(self.error)
 
 
 def collect_facts(

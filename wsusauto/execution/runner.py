@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsusauto import exitcodes
 from wsusauto.config.hierarchy import Node, validate, waves
 from wsusauto.config.inventory import Host, Inventory
 from wsusauto.config.playbook import Play, Playbook
@@ -32,6 +31,7 @@ from wsusauto.config.playvars import PlayVariables
 from wsusauto.config.secrets import Secret
 from wsusauto.config.templating import condition_holds, render_arguments
 from wsusauto.errors import UsageError
+from wsusauto.execution import verdict
 from wsusauto.execution.hostwork import (
     HostWorker,
     LocalWork,
@@ -69,12 +69,17 @@ class RunResult:
             counters[result.status] += 1
 
     @property
+    def verdicts(self) -> dict[str, verdict.Verdict]:
+        """Each host's verdict: the worst of its tasks' (an ignored error does not fail it)."""
+        return {
+            host: verdict.worst(verdict.of_task_status(r.status) for r in results)
+            for host, results in self.hosts.items()
+        }
+
+    @property
     def exit_code(self) -> int:
-        if any(c["unreachable"] for c in self.recap.values()):
-            return exitcodes.HOST_UNREACHABLE
-        if any(c["failed"] for c in self.recap.values()) or self.aborted:
-            return exitcodes.HOST_FAILED
-        return exitcodes.OK
+        """As every command's (``verdict.exit_code``); a run stopped by ``max_fail_percentage`` fails."""
+        return verdict.exit_code(self.verdicts.values(), aborted=bool(self.aborted))
 
     def document(self) -> dict[str, Any]:
         """The ``--json`` result: ``hosts`` -> task results, ``recap`` -> Ansible's seven counters."""
