@@ -79,6 +79,12 @@ class LeanSerializer(Serializer):
     ) -> Any:
         if isinstance(element, str):
             return super().deserialize(element, metadata, clear)
+        if metadata is not None and metadata.tag == "*":
+            # pypsrp names the caller's wildcard metadata after the first element it reads with it,
+            # and the entries of a list share one: after a primitive, a later type-less <Obj> of
+            # that list is no object to pypsrp and comes back as its XML text (the WriteProgress
+            # host call: <I64> source id, then the type-less ProgressRecord). Kept, to read alike.
+            metadata.tag = element.tag
         convert = _CONVERSIONS.get(element.tag)
         if convert is not None or element.tag in _STRING_TAGS:
             if clear:
