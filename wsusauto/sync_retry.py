@@ -8,16 +8,27 @@ updates the upstream is still downloading) is tried again after ~15 minutes, at 
 cause that waiting cannot fix (authentication, proxy credentials, incompatible protocol version,
 configuration) fails at once with the reason. The interval is the only place 15 minutes is
 written; labs and tests pass a shorter one, and inject the clock and sleep.
+
+Run by the executor, each attempt holds a slot at the upstream server from its start until it has
+ended, never during the wait before a retry; no attempt starts once the run is being stopped, and
+the attempt running then is left running on the server (``PolicyOutcome.left_running``). The
+caller hears of each attempt as it starts and as it ends (``on_start``, ``on_attempt``), so a
+journal can say which synchronizations were started before the run knows how they end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+if TYPE_CHECKING:  # operations imports this module: the context is only a type here
+    from wsusauto.operations.context import HostContext
 
 DOCUMENTED_INTERVAL = dt.timedelta(minutes=15)
 DOCUMENTED_RETRIES = 2
@@ -76,6 +87,10 @@ class SyncFailed(Exception):
         self.permanent_cause = permanent_cause
 
 
+class SyncStopped(Exception):
+    """The run is being stopped: no attempt starts any more, and the one running is not waited for."""
+
+
 # The proxy's HTTP status in a ProxyError's text: .NET words the rest in the server's language
 # ("(407) Proxyauthentifizierung erforderlich"), so the status decides, not the words.
 PROXY_AUTHENTICATION_REQUIRED = "(407)"
@@ -121,12 +136,22 @@ class Attempt:
     synchronization_id: str = ""  # the server's Id of this attempt's synchronization, when known
 
 
+@dataclass(frozen=True)
+class StartedAttempt:
+    """An attempt that was started and not seen ending: its synchronization may go on on the server."""
+
+    number: int
+    started: dt.datetime
+
+
 @dataclass
 class PolicyOutcome:
     succeeded: bool
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)  # the attempts that ended, in order
     gave_up: str = ""  # why no further attempt was made, in words
     retryable: bool = False
+    stopped: bool = False  # the run was stopped before the policy was done
+    left_running: StartedAttempt | None = None  # when stopped while an attempt ran
 
 
 @dataclass(frozen=True)
@@ -158,38 +183,68 @@ class SyncRetryPolicy:
         clock: Callable[[], dt.datetime],
         sleep: Callable[[float], None],
         rng: random.Random | None = None,
+        context: HostContext | None = None,
+        on_start: Callable[[int, dt.datetime], None] | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
     ) -> PolicyOutcome:
         """Call ``attempt`` (one synchronization, raising SyncFailed; it may return the sync's Id)
-        under the documented policy."""
+        under the documented policy.
+
+        With a ``context`` (the executor's), each attempt holds ``context.upstream_slot()`` from
+        before ``on_start`` until after ``on_attempt``, and none starts once ``context.stopping()``;
+        ``attempt`` raises SyncStopped to stop waiting for its synchronization, which the outcome
+        then names as left running. ``on_start(number, started)`` is called right before
+        ``attempt``, ``on_attempt`` with each attempt as it ends (before the next one starts)."""
         outcome = PolicyOutcome(False)
+        stopping = context.stopping if context is not None else (lambda: False)
+        slot = context.upstream_slot if context is not None else contextlib.nullcontext
+
+        def ended(record: Attempt) -> None:
+            outcome.attempts.append(record)
+            if on_attempt is not None:
+                on_attempt(record)
+
         try:
             for number, tenacity_attempt in enumerate(self.retrying(sleep, rng), 1):
                 with tenacity_attempt:
-                    started = clock()
-                    try:
-                        synchronization_id = attempt()
-                    except SyncFailed as failure:
-                        outcome.attempts.append(
+                    if stopping():
+                        raise SyncStopped
+                    with slot():
+                        if stopping():  # stopped while waiting for the slot
+                            raise SyncStopped
+                        started = clock()
+                        if on_start is not None:
+                            on_start(number, started)
+                        try:
+                            synchronization_id = attempt()
+                        except SyncFailed as failure:
+                            ended(
+                                Attempt(
+                                    number,
+                                    started,
+                                    clock(),
+                                    "Failed",
+                                    failure.error,
+                                    failure.error_text,
+                                    failure.synchronization_id,
+                                )
+                            )
+                            raise
+                        except SyncStopped:
+                            outcome.left_running = StartedAttempt(number, started)
+                            raise
+                        ended(
                             Attempt(
                                 number,
                                 started,
                                 clock(),
-                                "Failed",
-                                failure.error,
-                                failure.error_text,
-                                failure.synchronization_id,
+                                "Succeeded",
+                                synchronization_id=str(synchronization_id or ""),
                             )
                         )
-                        raise
-                    outcome.attempts.append(
-                        Attempt(
-                            number,
-                            started,
-                            clock(),
-                            "Succeeded",
-                            synchronization_id=str(synchronization_id or ""),
-                        )
-                    )
+        except SyncStopped:
+            outcome.stopped = True
+            return outcome
         except SyncFailed as failure:
             outcome.retryable = is_transient(failure)
             if outcome.retryable:

@@ -10,6 +10,12 @@ policy (``wsusauto.sync_retry``): causes that can pass are retried twice, ~15 mi
 server waits for its next scheduled time, which the result names (UTC and the local zone) with what
 to check. Causes retrying cannot fix fail at once. Every attempt is in the result. Transport retries
 (a dropped connection) stay in the Session and never count as attempts.
+
+The journal hears of each attempt as it happens (through the executor's ``HostContext``): an
+``applying`` line right before StartSynchronization() (with the attempt's number), an ``attempt``
+line as it ends (the shape of the result's ``attempts``). A run stopped in between (Ctrl+C) leaves
+the ``applying`` line alone: that synchronization was started and goes on on the server. Once the
+run is stopping, the poll loop leaves at its next poll and no attempt starts.
 """
 
 from __future__ import annotations
@@ -37,8 +43,11 @@ from wsusauto.state.probes import probe_upstream
 from wsusauto.sync_retry import (
     DOCUMENTED_INTERVAL,
     DOCUMENTED_RETRIES,
+    Attempt,
+    PolicyOutcome,
     SyncFailed,
     SyncRetryPolicy,
+    SyncStopped,
     what_to_check,
 )
 
@@ -92,6 +101,19 @@ def _storage(on_microsoft_update: bool) -> str:
     return "on Microsoft Update" if on_microsoft_update else "locally"
 
 
+def attempt_fields(attempt: Attempt) -> dict[str, Any]:
+    """One attempt as the result's ``attempts`` list and the journal's ``attempt`` line show it."""
+    return {
+        "attempt": attempt.number,
+        "started": attempt.started,
+        "ended": attempt.ended,
+        "result": attempt.result,
+        "error": attempt.error,
+        "error_text": attempt.error_text,
+        "synchronization_id": attempt.synchronization_id,  # ISynchronizationInfo.Id: which sync
+    }
+
+
 class Synchronize(Operation):
     name = "synchronize"
     arguments = {
@@ -137,11 +159,14 @@ class Synchronize(Operation):
 
     def __init__(
         self,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         retries: int = DOCUMENTED_RETRIES,
     ) -> None:
         self.retries = retries  # the documented two; a fix's "retry synchronization" is one attempt
+        # The poll and retry waits: by default the run's own (``context.sleep``, which returns early
+        # when the run is stopped; time.sleep when used as a library). A sleep given here (a test's
+        # fake time) replaces it; the run being stopped is still seen at the next poll.
         self.sleep = sleep
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
@@ -162,6 +187,22 @@ class Synchronize(Operation):
         evidence = HostEvidence(session.name, facts, upstream_probe=probe)
         return [f for f in check_host(evidence, Fleet({session.name: evidence})) if f.check in wanted]
 
+    def _stopped(self, outcome: PolicyOutcome, details: dict[str, Any]) -> OperationResult:
+        """The run was stopped: nothing more is asked of the server (no facts read either)."""
+        running = outcome.left_running
+        if running is None:
+            message = (
+                f"stopped before attempt {len(outcome.attempts) + 1} started; "
+                "no synchronization of this run is left running"
+            )
+        else:
+            details["left_running"] = {"attempt": running.number, "started": running.started}
+            message = (
+                f"stopped; the synchronization started at {running.started:%Y-%m-%d %H:%M:%S} UTC "
+                f"(attempt {running.number}) was left running on the server, where it goes on"
+            )
+        return OperationResult(self.name, running is not None, failed=True, details=details, message=message)
+
     def run(
         self,
         session: Any,
@@ -178,14 +219,25 @@ class Synchronize(Operation):
         start_timeout = parse_duration(args.get("start_timeout", "5m")).total_seconds()
         interval = parse_duration(args["retry_interval"]) if "retry_interval" in args else DOCUMENTED_INTERVAL
         progress: list[dict[str, Any]] = []
+        sleep = self.sleep or context.sleep
 
         def attempt() -> str:
+            try:
+                return start_and_wait()
+            except (SyncFailed, SyncStopped):
+                raise
+            except Exception:
+                if context.stopping():  # the run closed this session under the call: not a result
+                    raise SyncStopped from None
+                raise
+
+        def start_and_wait() -> str:
             parameters = {
                 "CategoryOnly": bool(args.get("category_only", False)),
                 "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS,
             }
             try:
-                started = invoke_when_ready(session, "start_synchronization", parameters, self.sleep)
+                started = invoke_when_ready(session, "start_synchronization", parameters, sleep)
             except ServerBusy as busy:  # a configuration save kept processing: try again later
                 raise SyncFailed("ServerBusy", busy.reason) from None
             own = OwnSync(
@@ -195,6 +247,8 @@ class Synchronize(Operation):
             deadline = time.monotonic() + timeout
             quiet_since = time.monotonic()  # since when no sync of ours has been seen running
             while True:
+                if context.stopping():  # the sync goes on on the server; nobody waits for it now
+                    raise SyncStopped
                 # Polling changes nothing, so a dropped connection is retried by the Session, briefly,
                 # and never counts as a synchronization attempt.
                 status = session.invoke("get_synchronization_status", read_only=True, MaxUpdateErrors=20)
@@ -224,7 +278,7 @@ class Synchronize(Operation):
                     raise SyncFailed(
                         "Timeout", f"still {status['SynchronizationStatus']} after {timeout:g} s"
                     )
-                self.sleep(poll)
+                sleep(poll)
             last = status["LastSynchronizationInfo"]
             if last["Result"] != "Succeeded":
                 errors = "; ".join(
@@ -240,25 +294,23 @@ class Synchronize(Operation):
             return str(last["Id"])
 
         outcome = SyncRetryPolicy(interval=interval, retries=self.retries).run(
-            attempt, clock=self.clock, sleep=self.sleep
+            attempt,
+            clock=self.clock,
+            sleep=sleep,
+            context=context,
+            on_start=lambda number, started: context.record(
+                "applying", action="StartSynchronization", attempt=number, started=started
+            ),
+            on_attempt=lambda ended: context.record("attempt", **attempt_fields(ended)),
         )
-        after = gather_facts(session)
         details: dict[str, Any] = {
-            "attempts": [
-                {
-                    "attempt": a.number,
-                    "started": a.started,
-                    "ended": a.ended,
-                    "result": a.result,
-                    "error": a.error,
-                    "error_text": a.error_text,
-                    "synchronization_id": a.synchronization_id,  # ISynchronizationInfo.Id: which sync
-                }
-                for a in outcome.attempts
-            ],
+            "attempts": [attempt_fields(a) for a in outcome.attempts],
             "progress_samples": len(progress),
             "last_progress": progress[-1] if progress else None,  # items processed / total, phase
         }
+        if outcome.stopped:
+            return self._stopped(outcome, details)
+        after = gather_facts(session)
         if outcome.succeeded:
             return OperationResult(
                 self.name,
