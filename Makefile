@@ -37,6 +37,7 @@ test-fast: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
 
 bench: $(VENV)/.installed-test
 	$(PY) bench/lab_throughput.py

@@ -70,7 +70,7 @@ DEMO_LOCALES = {"eu": "de-DE", "us": "fr-FR"}
 DEMO_SSL_REGIONS = ("apac",)
 
 
-def demo_topology() -> dict:
+def demo_topology() -> dict[str, Any]:
     """The default fleet, with short lab syncs, one transient sync failure on wsus-eu-02, and two
     problems the troubleshooting checks find and fix: a proxy without Range support in front of
     wsus-us (event 364) and a content folder that NETWORK SERVICE and Users cannot read on
@@ -100,7 +100,7 @@ def demo_topology() -> dict:
 
 
 def run_playbook(
-    inventory: Any, name: str, console: Any, *, show_diff: bool, extra: dict | None = None
+    inventory: Any, name: str, console: Any, *, show_diff: bool, extra: dict[str, Any] | None = None
 ) -> Any:
     playbook = load_playbook(playbooks_dir() / name)
     if extra:
@@ -112,7 +112,7 @@ def run_playbook(
     return result
 
 
-def inventory_document(inventory: Any, extra: dict) -> dict:
+def inventory_document(inventory: Any, extra: dict[str, Any]) -> dict[str, Any]:
     hosts = {
         name: {k: v for k, v in host.vars.items() if k not in ("group_names", "inventory_hostname")}
         for name, host in inventory.hosts.items()

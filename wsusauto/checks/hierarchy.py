@@ -3,6 +3,8 @@ configuration against the inventory's intended hierarchy, and schedules that col
 
 from __future__ import annotations
 
+from typing import Any
+
 from wsusauto.checks.base import (
     DOC_ISSUES_WITH_SYNCHRONIZATION,
     DOC_REPLICA_MODE,
@@ -132,7 +134,7 @@ def _hierarchy_consistency(evidence: HostEvidence, fleet: Fleet) -> list[Finding
     facts = evidence.facts
     findings = []
 
-    def add(severity: str, title: str, details: dict, remedy: str) -> None:
+    def add(severity: str, title: str, details: dict[str, Any], remedy: str) -> None:
         findings.append(HIERARCHY.finding(evidence, severity, title, details, remedy))
 
     configured = None if facts.sync_from_microsoft_update else facts.upstream_wsus_server_name

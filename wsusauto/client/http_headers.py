@@ -30,18 +30,22 @@ _PLAIN_LINE = re.compile(r"([\x21-\x39\x3b-\x7e]+):[ \t]*([^\r\n]*)\r?\n\Z")
 _END = (b"\r\n", b"\n", b"")
 _original = http.client.parse_headers
 _install_lock = threading.Lock()
+# http.client's own limits, private there and absent from typeshed's stub: the same numbers here
+# keep the same errors.
+_MAXLINE: int = http.client._MAXLINE  # type: ignore[attr-defined]
+_MAXHEADERS: int = http.client._MAXHEADERS  # type: ignore[attr-defined]
 
 
 def _read_lines(fp: Any) -> list[bytes]:
     """The header lines, the blank line included: http.client's limits and errors."""
     lines = []
     while True:
-        line = fp.readline(http.client._MAXLINE + 1)
-        if len(line) > http.client._MAXLINE:
+        line = fp.readline(_MAXLINE + 1)
+        if len(line) > _MAXLINE:
             raise http.client.LineTooLong("header line")
         lines.append(line)
-        if len(lines) > http.client._MAXHEADERS:
-            raise http.client.HTTPException(f"got more than {http.client._MAXHEADERS} headers")
+        if len(lines) > _MAXHEADERS:
+            raise http.client.HTTPException(f"got more than {_MAXHEADERS} headers")
         if line in _END:
             return lines
 
@@ -133,5 +137,6 @@ def install() -> bool:
             fast = _plain_message(lines, http.client.HTTPMessage)
             if fast is None or not same_message(fast, _original(io.BytesIO(block))):
                 return False
-        http.client.parse_headers = parse_headers
+        # One function for the stub's two overloads (with and without a message class).
+        http.client.parse_headers = parse_headers  # type: ignore[assignment]
         return True

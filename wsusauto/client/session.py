@@ -28,8 +28,9 @@ from typing import Any
 
 import requests
 import structlog
+from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
-from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
+from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.serializer import TaggedValue
 from pypsrp.wsman import WSMan
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -415,9 +416,11 @@ def new_wsman(opts: ConnectionOptions) -> WSMan:
             ssl=opts.ssl,
             path=opts.path,
             auth=opts.auth,
-            cert_validation=opts.cert_validation,
-            connection_timeout=opts.connection_timeout,
-            read_timeout=opts.read_timeout,
+            # pypsrp annotates these bool and int, but hands them to requests as they are: a CA
+            # bundle's path is requests' verify=, and fractional seconds its timeouts.
+            cert_validation=opts.cert_validation,  # type: ignore[arg-type]
+            connection_timeout=opts.connection_timeout,  # type: ignore[arg-type]
+            read_timeout=opts.read_timeout,  # type: ignore[arg-type]
             operation_timeout=opts.operation_timeout,
             encryption=opts.encryption,
             negotiate_send_cbt=opts.negotiate_send_cbt,

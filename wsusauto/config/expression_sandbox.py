@@ -20,15 +20,17 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from types import BuiltinMethodType, GeneratorType, MethodType
 from typing import Any
 
 from jinja2 import StrictUndefined, Undefined, pass_environment
+from jinja2.exceptions import SecurityError
 from jinja2.filters import FILTERS
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from wsusauto.config.secrets import Secret
 
@@ -72,7 +74,7 @@ class MaskedSecret:
 
     # repr too: a list holding the secret must not print as text, even masked.
     __repr__ = __str__ = __format__ = __iter__ = __len__ = __contains__ = __getitem__ = _refuse
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __hash__ = _refuse  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __hash__ = _refuse
     __add__ = __radd__ = __mul__ = __rmul__ = __mod__ = __rmod__ = _refuse
     __int__ = __float__ = __index__ = _refuse
 
@@ -218,10 +220,10 @@ def regex_replace(
 
 def _refuse_nested_repeats(regex: re.Pattern[str]) -> None:
     """A repeat inside a repeat (``(a+)+``) can take exponential time on a near miss: refused."""
-    try:
-        import re._parser as sre_parse  # the standard library's own regex parser (3.11+)
-    except ImportError:  # Python 3.10
-        import sre_parse  # type: ignore[no-redef]
+    if sys.version_info >= (3, 11):
+        import re._parser as sre_parse  # the standard library's own regex parser
+    else:
+        import sre_parse  # its name before 3.11 (deprecated since)
 
     def walk(items: Iterable[Any], inside_repeat: bool) -> None:
         for op, arg in items:
@@ -247,7 +249,7 @@ def _refuse_nested_repeats(regex: re.Pattern[str]) -> None:
                 walk(arg[1], inside_repeat)
                 walk(arg[2] or [], inside_repeat)
 
-    walk(sre_parse.parse(regex.pattern, regex.flags), False)
+    walk(sre_parse.parse(regex.pattern, regex.flags).data, False)
 
 
 @pass_environment

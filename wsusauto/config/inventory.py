@@ -75,7 +75,7 @@ class Inventory:
 
         ``all``, host and group names, globs, ``a:b`` (union), ``a:&b`` (intersection), ``a:!b``
         (exclusion) and ``~regex``."""
-        if pattern in (None, "", "all", "*"):
+        if pattern is None or pattern in ("", "all", "*"):
             return list(self.hosts.values())
         selected: list[str] = []
         for i, term in enumerate(_split_pattern(pattern)):

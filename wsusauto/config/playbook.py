@@ -128,7 +128,7 @@ def playbooks_dir() -> Path:
 
 
 def _check_k(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise UsageError(f"{where}: max_concurrent_per_upstream must be a whole number, 1 or more")
     return value
 

@@ -51,7 +51,7 @@ class Secret:
     def __hash__(self) -> int:
         return hash(("Secret", self._value))
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
         # Pickling (e.g. to a worker process) keeps the value; printing never does.
         return (Secret, (self._value,))
 

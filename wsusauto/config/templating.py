@@ -26,8 +26,8 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.environment import TemplateExpression
+from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
-from jinja2.sandbox import SecurityError
 
 from wsusauto.config.expression_sandbox import (
     ExpressionRefused,
@@ -63,7 +63,8 @@ class _FalseWhenTested(_Undefined):
 
     __slots__ = ()
 
-    def __bool__(self) -> bool:
+    # StrictUndefined's __bool__ always raises (typed as returning Never); this one answers False.
+    def __bool__(self) -> bool:  # type: ignore[override]
         if self._undefined_hint:  # not a missing variable but a refusal (an unsafe attribute)
             self._fail_with_undefined_error()
         return False
@@ -100,7 +101,7 @@ def render_arguments(
 ) -> dict[str, Any]:
     """A task's arguments rendered; a secret variable is accepted only whole, as the value of one of
     ``secret_arguments`` (it arrives there as the :class:`~wsusauto.config.secrets.Secret` itself)."""
-    rendered = render(dict(args), variables, where)
+    rendered: dict[str, Any] = render(dict(args), variables, where)
     for name, value in rendered.items():
         if isinstance(value, MaskedSecret) and name in secret_arguments:
             rendered[name] = value.secret

@@ -87,7 +87,7 @@ def _upstream(server: WsusServerModel, servers: Mapping[str, WsusServerModel]) -
 
 
 def ensure_updates(
-    server: WsusServerModel, servers: Mapping[str, WsusServerModel], _seen: frozenset = frozenset()
+    server: WsusServerModel, servers: Mapping[str, WsusServerModel], _seen: frozenset[str] = frozenset()
 ) -> None:
     """A server that never imported updates gets what its sync would import (and that sync in its
     history): the evidence of a content fault needs updates to exist."""
@@ -127,7 +127,7 @@ def ensure_pending(
     fault's evidence never looks like an approvals mismatch."""
     rows = [r for r in server.updates() if not r["IsDeclined"] and r["State"] != "Failed"]
     pending = [r for r in rows if r["IsApproved"] and r["State"] == "NotReady"]
-    changes = []
+    changes: list[dict[str, Any]] = []
     for row in rows:
         if len(pending) + len(changes) >= count:
             break

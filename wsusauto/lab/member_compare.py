@@ -19,7 +19,7 @@ def snippet_differs(script: str, member: str, current: Any, wanted: Any) -> bool
     different. Strings under ``-ne``/``-ine`` compare case-insensitively, under ``-cne`` exactly;
     other values (and a member the script tests some other way) compare exactly."""
     if not (isinstance(current, str) and isinstance(wanted, str)):
-        return current != wanted
+        return bool(current != wanted)
     code = _COMMENTS.sub(" ", script)
     test = re.search(rf"\$\w+\.{re.escape(member)}\s+(-[ci]?ne)\s+\$", code, re.IGNORECASE)
     if test is not None and test.group(1).lower() in ("-ne", "-ine"):

@@ -60,7 +60,7 @@ def lab_password(state_dir: Path) -> str:
     """The lab's own credential: made once per state directory, so a restarted lab keeps it."""
     path = state_dir / _CREDENTIALS_FILE
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))["password"]
+        return str(json.loads(path.read_text(encoding="utf-8"))["password"])
     state_dir.mkdir(parents=True, exist_ok=True)
     password = "Lab-" + secrets.token_urlsafe(12)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -277,7 +277,7 @@ class Lab:
         protocol: str = "http",
         cert_validation: str = "ca",
         password: bool = True,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """An Ansible-style inventory for this lab (lab-only credentials in clear, by design).
 
         With the lab's realm, ``kerberos`` and ``negotiate`` log in as ``wsusadmin@REALM`` and name

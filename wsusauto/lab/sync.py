@@ -347,7 +347,7 @@ def _fail(
 
 
 def _outcome(
-    server: WsusServerModel, config: dict, peers: Mapping[str, WsusServerModel]
+    server: WsusServerModel, config: dict[str, Any], peers: Mapping[str, WsusServerModel]
 ) -> tuple[str, str, str, dict[str, Any]]:
     faults = server.faults
     bits = server.db.services().get("BITS", ("Running", "Manual"))

@@ -297,7 +297,7 @@ def _took(after: Facts, change: Change) -> bool:
         left = {c.lower() for c in change.before} - {c.lower() for c in change.after}
         return joined <= now and not left & now
     if change.member == "ProxyPassword":
-        return after.has_proxy_password == (change.after != "(none)")
+        return bool(after.has_proxy_password == (change.after != "(none)"))
     if change.member not in _FACT_FIELDS:
         return True
-    return fact_value(after, change.member) == change.after
+    return bool(fact_value(after, change.member) == change.after)

@@ -99,7 +99,7 @@ class Schedule(Operation):
             "NumberOfSynchronizationsPerDay": wanted.get("NumberOfSynchronizationsPerDay", 1),
             "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS,
         }
-        warnings = ()
+        warnings: tuple[str, ...] = ()
         if args.get("timezone", "UTC").upper() != "UTC" and "time" in args:
             warnings = (
                 f"{args['time']} {args['timezone']} is {time_of_day:%H:%M:%S} UTC today; WSUS keeps UTC, "

@@ -14,6 +14,7 @@ from rich.control import strip_control_codes
 from rich.markup import escape
 from rich.table import Table
 
+from wsusauto.errors import HostError
 from wsusauto.execution.fleet import HostFacts
 from wsusauto.state.facts import Facts
 
@@ -89,7 +90,7 @@ def facts_table(results: Sequence[HostFacts]) -> Table:
             table.add_row(
                 r.host,
                 f"[red]{r.status}[/red]",
-                str(r.error.reason if hasattr(r.error, "reason") else r.error),
+                r.error.reason if isinstance(r.error, HostError) else str(r.error),
                 *[""] * 6,
             )
             continue

@@ -316,8 +316,8 @@ def report_data(report: FleetReport) -> dict[str, Any]:
         if entry["status"] != "ok":
             continue
         mine = entry["last_success_utc"]
-        upstream = hosts.get(entry["upstream"] or "")
-        theirs = upstream["last_success_utc"] if upstream else None
+        upstream_entry = hosts.get(entry["upstream"] or "")
+        theirs = upstream_entry["last_success_utc"] if upstream_entry else None
         if mine is None:
             entry["behind"] = "never synchronized successfully"
         elif theirs is not None and mine < theirs:

@@ -71,7 +71,8 @@ def schedule_collisions(
             [(b, 1, n) for b, _, n in spans] + [(e, -1, n) for _, e, n in spans], key=lambda m: (m[0], m[1])
         )
         active: dict[str, int] = {}
-        peak, involved = 0, ()
+        peak = 0
+        involved: tuple[str, ...] = ()
         for _, step, name in marks:
             active[name] = active.get(name, 0) + step
             if active[name] == 0:

@@ -243,7 +243,7 @@ class _Reader:
 
     def integer(self, key: str) -> int:
         value = self._get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not isinstance(value, int) or isinstance(value, bool):
             raise self._fail(key, "an integer", value)
         return value
 

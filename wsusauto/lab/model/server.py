@@ -445,7 +445,7 @@ class WsusServerModel:
         c = self.config()
         history = self.db.sync_history(history_count)
         last = self.db.sync_history(1)
-        never = {
+        never: dict[str, Any] = {
             "Result": "NeverRun",
             "Error": "NotApplicable",
             "ErrorText": "",

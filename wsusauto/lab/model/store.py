@@ -203,7 +203,7 @@ class SusDb:
         """The row number of the newest tbSyncHistory entry (None: no sync ever ended)."""
         with self._lock:
             (number,) = self._db.execute("SELECT max(id) FROM tbSyncHistory").fetchone()
-        return number
+        return None if number is None else int(number)
 
     def sync_history(self, limit: int) -> list[dict[str, Any]]:
         with self._lock:

@@ -31,13 +31,13 @@ class AcceptLoop:
         self._thread = threading.Thread(target=self._run, name="lab-accept", daemon=True)
         self._thread.start()
 
-    def add(self, listener: socketserver.BaseServer) -> None:
+    def add(self, listener: socketserver.TCPServer) -> None:
         listener.socket.setblocking(False)  # a connection gone before accept() must not block the loop
         with self._dispatching:
             self._selector.register(listener.socket, selectors.EVENT_READ, listener)
         self._wake()
 
-    def remove(self, listener: socketserver.BaseServer) -> None:
+    def remove(self, listener: socketserver.TCPServer) -> None:
         with self._dispatching:
             try:
                 self._selector.unregister(listener.socket)

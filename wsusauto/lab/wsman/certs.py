@@ -83,6 +83,8 @@ def issue_server_cert(tls_dir: Path, name: str, addresses: Sequence[str]) -> tup
     ca_cert_path, ca_key_path = ensure_ca(tls_dir)
     ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
     ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):  # ensure_ca writes an EC key
+        raise ValueError(f"{ca_key_path}: the lab CA's key is not an elliptic-curve key")
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.timezone.utc)
     alt_names: list[x509.GeneralName] = [x509.DNSName(name)]

@@ -22,7 +22,7 @@ from psrpcore.types._serializer import (
 )
 
 _I32_MAX = 2**31 - 1
-_TYPE_NAMES = {
+_TYPE_NAMES: dict[type, tuple[str, str]] = {
     dict: ("System.Collections.Hashtable", "System.Object"),
     list: ("System.Collections.ArrayList", "System.Object"),
     tuple: ("System.Collections.ArrayList", "System.Object"),

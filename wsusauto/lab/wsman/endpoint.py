@@ -56,7 +56,8 @@ def _script_of(shell: Shell, pipeline_id: uuid.UUID | None) -> str:
     with shell.lock:
         pipeline = shell.pipelines.get(pipeline_id)
     try:
-        commands = list(pipeline.metadata.commands or []) if pipeline is not None else []
+        metadata = pipeline.metadata if pipeline is not None else None
+        commands = list(metadata.commands or []) if metadata is not None else []
         return str(commands[0].command_text) if commands else ""
     except Exception:
         return ""
@@ -148,7 +149,7 @@ class Endpoint:
             self.handler,
             lambda: self.spec.faults.slow_seconds,
         )
-        shell.feed(base64.b64decode(creation.text))
+        shell.feed(base64.b64decode(creation.text or ""))
         with self._lock:
             self.shells[shell_id] = shell
         return soap.create_response(request.message_id, shell_id, request.resource_uri, self.spec.address)

@@ -48,7 +48,7 @@ _CHANNEL_BOUND = 0x800
 
 def _security_context(context: Any) -> Any:
     """python-gssapi's SecurityContext behind pyspnego's proxy (Negotiate's chosen mech, or Kerberos)."""
-    inner = getattr(context, "_context", None)  # pyspnego's Negotiate proxy: the chosen mech's context
+    inner: Any = getattr(context, "_context", None)  # pyspnego's Negotiate proxy: the chosen mech's context
     if getattr(inner, "_context", None) is not None:
         inner = inner._context  # GSSAPIProxy -> python-gssapi SecurityContext
     return inner

@@ -58,7 +58,7 @@ class _Headers(dict[str, str]):
     """Request headers by lower-cased name; the first of repeated headers wins, as in
     email.message.Message.get, which http.server would have used."""
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return super().get(name.lower(), default)
 
 
@@ -139,7 +139,7 @@ class _Listener(socketserver.ThreadingMixIn, socketserver.TCPServer):
                     request = self.tls.wrap_socket(request, server_side=True)
                 except (ssl.SSLError, OSError):
                     return  # the client refused our certificate or went away
-            self.RequestHandlerClass(request, client_address, self)
+            _Handler(request, client_address, self)
         finally:
             with self.connections_lock:
                 self.connections.discard(request)
@@ -161,6 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: _Listener
+    raw_requestline: bytes  # set by http.server's handle_one_request; not in typeshed's stub
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
 
@@ -375,6 +376,11 @@ class WinRMServer:
             if not spec.faults.down:
                 self._open(spec)
 
+    def _accept_loop(self) -> AcceptLoop:
+        if self._accept is None:
+            raise RuntimeError("the lab's WinRM server is not started")
+        return self._accept
+
     def _tls_for(self, spec: EndpointSpec) -> tuple[ssl.SSLContext, bytes]:
         if spec.name not in self._tls:
             cert, key, cbt_hash = issue_server_cert(self.tls_dir, spec.name, [spec.address])
@@ -389,12 +395,12 @@ class WinRMServer:
         if spec.https_port is not None:
             context, cbt_hash = self._tls_for(spec)
             ports.append((spec.https_port, context, cbt_hash))
-        for port, context, cbt_hash in ports:
+        for port, port_context, port_cbt_hash in ports:
             key = (spec.address, port)
-            listener = _Listener(key, endpoint, context, cbt_hash)
+            listener = _Listener(key, endpoint, port_context, port_cbt_hash)
             with self._lock:
                 self._listeners[key] = listener
-            self._accept.add(listener)
+            self._accept_loop().add(listener)
 
     def _close(self, spec: EndpointSpec) -> None:
         keys = [(spec.address, spec.http_port)] + (
@@ -405,7 +411,7 @@ class WinRMServer:
                 listener = self._listeners.pop(key, None)
             if listener is None:
                 continue
-            self._accept.remove(listener)
+            self._accept_loop().remove(listener)
             listener.server_close()
             listener.close_connections()
         self.endpoints[spec.name].close()
@@ -427,7 +433,7 @@ class WinRMServer:
         self._started = False
         for spec in self.specs.values():
             self._close(spec)
-        self._accept.stop()
+        self._accept_loop().stop()
         self._accept = None
         restore_ntlm_users(self._user_file, self._replaced_user_file)
         if self.keytab is not None:

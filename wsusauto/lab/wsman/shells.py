@@ -68,7 +68,13 @@ class _LabRunspacePool(ServerRunspacePool):
     written without psrpcore's object model (``clixml_out``), and the client's repeated messages
     deserialized once (``reused_messages``)."""
 
-    def _process_message(self, message: PSRPMessage) -> PSRPEvent:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Call ids of runspace requests, answered after each batch of fragments (Shell.feed).
+        self._pending_ci: list[int] = []
+        self._pending_available: list[int] = []
+
+    def _process_message(self, message: PSRPMessage) -> PSRPEvent[Any, Any]:
         key = DESERIALIZED.key(message.message_type, message.data, self.their_capability)
         if key is None:
             return super()._process_message(message)
@@ -238,8 +244,6 @@ class Shell:
         self.handler = handler
         self.slow_seconds = slow_seconds
         self.pool = _LabRunspacePool(application_private_data=_private_data(handler, endpoint))
-        self.pool._pending_ci = []
-        self.pool._pending_available = []
         self.lock = threading.Lock()
         self.changed = threading.Condition(self.lock)
         self.outbox: dict[uuid.UUID | None, list[bytes]] = {}
