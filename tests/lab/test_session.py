@@ -6,11 +6,11 @@ import dataclasses
 import threading
 
 import pytest
-import spnego._ntlm as spnego_ntlm
 
 from tests.lab_fixtures import lab_inventory, running_lab, small_topology
 from wsusauto.client.session import Session, TransportRetry
 from wsusauto.client.snippets import SnippetRegistry, registry
+from wsusauto.client.speedups import cached_password_hashes
 from wsusauto.config.secrets import Secret
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
 from wsusauto.execution.fleet import for_each_host
@@ -210,20 +210,21 @@ def test_state_persists_across_a_lab_restart(tmp_path):
 
 def test_facts_over_the_fleet_leave_no_password_cached(tmp_path):
     # NTLM's password hashes are memoized while hosts are worked on (wsusauto.client.speedups); once
-    # every session is closed, the passwords leave that cache. (A lab of its own: the shared one
-    # has endpoints other tests leave down or slow.)
+    # every session is closed, the passwords leave that cache (test_session_password_cache.py
+    # searches every cache for them). (A lab of its own: the shared one has endpoints other tests
+    # leave down or slow.)
     with running_lab(tmp_path) as lab:
         inventory = lab_inventory(lab, auth="ntlm", protocol="http")
         seen: list[int] = []
 
         def facts_and_cache_size(session, host):
             facts = gather_facts(session)
-            seen.append(spnego_ntlm.ntowfv1.cache_info().currsize)
+            seen.append(cached_password_hashes())
             return facts
 
         outcomes = for_each_host(inventory, inventory.select("all"), facts_and_cache_size)
     assert [o.error for o in outcomes] == [None] * len(outcomes) and min(seen) >= 1  # the cache was in use
-    assert spnego_ntlm.ntowfv1.cache_info().currsize == spnego_ntlm.lmowfv1.cache_info().currsize == 0
+    assert cached_password_hashes() == 0
 
 
 @pytest.mark.parametrize(("auth", "protocol"), [("ntlm", "http"), ("basic", "https")])

@@ -16,14 +16,13 @@ import os
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import spnego._ntlm as spnego_ntlm
 from pypsrp.powershell import RunspacePool
 
 from tests.lab_fixtures import lab_inventory, next_first_address
 from wsusauto.client.session import Session
+from wsusauto.client.speedups import cached_password_hashes
 from wsusauto.config.playbook import load_playbook
 from wsusauto.execution.runner import Runner
 from wsusauto.lab.runtime import Lab
@@ -58,9 +57,6 @@ def open_sockets() -> int:
     return count
 
 
-NO_CACHE = SimpleNamespace(currsize=0)
-
-
 def live(kind: type) -> int:
     return sum(1 for obj in gc.get_objects() if isinstance(obj, kind))
 
@@ -73,7 +69,7 @@ def sample() -> dict[str, int]:
         "runspace_pools": live(RunspacePool),
         "sessions": live(Session),
         # passwords memoized for NTLM (wsusauto.client.speedups); a finished run forgets them
-        "cached_passwords": getattr(spnego_ntlm.ntowfv1, "cache_info", lambda: NO_CACHE)().currsize,
+        "cached_passwords": cached_password_hashes(),
         "rss_kib": rss_kib(),
     }
 

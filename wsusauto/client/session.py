@@ -39,7 +39,13 @@ from wsusauto.client import http_headers
 from wsusauto.client.kerberos_errors import explain as explain_kerberos
 from wsusauto.client.kerberos_errors import ntlm_refused
 from wsusauto.client.snippets import SnippetRegistry, registry
-from wsusauto.client.speedups import cheap_command_copies, memoize_password_hashes, tune_pool
+from wsusauto.client.speedups import (
+    cheap_command_copies,
+    hold_password,
+    memoize_password_hashes,
+    release_password,
+    tune_pool,
+)
 from wsusauto.config.secrets import Secret
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable, remote_error
 
@@ -141,7 +147,10 @@ class Session:
         self._wsman: WSMan | None = None
         self._pool: RunspacePool | None = None
         self.commands_run = 0
-        memoize_password_hashes()  # once per process; the runner forgets them when a run ends
+        # The password's NTLM hashes are kept for the process while this Session is open (opened,
+        # not yet closed), and forgotten when the last open Session with that password closes.
+        self._holds_password = False
+        memoize_password_hashes()  # once per process
         http_headers.install()  # response headers parsed without the email package, same result
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -172,13 +181,30 @@ class Session:
         """Open the RunspacePool (with short transport retries); a no-op when already open."""
         if self._pool is not None:
             return
+        held_here = self._hold_password()
         retrying = self._transport_retrying()
         try:
             for attempt in retrying:
                 with attempt:
                     self._open_once()
-        except _TransientTransport as transient:
-            raise transient.error from None
+        except BaseException as exc:
+            if held_here:  # never opened: nothing to close, so nothing kept
+                self._release_password()
+            if isinstance(exc, _TransientTransport):
+                raise exc.error from None
+            raise
+
+    def _hold_password(self) -> bool:
+        if self._holds_password or self.options.password is None:
+            return False
+        hold_password(self.options.password.reveal())
+        self._holds_password = True
+        return True
+
+    def _release_password(self) -> None:
+        if self._holds_password and self.options.password is not None:
+            self._holds_password = False
+            release_password(self.options.password.reveal())
 
     def _open_once(self) -> None:
         if self._login_fills_ticket_cache() and not _TICKET_CACHE_FILLED.is_set():
@@ -231,6 +257,7 @@ class Session:
                 wsman.transport.close()
             except Exception:
                 pass
+        self._release_password()
 
     # -- running snippets --------------------------------------------------------------------
 
