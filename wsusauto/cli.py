@@ -17,6 +17,7 @@ import structlog
 from wsusauto import exitcodes
 from wsusauto.config.secrets import scrub
 from wsusauto.errors import UsageError, WsusAutoError
+from wsusauto.execution.verdict import exit_code_of_exception
 from wsusauto.output.log import configure_logging
 
 
@@ -36,19 +37,19 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except UsageError as exc:
             if debug:
                 raise
-            _fail(str(exc), exitcodes.USAGE)
+            _fail(str(exc), exit_code_of_exception(exc))
         except WsusAutoError as exc:
             if debug:
                 raise
-            _fail(str(exc), exitcodes.USAGE)
-        except KeyboardInterrupt:
-            _fail("interrupted", exitcodes.INTERRUPTED)
+            _fail(str(exc), exit_code_of_exception(exc))
+        except KeyboardInterrupt as exc:
+            _fail("interrupted", exit_code_of_exception(exc))
         except Exception as exc:
             if debug:
                 raise
             _fail(
                 f"unexpected {type(exc).__name__}: {exc} (a bug; rerun with --debug for the traceback)",
-                exitcodes.UNEXPECTED,
+                exit_code_of_exception(exc),
             )
 
     return wrapper
@@ -210,11 +211,7 @@ def facts(
         click.echo(facts_json(results))
     else:
         print_facts_table(results)
-    statuses = {r.status for r in results}
-    if "unreachable" in statuses:
-        sys.exit(exitcodes.HOST_UNREACHABLE)
-    if "failed" in statuses:
-        sys.exit(exitcodes.HOST_FAILED)
+    sys.exit(results.exit_code)
 
 
 @cli.command()
@@ -417,7 +414,8 @@ def diagnose(
     import json as json_module
     import uuid
 
-    from wsusauto.diagnose import diagnose_fleet, document, fix_fleet
+    from wsusauto.diagnose import diagnose_fleet, document, fix_fleet, verdicts_with_fixes
+    from wsusauto.execution.verdict import exit_code
     from wsusauto.operations.synchronize import parse_duration
     from wsusauto.output.console import print_diagnosis
     from wsusauto.output.journal import Journal
@@ -458,7 +456,7 @@ def diagnose(
         click.echo(json_module.dumps(doc, indent=2, default=str))
     else:
         print_diagnosis(doc)
-    sys.exit(result.exit_code)
+    sys.exit(result.exit_code if fixes is None else exit_code(verdicts_with_fixes(result, fixes).values()))
 
 
 @cli.command()
@@ -534,10 +532,7 @@ def report(
         click.echo(f"report written: {path.resolve()}", err=as_json)
     if as_json:
         click.echo(report_json(fleet_report))
-    if fleet_report.unreachable:
-        sys.exit(exitcodes.HOST_UNREACHABLE)
-    if fleet_report.failed:
-        sys.exit(exitcodes.HOST_FAILED)
+    sys.exit(fleet_report.exit_code)
 
 
 @cli.group()

@@ -9,6 +9,13 @@ ping test of "Issues with Synchronization" asks, and the updates whose download 
 each upstream is asked about the updates its downstream servers failed to download. The checks
 themselves are pure (``wsusauto.checks``). Nothing here changes a server, except ``fix_fleet``, which
 runs the fix operations the findings name (check mode changes nothing).
+
+Verdicts and exit codes are every command's (``wsusauto.execution.verdict``), with one meaning of
+*failed* that is diagnose's own: a host with an error or warning finding counts as failed (exit 2),
+besides one whose facts could not be read, because diagnose answers "is anything wrong here". The
+other commands (``run``, ``facts``, ``report``) give 0 for that host when they could read it. With
+``--fix``, a fix that failed makes its host failed and a host unreachable during its fixes is
+unreachable, whatever the diagnosis found.
 """
 
 from __future__ import annotations
@@ -18,12 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsusauto import exitcodes
 from wsusauto.checks import BY_ID, Finding, Fleet, HostEvidence, run_checks
 from wsusauto.checks.base import FailedUpdate
 from wsusauto.checks.content import CONTENT_CAUSES, content_recovered
 from wsusauto.config.inventory import Host, Inventory
 from wsusauto.errors import NEVER_RAN, HostError, RemoteError
+from wsusauto.execution import verdict
 from wsusauto.execution.fleet import SessionFactory, for_each_host
 from wsusauto.operations import get_operation
 from wsusauto.output.journal import Journal
@@ -59,6 +66,10 @@ def host_evidence(session: Any, host: Host, inventory: Inventory) -> HostEvidenc
     )
 
 
+# The findings that make a host *failed* in diagnose's verdict (and so exit 2).
+SERIOUS = ("error", "warning")
+
+
 @dataclass
 class Diagnosis:
     evidence: dict[str, HostEvidence] = field(default_factory=dict)
@@ -72,17 +83,27 @@ class Diagnosis:
         return {host: evidence.facts for host, evidence in self.evidence.items()}
 
     def serious(self) -> list[Finding]:
-        return [f for found in self.findings.values() for f in found if f.severity in ("error", "warning")]
+        return [f for found in self.findings.values() for f in found if f.severity in SERIOUS]
+
+    @property
+    def verdicts(self) -> dict[str, verdict.Verdict]:
+        """Each host's verdict, in inventory order. Diagnose's own meaning of *failed* (see the
+        module): a host with an error or warning finding is failed, as is one whose facts failed;
+        info findings alone are not a failure."""
+        hosts = self.order or [*self.evidence, *self.unreachable, *self.failed]
+        return {host: self.verdict_of(host) for host in dict.fromkeys(hosts)}
+
+    def verdict_of(self, host: str) -> verdict.Verdict:
+        if host in self.unreachable:
+            return verdict.UNREACHABLE
+        if host in self.failed or any(f.severity in SERIOUS for f in self.findings.get(host, [])):
+            return verdict.FAILED
+        return verdict.OK
 
     @property
     def exit_code(self) -> int:
-        """Ansible's: 4 when a host was unreachable, 2 when a host has errors or warnings (or its
-        facts failed), else 0 (info findings alone are not a failure)."""
-        if self.unreachable:
-            return exitcodes.HOST_UNREACHABLE
-        if self.failed or self.serious():
-            return exitcodes.HOST_FAILED
-        return exitcodes.OK
+        """As every command's (``verdict.exit_code``): 4 a host was unreachable, 2 one failed, else 0."""
+        return verdict.exit_code(self.verdicts.values())
 
 
 def fleet_of(
@@ -225,6 +246,43 @@ class FixResult:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+# A fix's status -> the verdict it gives its host (check mode's "would change" is a change).
+_FIX_VERDICTS: dict[str, verdict.Verdict] = {
+    "ok": verdict.OK,
+    "changed": verdict.CHANGED,
+    "would change": verdict.CHANGED,
+    "failed": verdict.FAILED,
+    "unreachable": verdict.UNREACHABLE,
+}
+
+
+class Fixes(dict[str, list[FixResult]]):
+    """What ``fix_fleet`` did: host -> its fixes' results, with each host's verdict and the exit code
+    (a fix that failed: failed; unreachable during its fixes: unreachable)."""
+
+    @property
+    def verdicts(self) -> dict[str, verdict.Verdict]:
+        return {
+            host: verdict.worst(_FIX_VERDICTS[r.status] for r in results) for host, results in self.items()
+        }
+
+    @property
+    def exit_code(self) -> int:
+        return verdict.exit_code(self.verdicts.values())
+
+
+def verdicts_with_fixes(
+    diagnosis: Diagnosis, fixes: Mapping[str, Sequence[FixResult]]
+) -> dict[str, verdict.Verdict]:
+    """``diagnose --fix``: each host's verdict is the worst of its diagnosis' (the one after the fixes;
+    in check mode the only one) and its fixes'."""
+    fixed = Fixes({host: list(results) for host, results in fixes.items()}).verdicts
+    verdicts = dict(diagnosis.verdicts)
+    for host, fix_verdict in fixed.items():
+        verdicts[host] = verdict.worst([verdicts.get(host, verdict.SKIPPED), fix_verdict])
+    return verdicts
+
+
 def fixes_for(findings: Sequence[Finding]) -> dict[str, tuple[str, ...]]:
     """Operation -> the checks it fixes, in the order the findings name them."""
     fixes: dict[str, list[str]] = {}
@@ -246,7 +304,7 @@ def fix_fleet(
     session_factory: SessionFactory | None = None,
     arguments: Mapping[str, Any] | None = None,
     journal: Journal | None = None,
-) -> dict[str, list[FixResult]]:
+) -> Fixes:
     """Run, on each host, the fix operations its findings name (documented fixes only)."""
     plans = {host: fixes_for(found) for host, found in diagnosis.findings.items()}
     hosts = [inventory.hosts[h] for h, fixes in plans.items() if fixes]
@@ -294,7 +352,7 @@ def fix_fleet(
         session_factory=session_factory,
         thread_name="fix",
     )
-    results: dict[str, list[FixResult]] = {}
+    results = Fixes()
     for outcome in outcomes:
         if outcome.value is not None:
             results[outcome.host] = outcome.value
@@ -371,10 +429,12 @@ __all__ = [
     "BY_ID",
     "Diagnosis",
     "FixResult",
+    "Fixes",
     "diagnose_fleet",
     "document",
     "fix_fleet",
     "fixes_for",
     "host_evidence",
     "probe_upstream",
+    "verdicts_with_fixes",
 ]

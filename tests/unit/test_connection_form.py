@@ -64,3 +64,11 @@ def test_the_refusal_names_the_call_as_written():
 def test_commented_out_code_does_not_count():
     commented = "\n".join("# " + line for line in PROLOGUE.splitlines())
     assert not connects_over_ssl(commented + "\n$server = [x.AdminProxy]::GetUpdateServer()\n")
+
+
+@pytest.mark.parametrize("using_ssl", [False, True])
+def test_a_stopped_wsus_pool_answers_no_api_call_however_it_connects(using_ssl):
+    with pytest.raises(ScriptError, match="HTTP status 503: Service Unavailable") as refused:
+        check_connection(PROLOGUE, using_ssl=using_ssl, pool_stopped=True)
+    assert refused.value.error_id == "WebException"
+    check_connection("Get-Service BITS", using_ssl=using_ssl, pool_stopped=True)  # not the API: it runs

@@ -6,7 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit.test_facts_parsing import sample
 from wsusauto import exitcodes
+from wsusauto.checks import Finding
+from wsusauto.diagnose import Diagnosis, Fixes, FixResult, verdicts_with_fixes
 from wsusauto.errors import (
     AuthenticationFailed,
     DeadlineExceeded,
@@ -18,6 +21,9 @@ from wsusauto.errors import (
     WsusAutoError,
 )
 from wsusauto.execution import verdict
+from wsusauto.execution.fleet import FleetFacts, HostFacts
+from wsusauto.output.html import FleetReport, ReportHost, report_data
+from wsusauto.state.facts import parse_facts
 
 verdicts = st.sampled_from(verdict.VERDICTS)
 
@@ -123,3 +129,67 @@ def test_the_exit_code_is_the_worst_hosts(seen):
     assert verdict.exit_code(seen) == expected
     if "unreachable" not in seen and "failed" not in seen:
         assert verdict.exit_code(seen) == exitcodes.OK
+
+
+# -- every command's result object takes its verdicts and exit code from there --------------------
+
+
+def _finding(host: str, severity: str) -> Finding:
+    return Finding(
+        "bits-service", host, severity, "BITS is disabled", {}, "start it", "Issues with Synchronization"
+    )
+
+
+def test_diagnose_fails_a_host_with_an_error_or_warning_finding_not_an_info_one():
+    diagnosis = Diagnosis(
+        findings={"a": [_finding("a", "info")], "b": [_finding("b", "warning")], "c": []},
+        failed={"d": "get_facts failed on the server: HTTP 503"},
+        order=["a", "b", "c", "d"],
+    )
+    assert diagnosis.verdicts == {"a": "ok", "b": "failed", "c": "ok", "d": "failed"}
+    assert diagnosis.exit_code == exitcodes.HOST_FAILED
+    assert Diagnosis(findings={"a": [_finding("a", "info")]}, order=["a"]).exit_code == exitcodes.OK
+    unreachable = Diagnosis(
+        findings={"b": [_finding("b", "error")]}, unreachable={"e": "x"}, order=["b", "e"]
+    )
+    assert unreachable.exit_code == exitcodes.HOST_UNREACHABLE
+
+
+def _fix(host: str, status: str) -> FixResult:
+    return FixResult(host, "repair_bits_service", ("bits-service",), status, "")
+
+
+def test_a_failed_fix_fails_its_host_and_one_unreachable_during_fixes_is_unreachable():
+    clean = Diagnosis(findings={"a": [], "b": [], "c": []}, order=["a", "b", "c"])
+    fixes = Fixes({"a": [_fix("a", "changed"), _fix("a", "failed")], "b": [_fix("b", "would change")]})
+    assert fixes.verdicts == {"a": "failed", "b": "changed"}
+    assert fixes.exit_code == exitcodes.HOST_FAILED
+    assert verdicts_with_fixes(clean, fixes) == {"a": "failed", "b": "changed", "c": "ok"}
+    assert verdict.exit_code(verdicts_with_fixes(clean, {"c": [_fix("c", "unreachable")]}).values()) == 4
+    # check mode: a fix that would change a host with a warning leaves it failed, as diagnose says
+    warned = Diagnosis(findings={"a": [_finding("a", "warning")]}, order=["a"])
+    assert verdicts_with_fixes(warned, {"a": [_fix("a", "would change")]}) == {"a": "failed"}
+
+
+def test_report_and_facts_verdicts():
+    hosts = [ReportHost("a"), ReportHost("b"), ReportHost("c")]
+    read = {name: parse_facts(name, sample()) for name in "abc"}
+    report = FleetReport(hosts=hosts, facts=read, findings={"a": [_finding("a", "error").to_dict()]})
+    assert report.verdicts == {"a": "ok", "b": "ok", "c": "ok"}  # findings are shown, not counted
+    assert report.exit_code == exitcodes.OK
+    assert FleetReport(hosts=hosts, facts=read, failed={"b": "x"}).exit_code == exitcodes.HOST_FAILED
+    both = FleetReport(hosts=hosts, facts={"a": read["a"]}, failed={"b": "x"}, unreachable={"c": "y"})
+    assert both.verdicts == {"a": "ok", "b": "failed", "c": "unreachable"} and both.exit_code == 4
+    # the report's own document says what the exit code says, host by host
+    assert {h: e["status"] for h, e in report_data(both)["hosts"].items()} == both.verdicts
+    assert (
+        FleetReport(hosts=hosts, facts={"a": read["a"], "b": read["b"]}).verdicts["c"] == "failed"
+    )  # no facts
+    facts = FleetFacts(
+        [
+            HostFacts("a", error=AuthenticationFailed("a", "refused the credentials")),
+            HostFacts("b", error=RemoteError("b", "get_facts", "HTTP 503")),
+        ]
+    )
+    assert facts.verdicts == {"a": "unreachable", "b": "failed"}
+    assert facts.exit_code == exitcodes.HOST_UNREACHABLE

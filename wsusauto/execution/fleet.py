@@ -78,6 +78,19 @@ class HostFacts:
         return verdict.of_error(self.error)
 
 
+class FleetFacts(list[HostFacts]):
+    """What ``collect_facts`` read: each host's facts or error, in inventory order, with each host's
+    verdict and the exit code, as every command's (``wsusauto facts`` exits with it)."""
+
+    @property
+    def verdicts(self) -> dict[str, verdict.Verdict]:
+        return {r.host: r.status for r in self}
+
+    @property
+    def exit_code(self) -> int:
+        return verdict.exit_code(self.verdicts.values())
+
+
 def collect_facts(
     inventory: Inventory,
     hosts: Sequence[Host],
@@ -85,7 +98,7 @@ def collect_facts(
     forks: int = 20,
     deadline: float = 120.0,
     session_factory: SessionFactory | None = None,
-) -> list[HostFacts]:
+) -> FleetFacts:
     """Facts of every host, in inventory order; errors are per host, never raised."""
     outcomes = for_each_host(
         inventory,
@@ -96,4 +109,4 @@ def collect_facts(
         session_factory=session_factory,
         thread_name="facts",
     )
-    return [HostFacts(o.host, facts=o.value, error=o.error) for o in outcomes]
+    return FleetFacts(HostFacts(o.host, facts=o.value, error=o.error) for o in outcomes)

@@ -11,6 +11,10 @@ connects the SSL way reads the setup key's UsingSSL and PortNumber and calls
 ``GetUpdateServer(<the machine's DNS name>, $true, [int]<setup key>.PortNumber)``. Any other script
 that calls ``GetUpdateServer`` is taken to connect with the local default, over HTTP. Stricter than
 unsure: a form the lab does not recognise counts as HTTP.
+
+While IIS's WsusPool application pool is stopped (the lab's ``wsus_pool_stopped`` fault), the web
+service answers every call with HTTP 503 (wsus-api.md: "A stopped WsusPool gives HTTP 503"), however
+the script connects.
 """
 
 from __future__ import annotations
@@ -70,15 +74,23 @@ def _argument_count(code: str, start: int) -> int:
     return count + 1 if seen else 0
 
 
-def check_connection(script: str, using_ssl: bool) -> None:
-    """Raise what PowerShell shows when the script's GetUpdateServer call fails on this server."""
+def check_connection(script: str, using_ssl: bool, *, pool_stopped: bool = False) -> None:
+    """Raise what PowerShell shows when the script's GetUpdateServer call fails on this server: IIS
+    refuses a plain connection to a server set up for SSL (403), and answers no call at all while
+    the WsusPool application pool is stopped (503)."""
     code = _code(script)
     call = _ANY_CALL.search(code)
-    if not using_ssl or call is None or connects_over_ssl(script):
+    if call is None:
+        return
+    if pool_stopped:
+        refusal = "The request failed with HTTP status 503: Service Unavailable."
+    elif using_ssl and not connects_over_ssl(script):
+        refusal = "The request failed with HTTP status 403: Forbidden."
+    else:
         return
     raise ScriptError(
         f'Exception calling "GetUpdateServer" with "{_argument_count(code, call.end())}" argument(s): '
-        '"The request failed with HTTP status 403: Forbidden."',
+        f'"{refusal}"',
         error_id="WebException",
         category="NotSpecified",
         exception_type="System.Management.Automation.MethodInvocationException",

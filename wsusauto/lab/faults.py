@@ -62,6 +62,15 @@ register(
         "its output is lost",
     )
 )
+register(
+    FaultType(
+        "wsus_pool_stopped",
+        "model",
+        description="IIS's WsusPool application pool is stopped: WinRM answers, but every call to the "
+        "administration API (AdminProxy.GetUpdateServer) fails with HTTP 503 (wsus-api.md: a stopped "
+        "WsusPool gives HTTP 503), so every snippet that connects to WSUS fails on the server",
+    )
+)
 # Synchronization faults, read by the lab's sync engine (wsusauto/lab/sync.py).
 register(
     FaultType("upstream_down", "model", description="on an upstream: downstream syncs cannot connect to it")

@@ -975,8 +975,11 @@ class LabHandlers:
         if str(server.get("LabPSVersion") or "").startswith("2."):
             powershell2.refuse_newer(script)
         parameters = bind_parameters(snippet, invocation.parameters)
-        # The script's first call to the API: a server set up for SSL refuses a plain connection.
-        check_connection(script, server.get("UsingSSL") == 1)
+        # The script's first call to the API: a server set up for SSL refuses a plain connection, and
+        # none answers while its WsusPool is stopped.
+        check_connection(
+            script, server.get("UsingSSL") == 1, pool_stopped="wsus_pool_stopped" in server.faults
+        )
         # The WSUS service works in the background; the lab catches up whenever a server is asked.
         sync.advance(server, self.servers)
         token = CURRENT_SCRIPT.set(script)

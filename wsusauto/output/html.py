@@ -34,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wsusauto.errors import UsageError
+from wsusauto.execution.verdict import FAILED, OK, UNREACHABLE, Verdict, exit_code
 from wsusauto.stagger.planner import StaggerPlan
 from wsusauto.state.facts import Facts, SyncInfo
 
@@ -64,6 +65,23 @@ class FleetReport:
     source: str = ""  # the inventory file
     generated_at: dt.datetime | None = None  # default: now (UTC)
     title: str = "WSUS fleet report"
+
+    @property
+    def verdicts(self) -> dict[str, Verdict]:
+        """Each host's verdict, as every command's: unreachable, failed (reached, but its facts or
+        diagnosis failed, or no facts), else ok; findings are shown, not counted (only ``diagnose``
+        fails on them)."""
+        return {h.name: self._verdict(h.name) for h in self.hosts}
+
+    def _verdict(self, host: str) -> Verdict:
+        if host in self.unreachable:
+            return UNREACHABLE
+        return FAILED if host in self.failed or host not in self.facts else OK
+
+    @property
+    def exit_code(self) -> int:
+        """``wsusauto report``'s exit code (``verdict.exit_code``): 4 unreachable, 2 failed, else 0."""
+        return exit_code(self.verdicts.values())
 
 
 # --- time ---------------------------------------------------------------------------------------
@@ -229,10 +247,11 @@ def report_data(report: FleetReport) -> dict[str, Any]:
     names = _resolver(report.hosts, report.facts)
     slots = report.plan.by_host() if report.plan is not None else {}
     hosts: dict[str, dict[str, Any]] = {}
+    verdicts = report.verdicts  # the exit code's, so the document and the exit code agree
     for host in report.hosts:
         facts = report.facts.get(host.name)
         entry: dict[str, Any] = {
-            "status": "ok",
+            "status": verdicts[host.name],
             "error": None,
             "address": host.address,
             "intended_upstream": host.intended_upstream,
@@ -254,9 +273,9 @@ def report_data(report: FleetReport) -> dict[str, Any]:
         }
         if facts is None:
             if host.name in report.unreachable:
-                entry.update(status="unreachable", error=report.unreachable[host.name])
+                entry.update(error=report.unreachable[host.name])
             else:
-                entry.update(status="failed", error=report.failed.get(host.name, "no facts"))
+                entry.update(error=report.failed.get(host.name, "no facts"))
         else:
             upstream, in_inventory = _configured_upstream(facts, names)
             entry.update(
