@@ -1,18 +1,23 @@
-"""Helpers for tests that drive the real pypsrp client against an in-process lab."""
+"""Helpers for tests that drive the real pypsrp client against an in-process lab.
+
+Tests start labs through ``tests/conftest.py``'s ``make_lab`` (a lab per test) and ``make_module_lab``
+(a lab the module's tests share), both a :class:`LabFactory`; ``running_lab`` is the same start as a
+context manager, for a lab that must stop at a given point of a test (a restart on the same state).
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from wsusauto.config.inventory import Inventory, inventory_from_dict
 from wsusauto.lab.runtime import Lab
-from wsusauto.lab.topology import topology_from_dict
+from wsusauto.lab.topology import Topology, topology_from_dict
 
 # Each lab gets its own /24 in 127.0.0.0/8 so tests never share an address (ports stay 5985/5986).
 # The second octet comes from the process id, so two test runs on one machine do not collide either.
@@ -42,9 +47,41 @@ def small_topology(count: int = 3, **per_server: Any) -> Any:
 
 @contextmanager
 def running_lab(tmp_path: Path, topology: Any = None, **options: Any) -> Iterator[Lab]:
-    lab = Lab(topology or small_topology(), tmp_path / "state", first_address=next_first_address(), **options)
-    with lab:
+    """A started lab of ``topology`` (default ``small_topology()``) with its state in
+    ``tmp_path/state``, on a fresh /24 of its own; ``options`` go to :class:`Lab`."""
+    topology = topology or small_topology()
+    first_address = next_first_address(len(topology.servers))
+    with Lab(topology, tmp_path / "state", first_address=first_address, **options) as lab:
         yield lab
+
+
+class LabFactory:
+    """Starts labs, each in a directory of its own under ``directory``, and stops every lab it
+    started on ``close()`` (conftest's fixtures close it when their scope ends)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._labs = ExitStack()
+        self._started = 0
+
+    def __call__(self, topology: Topology | Mapping[str, Any] | None = None, **options: Any) -> Lab:
+        """A started lab of ``topology``: a :class:`Topology`, a topology document as the lab's YAML
+        holds it (``{"servers": [...]}``), or None for ``small_topology()``. ``options`` go to
+        :class:`Lab`: ``time_scale=10`` (its clock 10x), ``kerberos=True``, ``workers=2``, ..."""
+        if isinstance(topology, Mapping):
+            topology = topology_from_dict(topology, "<test topology>")
+        self._started += 1
+        directory = self._directory / f"lab-{self._started}"
+        return self._labs.enter_context(running_lab(directory, topology, **options))
+
+    def close(self) -> None:
+        self._labs.close()
+
+
+def inventory_file(lab: Lab, name: str = "inventory.yml", **options: Any) -> Path:
+    """The lab's inventory written next to its state (``options`` as for ``Lab.inventory``), for the
+    CLI's ``-i``."""
+    return lab.write_inventory(lab.state_dir.parent / name, **options)
 
 
 def record_scripts(lab: Lab, monkeypatch: Any) -> list[str]:

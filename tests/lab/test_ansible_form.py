@@ -14,7 +14,7 @@ from pypsrp.host import PSHost, PSHostUserInterface
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
-from tests.lab_fixtures import running_lab, small_topology
+from tests.lab_fixtures import small_topology
 from wsusauto.client.snippets import registry
 from wsusauto.lab.runtime import LAB_USER
 
@@ -35,9 +35,8 @@ class RecordingHost(PSHost):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("lab"), small_topology(2)) as lab:
-        yield lab
+def lab(make_module_lab):
+    return make_module_lab(small_topology(2))
 
 
 @pytest.fixture

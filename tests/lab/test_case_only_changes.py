@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
 from wsusauto.lab.member_compare import snippet_differs
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
 
 DOWNSTREAM = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(make_module_lab):
     servers = [
         {"name": "wsus-root"},
         {"name": "wsus-a", "upstream": "wsus-root", "initial": DOWNSTREAM},
@@ -28,8 +27,7 @@ def lab(tmp_path_factory):
             "initial": {**DOWNSTREAM, "UseProxy": True, "ProxyName": "proxy.corp", "ProxyServerPort": 3128},
         },
     ]
-    with running_lab(tmp_path_factory.mktemp("case"), topology_from_dict({"servers": servers})) as lab:
-        yield lab
+    return make_module_lab({"servers": servers})
 
 
 def session(lab, host: str) -> Session:

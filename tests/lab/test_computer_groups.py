@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
 from wsusauto.errors import RemoteError, UsageError
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import OperationRefused, run_operation
 from wsusauto.operations.computer_groups import refuse_on_replica
 from wsusauto.state.facts import gather_facts
@@ -20,8 +19,8 @@ GROUPS = {
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    topology = topology_from_dict(
+def lab(make_module_lab):
+    return make_module_lab(
         {
             "servers": [
                 {"name": "wsus-root", "initial": {"ComputerTargetGroups": GROUPS}},
@@ -39,8 +38,6 @@ def lab(tmp_path_factory):
             ]
         }
     )
-    with running_lab(tmp_path_factory.mktemp("groups"), topology) as lab:
-        yield lab
 
 
 def _session(lab, name):

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import inventory_file, lab_inventory
 from tests.lab_fixtures import run_cli as wsusauto
 from wsusauto.client.session import Session
 from wsusauto.errors import RemoteError
 from wsusauto.lab import update_api
 from wsusauto.lab.evidence import retired_update
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "decline-missing-updates.yml"
@@ -29,24 +28,19 @@ def _downstream(name, **extra):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(make_module_lab):
     missing = {"name": "updates_missing_upstream", "on_upstream": False}
-    topology = topology_from_dict(
-        {
-            "servers": [
-                {"name": "wsus-root"},
-                _downstream("wsus-auto", faults=[missing]),
-                _downstream("wsus-rep", replica=True, initial={"IsReplicaServer": True}, faults=[missing]),
-                _downstream("wsus-fine"),
-            ]
-        }
-    )
-    path = tmp_path_factory.mktemp("decline")
-    with running_lab(path, topology, time_scale=10) as lab:  # saves process and syncs start late, 10x
-        inventory = path / "inventory.yml"
-        lab.write_inventory(inventory)
-        lab.inventory_path = inventory
-        yield lab
+    topology = {
+        "servers": [
+            {"name": "wsus-root"},
+            _downstream("wsus-auto", faults=[missing]),
+            _downstream("wsus-rep", replica=True, initial={"IsReplicaServer": True}, faults=[missing]),
+            _downstream("wsus-fine"),
+        ]
+    }
+    lab = make_module_lab(topology, time_scale=10)  # saves process and syncs start late, 10x
+    lab.inventory_path = inventory_file(lab)
+    return lab
 
 
 def _updates(lab, host):

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
 from wsusauto.client.snippets import SnippetRegistry, registry, snippets_dir
 from wsusauto.diagnose import diagnose_fleet, fix_fleet
 from wsusauto.errors import RemoteError
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import OperationRefused, run_operation
 from wsusauto.state.facts import gather_facts
 
@@ -19,8 +18,8 @@ GROUPS = {"Servers": ["srv1.corp.example"], "All Computers": ["srv1.corp.example
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    topology = topology_from_dict(
+def lab(make_module_lab):
+    return make_module_lab(
         {
             "servers": [
                 {"name": "wsus-de", "locale": "de-DE", "faults": ["content_acl_missing"]},
@@ -37,8 +36,6 @@ def lab(tmp_path_factory):
             ]
         }
     )
-    with running_lab(tmp_path_factory.mktemp("locale"), topology) as lab:
-        yield lab
 
 
 def _session(lab, name, snippets=None):

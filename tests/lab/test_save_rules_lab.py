@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
 from wsusauto.client.snippets import registry
 from wsusauto.config.inventory import inventory_from_dict
@@ -22,7 +22,6 @@ from wsusauto.config.secrets import Secret
 from wsusauto.errors import ServerBusy
 from wsusauto.execution.runner import Runner
 from wsusauto.lab import saves, sync
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
 from wsusauto.state.facts import facts_parameters
 
@@ -31,12 +30,11 @@ NAMES = ("wsus-a", "wsus-b", "wsus-c", "wsus-d", "wsus-e", "wsus-f", "wsus-g")
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(make_module_lab):
     servers = [{"name": "wsus-root"}] + [
         {"name": name, "upstream": "wsus-root", "initial": DOWNSTREAM} for name in NAMES
     ]
-    with running_lab(tmp_path_factory.mktemp("saves"), topology_from_dict({"servers": servers})) as lab:
-        yield lab
+    return make_module_lab({"servers": servers})
 
 
 def session(lab, host: str) -> Session:

@@ -11,11 +11,10 @@ import pytest
 from pypsrp.powershell import RunspacePool
 from rich.console import Console
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session, new_wsman
 from wsusauto.diagnose import diagnose_fleet, fix_fleet
 from wsusauto.execution.fleet import collect_facts
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations.fixes import SSEE_PIPE, WID_PIPE, BitsForeground
 from wsusauto.output.console import print_facts_table
 from wsusauto.state.facts import gather_facts
@@ -52,18 +51,17 @@ SERVERS = [
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    state = tmp_path_factory.mktemp("sql-tools")
-    with running_lab(state, topology_from_dict({"servers": SERVERS}, "<sql tools>")) as lab:
-        inventory = lab_inventory(lab)
-        sessions = {
-            host: Session(host, inventory.connection_options(inventory.hosts[host]), default_deadline=60)
-            for host in inventory.hosts
-        }
-        lab.sessions = sessions
-        yield lab
-        for session in sessions.values():
-            session.close()
+def lab(make_module_lab):
+    lab = make_module_lab({"servers": SERVERS})
+    inventory = lab_inventory(lab)
+    sessions = {
+        host: Session(host, inventory.connection_options(inventory.hosts[host]), default_deadline=60)
+        for host in inventory.hosts
+    }
+    lab.sessions = sessions
+    yield lab
+    for session in sessions.values():
+        session.close()
 
 
 def column(lab, host):

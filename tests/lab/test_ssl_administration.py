@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
 from wsusauto.client.snippets import SnippetRegistry, registry, snippets_dir
 from wsusauto.errors import RemoteError
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
 from wsusauto.state.facts import gather_facts
 
@@ -25,8 +24,8 @@ OLD_CONNECTION = (
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    topology = topology_from_dict(
+def lab(make_module_lab):
+    return make_module_lab(
         {
             "servers": [
                 {"name": "wsus-ssl", "initial": {"UsingSSL": 1}},
@@ -34,8 +33,6 @@ def lab(tmp_path_factory):
             ]
         }
     )
-    with running_lab(tmp_path_factory.mktemp("ssl"), topology) as lab:
-        yield lab
 
 
 @pytest.fixture(scope="module")

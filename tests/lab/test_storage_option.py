@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import inventory_file, lab_inventory
 from tests.lab_fixtures import run_cli as wsusauto
 from wsusauto.client.session import Session
 from wsusauto.errors import RemoteError
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import OperationRefused, run_operation
 from wsusauto.state.facts import gather_facts
 
@@ -28,8 +27,8 @@ def _downstream(name: str, upstream: str, **extra):
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    topology = topology_from_dict(
+def lab(make_module_lab):
+    lab = make_module_lab(
         {
             "servers": [
                 {"name": "wsus-root"},  # stores locally
@@ -42,12 +41,8 @@ def lab(tmp_path_factory):
             ]
         }
     )
-    path = tmp_path_factory.mktemp("storage")
-    with running_lab(path, topology) as lab:
-        inventory = path / "inventory.yml"
-        lab.write_inventory(inventory)
-        lab.inventory_path = inventory
-        yield lab
+    lab.inventory_path = inventory_file(lab)
+    return lab
 
 
 def _storage(lab) -> dict[str, bool]:

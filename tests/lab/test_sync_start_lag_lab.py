@@ -11,10 +11,9 @@ import datetime as dt
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
 from wsusauto.lab import sync
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations.synchronize import Synchronize
 
 NAMES = ("wsus-a", "wsus-b", "wsus-c", "wsus-d")
@@ -22,10 +21,9 @@ FAST = {"poll_interval": "0.1s", "timeout": "60s"}
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(make_module_lab):
     servers = [{"name": name, "initial": {"SyncDurationSeconds": 1}} for name in NAMES]
-    with running_lab(tmp_path_factory.mktemp("lag"), topology_from_dict({"servers": servers})) as lab:
-        yield lab
+    return make_module_lab({"servers": servers})
 
 
 def session(lab, host: str) -> Session:

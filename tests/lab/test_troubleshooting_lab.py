@@ -8,11 +8,10 @@ import time
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
 from wsusauto.errors import RemoteError
 from wsusauto.lab.model.server import SCM_PROVIDER
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.state.facts import SETUP_REGISTRY_PATH, facts_parameters
 
 ROOT = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
@@ -75,17 +74,15 @@ SERVERS = [
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    state = tmp_path_factory.mktemp("troubleshooting")
+def lab(make_module_lab):
     # The lab's clock 10x: syncs still start late and saves still process, in fewer real seconds.
-    topology = topology_from_dict({"servers": SERVERS}, "<troubleshooting>")
-    with running_lab(state, topology, time_scale=10) as lab:
-        for server in lab.handlers.servers.values():
-            server.set(SyncDurationSeconds=0.2)
-        yield lab
-        for session in _sessions.values():
-            session.close()
-        _sessions.clear()
+    lab = make_module_lab({"servers": SERVERS}, time_scale=10)
+    for server in lab.handlers.servers.values():
+        server.set(SyncDurationSeconds=0.2)
+    yield lab
+    for session in _sessions.values():
+        session.close()
+    _sessions.clear()
 
 
 _sessions: dict[str, Session] = {}
