@@ -193,8 +193,10 @@ class SyncRetryPolicy:
         With a ``context`` (the executor's), each attempt holds ``context.upstream_slot()`` from
         before ``on_start`` until after ``on_attempt``, and none starts once ``context.stopping()``;
         ``attempt`` raises SyncStopped to stop waiting for its synchronization, which the outcome
-        then names as left running. ``on_start(number, started)`` is called right before
-        ``attempt``, ``on_attempt`` with each attempt as it ends (before the next one starts)."""
+        then names as left running; so does any other error once the run is stopping (the run closes
+        the sessions under running calls), while before that such an error is raised as it is.
+        ``on_start(number, started)`` is called right before ``attempt``, ``on_attempt`` with each
+        attempt as it ends (before the next one starts)."""
         outcome = PolicyOutcome(False)
         stopping = context.stopping if context is not None else (lambda: False)
         slot = context.upstream_slot if context is not None else contextlib.nullcontext
@@ -204,44 +206,57 @@ class SyncRetryPolicy:
             if on_attempt is not None:
                 on_attempt(record)
 
+        def one(number: int) -> object:
+            if stopping():
+                raise SyncStopped
+            with slot():
+                if stopping():  # stopped while waiting for the slot
+                    raise SyncStopped
+                started = clock()
+                if on_start is not None:
+                    on_start(number, started)
+                try:
+                    synchronization_id = attempt()
+                except SyncFailed as failure:
+                    ended(
+                        Attempt(
+                            number,
+                            started,
+                            clock(),
+                            "Failed",
+                            failure.error,
+                            failure.error_text,
+                            failure.synchronization_id,
+                        )
+                    )
+                    raise
+                except Exception as error:
+                    if isinstance(error, SyncStopped) or stopping():  # or the run closed the session
+                        outcome.left_running = StartedAttempt(number, started)
+                        raise SyncStopped from None
+                    raise
+                ended(
+                    Attempt(
+                        number,
+                        started,
+                        clock(),
+                        "Succeeded",
+                        synchronization_id=str(synchronization_id or ""),
+                    )
+                )
+                return synchronization_id
+
         try:
             for number, tenacity_attempt in enumerate(self.retrying(sleep, rng), 1):
                 with tenacity_attempt:
-                    if stopping():
-                        raise SyncStopped
-                    with slot():
-                        if stopping():  # stopped while waiting for the slot
-                            raise SyncStopped
-                        started = clock()
-                        if on_start is not None:
-                            on_start(number, started)
-                        try:
-                            synchronization_id = attempt()
-                        except SyncFailed as failure:
-                            ended(
-                                Attempt(
-                                    number,
-                                    started,
-                                    clock(),
-                                    "Failed",
-                                    failure.error,
-                                    failure.error_text,
-                                    failure.synchronization_id,
-                                )
-                            )
-                            raise
-                        except SyncStopped:
-                            outcome.left_running = StartedAttempt(number, started)
-                            raise
-                        ended(
-                            Attempt(
-                                number,
-                                started,
-                                clock(),
-                                "Succeeded",
-                                synchronization_id=str(synchronization_id or ""),
-                            )
-                        )
+                    try:
+                        one(number)
+                    except (SyncFailed, SyncStopped):
+                        raise
+                    except Exception:
+                        if stopping():  # e.g. the slot refused because the run is stopping
+                            raise SyncStopped from None
+                        raise
         except SyncStopped:
             outcome.stopped = True
             return outcome

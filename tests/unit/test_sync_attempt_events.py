@@ -10,6 +10,7 @@ import datetime as dt
 import random
 from collections.abc import Iterator
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -180,3 +181,37 @@ def test_every_attempt_is_started_then_ended_inside_its_own_slot(outcomes, retri
         )
     assert [a.number for a in outcome.attempts] == list(range(1, len(outcome.attempts) + 1))
     assert len(outcome.attempts) <= retries + 1
+
+
+def test_an_error_from_a_session_the_stopping_run_closed_is_a_sync_left_running():
+    context = Recorder()
+
+    def attempt() -> str:
+        context.stop_after_waits = 0  # Ctrl+C: the run closes the session under the poll
+        raise ConnectionResetError("the session was closed")
+
+    outcome = SyncRetryPolicy().run(attempt, clock=context.clock, sleep=context.sleep, context=context)
+    assert outcome.stopped and outcome.left_running is not None and outcome.attempts == []
+
+
+def test_the_same_error_without_a_stop_is_raised_as_it_is():
+    context = Recorder()
+
+    def attempt() -> str:
+        raise ConnectionResetError("the connection dropped")
+
+    with pytest.raises(ConnectionResetError):
+        SyncRetryPolicy().run(attempt, clock=context.clock, sleep=context.sleep, context=context)
+
+
+def test_a_slot_refused_because_the_run_stops_starts_nothing():
+    class RefusesTheSlot(Recorder):
+        @contextlib.contextmanager
+        def upstream_slot(self) -> Iterator[None]:
+            self.stop_after_waits = 0
+            raise RuntimeError("the run is stopping; the upstream's slot was not taken")
+            yield
+
+    context = RefusesTheSlot()
+    outcome = run([None], context)
+    assert outcome.stopped and outcome.left_running is None and outcome.attempts == []

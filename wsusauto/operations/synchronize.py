@@ -222,16 +222,6 @@ class Synchronize(Operation):
         sleep = self.sleep or context.sleep
 
         def attempt() -> str:
-            try:
-                return start_and_wait()
-            except (SyncFailed, SyncStopped):
-                raise
-            except Exception:
-                if context.stopping():  # the run closed this session under the call: not a result
-                    raise SyncStopped from None
-                raise
-
-        def start_and_wait() -> str:
             parameters = {
                 "CategoryOnly": bool(args.get("category_only", False)),
                 "ReadyTimeoutSeconds": READY_TIMEOUT_SECONDS,
