@@ -36,14 +36,16 @@ class RunningSync:
 
 
 def _when(started: dt.datetime | str) -> str:
-    if isinstance(started, str):
+    if isinstance(started, str):  # a record that came through JSON (a worker process, the journal)
         try:
-            started = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
+            moment = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
         except ValueError:
             return started
-    if started.tzinfo is not None:
-        started = started.astimezone(dt.timezone.utc)
-    return f"{started:%Y-%m-%d %H:%M:%S} UTC"
+    else:
+        moment = started
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc)
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 
 
 class RunningSyncs:
