@@ -19,6 +19,10 @@ class SnippetError(WsusAutoError):
     """A snippet is unknown or was called with parameters it does not declare."""
 
 
+class Interrupted(WsusAutoError):
+    """The run was stopped (Ctrl+C) before or while this work ran on a host."""
+
+
 class HostError(WsusAutoError):
     """Something went wrong with one host. ``host`` names it."""
 
@@ -26,6 +30,11 @@ class HostError(WsusAutoError):
         super().__init__(f"{host}: {message}")
         self.host = host
         self.reason = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take other constructor arguments than their ``args``: rebuild from the state, so
+        # an error crosses from a worker process to the parent as it was raised.
+        return (_rebuild_host_error, (type(self), self.args, self.__dict__))
 
 
 class Unreachable(HostError):
@@ -81,3 +90,12 @@ def remote_error(host: str, snippet: str, remote_text: str) -> RemoteError:
 
 class FactsError(HostError):
     """The facts snippet answered, but its output does not have the promised shape."""
+
+
+def _rebuild_host_error(
+    cls: type[HostError], args: tuple[object, ...], state: dict[str, object]
+) -> HostError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error

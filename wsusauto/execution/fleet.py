@@ -1,34 +1,27 @@
-"""Fleet-wide reads: one Session per host, ``forks`` hosts at a time, one host's failure never
-stops the others."""
+"""Fleet-wide reads as one call: ``work(session, host)`` on every host through the ``HostExecutor``
+(one Session per host, ``forks`` hosts at a time, one host's failure never stops the others)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from wsusauto.client.session import Session
-from wsusauto.client.speedups import forget_password_hashes
 from wsusauto.config.inventory import Host, Inventory
-from wsusauto.errors import HostError, UsageError, WsusAutoError
+from wsusauto.errors import UsageError, WsusAutoError
 from wsusauto.execution import verdict
+from wsusauto.execution.executor import HostExecutor, HostJob, HostOutcome
 from wsusauto.state.facts import Facts, gather_facts
+
+__all__ = ["FleetFacts", "HostFacts", "HostOutcome", "SessionFactory", "collect_facts", "for_each_host"]
 
 T = TypeVar("T")
 SessionFactory = Callable[[str, Inventory, Host], Session]
 
 
-@dataclass(frozen=True)
-class HostOutcome(Generic[T]):
-    host: str
-    value: T | None = None
-    error: WsusAutoError | None = None
-
-    @property
-    def status(self) -> verdict.Verdict:
-        """The host's verdict (``verdict.of_error``: refused credentials are unreachable, nothing ran)."""
-        return verdict.of_error(self.error)
+def _with_session(job: HostJob, work: Callable[[Session, Host], T]) -> T:
+    return work(job.session, job.host)
 
 
 def for_each_host(
@@ -41,29 +34,29 @@ def for_each_host(
     session_factory: SessionFactory | None = None,
     thread_name: str = "host",
 ) -> list[HostOutcome[T]]:
-    """``work(session, host)`` on every host with its own Session, in inventory order; a host's error
+    """``work(session, host)`` on every host with its own Session, in the given order; a host's error
     is its outcome, never raised."""
     if forks < 1:
         raise UsageError("--forks must be at least 1")
-
-    def one(host: Host) -> HostOutcome[T]:
-        try:
-            if session_factory is not None:
-                session = session_factory(host.name, inventory, host)
-            else:
-                session = Session(host.name, inventory.connection_options(host), default_deadline=deadline)
-            with session:
-                return HostOutcome(host.name, value=work(session, host))
-        except (HostError, UsageError) as exc:
-            return HostOutcome(host.name, error=exc)
-
     if not hosts:
         return []
-    try:
-        with ThreadPoolExecutor(max_workers=min(forks, len(hosts)), thread_name_prefix=thread_name) as pool:
-            return list(pool.map(one, hosts))
-    finally:
-        forget_password_hashes()  # every session is closed: the passwords need not stay in memory
+    factory = None
+    if session_factory is not None:
+        custom = session_factory
+
+        def factory(host: Host, inventory: Inventory) -> Session:
+            return custom(host.name, inventory, host)
+
+    # ``work`` may be any callable (a closure): threads of this process only.
+    with HostExecutor(
+        inventory,
+        forks=min(forks, len(hosts)),
+        processes=1,
+        deadline=deadline,
+        session_factory=factory,
+        thread_name=thread_name,
+    ) as executor:
+        return executor.map([host.name for host in hosts], _with_session, work)
 
 
 @dataclass(frozen=True)
@@ -91,6 +84,10 @@ class FleetFacts(list[HostFacts]):
         return verdict.exit_code(self.verdicts.values())
 
 
+def _facts(session: Session, host: Host) -> Facts:
+    return gather_facts(session)
+
+
 def collect_facts(
     inventory: Inventory,
     hosts: Sequence[Host],
@@ -99,11 +96,11 @@ def collect_facts(
     deadline: float = 120.0,
     session_factory: SessionFactory | None = None,
 ) -> FleetFacts:
-    """Facts of every host, in inventory order; errors are per host, never raised."""
+    """Facts of every host, in the given order; errors are per host, never raised."""
     outcomes = for_each_host(
         inventory,
         hosts,
-        lambda session, host: gather_facts(session),
+        _facts,
         forks=forks,
         deadline=deadline,
         session_factory=session_factory,

@@ -17,8 +17,6 @@ against simulated facts, so ``--check`` reports what a real run would change.
 
 from __future__ import annotations
 
-import math
-import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,12 +30,14 @@ from wsusauto.config.secrets import Secret
 from wsusauto.config.templating import condition_holds, render_arguments
 from wsusauto.errors import UsageError
 from wsusauto.execution import verdict
+from wsusauto.execution.executor import HOSTS_PER_PROCESS, HostExecutor, default_processes
 from wsusauto.execution.hostwork import (
-    HostWorker,
-    LocalWork,
+    NotReached,
     PreparedTask,
     SessionFactory,
     TaskResult,
+    gather,
+    run_tasks,
     simulate,
 )
 from wsusauto.operations import get_operation
@@ -45,7 +45,15 @@ from wsusauto.output.console import to_jsonable
 from wsusauto.output.journal import Journal
 from wsusauto.state.facts import Facts
 
-__all__ = ["COUNTERS", "RunResult", "Runner", "TaskResult", "simulate"]
+__all__ = [
+    "COUNTERS",
+    "HOSTS_PER_PROCESS",
+    "RunResult",
+    "Runner",
+    "TaskResult",
+    "default_processes",
+    "simulate",
+]
 
 COUNTERS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 _HIERARCHY_OPERATIONS = {"update_source", "replica"}
@@ -119,15 +127,6 @@ class RunResult:
         }
 
 
-# One pypsrp client process manages roughly 100 pipelines/s; beyond this many hosts the runner
-# spreads them over several processes (at most one per CPU).
-HOSTS_PER_PROCESS = 150
-
-
-def default_processes(host_count: int) -> int:
-    return max(1, min(os.cpu_count() or 1, math.ceil(host_count / HOSTS_PER_PROCESS)))
-
-
 class Runner:
     def __init__(
         self,
@@ -160,29 +159,18 @@ class Runner:
         self.processes = default_processes(len(inventory.hosts)) if processes is None else processes
         if session_factory is not None:
             self.processes = 1  # a custom session factory lives in this process
-        self._work: Any = None
+        self._work: HostExecutor | None = None
 
-    def _start_work(self) -> Any:
-        if self.processes > 1:
-            from wsusauto.execution.procwork import ProcessWork
-
-            return ProcessWork(
-                self.inventory,
-                processes=self.processes,
-                forks=self.forks,
-                check=self.check,
-                deadline=self.deadline,
-                journal=self.journal,
-                on_result=self.on_result,
-            )
-        worker = HostWorker(
+    def _start_work(self) -> HostExecutor:
+        return HostExecutor(
             self.inventory,
-            check=self.check,
+            forks=self.forks,
+            processes=self.processes,
             deadline=self.deadline,
-            journal=self.journal,
             session_factory=self.session_factory,
+            journal=self.journal,
+            on_event=lambda host, result: self.on_result(result),
         )
-        return LocalWork(worker, self.forks, self.on_result)
 
     def _write(self, event: str, **fields: Any) -> None:
         if self.journal is not None:
@@ -286,7 +274,11 @@ class Runner:
     def _run_play(
         self, play: Play, hosts: list[str], tasks: dict[str, list[PreparedTask]], result: RunResult
     ) -> bool:
-        facts = self._work.gather_many(hosts)
+        assert self._work is not None
+        facts = {
+            o.host: o.value if o.error is None else NotReached(str(o.error))
+            for o in self._work.map(hosts, gather)
+        }
         self._check_storage_consistency(play, hosts, tasks, facts)
         tasks = self._plan_staggers(play, hosts, tasks, facts)
         tasks = self._with_fleet(hosts, tasks, facts)
@@ -315,7 +307,11 @@ class Runner:
                     broken[name] = "skipped"
                 else:
                     runnable.append(name)
-            outcomes = self._work.run_batch(play.name, runnable, tasks, facts) if runnable else {}
+            futures = {
+                name: self._work.submit(name, run_tasks, play.name, tasks[name], facts.get(name), self.check)
+                for name in runnable
+            }
+            outcomes = {name: future.result() for name, future in futures.items()}
             failed = 0
             for name, host_results in outcomes.items():
                 for task_result in host_results:

@@ -1,0 +1,201 @@
+"""The one host executor against the lab through the real client, in threads and in worker processes:
+the same work gives the same outcomes, one Session per host for the executor's life, events and
+journal records reach the parent as they happen, and upstream slots hold across processes."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from tests.lab_fixtures import small_topology
+from wsusauto.config.inventory import inventory_from_dict
+from wsusauto.errors import AuthenticationFailed, Unreachable
+from wsusauto.execution.executor import HostExecutor
+from wsusauto.execution.hostwork import gather
+from wsusauto.lab.wsman import EndpointFaults
+from wsusauto.output.journal import Journal, read_journal
+from wsusauto.state.facts import Facts
+
+MODES = pytest.mark.parametrize("processes", [1, 2], ids=["threads", "processes"])
+
+
+# -- work functions (module level: worker processes receive them by reference) -------------------
+
+
+def _facts_name(job) -> str:
+    from wsusauto.state.facts import gather_facts
+
+    return gather_facts(job.session).name
+
+
+def session_identity(job) -> tuple[int, int, int]:
+    """Which process and which Session served this job, and how many commands that Session ran."""
+    from wsusauto.state.facts import gather_facts
+
+    gather_facts(job.session)
+    return os.getpid(), id(job.session._session), job.session.commands_run
+
+
+def emit_then_record(job, count: int) -> str:
+    for index in range(count):
+        job.emit(("step", job.host.name, index))
+    job.context.record("probe", value=job.host.name)
+    return job.host.name
+
+
+def hold_a_slot(job) -> str:
+    with job.context.upstream_slot():
+        job.context.record("slot_held")
+        _facts_name(job)  # real work on the wire while the slot is held
+        job.context.record("slot_released")
+    return job.host.name
+
+
+def fail_inside_a_slot(job) -> None:
+    with job.context.upstream_slot():
+        raise Unreachable(job.host.name, "a failure while holding the slot")
+
+
+# -- tests -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lab(make_module_lab):
+    return make_module_lab(small_topology(5))
+
+
+def inventory_of(lab, wrong_password_for: str | None = None):
+    document = lab.inventory()
+    if wrong_password_for is not None:
+        hosts = document["all"]["children"]["wsus"]["hosts"]
+        hosts[wrong_password_for]["ansible_password"] = "not-the-password"
+    return inventory_from_dict(document, "<lab inventory>")
+
+
+@MODES
+def test_map_gives_every_host_in_order_with_one_verdict(lab, processes):
+    inventory = inventory_of(lab, wrong_password_for="wsus-02")
+    lab.set_faults("wsus-03", EndpointFaults(down=True))
+    try:
+        order = ["wsus-04", "wsus-root", "wsus-03", "wsus-02", "wsus-01"]
+        with HostExecutor(inventory, forks=3, processes=processes) as executor:
+            outcomes = executor.map(order, _facts_name)
+    finally:
+        lab.set_faults("wsus-03", EndpointFaults())
+    assert [o.host for o in outcomes] == order
+    by_host = {o.host: o for o in outcomes}
+    assert {h: o.status for h, o in by_host.items()} == {
+        "wsus-04": "ok",
+        "wsus-root": "ok",
+        "wsus-03": "unreachable",
+        "wsus-02": "unreachable",  # refused credentials: nothing ran, as for a host down
+        "wsus-01": "ok",
+    }
+    assert by_host["wsus-04"].value == "wsus-04" and by_host["wsus-01"].error is None
+    assert isinstance(by_host["wsus-02"].error, AuthenticationFailed)  # the error crossed processes whole
+    assert by_host["wsus-02"].error.host == "wsus-02"
+    assert isinstance(by_host["wsus-03"].error, Unreachable)
+
+
+@MODES
+def test_one_session_per_host_for_the_executors_life(lab, processes):
+    inventory = inventory_of(lab)
+    with HostExecutor(inventory, forks=4, processes=processes) as executor:
+        first = {o.host: o.value for o in executor.map(inventory.hosts, session_identity)}
+        again = {o.host: o.value for o in executor.map(inventory.hosts, session_identity)}
+    for host in inventory.hosts:
+        assert first[host][:2] == again[host][:2], host  # same process, same Session
+        assert again[host][2] > first[host][2]  # which kept on running commands
+    pids = {pid for pid, _, _ in first.values()}
+    assert (os.getpid() in pids) is (processes == 1)
+    assert len(pids) == processes
+
+
+@MODES
+def test_events_and_records_reach_the_parent_before_the_job_ends(lab, processes, tmp_path):
+    inventory = inventory_of(lab)
+    journal = Journal(tmp_path / "run.jsonl", "run-1")
+    seen: list[tuple] = []
+    lock = threading.Lock()
+
+    def on_event(host, obj):
+        with lock:
+            seen.append(("event", host, obj, os.getpid()))
+
+    def on_record(host, event, fields):
+        with lock:
+            seen.append(("record", host, event, dict(fields), os.getpid()))
+
+    with HostExecutor(
+        inventory, forks=2, processes=processes, journal=journal, on_record=on_record, on_event=on_event
+    ) as executor:
+        futures = {host: executor.submit(host, emit_then_record, 3) for host in inventory.hosts}
+        done = {}
+        for host, future in futures.items():
+            assert future.result() == host
+            with lock:
+                done[host] = list(seen)
+    journal.close()
+    for host in inventory.hosts:
+        mine = [entry for entry in done[host] if entry[1] == host]
+        # everything the job sent was in the parent when its future was done, in the order sent
+        assert mine == [
+            ("event", host, ("step", host, 0), os.getpid()),
+            ("event", host, ("step", host, 1), os.getpid()),
+            ("event", host, ("step", host, 2), os.getpid()),
+            ("record", host, "probe", {"value": host}, os.getpid()),
+        ]
+    lines = read_journal(tmp_path / "run.jsonl")
+    assert sorted((r["host"], r["event"], r["value"]) for r in lines) == sorted(
+        (h, "probe", h) for h in inventory.hosts
+    )
+
+
+@MODES
+def test_upstream_slots_hold_k_at_a_time_across_hosts_and_processes(lab, processes):
+    inventory = inventory_of(lab)
+    replicas = [h for h in inventory.hosts if h != "wsus-root"]
+    holding = [0]
+    most = [0]
+    lock = threading.Lock()
+
+    def on_record(host, event, fields):
+        if host == "wsus-root":  # no upstream: needs no slot, so it overlaps the others freely
+            return
+        with lock:
+            holding[0] += 1 if event == "slot_held" else -1
+            most[0] = max(most[0], holding[0])
+
+    with HostExecutor(inventory, forks=4, processes=processes, on_record=on_record) as executor:
+        executor.set_upstream_slots({h: "wsus-root" for h in replicas} | {"wsus-root": None}, 1)
+        assert executor.slots_free("wsus-root")
+        outcomes = executor.map([*replicas, "wsus-root"], hold_a_slot)
+        assert [o.error for o in outcomes] == [None] * len(outcomes)
+        assert most[0] == 1 and holding[0] == 0
+        assert executor.slots.held() == {}
+
+        # K = 2: two at a time may, and a failure inside the block gives its slot back
+        executor.set_upstream_slots({h: "wsus-root" for h in replicas}, 2)
+        most[0] = 0
+        failed = executor.map(replicas, fail_inside_a_slot)
+        assert {o.status for o in failed} == {"unreachable"}
+        assert executor.slots.held() == {} and executor.slots_free("wsus-root")
+        executor.map(replicas, hold_a_slot)
+        assert 1 <= most[0] <= 2 and executor.slots.held() == {}
+
+
+def test_facts_work_function_reads_and_remembers_an_unreachable_host(lab):
+    inventory = inventory_of(lab)
+    lab.set_faults("wsus-01", EndpointFaults(down=True))
+    try:
+        with HostExecutor(inventory, forks=2, processes=1) as executor:
+            first = {o.host: o.value for o in executor.map(["wsus-root", "wsus-01"], gather)}
+            lab.set_faults("wsus-01", EndpointFaults())
+            second = {o.host: o.value for o in executor.map(["wsus-root", "wsus-01"], gather)}
+    finally:
+        lab.set_faults("wsus-01", EndpointFaults())
+    assert isinstance(first["wsus-root"], Facts) and isinstance(second["wsus-root"], Facts)
+    # found unreachable once in this executor's life, the host is not tried again (as in a run)
+    assert type(first["wsus-01"]).__name__ == type(second["wsus-01"]).__name__ == "NotReached"
