@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint pypsrp-suite bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,16 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy
+
+# pypsrp's own test suite, stock and with wsusauto's speed-ups installed: the same outcomes
+# (.ci/pypsrp_suite.sh; pip fetches the installed pypsrp's sdist from PyPI). The pypsrp-suite
+# extra is what pypsrp's tests import beyond pytest.
+$(VENV)/.installed-pypsrp-suite: $(VENV)/.installed-test pyproject.toml
+	$(PY) -m pip install --quiet -e '.[pypsrp-suite]'
+	touch $@
+
+pypsrp-suite: $(VENV)/.installed-pypsrp-suite
+	.ci/pypsrp_suite.sh $(PY)
 
 bench: $(VENV)/.installed-test
 	$(PY) bench/lab_throughput.py
