@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
 from wsusauto.diagnose import diagnose_fleet
 from wsusauto.errors import RemoteError
@@ -40,12 +40,12 @@ def _mismatch(diagnosis, host):
     return finding
 
 
-def test_the_finding_lists_the_parents_inactive_approvals(tmp_path):
+def test_the_finding_lists_the_parents_inactive_approvals(make_lab):
     topology = _fleet({"TargetDir": "D:\\WSUS"}, faults=["language_changed_on_parent"])
-    with running_lab(tmp_path, topology) as lab:
-        inventory = lab_inventory(lab)
-        diagnosis = diagnose_fleet(inventory, inventory.select("all"))
-        titles = _inactive_titles(lab.handlers.servers["wsus-root"])
+    lab = make_lab(topology)
+    inventory = lab_inventory(lab)
+    diagnosis = diagnose_fleet(inventory, inventory.select("all"))
+    titles = _inactive_titles(lab.handlers.servers["wsus-root"])
     assert titles  # the fault made some
     for replica in ("wsus-01", "wsus-02"):
         evidence = _mismatch(diagnosis, replica).evidence
@@ -56,16 +56,16 @@ def test_the_finding_lists_the_parents_inactive_approvals(tmp_path):
         assert "is in the evidence" in _mismatch(diagnosis, replica).remedy
 
 
-def test_a_parent_without_wsusutil_at_its_target_dir_is_reported_and_the_finding_stays(tmp_path):
+def test_a_parent_without_wsusutil_at_its_target_dir_is_reported_and_the_finding_stays(make_lab):
     topology = _fleet({"LabWsusUtil": False}, replicas=1, faults=["language_changed_on_parent"])
-    with running_lab(tmp_path, topology) as lab:
-        inventory = lab_inventory(lab)
-        diagnosis = diagnose_fleet(inventory, inventory.select("all"))
-        with (
-            Session("wsus-root", inventory.connection_options(inventory.hosts["wsus-root"])) as session,
-            pytest.raises(RemoteError, match=r"WsusUtil\.exe is not at C:\\Program Files\\Update Services"),
-        ):
-            session.invoke("list_inactive_approvals", SetupRegistryPath=SETUP_REGISTRY_PATH)
+    lab = make_lab(topology)
+    inventory = lab_inventory(lab)
+    diagnosis = diagnose_fleet(inventory, inventory.select("all"))
+    with (
+        Session("wsus-root", inventory.connection_options(inventory.hosts["wsus-root"])) as session,
+        pytest.raises(RemoteError, match=r"WsusUtil\.exe is not at C:\\Program Files\\Update Services"),
+    ):
+        session.invoke("list_inactive_approvals", SetupRegistryPath=SETUP_REGISTRY_PATH)
     finding = _mismatch(diagnosis, "wsus-01")
     assert "inactive_approvals_on_parent" not in finding.evidence
     assert "WsusUtil.exe is not at" in finding.evidence["inactive_approvals_error"]
@@ -74,9 +74,9 @@ def test_a_parent_without_wsusutil_at_its_target_dir_is_reported_and_the_finding
     )
 
 
-def test_matching_approvals_ask_nobody(tmp_path):
-    with running_lab(tmp_path, _fleet({})) as lab:
-        inventory = lab_inventory(lab)
-        diagnosis = diagnose_fleet(inventory, inventory.select("all"))
+def test_matching_approvals_ask_nobody(make_lab):
+    lab = make_lab(_fleet({}))
+    inventory = lab_inventory(lab)
+    diagnosis = diagnose_fleet(inventory, inventory.select("all"))
     assert sorted(diagnosis.evidence) == ["wsus-01", "wsus-02", "wsus-root"]  # every server answered
     assert all(e.inactive_approvals is None for e in diagnosis.evidence.values())

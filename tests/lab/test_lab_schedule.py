@@ -6,7 +6,6 @@ import datetime as dt
 import itertools
 import time
 
-from tests.lab_fixtures import running_lab
 from wsusauto.lab.topology import topology_from_dict
 
 DOWNSTREAM = {
@@ -29,7 +28,7 @@ def parse(text):
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def test_scheduled_syncs_run_with_an_offset_and_retry_twice_about_15_minutes_apart(tmp_path):
+def test_scheduled_syncs_run_with_an_offset_and_retry_twice_about_15_minutes_apart(make_lab):
     topology = topology_from_dict(
         {
             "servers": [
@@ -44,18 +43,16 @@ def test_scheduled_syncs_run_with_an_offset_and_retry_twice_about_15_minutes_apa
             ]
         }
     )
-    with running_lab(tmp_path, topology, time_scale=3600) as lab:  # an hour a second
-        servers = lab.handlers.servers
-        # far enough ahead (6 real seconds) that even a slow machine sees the schedule before it is due
-        soon = (lab.clock() + dt.timedelta(minutes=120)).replace(microsecond=0)
-        for name in ("good", "failing"):
-            servers[name].set(
-                SynchronizeAutomatically=True, SynchronizeAutomaticallyTimeOfDay=f"{soon:%H:%M:%S}"
-            )
-        assert wait_for(lambda: len(servers["failing"].db.sync_history(5)) >= 3)
-        assert wait_for(lambda: len(servers["good"].db.sync_history(5)) >= 1)
-        good = servers["good"].db.sync_history(5)[-1]
-        failing = list(reversed(servers["failing"].db.sync_history(3)))  # oldest first
+    lab = make_lab(topology, time_scale=3600)  # an hour a second
+    servers = lab.handlers.servers
+    # far enough ahead (6 real seconds) that even a slow machine sees the schedule before it is due
+    soon = (lab.clock() + dt.timedelta(minutes=120)).replace(microsecond=0)
+    for name in ("good", "failing"):
+        servers[name].set(SynchronizeAutomatically=True, SynchronizeAutomaticallyTimeOfDay=f"{soon:%H:%M:%S}")
+    assert wait_for(lambda: len(servers["failing"].db.sync_history(5)) >= 3)
+    assert wait_for(lambda: len(servers["good"].db.sync_history(5)) >= 1)
+    good = servers["good"].db.sync_history(5)[-1]
+    failing = list(reversed(servers["failing"].db.sync_history(3)))  # oldest first
     assert good["Result"] == "Succeeded" and good["StartedManually"] is False
     offset = parse(good["StartTime"]) - soon
     assert dt.timedelta(0) <= offset <= dt.timedelta(minutes=31)  # WSUS's random start offset

@@ -4,7 +4,7 @@ so, and never reports the upstream's port as closed from where it is not tried."
 
 from __future__ import annotations
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.diagnose import diagnose_fleet
 from wsusauto.lab.topology import topology_from_dict
 
@@ -31,7 +31,7 @@ def _downstream(name: str, initial: dict | None = None, faults: list | None = No
     }
 
 
-def test_through_a_proxy_the_proxy_is_tried_and_named(tmp_path):
+def test_through_a_proxy_the_proxy_is_tried_and_named(make_lab):
     topology = topology_from_dict(
         {
             "servers": [
@@ -42,9 +42,9 @@ def test_through_a_proxy_the_proxy_is_tried_and_named(tmp_path):
             ]
         }
     )
-    with running_lab(tmp_path, topology) as lab:
-        inventory = lab_inventory(lab)
-        diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
+    lab = make_lab(topology)
+    inventory = lab_inventory(lab)
+    diagnosis = diagnose_fleet(inventory, inventory.select("all"), forks=4)
     through = diagnosis.evidence["wsus-01"].upstream_probe
     assert through.through_proxy and (through.proxy_name, through.proxy_port) == (
         "proxy.branch.example",

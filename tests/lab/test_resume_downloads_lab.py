@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
-from tests.lab_fixtures import lab_inventory, run_cli, running_lab
+from tests.lab_fixtures import inventory_file, lab_inventory, run_cli
 from wsusauto.client.session import Session
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations import run_operation
@@ -23,37 +21,36 @@ def _failed(session: Session) -> int:
     return gather_facts(session).update_server_status.updates_with_server_errors_count
 
 
-def test_a_fixed_cause_and_a_sync_leave_failed_downloads_failed_until_resumed(tmp_path):
+def test_a_fixed_cause_and_a_sync_leave_failed_downloads_failed_until_resumed(make_lab):
     topology = topology_from_dict({"servers": [{"name": "wsus-root", "faults": ["content_acl_missing"]}]})
-    with running_lab(tmp_path, topology) as lab:
-        lab.handlers.servers["wsus-root"].set(SyncDurationSeconds=0.2)
-        path = tmp_path / "lab.yml"
-        path.write_text(yaml.safe_dump(lab.inventory()), encoding="utf-8")
-        inventory = lab_inventory(lab)
-        with Session("wsus-root", inventory.connection_options(inventory.hosts["wsus-root"])) as session:
-            assert _failed(session) == 12
-            blocked = run_cli("run", PLAYBOOK, "-i", str(path), "--json")
-            assert blocked.returncode == 2  # the folder still lacks Read: they fail again
-            (task,) = json.loads(blocked.stdout)["hosts"]["wsus-root"]
-            assert "12 of 12 resumed download(s) failed again" in task["message"]
+    lab = make_lab(topology)
+    lab.handlers.servers["wsus-root"].set(SyncDurationSeconds=0.2)
+    path = inventory_file(lab)
+    inventory = lab_inventory(lab)
+    with Session("wsus-root", inventory.connection_options(inventory.hosts["wsus-root"])) as session:
+        assert _failed(session) == 12
+        blocked = run_cli("run", PLAYBOOK, "-i", str(path), "--json")
+        assert blocked.returncode == 2  # the folder still lacks Read: they fail again
+        (task,) = json.loads(blocked.stdout)["hosts"]["wsus-root"]
+        assert "12 of 12 resumed download(s) failed again" in task["message"]
 
-            # The cause fixed by hand, then a synchronization: the failed downloads stay failed.
-            session.invoke("grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Sids=READERS)
-            sync = run_operation(session, "synchronize", {"poll_interval": "1s", "timeout": "60s"})
-            assert not sync.failed and _failed(session) == 12
+        # The cause fixed by hand, then a synchronization: the failed downloads stay failed.
+        session.invoke("grant_content_read", SetupRegistryPath=SETUP_REGISTRY_PATH, Sids=READERS)
+        sync = run_operation(session, "synchronize", {"poll_interval": "1s", "timeout": "60s"})
+        assert not sync.failed and _failed(session) == 12
 
-            checked = run_cli("run", PLAYBOOK, "-i", str(path), "--check", "--json")
-            (task,) = json.loads(checked.stdout)["hosts"]["wsus-root"]
-            assert checked.returncode == 0 and task["changed"] and _failed(session) == 12
-            applied = run_cli("run", PLAYBOOK, "-i", str(path), "--json")
-            (task,) = json.loads(applied.stdout)["hosts"]["wsus-root"]
-            assert applied.returncode == 0 and task["changed"]
-            assert task["diff"] == {
-                "before": {"UpdatesWithServerErrorsCount": 12},
-                "after": {"UpdatesWithServerErrorsCount": 0},
-            }
-            status = gather_facts(session).update_server_status
-            assert status.updates_with_server_errors_count == 0 and status.updates_needing_files_count == 0
-            again = run_cli("run", PLAYBOOK, "-i", str(path), "--json")
-            (task,) = json.loads(again.stdout)["hosts"]["wsus-root"]
-            assert again.returncode == 0 and not task["changed"]
+        checked = run_cli("run", PLAYBOOK, "-i", str(path), "--check", "--json")
+        (task,) = json.loads(checked.stdout)["hosts"]["wsus-root"]
+        assert checked.returncode == 0 and task["changed"] and _failed(session) == 12
+        applied = run_cli("run", PLAYBOOK, "-i", str(path), "--json")
+        (task,) = json.loads(applied.stdout)["hosts"]["wsus-root"]
+        assert applied.returncode == 0 and task["changed"]
+        assert task["diff"] == {
+            "before": {"UpdatesWithServerErrorsCount": 12},
+            "after": {"UpdatesWithServerErrorsCount": 0},
+        }
+        status = gather_facts(session).update_server_status
+        assert status.updates_with_server_errors_count == 0 and status.updates_needing_files_count == 0
+        again = run_cli("run", PLAYBOOK, "-i", str(path), "--json")
+        (task,) = json.loads(again.stdout)["hosts"]["wsus-root"]
+        assert again.returncode == 0 and not task["changed"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
 from wsusauto.lab import update_errors
 from wsusauto.lab.catalog import catalog
@@ -18,30 +18,30 @@ from wsusauto.state.facts import gather_facts
 FAILING = [update.id for update in catalog()[-3:]]
 
 
-def test_facts_and_the_sync_status_carry_each_failed_update_s_guid_and_revision(tmp_path):
+def test_facts_and_the_sync_status_carry_each_failed_update_s_guid_and_revision(make_lab):
     topology = topology_from_dict(
         {"servers": [{"name": "wsus-root", "faults": [{"name": "update_import_errors", "count": 3}]}]}
     )
-    with running_lab(tmp_path, topology) as lab:
-        lab.handlers.servers["wsus-root"].set(SyncDurationSeconds=0.2)
-        inventory = lab_inventory(lab)
-        with Session("wsus-root", inventory.connection_options(inventory.hosts["wsus-root"])) as session:
-            seeded = gather_facts(session).last_synchronization_info
-            assert seeded.result == "Succeeded"
-            assert [(e.update_id, e.revision_number) for e in seeded.update_errors] == list(
-                zip(FAILING, (200, 201, 202), strict=True)
-            )
-            assert {e.error for e in seeded.update_errors} == {"DependencyNotFound"}
+    lab = make_lab(topology)
+    lab.handlers.servers["wsus-root"].set(SyncDurationSeconds=0.2)
+    inventory = lab_inventory(lab)
+    with Session("wsus-root", inventory.connection_options(inventory.hosts["wsus-root"])) as session:
+        seeded = gather_facts(session).last_synchronization_info
+        assert seeded.result == "Succeeded"
+        assert [(e.update_id, e.revision_number) for e in seeded.update_errors] == list(
+            zip(FAILING, (200, 201, 202), strict=True)
+        )
+        assert {e.error for e in seeded.update_errors} == {"DependencyNotFound"}
 
-            result = run_operation(session, "synchronize", {"poll_interval": "1s", "timeout": "60s"})
-            assert not result.failed
-            status = session.invoke("get_synchronization_status", MaxUpdateErrors=2)
-            errors = status["LastSynchronizationInfo"]["UpdateErrors"]
-            assert [(e["UpdateId"], e["RevisionNumber"]) for e in errors] == [
-                (FAILING[0], 200),
-                (FAILING[1], 201),
-            ]
-            assert update_errors.UPDATE_REVISION_ID not in json.dumps(status)
+        result = run_operation(session, "synchronize", {"poll_interval": "1s", "timeout": "60s"})
+        assert not result.failed
+        status = session.invoke("get_synchronization_status", MaxUpdateErrors=2)
+        errors = status["LastSynchronizationInfo"]["UpdateErrors"]
+        assert [(e["UpdateId"], e["RevisionNumber"]) for e in errors] == [
+            (FAILING[0], 200),
+            (FAILING[1], 201),
+        ]
+        assert update_errors.UPDATE_REVISION_ID not in json.dumps(status)
 
 
 def test_the_lab_gives_a_cast_of_the_object_the_class_name_as_powershell_does():
