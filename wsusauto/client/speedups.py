@@ -87,8 +87,9 @@ def _build_http_session_once(wsman: WSMan) -> None:
     build = getattr(transport, "_build_session", None)
     if getattr(transport, "session", None) is None and build is not None:
         transport.session = build()
-    if getattr(transport, "session", None) is not None:
-        transport.session.trust_env = False
+    session = getattr(transport, "session", None)
+    if session is not None:
+        session.trust_env = False
 
 
 class _ShallowCopiedCommand(Command):
