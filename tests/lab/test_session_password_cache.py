@@ -19,7 +19,7 @@ import pytest
 import spnego._ntlm as spnego_ntlm
 from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
 
-from tests.lab_fixtures import lab_inventory, running_lab, small_topology
+from tests.lab_fixtures import lab_inventory, small_topology
 from wsusauto.client.session import Session
 from wsusauto.client.speedups import cached_password_hashes, forget_password_hashes
 from wsusauto.config.secrets import Secret
@@ -73,9 +73,8 @@ def traces_of(password: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("lab"), small_topology(2)) as lab:
-        yield lab
+def lab(make_module_lab):
+    return make_module_lab(small_topology(2))
 
 
 def _session(lab, host: str) -> Session:
