@@ -11,9 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.lab_fixtures import lab_inventory, run_cli, running_lab
+from tests.lab_fixtures import inventory_file, lab_inventory, run_cli
 from wsusauto.execution.fleet import collect_facts
 from wsusauto.lab.topology import topology_from_dict
 
@@ -45,14 +44,11 @@ def mixed_topology():
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mixed")
-    with running_lab(directory, mixed_topology()) as lab:
-        for server in lab.handlers.servers.values():
-            server.set(SyncDurationSeconds=0.3)
-        path = directory / "inventory.yml"
-        path.write_text(yaml.safe_dump(lab.inventory()), encoding="utf-8")
-        yield lab, str(path)
+def fleet(make_module_lab):
+    lab = make_module_lab(mixed_topology())
+    for server in lab.handlers.servers.values():
+        server.set(SyncDurationSeconds=0.3)
+    return lab, str(inventory_file(lab))
 
 
 def findings(document: dict) -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.lab_fixtures import run_cli as wsusauto
-from tests.lab_fixtures import running_lab, small_topology
+from tests.lab_fixtures import small_topology
 from wsusauto import exitcodes
 from wsusauto.client.snippets import registry
 from wsusauto.config.inventory import inventory_from_dict
@@ -49,11 +49,11 @@ def lab_inventory_data(lab: Any) -> dict:
 
 
 @pytest.fixture
-def lab_files(tmp_path):
-    with running_lab(tmp_path, small_topology(3)) as lab:
-        inventory = tmp_path / "inventory.yml"
-        inventory.write_text(yaml.safe_dump(lab_inventory_data(lab)))
-        yield lab, inventory
+def lab_files(make_lab, tmp_path):
+    lab = make_lab(small_topology(3))
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump(lab_inventory_data(lab)))
+    return lab, inventory
 
 
 def test_every_filter_and_test_reaches_the_lab_as_the_expected_arguments(lab_files, monkeypatch):

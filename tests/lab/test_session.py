@@ -19,9 +19,8 @@ from wsusauto.state.facts import SyncInfo, facts_parameters, gather_facts
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("lab"), small_topology(3)) as lab:
-        yield lab
+def lab(make_module_lab):
+    return make_module_lab(small_topology(3))
 
 
 def _session(lab, host="wsus-root", **inventory_options) -> Session:
