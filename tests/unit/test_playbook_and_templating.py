@@ -13,8 +13,9 @@ from wsusauto import exitcodes
 from wsusauto.config.playbook import Play, playbook_from_data
 from wsusauto.config.templating import condition_holds, render
 from wsusauto.errors import UsageError
-from wsusauto.execution.runner import RunResult, TaskResult, simulate
+from wsusauto.execution.runner import RunResult, TaskResult
 from wsusauto.operations import Change, OperationRefused, get_operation
+from wsusauto.operations.base import simulate_changes
 from wsusauto.state.facts import parse_facts
 
 VARS = {"wsus_upstream": "wsus-root", "port": 8531, "flag": False, "empty": ""}
@@ -176,7 +177,7 @@ def test_schedule_converts_a_zone_to_utc_and_warns():
 
 def test_simulate_applies_changes_to_facts():
     facts = parse_facts("h", sample())
-    after = simulate(
+    after = simulate_changes(
         facts, [Change("IsReplicaServer", True, False), Change("ProxyPassword", "(none)", "(set)")]
     )
     assert after.is_replica_server is False and after.has_proxy_password is True

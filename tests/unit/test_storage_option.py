@@ -6,7 +6,7 @@ import pytest
 
 from wsusauto.errors import UsageError
 from wsusauto.operations import get_operation
-from wsusauto.operations.storage import root_of
+from wsusauto.operations.group import TaskGroup, root_of
 
 HIERARCHY = {"root": None, "region": "root", "branch": "region", "other": None, "outside": "external-wsus"}
 
@@ -29,17 +29,21 @@ def test_a_loop_has_no_root():
     assert root_of("a", {"a": "b", "b": "a"}) == ("a", False)
 
 
-def test_with_fleet_gives_the_roots_option_or_none_when_unknown():
+def test_the_fleet_step_gives_the_roots_option_or_none_when_unknown():
     operation = get_operation("storage_option")
 
     class Known:
         host_binaries_on_microsoft_update = True
 
-    assert operation.with_fleet({}, "branch", HIERARCHY, {"root": Known()}) == {"_root": ("root", True)}
-    assert operation.with_fleet({}, "branch", HIERARCHY, {}) == {"_root": ("root", None)}
-    assert operation.with_fleet({}, "outside", HIERARCHY, {}) == {"_root": ("external-wsus", None)}
+    def step(args, facts):
+        group = TaskGroup("task 1", "play 1", args, HIERARCHY, facts)
+        return operation.prepare_fleet(group)
+
+    assert step({"branch": {}}, {"root": Known()}) == {"branch": {"_root": ("root", True)}}
+    assert step({"branch": {}}, {}) == {"branch": {"_root": ("root", None)}}
+    assert step({"outside": {}}, {}) == {"outside": {"_root": ("external-wsus", None)}}
     named = {"storage": "local"}
-    assert operation.with_fleet(named, "branch", HIERARCHY, {"root": Known()}) is named
+    assert step({"branch": named}, {"root": Known()})["branch"] is named
 
 
 def test_storage_must_be_one_of_the_two_options():

@@ -219,8 +219,9 @@ def _task(raw: Any, where: str) -> Task:
     args = raw[operation] if raw[operation] is not None else {}
     if not isinstance(args, Mapping):
         raise UsageError(f"{where}: the arguments of {operation} must be a mapping")
-    if "allow_cleartext_proxy_password" in args:
-        raise UsageError(f"{where}: allow_cleartext_proxy_password is a play setting, not a task argument")
+    settings = sorted(set(args) & set(OPERATIONS[operation].play_settings))
+    if settings:  # the play's, given to the task by the run (Operation.play_settings)
+        raise UsageError(f"{where}: {settings[0]} is a play setting, not a task argument")
     ignore = raw.get("ignore_errors", False)
     if not isinstance(ignore, bool):
         raise UsageError(f"{where}: ignore_errors must be true or false")

@@ -8,8 +8,6 @@ and its ``HostContext``.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +16,9 @@ from wsusauto.config.playbook import Task
 from wsusauto.errors import NEVER_RAN, HostError, Interrupted, WsusAutoError
 from wsusauto.execution.jobs import HostJob, SessionFactory
 from wsusauto.operations import Change, OperationRefused, get_operation
-from wsusauto.operations.base import _FACT_FIELDS
 from wsusauto.state.facts import Facts, gather_facts
 
-__all__ = ["FactsOutcome", "PreparedTask", "SessionFactory", "TaskResult", "gather", "run_tasks", "simulate"]
+__all__ = ["FactsOutcome", "PreparedTask", "SessionFactory", "TaskResult", "gather", "run_tasks"]
 
 
 @dataclass
@@ -168,7 +165,7 @@ def run_tasks(
             return results
         if outcome.changed:
             if check:
-                current = simulate(current, outcome.changes)
+                current = operation.simulate(current, outcome)
             else:
                 current = outcome.facts or current
                 context.record(
@@ -195,21 +192,3 @@ def run_tasks(
 
 def _changes(changes: Sequence[Change]) -> list[dict[str, Any]]:
     return [{"member": c.member, "before": c.before, "after": c.after} for c in changes]
-
-
-def simulate(facts: Facts, changes: Sequence[Change]) -> Facts:
-    """The facts a real run would read back after ``changes`` (check mode plans on these)."""
-    updates: dict[str, Any] = {}
-    for change in changes:
-        if change.member == "ProxyPassword":
-            updates["has_proxy_password"] = change.after == "(set)"
-        elif change.member.startswith("ComputerTargetGroups["):
-            groups = dict(updates.get("computer_target_groups", facts.computer_target_groups))
-            groups[change.member[len("ComputerTargetGroups[") : -1]] = tuple(change.after)
-            updates["computer_target_groups"] = groups
-        elif change.member in _FACT_FIELDS:
-            value = change.after
-            if isinstance(value, dt.time):
-                value = value.replace(tzinfo=None)
-            updates[_FACT_FIELDS[change.member]] = value
-    return dataclasses.replace(facts, **updates)

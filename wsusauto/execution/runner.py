@@ -2,17 +2,19 @@
 
 A run, play by play:
 
-1. resolve every task for every host (``when``, expressions, argument checks) and check the
-   intended hierarchy (self-upstream, cycles, unknown upstreams): a mistake stops the run here,
-   before any server is contacted;
-2. read every host's facts (``forks`` at a time); check that each hierarchy the play touches
-   uses one update storage option ("Synchronization issues"): a mismatch stops the run, nothing changed;
+1. prepare every play (``wsusauto.execution.prepare``): resolve every task for every host
+   (``when``, expressions, argument checks) and check the intended hierarchy (self-upstream,
+   cycles, unknown upstreams): a mistake stops the run here, before any server is contacted;
+2. read every host's facts (``forks`` at a time), then run each task's fleet step
+   (``Operation.prepare_fleet``: a stagger plan, a hierarchy's one storage option, ...) and the
+   diagnosis its operations read: a refusal stops the run, nothing changed;
 3. work through the hosts in ``serial`` batches (split at hierarchy waves with
    ``order: hierarchy``), each host running its tasks in order; a failed host never stops the
    others; ``max_fail_percentage`` ends the run after a batch that fails too many.
 
 Every change is journaled before and after it is applied. Check mode plans the same changes
-against simulated facts, so ``--check`` reports what a real run would change.
+against simulated facts (``Operation.simulate``), so ``--check`` reports what a real run would change.
+The runner names no operation: what one needs beyond its host is its own hooks.
 """
 
 from __future__ import annotations
@@ -22,12 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsusauto.config.hierarchy import Node, validate, waves
-from wsusauto.config.inventory import Host, Inventory
+from wsusauto.config.inventory import Inventory
 from wsusauto.config.playbook import Play, Playbook
-from wsusauto.config.playvars import PlayVariables
-from wsusauto.config.secrets import Secret
-from wsusauto.config.templating import condition_holds, render_arguments
 from wsusauto.errors import UsageError
 from wsusauto.execution import verdict
 from wsusauto.execution.executor import HOSTS_PER_PROCESS, HostExecutor, default_processes
@@ -38,12 +36,11 @@ from wsusauto.execution.hostwork import (
     TaskResult,
     gather,
     run_tasks,
-    simulate,
 )
+from wsusauto.execution.prepare import PreparedPlay, prepare_play, run_fleet_steps
 from wsusauto.operations import get_operation
 from wsusauto.output.console import to_jsonable
 from wsusauto.output.journal import Journal
-from wsusauto.state.facts import Facts
 
 __all__ = [
     "COUNTERS",
@@ -52,11 +49,9 @@ __all__ = [
     "Runner",
     "TaskResult",
     "default_processes",
-    "simulate",
 ]
 
 COUNTERS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
-_HIERARCHY_OPERATIONS = {"update_source", "replica"}
 
 
 @dataclass
@@ -181,11 +176,11 @@ class Runner:
     def run(self) -> RunResult:
         result = RunResult(self.run_id, self.check)
         # Resolve every play first: a wrong playbook or inventory touches nothing.
-        prepared = [(play, *self._prepare_play(play)) for play in self.playbook.plays]
+        prepared = [prepare_play(self.inventory, play, self.limit) for play in self.playbook.plays]
         if self.session_factory is None:
             # Connection vars are input too (Basic over plain HTTP, a password variable not set):
             # a mistake there stops the run here, before any server is contacted, as in `facts`.
-            for name in dict.fromkeys(h for _, hosts, _ in prepared for h in hosts):
+            for name in dict.fromkeys(h for p in prepared for h in p.hosts):
                 self.inventory.connection_options(self.inventory.hosts[name])
         self._write(
             "run_started",
@@ -195,11 +190,11 @@ class Runner:
         )
         self._work = self._start_work()
         try:
-            for play, hosts, tasks in prepared:
-                self.on_play(play, hosts)
-                if not hosts:
+            for play_plan in prepared:
+                self.on_play(play_plan.play, play_plan.hosts)
+                if not play_plan.hosts:
                     continue
-                if not self._run_play(play, hosts, tasks, result):
+                if not self._run_play(play_plan, result):
                     break
         finally:
             self._work.close()
@@ -208,84 +203,18 @@ class Runner:
             )
         return result
 
-    def _prepare_play(self, play: Play) -> tuple[list[str], dict[str, list[PreparedTask]]]:
-        selected = self.inventory.select(play.hosts)
-        if self.limit:
-            allowed = {h.name for h in self.inventory.select(self.limit)}
-            selected = [h for h in selected if h.name in allowed]
-        tasks: dict[str, list[PreparedTask]] = {}
-        scope = PlayVariables(self.inventory)
-        for host in selected:
-            variables = scope.for_host(host, play.vars, play.where)
-            per_host = []
-            for task in play.tasks:
-                where = f"{task.where}, host {host.name}"
-                if not condition_holds(task.when, variables, where):
-                    per_host.append(PreparedTask(task, None))
-                    continue
-                operation = get_operation(task.operation)
-                secrets = [name for name, a in operation.arguments.items() if a.kind is Secret]
-                raw = render_arguments(task.args, variables, where, secrets)
-                if task.operation == "proxy":
-                    raw["allow_cleartext_proxy_password"] = play.allow_cleartext_proxy_password
-                per_host.append(PreparedTask(task, operation.validate(raw, where)))
-            tasks[host.name] = per_host
-        self._check_hierarchy(play, selected, tasks)
-        return self._order(play, [h.name for h in selected], tasks), tasks
-
-    def _intended_nodes(self, tasks: Mapping[str, list[PreparedTask]]) -> list[Node]:
-        nodes = []
-        for host in self.inventory.hosts.values():
-            upstream, replica = host.upstream, host.replica
-            for prepared in tasks.get(host.name, []):
-                if prepared.args is None:
-                    continue
-                if prepared.task.operation == "update_source":
-                    upstream = (
-                        prepared.args.get("upstream") if prepared.args["source"] == "upstream" else None
-                    )
-                elif prepared.task.operation == "replica":
-                    replica = prepared.args["enabled"]
-            upstream = self.inventory.host_for_server(upstream)
-            external = bool(host.vars.get("wsus_upstream_external", False))
-            nodes.append(Node(host.name, upstream, replica, external))
-        return nodes
-
-    def _check_hierarchy(
-        self, play: Play, hosts: Sequence[Host], tasks: Mapping[str, list[PreparedTask]]
-    ) -> None:
-        touches = any(
-            p.task.operation in _HIERARCHY_OPERATIONS and p.args is not None
-            for per_host in tasks.values()
-            for p in per_host
-        )
-        if touches or play.order != "inventory":
-            validate(self._intended_nodes(tasks), f"{play.where}: intended hierarchy")
-
-    def _order(self, play: Play, hosts: list[str], tasks: Mapping[str, list[PreparedTask]]) -> list[str]:
-        if play.order == "inventory":
-            return hosts
-        levels = waves(self._intended_nodes(tasks))
-        ranked = [name for wave in levels for name in wave if name in hosts]
-        return ranked if play.order == "hierarchy" else list(reversed(ranked))
-
     # -- one play ----------------------------------------------------------------------------
 
-    def _run_play(
-        self, play: Play, hosts: list[str], tasks: dict[str, list[PreparedTask]], result: RunResult
-    ) -> bool:
+    def _run_play(self, prepared: PreparedPlay, result: RunResult) -> bool:
         assert self._work is not None
+        play, hosts, upstream_of = prepared.play, prepared.hosts, prepared.upstream_of
         facts = {
             o.host: o.value if o.error is None else NotReached(str(o.error))
             for o in self._work.map(hosts, gather)
         }
-        self._check_storage_consistency(play, hosts, tasks, facts)
-        tasks = self._plan_staggers(play, hosts, tasks, facts)
-        tasks = self._with_fleet(hosts, tasks, facts)
-        tasks = self._diagnose(hosts, tasks)
-        upstream_of = {n.name: n.upstream for n in self._intended_nodes(tasks)}
+        tasks = run_fleet_steps(prepared, facts, self._diagnose)
         broken: dict[str, str] = {}  # hosts that failed in this play (hierarchy order): their children wait
-        for batch in self._batches(play, hosts, tasks):
+        for batch in self._batches(prepared, tasks):
             runnable = []
             for name in batch:
                 upstream = upstream_of.get(name)
@@ -331,16 +260,20 @@ class Runner:
                 return False
         return True
 
-    def _batches(
-        self, play: Play, hosts: list[str], tasks: Mapping[str, list[PreparedTask]]
-    ) -> list[list[str]]:
-        """Serial batches, split at hierarchy waves; with synchronize tasks in hierarchy order, also so
-        that at most ``max_concurrent_per_upstream`` servers of one upstream sync at the same time."""
-        batches = self._wave_batches(play, hosts, tasks)
-        syncs = any(p.task.operation == "synchronize" for per_host in tasks.values() for p in per_host)
-        if play.order != "hierarchy" or not syncs:
+    def _batches(self, prepared: PreparedPlay, tasks: Mapping[str, list[PreparedTask]]) -> list[list[str]]:
+        """Serial batches, split at hierarchy waves; with tasks whose operation holds a slot at the
+        upstream (``Operation.uses_upstream_slot``) in hierarchy order, also so that at most
+        ``max_concurrent_per_upstream`` servers of one upstream run them at the same time."""
+        play = prepared.play
+        batches = self._wave_batches(prepared)
+        slots = any(
+            get_operation(p.task.operation).uses_upstream_slot
+            for per_host in tasks.values()
+            for p in per_host
+        )
+        if play.order != "hierarchy" or not slots:
             return batches
-        upstream_of = {n.name: n.upstream for n in self._intended_nodes(tasks)}
+        upstream_of = prepared.upstream_of
         limit = play.max_concurrent_per_upstream
         split: list[list[str]] = []
         for batch in batches:
@@ -356,121 +289,25 @@ class Runner:
             split.extend(r for r in rounds if r)
         return split
 
-    def _plan_staggers(
-        self, play: Play, hosts: list[str], tasks: dict[str, list[PreparedTask]], facts: Mapping[str, Any]
-    ) -> dict[str, list[PreparedTask]]:
-        """Give every ``stagger`` task its host's slot from one plan over the play's hosts."""
-        from wsusauto.operations.stagger import SLOT
-
-        nodes = {n.name: n.upstream for n in self._intended_nodes(tasks)}
-        known = {h: f for h, f in facts.items() if isinstance(f, Facts)}
-        plans: dict[tuple, dict[str, Any]] = {}
-        updated: dict[str, list[PreparedTask]] = {}
-        for name in hosts:
-            per_host = []
-            for prepared in tasks[name]:
-                if prepared.task.operation != "stagger" or prepared.args is None:
-                    per_host.append(prepared)
-                    continue
-                args = dict(prepared.args)
-                key = tuple(sorted(args.items()))
-                if key not in plans:
-                    members = [
-                        h
-                        for h in hosts
-                        if any(p.task is prepared.task and p.args == prepared.args for p in tasks[h])
-                    ]
-                    plans[key] = self._stagger_plan(prepared.task.where, args, members, nodes, known)
-                slot = plans[key][name]
-                args[SLOT] = (slot.time_of_day_utc.strftime("%H:%M:%S"), slot.syncs_per_day)
-                per_host.append(PreparedTask(prepared.task, args))
-            updated[name] = per_host
-        return updated
-
-    def _with_fleet(
-        self, hosts: list[str], tasks: dict[str, list[PreparedTask]], facts: Mapping[str, Any]
-    ) -> dict[str, list[PreparedTask]]:
-        """Every task's ``Operation.with_fleet``: what it needs from other servers, before any change."""
-        upstream_of = {n.name: n.upstream for n in self._intended_nodes(tasks)}
-        known = {h: f for h, f in facts.items() if isinstance(f, Facts)}
-        return {
-            name: [
-                p
-                if p.args is None
-                else PreparedTask(
-                    p.task, get_operation(p.task.operation).with_fleet(p.args, name, upstream_of, known)
-                )
-                for p in tasks[name]
-            ]
-            for name in hosts
-        }
-
-    def _diagnose(
-        self, hosts: list[str], tasks: dict[str, list[PreparedTask]]
-    ) -> dict[str, list[PreparedTask]]:
-        """Diagnose the play's hosts once and give every task whose operation reads the diagnosis
-        (``Operation.uses_diagnosis``: ``diagnose``, ``decline_missing_updates``) what it needs of its
-        host's (the checks compare servers with each other, so no host can be diagnosed alone)."""
+    def _diagnose(self, hosts: Sequence[str], limit: int) -> Any:
+        """The fleet's diagnosis of the play's hosts, for the operations that read it (prepare)."""
         from wsusauto.diagnose import diagnose_fleet
 
-        def reads_diagnosis(p: PreparedTask) -> bool:
-            return p.args is not None and get_operation(p.task.operation).uses_diagnosis
-
-        wanted = [p.args for name in hosts for p in tasks[name] if reads_diagnosis(p)]
-        if not wanted:
-            return tasks
         factory = self.session_factory
-        diagnosis = diagnose_fleet(
+        return diagnose_fleet(
             self.inventory,
             [self.inventory.hosts[name] for name in hosts],
             forks=self.forks,
             deadline=self.deadline,
             session_factory=(lambda name, inventory, host: factory(host, inventory)) if factory else None,
-            max_concurrent_per_upstream=max(a.get("max_concurrent_per_upstream", 1) for a in wanted),
+            max_concurrent_per_upstream=limit,
         )
-        return {
-            name: [
-                PreparedTask(p.task, get_operation(p.task.operation).with_diagnosis(p.args, name, diagnosis))
-                if reads_diagnosis(p) and p.args is not None
-                else p
-                for p in tasks[name]
-            ]
-            for name in hosts
-        }
 
-    @staticmethod
-    def _stagger_plan(
-        where: str,
-        args: Mapping[str, Any],
-        members: list[str],
-        nodes: Mapping[str, str | None],
-        known: Mapping[str, Facts],
-    ) -> dict[str, Any]:
-        from wsusauto.stagger.fleet import servers_from_facts
-        from wsusauto.stagger.planner import StaggerPolicy, plan, window
-
-        start, length = window(args["window"], args.get("timezone", "UTC"))
-        policy = StaggerPolicy(
-            window_start=int(start),
-            window_length=length,
-            syncs_per_day=args.get("per_day", 1),
-            max_concurrent=args.get("max_concurrent_per_upstream", 1),
-            offset=float(args.get("offset", 30)),
-        )
-        servers = servers_from_facts(
-            {h: nodes.get(h) for h in members}, known, float(args.get("default_duration", 30))
-        )
-        try:
-            return plan(servers, policy).by_host()
-        except UsageError as exc:
-            raise UsageError(f"{where}: {exc}; nothing was changed") from None
-
-    def _wave_batches(
-        self, play: Play, hosts: list[str], tasks: Mapping[str, list[PreparedTask]]
-    ) -> list[list[str]]:
+    def _wave_batches(self, prepared: PreparedPlay) -> list[list[str]]:
+        play, hosts = prepared.play, prepared.hosts
         if play.order == "inventory":
             return play.batches(hosts)
-        depth = {name: i for i, wave in enumerate(waves(self._intended_nodes(tasks))) for name in wave}
+        depth = {name: i for i, wave in enumerate(prepared.waves()) for name in wave}
         batches: list[list[str]] = []
         for batch in play.batches(hosts):
             current: list[str] = []
@@ -481,38 +318,5 @@ class Runner:
                 current.append(name)
             batches.append(current)
         return batches
-
-    def _check_storage_consistency(
-        self, play: Play, hosts: list[str], tasks: Mapping[str, list[PreparedTask]], facts: Mapping[str, Any]
-    ) -> None:
-        if not any(
-            p.task.operation in _HIERARCHY_OPERATIONS and p.args is not None
-            for name in hosts
-            for p in tasks[name]
-        ):
-            return
-        nodes = {n.name: n for n in self._intended_nodes(tasks)}
-
-        def root(name: str) -> str:
-            seen = set()
-            while nodes[name].upstream in nodes and name not in seen:
-                seen.add(name)
-                name = nodes[name].upstream  # type: ignore[assignment]
-            return name
-
-        trees: dict[str, dict[str, bool]] = {}
-        for name, known in facts.items():
-            if isinstance(known, Facts):
-                trees.setdefault(root(name), {})[name] = known.host_binaries_on_microsoft_update
-        for tree_root, storage in trees.items():
-            if len(set(storage.values())) > 1:
-                local = sorted(h for h, on_mu in storage.items() if not on_mu)
-                remote = sorted(h for h, on_mu in storage.items() if on_mu)
-                raise UsageError(
-                    f"{play.where}: the hierarchy under {tree_root} mixes update storage options "
-                    f"(local: {', '.join(local)}; on Microsoft Update: {', '.join(remote)}). "
-                    "The whole hierarchy must use the same storage option or synchronizations fail; "
-                    "nothing was changed"
-                )
 
     # -- one host ----------------------------------------------------------------------------

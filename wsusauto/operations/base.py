@@ -8,15 +8,18 @@ Only the settings the caller named are ever touched.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from wsusauto.config.secrets import Secret
 from wsusauto.errors import ServerBusy, UsageError, WsusAutoError
 from wsusauto.operations.context import DETACHED, HostContext
+from wsusauto.operations.group import TaskGroup
 from wsusauto.state.facts import Facts, gather_facts
 
 # How long a writing snippet waits for a running synchronization or a previous configuration save
@@ -74,10 +77,20 @@ class Change:
 
 @dataclass(frozen=True)
 class ChangePlan:
+    """The changes an operation would make and the one snippet call that makes them. A plan with
+    changes always names its snippet: a run either applies it or, in check mode only, reports it."""
+
     changes: tuple[Change, ...]
     snippet: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.changes and self.snippet is None:
+            raise ValueError(
+                f"a plan that changes {', '.join(c.member for c in self.changes)} names the snippet "
+                "that makes the changes"
+            )
 
 
 @dataclass(frozen=True)
@@ -159,26 +172,60 @@ class Operation:
     def check_combination(self, args: dict[str, Any], where: str) -> None:
         """Rules across arguments; override where needed."""
 
-    def with_fleet(
-        self,
-        args: Mapping[str, Any],
-        host: str,
-        upstream_of: Mapping[str, str | None],
-        facts: Mapping[str, Facts],
-    ) -> Mapping[str, Any]:
-        """A playbook run calls this for every task before any change, with the intended hierarchy
-        (host -> its upstream host, None for a root) and the facts of the play's hosts: an operation
-        that decides from other servers adds what it needs to its arguments. Default: nothing."""
-        return args
+    # -- what a playbook run asks of an operation around its hosts' runs -------------------------
+    # The executor calls these hooks and names no operation: what an operation needs of the play or
+    # of the fleet lives in its own module. Every default does nothing, so an operation that needs
+    # nothing overrides none of them.
 
-    # A playbook run diagnoses the play's hosts first (wsusauto.diagnose) when one of its tasks'
-    # operations sets this, and gives each such task ``with_diagnosis``'s arguments.
+    # Play keywords a task of this operation reads: the run gives each to the task as the argument of
+    # the same name before the arguments are checked (a playbook task never sets one itself).
+    play_settings: tuple[str, ...] = ()
+
+    # Whether a task of this operation can move its host in the hierarchy (``intended_node``): a play
+    # with such a task has its intended hierarchy checked (cycles, unknown upstreams) before any
+    # server is contacted, as a play in hierarchy order always has.
+    shapes_hierarchy = False
+
+    def intended_node(
+        self, args: Mapping[str, Any], upstream: str | None, replica: bool
+    ) -> tuple[str | None, bool]:
+        """Where this task puts its host in the hierarchy: from the host's upstream server name as
+        the inventory or an earlier task left it (None: Microsoft Update) and its replica mode, the
+        same after the task. Default: unchanged."""
+        return upstream, replica
+
+    def prepare_fleet(self, group: TaskGroup) -> Mapping[str, Mapping[str, Any]]:
+        """The fleet-wide step before any change: called once per task of a play, with every host that
+        runs it (``group.args``), the intended hierarchy and the facts of the play's hosts. Returns
+        each host's arguments, with what the operation needs from the fleet added (a plan over all
+        of them, another server's facts). A play that cannot go on raises ``UsageError`` naming
+        ``group.play_where`` and saying "nothing was changed". Default: the arguments as they are."""
+        return group.args
+
+    # A playbook run diagnoses the play's hosts once (wsusauto.diagnose) after the fleet steps when
+    # one of its tasks' operations sets this, and gives each such task ``with_diagnosis``'s arguments.
     uses_diagnosis = False
+
+    def diagnosis_upstream_limit(self, args: Mapping[str, Any]) -> int:
+        """The syncs per upstream server at a time the diagnosis checks schedules against (the largest
+        over the play's tasks counts). Default: one."""
+        return 1
 
     def with_diagnosis(self, args: Mapping[str, Any], host: str, diagnosis: Any) -> Mapping[str, Any]:
         """What the task needs of the fleet's diagnosis (a ``wsusauto.diagnose.Diagnosis``), added to
         its arguments. Default: nothing."""
         return args
+
+    # Whether the operation makes its host's upstream server work for it while it runs (a
+    # synchronization pulls from the upstream): the executor then gives it a slot at the upstream
+    # (``max_concurrent_per_upstream`` at a time) that it holds through ``HostContext.upstream_slot()``.
+    uses_upstream_slot = False
+
+    def simulate(self, facts: Facts, result: OperationResult) -> Facts:
+        """Check mode: the facts a real run would read back after ``result`` (which was planned, not
+        applied), so the host's next task plans on them. Default: each change's member set to its new
+        value, where the facts hold that member."""
+        return simulate_changes(facts, result.changes)
 
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         raise NotImplementedError
@@ -186,6 +233,21 @@ class Operation:
     def took(self, after: Facts, change: Change) -> bool:
         """Whether the facts read back after applying show ``change``; override for other members."""
         return _took(after, change)
+
+    def verify(self, session: Any, plan: ChangePlan, after: Facts) -> None:
+        """After applying ``plan``: refuse the result unless the facts read back show every change.
+        Default: each change checked by ``took``."""
+        missed = [c.member for c in plan.changes if not self.took(after, c)]
+        if missed:
+            raise OperationRefused(f"{session.name}: {', '.join(missed)} did not take effect on the server")
+
+    def message(self, plan: ChangePlan, outcome: str) -> str:
+        """The result's one line for ``outcome``: "unchanged", "would change" (check mode) or
+        "changed"; override where the action reads better in its own words."""
+        members = ", ".join(c.member for c in plan.changes)
+        return {"unchanged": "already as wanted", "would change": f"would change {members}"}.get(
+            outcome, f"changed {members}"
+        )
 
     def run(
         self,
@@ -205,29 +267,28 @@ class Operation:
                 warnings=plan.warnings,
                 facts=current,
                 check_mode=check,
-                message="already as wanted",
+                message=self.message(plan, "unchanged"),
             )
-        if check or plan.snippet is None:
+        if check:
             return OperationResult(
                 self.name,
                 True,
                 plan.changes,
                 plan.warnings,
                 check_mode=True,
-                message="would change " + ", ".join(c.member for c in plan.changes),
+                message=self.message(plan, "would change"),
             )
+        assert plan.snippet is not None  # a plan with changes names its snippet (ChangePlan)
         invoke_when_ready(session, plan.snippet, plan.parameters)
         after = gather_facts(session)
-        missed = [c.member for c in plan.changes if not self.took(after, c)]
-        if missed:
-            raise OperationRefused(f"{session.name}: {', '.join(missed)} did not take effect on the server")
+        self.verify(session, plan, after)
         return OperationResult(
             self.name,
             True,
             plan.changes,
             plan.warnings,
             facts=after,
-            message="changed " + ", ".join(c.member for c in plan.changes),
+            message=self.message(plan, "changed"),
         )
 
 
@@ -301,3 +362,21 @@ def _took(after: Facts, change: Change) -> bool:
     if change.member not in _FACT_FIELDS:
         return True
     return bool(fact_value(after, change.member) == change.after)
+
+
+def simulate_changes(facts: Facts, changes: Sequence[Change]) -> Facts:
+    """The facts a real run would read back after ``changes`` (check mode plans on these)."""
+    updates: dict[str, Any] = {}
+    for change in changes:
+        if change.member == "ProxyPassword":
+            updates["has_proxy_password"] = change.after == "(set)"
+        elif change.member.startswith("ComputerTargetGroups["):
+            groups = dict(updates.get("computer_target_groups", facts.computer_target_groups))
+            groups[change.member[len("ComputerTargetGroups[") : -1]] = tuple(change.after)
+            updates["computer_target_groups"] = groups
+        elif change.member in _FACT_FIELDS:
+            value = change.after
+            if isinstance(value, dt.time):
+                value = value.replace(tzinfo=None)
+            updates[_FACT_FIELDS[change.member]] = value
+    return dataclasses.replace(facts, **updates)

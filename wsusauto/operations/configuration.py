@@ -20,6 +20,7 @@ from wsusauto.operations.base import (
     Operation,
     OperationRefused,
 )
+from wsusauto.operations.group import TaskGroup
 from wsusauto.state.facts import Facts
 
 
@@ -33,7 +34,34 @@ def _host_name(value: str) -> str | None:
     return None
 
 
-class UpdateSource(Operation):
+class _PlacesInHierarchy(Operation):
+    """An operation that moves its host in the hierarchy (its upstream or its replica mode)."""
+
+    shapes_hierarchy = True
+
+    def prepare_fleet(self, group: TaskGroup) -> Mapping[str, Mapping[str, Any]]:
+        """Refuse a play that leaves one hierarchy with two update storage options: "the entire
+        hierarchy must use the same update storage option or else synchronizations fail"
+        ("Synchronization issues"). Decided from the play's facts and the intended hierarchy, before
+        any change."""
+        trees: dict[str, dict[str, bool]] = {}
+        for host, known in group.facts.items():
+            root, _ = group.root_of(host)
+            trees.setdefault(root, {})[host] = known.host_binaries_on_microsoft_update
+        for root, storage in trees.items():
+            if len(set(storage.values())) > 1:
+                local = sorted(h for h, on_mu in storage.items() if not on_mu)
+                remote = sorted(h for h, on_mu in storage.items() if on_mu)
+                raise UsageError(
+                    f"{group.play_where}: the hierarchy under {root} mixes update storage options "
+                    f"(local: {', '.join(local)}; on Microsoft Update: {', '.join(remote)}). "
+                    "The whole hierarchy must use the same storage option or synchronizations fail; "
+                    "nothing was changed"
+                )
+        return group.args
+
+
+class UpdateSource(_PlacesInHierarchy):
     name = "update_source"
     arguments = {
         "source": Argument(str, required=True, choices=("microsoft_update", "upstream")),
@@ -49,6 +77,11 @@ class UpdateSource(Operation):
             raise UsageError(
                 f"{where}: update_source with source: microsoft_update takes no upstream, port or ssl"
             )
+
+    def intended_node(
+        self, args: Mapping[str, Any], upstream: str | None, replica: bool
+    ) -> tuple[str | None, bool]:
+        return (args["upstream"] if args["source"] == "upstream" else None), replica
 
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         wanted: dict[str, Any] = {}
@@ -84,9 +117,14 @@ class UpdateSource(Operation):
         return ChangePlan(changes, "set_update_source", parameters)
 
 
-class Replica(Operation):
+class Replica(_PlacesInHierarchy):
     name = "replica"
     arguments = {"enabled": Argument(bool, required=True)}
+
+    def intended_node(
+        self, args: Mapping[str, Any], upstream: str | None, replica: bool
+    ) -> tuple[str | None, bool]:
+        return upstream, args["enabled"]
 
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         enabled = args["enabled"]

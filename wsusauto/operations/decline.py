@@ -39,8 +39,8 @@ from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.state.facts import Facts, gather_facts
 from wsusauto.state.probes import as_list
 
-# Given by the runner: (upstream name, ((update id, title), ...) or None when unknown, why unknown,
-# how many failed downloads the server counts). The ids are lower-case.
+# Added from the diagnosis (with_diagnosis): (upstream name, ((update id, title), ...) or None when
+# unknown, why unknown, how many failed downloads the server counts). The ids are lower-case.
 MISSING = "_missing_upstream"
 SNIPPET = "decline_updates"
 
@@ -76,7 +76,6 @@ class DeclineMissingUpdates(Operation):
     arguments = {
         "updates": Argument(list),
         "all_missing": Argument(bool),
-        MISSING: Argument(tuple),
     }
 
     def check_combination(self, args: dict[str, Any], where: str) -> None:

@@ -2,9 +2,10 @@
 
 The checks compare servers with each other (a replica with its parent, the hierarchy's storage
 option, schedules at one upstream), so the runner diagnoses all the play's hosts once, before its
-tasks run (``wsusauto.diagnose``), and hands each ``diagnose`` task its host's findings. The task
-changes nothing; it fails when its host has an error or a warning, so the recap and the exit code
-say which servers need attention. ``wsusauto diagnose`` is the same from the command line.
+tasks run (``wsusauto.diagnose``, ``uses_diagnosis``), and hands each ``diagnose`` task its host's
+findings. The task changes nothing; it fails when its host has an error or a warning, so the recap and
+the exit code say which servers need attention. ``wsusauto diagnose`` is the same from the command
+line.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from wsusauto.operations.base import Argument, ChangePlan, Operation, OperationR
 from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.state.facts import Facts
 
-FINDINGS = "_findings"  # injected by the runner: this host's findings as dictionaries
+FINDINGS = "_findings"  # added from the diagnosis (with_diagnosis): this host's findings as dictionaries
 
 
 class Diagnose(Operation):
@@ -26,9 +27,11 @@ class Diagnose(Operation):
         "max_concurrent_per_upstream": Argument(
             int, check=lambda k: None if k >= 1 else "must be at least 1"
         ),
-        FINDINGS: Argument(list),
     }
     uses_diagnosis = True
+
+    def diagnosis_upstream_limit(self, args: Mapping[str, Any]) -> int:
+        return int(args.get("max_concurrent_per_upstream", 1))
 
     def with_diagnosis(self, args: Mapping[str, Any], host: str, diagnosis: Any) -> Mapping[str, Any]:
         return {**args, FINDINGS: [f.to_dict() for f in diagnosis.findings.get(host, [])]}
@@ -46,7 +49,7 @@ class Diagnose(Operation):
         context: HostContext = DETACHED,
     ) -> OperationResult:
         if FINDINGS not in args:
-            raise UsageError("diagnose runs in a playbook: the runner diagnoses the play's hosts first")
+            raise UsageError("diagnose runs in a playbook: the run diagnoses the play's hosts first")
         findings = list(args[FINDINGS])
         serious = [f for f in findings if f["severity"] in ("error", "warning")]
         message = (

@@ -9,12 +9,13 @@ cause was fixed by hand has this operation of its own (IUpdateServer.ResumeAllDo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from wsusauto.operations.base import Change, ChangePlan, Operation, OperationRefused, OperationResult
 from wsusauto.operations.context import DETACHED, HostContext
-from wsusauto.state.facts import Facts, gather_facts
+from wsusauto.state.facts import Facts
 
 MEMBER = "UpdatesWithServerErrorsCount"
 
@@ -29,42 +30,25 @@ class ResumeDownloads(Operation):
             return ChangePlan(())
         return ChangePlan((Change(MEMBER, failed, 0),), "resume_downloads", {"ReadOnly": False})
 
-    def run(
-        self,
-        session: Any,
-        args: Mapping[str, Any],
-        *,
-        check: bool = False,
-        facts: Facts | None = None,
-        context: HostContext = DETACHED,
-    ) -> OperationResult:
-        current = facts if facts is not None else gather_facts(session)
-        plan = self.plan(current, args)
-        if not plan.changes:
-            return OperationResult(
-                self.name, False, facts=current, check_mode=check, message="no failed download"
-            )
+    def message(self, plan: ChangePlan, outcome: str) -> str:
+        if outcome == "unchanged":
+            return "no failed download"
         failed = plan.changes[0].before
-        if check:
-            return OperationResult(
-                self.name,
-                True,
-                plan.changes,
-                check_mode=True,
-                message=f"would resume {failed} failed download(s)",
-            )
-        session.invoke(plan.snippet, **plan.parameters)
-        after = gather_facts(session)
+        return f"{'would resume' if outcome == 'would change' else 'resumed'} {failed} failed download(s)"
+
+    def simulate(self, facts: Facts, result: OperationResult) -> Facts:
+        # Check mode: a later task (a second resume, a report) sees the downloads resumed.
+        status = dataclasses.replace(facts.update_server_status, updates_with_server_errors_count=0)
+        return dataclasses.replace(facts, update_server_status=status)
+
+    def verify(self, session: Any, plan: ChangePlan, after: Facts) -> None:
         still = after.update_server_status.updates_with_server_errors_count
         if still:
             raise OperationRefused(
-                f"{session.name}: {still} of {failed} resumed download(s) failed again: what blocks them "
-                "(BITS, the update storage folder's permissions, the Range header, the upstream server) "
-                "is still there; wsusauto diagnose names it"
+                f"{session.name}: {still} of {plan.changes[0].before} resumed download(s) failed again: "
+                "what blocks them (BITS, the update storage folder's permissions, the Range header, the "
+                "upstream server) is still there; wsusauto diagnose names it"
             )
-        return OperationResult(
-            self.name, True, plan.changes, facts=after, message=f"resumed {failed} failed download(s)"
-        )
 
 
 def with_resumed_downloads(

@@ -52,9 +52,10 @@ class Proxy(Operation):
         "password_file": Argument(str),  # ...or a file holding the password
         "update_password": Argument(str, choices=("on_create", "always")),
         "basic_auth_cleartext": Argument(bool),
-        # Set by the runner from the play's allow_cleartext_proxy_password, never by a task.
+        # The play's allow_cleartext_proxy_password (play_settings), never a task's own argument.
         "allow_cleartext_proxy_password": Argument(bool),
     }
+    play_settings = ("allow_cleartext_proxy_password",)
 
     def check_combination(self, args: dict[str, Any], where: str) -> None:
         sources = [k for k in ("password", "password_env", "password_file") if k in args]

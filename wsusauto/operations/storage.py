@@ -4,10 +4,10 @@ entire hierarchy must use the same update storage option or else synchronization
 The option is ``HostBinariesOnMicrosoftUpdate`` (wsus-api.md 1.2: true = update files are not stored
 on the server, clients get them from Microsoft Update; false = stored locally). A task either names
 it (``storage: local`` or ``storage: microsoft_update``) or, without ``storage``, takes the root's:
-the runner looks up, before any change, the root of each host's intended hierarchy (the inventory's
-``wsus_upstream`` chain) among the play's facts (``with_fleet``), so only the servers that differ
-from their root change. Nothing is ever changed without this task: storage is the user's decision,
-never a side effect of ``diagnose --fix``.
+its fleet step (``prepare_fleet``) looks up, before any change, the root of each host's intended
+hierarchy (the inventory's ``wsus_upstream`` chain as the play's tasks leave it) among the play's
+facts, so only the servers that differ from their root change. Nothing is ever changed without this
+task: storage is the user's decision, never a side effect of ``diagnose --fix``.
 
 Save() refuses ``HostBinariesOnMicrosoftUpdate`` true while ``AllUpdateLanguagesEnabled`` is false
 (wsus-api.md 1.2a), so such a server is refused with that reason: which languages a server downloads
@@ -28,24 +28,11 @@ from wsusauto.operations.base import (
     Operation,
     OperationRefused,
 )
+from wsusauto.operations.group import TaskGroup
 from wsusauto.state.facts import Facts
 
-ROOT = "_root"  # given by the runner: (root host, its HostBinariesOnMicrosoftUpdate or None: unknown)
+ROOT = "_root"  # added by the fleet step: (root host, its HostBinariesOnMicrosoftUpdate or None: unknown)
 _CHOICES = {"local": False, "microsoft_update": True}
-
-
-def root_of(host: str, upstream_of: Mapping[str, str | None]) -> tuple[str, bool]:
-    """The root of ``host``'s intended hierarchy, and whether it is an inventory host (False: the
-    chain leaves the inventory, e.g. ``wsus_upstream_external``, or loops)."""
-    seen = {host}
-    while True:
-        upstream = upstream_of.get(host)
-        if upstream is None:
-            return host, True
-        if upstream not in upstream_of or upstream in seen:
-            return upstream, False
-        seen.add(upstream)
-        host = upstream
 
 
 def _describe(on_microsoft_update: bool) -> str:
@@ -56,21 +43,20 @@ class StorageOption(Operation):
     name = "storage_option"
     arguments = {
         "storage": Argument(str, choices=tuple(_CHOICES)),  # default: the root's option
-        ROOT: Argument(tuple),
     }
 
-    def with_fleet(
-        self,
-        args: Mapping[str, Any],
-        host: str,
-        upstream_of: Mapping[str, str | None],
-        facts: Mapping[str, Facts],
-    ) -> Mapping[str, Any]:
-        if "storage" in args:
-            return args
-        root, in_inventory = root_of(host, upstream_of)
-        known = facts.get(root) if in_inventory else None
-        return {**args, ROOT: (root, None if known is None else known.host_binaries_on_microsoft_update)}
+    def prepare_fleet(self, group: TaskGroup) -> Mapping[str, Mapping[str, Any]]:
+        """Without ``storage``, each host gets its root and the root's option (None: unknown)."""
+        prepared: dict[str, Mapping[str, Any]] = {}
+        for host, args in group.args.items():
+            if "storage" in args:
+                prepared[host] = args
+                continue
+            root, in_inventory = group.root_of(host)
+            known = group.facts.get(root) if in_inventory else None
+            on_microsoft_update = None if known is None else known.host_binaries_on_microsoft_update
+            prepared[host] = {**args, ROOT: (root, on_microsoft_update)}
+        return prepared
 
     def plan(self, facts: Facts, args: Mapping[str, Any]) -> ChangePlan:
         if "storage" in args:

@@ -38,6 +38,7 @@ from wsusauto.operations.base import (
     invoke_when_ready,
 )
 from wsusauto.operations.context import DETACHED, HostContext
+from wsusauto.operations.group import TaskGroup
 from wsusauto.state.facts import Facts, gather_facts
 from wsusauto.state.probes import probe_upstream
 from wsusauto.sync_retry import (
@@ -92,7 +93,7 @@ class OwnSync:
         return "not yet"
 
 
-# Given by the runner when the play holds this server's upstream: the upstream's
+# Added by the fleet step when the play holds this server's upstream: the upstream's
 # HostBinariesOnMicrosoftUpdate, read from its facts before any change.
 UPSTREAM_STORAGE = "_upstream_stores_on_microsoft_update"
 
@@ -122,20 +123,20 @@ class Synchronize(Operation):
         "poll_interval": Argument(str, check=_check_duration),  # default 30s
         "retry_interval": Argument(str, check=_check_duration),  # default: the documented 15 minutes
         "category_only": Argument(bool),
-        UPSTREAM_STORAGE: Argument(bool),
     }
+    uses_upstream_slot = True  # an attempt pulls from the upstream server
 
-    def with_fleet(
-        self,
-        args: Mapping[str, Any],
-        host: str,
-        upstream_of: Mapping[str, str | None],
-        facts: Mapping[str, Facts],
-    ) -> Mapping[str, Any]:
-        upstream = upstream_of.get(host)
-        if upstream is None or upstream not in facts:
-            return args
-        return {**args, UPSTREAM_STORAGE: facts[upstream].host_binaries_on_microsoft_update}
+    def prepare_fleet(self, group: TaskGroup) -> Mapping[str, Mapping[str, Any]]:
+        """Each host's upstream storage option, when the play read the upstream's facts: a failed sync
+        between servers that store updates differently fails at once with that cause."""
+        prepared: dict[str, Mapping[str, Any]] = {}
+        for host, args in group.args.items():
+            upstream = group.upstream_of.get(host)
+            known = group.facts.get(upstream) if upstream is not None else None
+            prepared[host] = (
+                args if known is None else {**args, UPSTREAM_STORAGE: known.host_binaries_on_microsoft_update}
+            )
+        return prepared
 
     @staticmethod
     def _storage_mismatch(session: Any, args: Mapping[str, Any], facts: Facts | None) -> str:
