@@ -1,0 +1,94 @@
+"""Every repository path (``wsusauto/execution/runner.py``, ``playbooks/sync.yml``, ...) and every
+dotted name under ``wsusauto`` (``wsusauto.stagger.planner``, ``wsusauto.output.html.gather_fleet_report``)
+written in the README, bench/README.md, the docstrings and comments, the Makefile and CI still
+exists: the packages moved once (4365ea2) and a stale name sends a reader nowhere."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A path inside the repository, not part of a longer one (/etc/wsusauto/inventory.yml is a user's file).
+REPOSITORY_PATH = re.compile(
+    r"(?<![\w./-])((?:wsusauto|tests|bench|playbooks|ps_snippets|docker|\.ci)/[\w./-]*"
+    r"\.(?:py|ps1|yml|yaml|md|sh|txt|toml|json))\b"
+)
+# wsusauto.<module>[.<name>...], not a file name such as wsusauto.service (systemd) or wsusauto.lock.
+DOTTED_NAME = re.compile(
+    r"(?<![\w./-])(wsusauto(?:\.[A-Za-z_]\w*)+)(?![\w/-])(?<!\.service)(?<!\.timer)(?<!\.lock)"
+)
+
+
+def _documents() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    wanted = [
+        name
+        for name in listed
+        if name.endswith((".py", ".md", ".txt", ".toml", ".yml")) or name in ("Makefile", ".ci/run")
+    ]
+    assert {"README.md", "bench/README.md", "Makefile", "wsusauto/cli.py"} <= set(wanted), wanted[:5]
+    return [ROOT / name for name in wanted if (ROOT / name).is_file() and name != _THIS]
+
+
+_THIS = "tests/unit/test_document_paths.py"
+
+
+def _resolves(dotted: str) -> bool:
+    """The longest importable module prefix, then attributes for the rest."""
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            if not hasattr(found, attribute):
+                return False
+            found = getattr(found, attribute)
+        return True
+    return False
+
+
+def _references() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    paths, names = [], []
+    for document in _documents():
+        for number, line in enumerate(document.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{document.relative_to(ROOT)}:{number}"
+            paths += [(where, m[1]) for m in REPOSITORY_PATH.finditer(line)]
+            names += [(where, m[1]) for m in DOTTED_NAME.finditer(line)]
+    return paths, names
+
+
+def test_every_path_and_module_named_in_the_documents_exists():
+    paths, names = _references()
+    # the scan reads what it is for (the README names modules both ways)
+    assert ("wsusauto/lab/faults.py" in {p for _, p in paths}) and len(paths) > 50
+    assert "wsusauto.stagger.planner" in {n for _, n in names} and len(names) > 20
+    missing = [f"{where}: {path}" for where, path in paths if not (ROOT / path).exists()]
+    unresolved = [f"{where}: {name}" for where, name in names if not _resolves(name)]
+    assert missing + unresolved == []
+
+
+def test_the_patterns_find_what_they_are_for():
+    assert REPOSITORY_PATH.findall("see `wsusauto/execution/runner.py` and tests/lab_fixtures.py.") == [
+        "wsusauto/execution/runner.py",
+        "tests/lab_fixtures.py",
+    ]
+    assert REPOSITORY_PATH.findall("run /etc/wsusauto/designate-replicas.yml -i ~/wsusauto/x.yml") == []
+    assert DOTTED_NAME.findall("(``wsusauto.output.html.gather_fleet_report``), wsusauto.policy.") == [
+        "wsusauto.output.html.gather_fleet_report",
+        "wsusauto.policy",
+    ]
+    assert DOTTED_NAME.findall("systemctl enable wsusauto.timer; flock /run/lock/wsusauto.lock") == []
+    assert not _resolves("wsusauto.policy") and not _resolves("wsusauto.stagger.planner.Plan")
+    assert _resolves("wsusauto.sync_retry") and _resolves("wsusauto.stagger.planner.StaggerPlan")
