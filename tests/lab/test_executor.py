@@ -11,7 +11,7 @@ import pytest
 
 from tests.lab_fixtures import small_topology
 from wsusauto.config.inventory import inventory_from_dict
-from wsusauto.errors import AuthenticationFailed, Unreachable
+from wsusauto.errors import AuthenticationFailed, Interrupted, Unreachable
 from wsusauto.execution.executor import HostExecutor
 from wsusauto.execution.hostwork import gather
 from wsusauto.lab.wsman import EndpointFaults
@@ -51,6 +51,13 @@ def hold_a_slot(job) -> str:
         _facts_name(job)  # real work on the wire while the slot is held
         job.context.record("slot_released")
     return job.host.name
+
+
+def slow_call_inside_a_slot(job) -> str:
+    job.context.record("asking")
+    with job.context.upstream_slot():
+        job.context.record("calling")
+        return _facts_name(job)
 
 
 def fail_inside_a_slot(job) -> None:
@@ -199,3 +206,50 @@ def test_facts_work_function_reads_and_remembers_an_unreachable_host(lab):
     assert isinstance(first["wsus-root"], Facts) and isinstance(second["wsus-root"], Facts)
     # found unreachable once in this executor's life, the host is not tried again (as in a run)
     assert type(first["wsus-01"]).__name__ == type(second["wsus-01"]).__name__ == "NotReached"
+
+
+def shells_on(lab) -> dict[str, int]:
+    """How many shells (RunspacePools) each lab endpoint holds now: what the server side sees."""
+    return {name: len(endpoint.shells) for name, endpoint in lab._server.endpoints.items()}
+
+
+@MODES
+def test_interrupt_ends_a_blocked_call_frees_its_slot_and_closes_every_session(make_lab, processes):
+    lab = make_lab(small_topology(4))
+    document = lab.inventory()
+    # Receives long-poll for 15 minutes, beyond the test's timeout: the blocked call can end only
+    # because interrupt() ends it (its handler starts after 600 s), never by a poll running out.
+    document["all"]["vars"].update(ansible_psrp_operation_timeout=900, ansible_psrp_read_timeout=1000)
+    inventory = inventory_from_dict(document, "<lab inventory>")
+    asked, calling = threading.Event(), threading.Event()
+
+    def on_record(host, event, fields):
+        if (host, event) == ("wsus-01", "calling"):
+            calling.set()
+        if (host, event) == ("wsus-02", "asking"):
+            asked.set()
+
+    executor = HostExecutor(inventory, forks=2, processes=processes, on_record=on_record)
+    try:
+        executor.set_upstream_slots(dict.fromkeys(("wsus-01", "wsus-02", "wsus-03"), "wsus-root"), 1)
+        assert {o.status for o in executor.map(inventory.hosts, _facts_name)} == {"ok"}
+        assert set(shells_on(lab).values()) == {1}  # one open session per host
+        # wsus-01's next call hangs on the server (its handler starts after 600 s) while it holds
+        # the root's only slot; wsus-02 waits for that slot; wsus-03 waits for a free thread.
+        lab.set_faults("wsus-01", EndpointFaults(slow_seconds=600))
+        blocked = executor.submit("wsus-01", slow_call_inside_a_slot)
+        calling.wait()
+        waiting = executor.submit("wsus-02", slow_call_inside_a_slot)
+        queued = executor.submit("wsus-03", slow_call_inside_a_slot)
+        asked.wait()
+        executor.interrupt()
+        for future in (blocked, waiting, queued):
+            with pytest.raises(Interrupted):
+                future.result()
+        assert executor.slots.held() == {}  # the blocked call's slot came back, none was taken since
+        with pytest.raises(Interrupted):  # nothing starts after the stop
+            executor.submit("wsus-root", _facts_name).result()
+    finally:
+        executor.close()
+        lab.set_faults("wsus-01", EndpointFaults())
+    assert shells_on(lab) == dict.fromkeys(inventory.hosts, 0)  # every session ended on its server

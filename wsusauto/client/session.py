@@ -32,7 +32,7 @@ from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.serializer import TaggedValue
-from pypsrp.wsman import WSMan
+from pypsrp.wsman import SelectorSet, WSMan
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from wsusauto.client import http_headers
@@ -150,6 +150,7 @@ class Session:
         # The password's NTLM hashes are kept for the process while this Session is open (opened,
         # not yet closed), and forgotten when the last open Session with that password closes.
         self._holds_password = False
+        self._interrupted = False  # set by interrupt(): never opens again
         memoize_password_hashes()  # once per process
         http_headers.install()  # response headers parsed without the email package, same result
 
@@ -181,6 +182,8 @@ class Session:
         """Open the RunspacePool (with short transport retries); a no-op when already open."""
         if self._pool is not None:
             return
+        if self._interrupted:
+            raise Unreachable(self.name, "the session was interrupted; it does not open again")
         held_here = self._hold_password()
         retrying = self._transport_retrying()
         try:
@@ -258,6 +261,35 @@ class Session:
             except Exception:
                 pass
         self._release_password()
+
+    def interrupt(self) -> None:
+        """End this session now, from another thread, while a command may be running on it (Ctrl+C):
+        its shell is deleted on the server over a connection of its own, so the running pipeline
+        stops there and the command's pending Receive ends with a fault at once (this connection is
+        busy with that Receive, and its NTLM sealing must not be used by two threads). The session
+        never opens again; ``close()`` still releases what it holds. Never raises."""
+        self._interrupted = True
+        pool = self._pool
+        self._pool = None  # close() must not delete the shell again over the busy connection
+        shell_id = pool.shell.id if pool is not None else None
+        if pool is None or shell_id is None:
+            return
+        try:
+            wsman = new_wsman(self.options)
+        except Exception as exc:
+            log.debug("interrupting the session failed", host=self.name, error=type(exc).__name__)
+            return
+        try:
+            selectors = SelectorSet()
+            selectors.add_option("ShellId", shell_id)
+            wsman.delete(pool.shell.resource_uri, selector_set=selectors)
+        except Exception as exc:  # the host may be gone: then nothing runs there either
+            log.debug("interrupting the session failed", host=self.name, error=type(exc).__name__)
+        finally:
+            try:
+                wsman.transport.close()
+            except Exception:
+                pass
 
     # -- running snippets --------------------------------------------------------------------
 

@@ -43,27 +43,47 @@ class ParentLink(Protocol):
 
 
 class StoppableSession:
-    """A host's Session as its jobs see it: once the run is stopping, no new command starts on it
-    (a closed Session would otherwise open itself again for the next command)."""
+    """A host's Session as its jobs see it: once the run is stopping, no new command starts on it,
+    and the executor knows whether a command is running on it now (to end that one at once)."""
 
     def __init__(self, session: Session, stop: threading.Event) -> None:
         self._session = session
         self._stop = stop
+        self._lock = threading.Lock()
+        self._running = 0
 
     def invoke(self, *args: Any, **kwargs: Any) -> Any:
-        self._check()
-        return self._session.invoke(*args, **kwargs)
+        with self._command():
+            return self._session.invoke(*args, **kwargs)
 
     def invoke_all(self, *args: Any, **kwargs: Any) -> list[Any]:
-        self._check()
-        return self._session.invoke_all(*args, **kwargs)
+        with self._command():
+            return self._session.invoke_all(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
 
-    def _check(self) -> None:
-        if self._stop.is_set():
-            raise Interrupted(f"{self._session.name}: the run is stopping; no new command is sent")
+    @contextmanager
+    def _command(self) -> Iterator[None]:
+        with self._lock:
+            if self._stop.is_set():
+                raise Interrupted(f"{self._session.name}: the run is stopping; no new command is sent")
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def end_now(self) -> None:
+        """The run stops (its flag already set): end the Session, and a command running on it."""
+        with self._lock:
+            running = self._running > 0  # no command starts any more: this stays true or turns false
+        interrupt = getattr(self._session, "interrupt", None)
+        if running and interrupt is not None:
+            interrupt()  # from this thread, while another waits on the Session's connection
+        else:
+            self._session.close()
 
 
 @dataclass
@@ -182,25 +202,26 @@ class HostRuntime:
             except Interrupted:
                 raise
             except WsusAutoError as exc:
-                if self.stop.is_set():  # its Session was closed under it: that is the stop, not the host
-                    raise Interrupted(f"{name}: stopped while working ({exc})") from exc
+                if self.stop.is_set():  # its Session was ended under it: that is the stop, not the host
+                    raise Interrupted(f"{name}: the run was stopped while this host's work ran") from exc
                 raise
 
     def interrupt(self, parallel: int) -> None:
-        """Stop: no new command or job starts, and every Session closes so running pipelines end."""
-        self.stop.set()
-        self._close_sessions(parallel, forget=False)
+        """Stop: no new command or job starts, and every Session ends (a command running on one
+        ends at once, its pipeline stopped on the server)."""
+        with self._lock:
+            self.stop.set()
+            sessions = list(self._sessions.values())
+        _in_parallel(parallel, [s.end_now for s in sessions])
 
     def close(self, parallel: int) -> None:
-        self._close_sessions(parallel, forget=True)
-
-    def _close_sessions(self, parallel: int, *, forget: bool) -> None:
         with self._lock:
-            sessions = [s._session for s in self._sessions.values()]
-            if forget:
-                self._sessions.clear()
-        if sessions:
-            with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(sessions)))) as pool:
-                list(pool.map(lambda s: s.close(), sessions))
-        if forget:
-            forget_password_hashes()  # the executor is done: its passwords need not stay in memory
+            sessions, self._sessions = list(self._sessions.values()), {}
+        _in_parallel(parallel, [s._session.close for s in sessions])
+        forget_password_hashes()  # the executor is done: its passwords need not stay in memory
+
+
+def _in_parallel(parallel: int, calls: list[Callable[[], None]]) -> None:
+    if calls:
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(calls)))) as pool:
+            list(pool.map(lambda call: call(), calls))
