@@ -205,16 +205,16 @@ class Runner:
 
     # -- one play ----------------------------------------------------------------------------
 
-    def _run_play(self, prepared: PreparedPlay, result: RunResult) -> bool:
+    def _run_play(self, play_plan: PreparedPlay, result: RunResult) -> bool:
         assert self._work is not None
-        play, hosts, upstream_of = prepared.play, prepared.hosts, prepared.upstream_of
+        play, hosts, upstream_of = play_plan.play, play_plan.hosts, play_plan.upstream_of
         facts = {
             o.host: o.value if o.error is None else NotReached(str(o.error))
             for o in self._work.map(hosts, gather)
         }
-        tasks = run_fleet_steps(prepared, facts, self._diagnose)
+        tasks = run_fleet_steps(play_plan, facts, self._diagnose)
         broken: dict[str, str] = {}  # hosts that failed in this play (hierarchy order): their children wait
-        for batch in self._batches(prepared, tasks):
+        for batch in self._batches(play_plan, tasks):
             runnable = []
             for name in batch:
                 upstream = upstream_of.get(name)
