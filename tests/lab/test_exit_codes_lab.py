@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.lab_fixtures import record_scripts, run_cli, running_lab
+from tests.lab_fixtures import record_scripts, run_cli
 from wsusauto import exitcodes
 from wsusauto.lab.topology import topology_from_dict
 from wsusauto.lab.wsman import EndpointFaults
@@ -130,13 +130,13 @@ def account(command: str, document: Any, host: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("name", list(STATES))
-def test_every_command_exits_the_same_way_for_a_fleet_state(tmp_path, name):
+def test_every_command_exits_the_same_way_for_a_fleet_state(make_lab, tmp_path, name):
     state = STATES[name]
-    with running_lab(tmp_path, topology(state.faults), time_scale=FASTER) as lab:
-        if state.endpoint is not None:
-            lab.set_faults(FAULTY, state.endpoint)
-        inventory = write_inventory(lab, tmp_path / "inventory.yml", state.host_vars)
-        results = run_every_command(inventory)
+    lab = make_lab(topology(state.faults), time_scale=FASTER)
+    if state.endpoint is not None:
+        lab.set_faults(FAULTY, state.endpoint)
+    inventory = write_inventory(lab, tmp_path / "inventory.yml", state.host_vars)
+    results = run_every_command(inventory)
     codes = {command: result.returncode for command, result in results.items()}
     assert codes == dict.fromkeys(COMMANDS, state.code), {c: r.stderr[-1500:] for c, r in results.items()}
     for command, result in results.items():
@@ -149,15 +149,15 @@ def test_every_command_exits_the_same_way_for_a_fleet_state(tmp_path, name):
             assert account(command, document, host)[0] == "ok", (command, host, document)
 
 
-def test_a_bad_inventory_exits_1_from_every_command_and_contacts_no_server(tmp_path, monkeypatch):
-    with running_lab(tmp_path, topology(), time_scale=FASTER) as lab:
-        scripts = record_scripts(lab, monkeypatch)
-        inventory = write_inventory(
-            lab, tmp_path / "inventory.yml", {"wsusauto_password_env": "WSUSAUTO_TEST_PASSWORD_NOT_SET"}
-        )
-        monkeypatch.delenv("WSUSAUTO_TEST_PASSWORD_NOT_SET", raising=False)
-        results = run_every_command(inventory)
-        assert scripts == []  # nothing was contacted: the mistake was found first
+def test_a_bad_inventory_exits_1_from_every_command_and_contacts_no_server(make_lab, tmp_path, monkeypatch):
+    lab = make_lab(topology(), time_scale=FASTER)
+    scripts = record_scripts(lab, monkeypatch)
+    inventory = write_inventory(
+        lab, tmp_path / "inventory.yml", {"wsusauto_password_env": "WSUSAUTO_TEST_PASSWORD_NOT_SET"}
+    )
+    monkeypatch.delenv("WSUSAUTO_TEST_PASSWORD_NOT_SET", raising=False)
+    results = run_every_command(inventory)
+    assert scripts == []  # nothing was contacted: the mistake was found first
     for command, result in results.items():
         assert result.returncode == exitcodes.USAGE, (command, result.stdout[-500:], result.stderr[-1500:])
         assert result.stdout == "", command
@@ -167,13 +167,13 @@ def test_a_bad_inventory_exits_1_from_every_command_and_contacts_no_server(tmp_p
         assert "WSUSAUTO_TEST_PASSWORD_NOT_SET is not set" in errors[0] and FAULTY in errors[0], command
 
 
-def test_a_finding_fails_a_host_for_diagnose_only(tmp_path):
+def test_a_finding_fails_a_host_for_diagnose_only(make_lab, tmp_path):
     """diagnose's own meaning of failed (wsusauto.diagnose): a server every command can read, with a
     warning or error finding (BITS disabled), is failed for diagnose (with or without --fix --check:
     2), and ok for the commands that read it (0); report shows the finding without failing on it."""
-    with running_lab(tmp_path, topology({FAULTY: ["bits_disabled"]}), time_scale=FASTER) as lab:
-        inventory = write_inventory(lab, tmp_path / "inventory.yml", {})
-        results = run_every_command(inventory)
+    lab = make_lab(topology({FAULTY: ["bits_disabled"]}), time_scale=FASTER)
+    inventory = write_inventory(lab, tmp_path / "inventory.yml", {})
+    results = run_every_command(inventory)
     codes = {command: result.returncode for command, result in results.items()}
     assert codes == {
         "run": exitcodes.OK,
