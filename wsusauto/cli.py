@@ -415,6 +415,7 @@ def diagnose(
     import uuid
 
     from wsusauto.diagnose import diagnose_fleet, document, fix_fleet, verdicts_with_fixes
+    from wsusauto.execution.executor import HostExecutor
     from wsusauto.execution.verdict import exit_code
     from wsusauto.operations.synchronize import parse_duration
     from wsusauto.output.console import print_diagnosis
@@ -427,30 +428,31 @@ def diagnose(
     except ValueError as exc:
         raise UsageError(f"--poll-interval: {exc}") from None
     inventory, hosts = _load_hosts(inventory_path, limit, extra_vars)
-    diagnosis = diagnose_fleet(
-        inventory, hosts, forks=forks, deadline=deadline, max_concurrent_per_upstream=k
-    )
-    result = diagnosis
+    journal = Journal(journal_path, uuid.uuid4().hex[:12]) if fix and journal_path else None
     fixes = None
-    if fix:
-        journal = Journal(journal_path, uuid.uuid4().hex[:12]) if journal_path else None
-        try:
-            fixes = fix_fleet(
-                inventory,
-                diagnosis,
-                check=check,
-                forks=forks,
-                deadline=deadline,
-                arguments={"poll_interval": poll_interval},
-                journal=journal,
-            )
-        finally:
-            if journal is not None:
-                journal.close()
-        if not check:
-            result = diagnose_fleet(
-                inventory, hosts, forks=forks, deadline=deadline, max_concurrent_per_upstream=k
-            )
+    try:
+        # One executor for the whole command: the fixes and the second diagnosis reuse the first
+        # diagnosis' Sessions, and a host found unreachable is not tried again.
+        with HostExecutor(
+            inventory, forks=min(forks, max(1, len(hosts))), deadline=deadline, journal=journal
+        ) as executor:
+            diagnosis = diagnose_fleet(inventory, hosts, executor=executor, max_concurrent_per_upstream=k)
+            result = diagnosis
+            if fix:
+                fixes = fix_fleet(
+                    inventory,
+                    diagnosis,
+                    executor=executor,
+                    check=check,
+                    arguments={"poll_interval": poll_interval},
+                )
+                if not check:
+                    result = diagnose_fleet(
+                        inventory, hosts, executor=executor, max_concurrent_per_upstream=k
+                    )
+    finally:
+        if journal is not None:
+            journal.close()
     doc = document(result, fixes, before=diagnosis if fixes is not None and not check else None)
     if as_json:
         click.echo(json_module.dumps(doc, indent=2, default=str))

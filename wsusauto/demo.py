@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import yaml
 
 from wsusauto.config.inventory import inventory_from_dict, load_inventory
 from wsusauto.config.playbook import load_playbook, playbooks_dir
+from wsusauto.execution.executor import HostExecutor
 from wsusauto.execution.fleet import collect_facts
 from wsusauto.execution.runner import Runner
 from wsusauto.lab.topology import load_topology
@@ -137,11 +139,15 @@ def main() -> int:
         topology = Path(tmp) / "topology.yml"
         topology.write_text(yaml.safe_dump(demo_topology()), encoding="utf-8")
         lab = start_lab(state_dir, inventory_path, "--topology", str(topology), "--time-scale", "60")
+        stack = ExitStack()
         try:
             console.print(f"lab ready in {time.monotonic() - started:.1f} s; inventory: {inventory_path}")
             inventory = load_inventory(inventory_path)
+            # The demo's reads (facts, diagnose, fixes, report) share one executor: one Session per
+            # server for the whole demo; each playbook run has its own, as `wsusauto run` does.
+            reads = stack.enter_context(HostExecutor(inventory, forks=16, thread_name="demo"))
             started = time.monotonic()
-            results = collect_facts(inventory, inventory.select("all"), forks=16)
+            results = collect_facts(inventory, inventory.select("all"), executor=reads)
             print_facts_table(results, console)
             ok = sum(r.status == "ok" for r in results)
             console.print(
@@ -168,45 +174,49 @@ def main() -> int:
                 extra={"sync_retry_interval": "3s", "sync_poll_interval": "0.5s"},
             )
             console.print(f"done in {time.monotonic() - started:.1f} s, exit code {sync_run.exit_code}")
-            print_facts_table(collect_facts(inventory, inventory.select("all"), forks=16), console)
-            fixed = diagnose_and_fix(inventory, console)
+            print_facts_table(collect_facts(inventory, inventory.select("all"), executor=reads), console)
+            fixed = diagnose_and_fix(inventory, console, reads)
             if run.exit_code != 0 or sync_run.exit_code != 0 or not fixed:
                 ok = -1
-            report_path = write_fleet_report(inventory, console)
+            report_path = write_fleet_report(inventory, console, reads)
         finally:
+            stack.close()  # the demo's Sessions, before their servers go
             stop_lab(lab)
         console.print("lab stopped.")
     console.print(f"\n[bold]Fleet report[/bold] (open it in a browser): {report_path}")
     return 0 if ok == len(results) else 1
 
 
-def diagnose_and_fix(inventory: Any, console: Any) -> bool:
-    """``wsusauto diagnose``, then ``--fix``: True when the second diagnosis is clean."""
-    from wsusauto.diagnose import diagnose_fleet, document, fix_fleet
+def diagnose_and_fix(inventory: Any, console: Any, executor: HostExecutor | None = None) -> bool:
+    """``wsusauto diagnose``, then ``--fix`` (on ``executor``'s Sessions when given): True when the
+    second diagnosis is clean and no fix failed (their exit code is 0)."""
+    from wsusauto.diagnose import diagnose_fleet, document, fix_fleet, verdicts_with_fixes
+    from wsusauto.execution.verdict import exit_code
     from wsusauto.output.console import print_diagnosis
 
     console.print("\n[bold]Troubleshooting[/bold] (wsusauto diagnose): the documented checks on every server")
     hosts = inventory.select("all")
     started = time.monotonic()
-    diagnosis = diagnose_fleet(inventory, hosts, forks=16)
+    diagnosis = diagnose_fleet(inventory, hosts, executor=executor, forks=16)
     print_diagnosis(document(diagnosis), console)
     console.print(f"diagnosed {len(hosts)} servers in {time.monotonic() - started:.1f} s")
     console.print("\n[bold]Applying the documented fixes[/bold] (wsusauto diagnose --fix)")
     started = time.monotonic()
-    fixes = fix_fleet(inventory, diagnosis, forks=16, arguments={"poll_interval": "0.5s"})
+    fixes = fix_fleet(inventory, diagnosis, executor=executor, forks=16, arguments={"poll_interval": "0.5s"})
     for host, results in fixes.items():
         for result in results:
             console.print(f"  {host}: {result.operation} {result.status}: {result.message}")
-    after = diagnose_fleet(inventory, hosts, forks=16)
+    after = diagnose_fleet(inventory, hosts, executor=executor, forks=16)
     remaining = sum(len(found) for found in after.findings.values())
+    code = exit_code(verdicts_with_fixes(after, fixes).values())  # as `wsusauto diagnose --fix` exits
     console.print(
         f"fixed and diagnosed again in {time.monotonic() - started:.1f} s: "
-        f"{remaining} finding(s) left, exit code {after.exit_code}"
+        f"{remaining} finding(s) left, exit code {code}"
     )
-    return after.exit_code == 0
+    return code == 0
 
 
-def write_fleet_report(inventory: Any, console: Any) -> Path:
+def write_fleet_report(inventory: Any, console: Any, executor: HostExecutor | None = None) -> Path:
     """``wsusauto report -i INVENTORY --html lab-report.html --max-concurrent-per-upstream 2``."""
     from wsusauto.output.html import gather_fleet_report, local_zone_name, write_report
     from wsusauto.stagger.planner import StaggerPolicy, window
@@ -215,7 +225,9 @@ def write_fleet_report(inventory: Any, console: Any) -> Path:
     zone = local_zone_name()
     start, length = window("22:00-05:00", zone)
     policy = StaggerPolicy(window_start=int(start), window_length=length, max_concurrent=2)
-    report = gather_fleet_report(inventory, inventory.select("all"), zone=zone, policy=policy, forks=16)
+    report = gather_fleet_report(
+        inventory, inventory.select("all"), zone=zone, policy=policy, forks=16, executor=executor
+    )
     return write_report(report, Path("lab-report.html")).resolve()
 
 

@@ -29,9 +29,10 @@ from wsusauto.checks import BY_ID, Finding, Fleet, HostEvidence, run_checks
 from wsusauto.checks.base import FailedUpdate
 from wsusauto.checks.content import CONTENT_CAUSES, content_recovered
 from wsusauto.config.inventory import Host, Inventory
-from wsusauto.errors import NEVER_RAN, HostError, RemoteError
+from wsusauto.errors import NEVER_RAN, HostError, RemoteError, UsageError
 from wsusauto.execution import verdict
-from wsusauto.execution.fleet import SessionFactory, for_each_host
+from wsusauto.execution.executor import HostExecutor, HostJob
+from wsusauto.execution.fleet import SessionFactory, own_executor, reached
 from wsusauto.operations import get_operation
 from wsusauto.output.journal import Journal
 from wsusauto.state.facts import Facts, gather_facts
@@ -122,45 +123,62 @@ def diagnose_fleet(
     inventory: Inventory,
     hosts: Sequence[Host],
     *,
+    executor: HostExecutor | None = None,
     forks: int = 20,
     deadline: float = 120.0,
     session_factory: SessionFactory | None = None,
     max_concurrent_per_upstream: int = 1,
 ) -> Diagnosis:
-    """Every host's findings; an unreachable host is reported as such and never stops the others."""
+    """Every host's findings; an unreachable host is reported as such and never stops the others.
+
+    The three passes (evidence, upstream copies, inactive approvals) run on ``executor`` when given
+    (a run's: its Sessions, and the hosts it found unreachable, are reused), else on one made for
+    this call (``forks``, ``deadline``, ``session_factory``) and closed at its end."""
     diagnosis = Diagnosis(order=[h.name for h in hosts])
-    outcomes = for_each_host(
+    if not hosts:
+        return diagnosis
+    with own_executor(
+        executor,
         inventory,
-        hosts,
-        lambda session, host: host_evidence(session, host, inventory),
-        forks=forks,
+        forks=min(forks, len(hosts)),
         deadline=deadline,
         session_factory=session_factory,
         thread_name="diagnose",
-    )
-    for outcome in outcomes:
-        if outcome.value is not None:
-            diagnosis.evidence[outcome.host] = outcome.value
-        elif outcome.status == "unreachable":
-            diagnosis.unreachable[outcome.host] = str(outcome.error)
-        else:
-            diagnosis.failed[outcome.host] = str(outcome.error)
-    fleet = fleet_of(inventory, diagnosis.evidence, max_concurrent_per_upstream)
-    _compare_with_upstreams(inventory, diagnosis, fleet, forks, deadline, session_factory)
-    _list_inactive_approvals(inventory, diagnosis, fleet, forks, deadline, session_factory)
+    ) as running:
+        for outcome in running.map([h.name for h in hosts], _read_evidence):
+            if outcome.value is not None:
+                diagnosis.evidence[outcome.host] = outcome.value
+            elif outcome.status == verdict.UNREACHABLE:
+                diagnosis.unreachable[outcome.host] = str(outcome.error)
+            else:
+                diagnosis.failed[outcome.host] = str(outcome.error)
+        fleet = fleet_of(inventory, diagnosis.evidence, max_concurrent_per_upstream)
+        _compare_with_upstreams(running, diagnosis, fleet)
+        _list_inactive_approvals(running, diagnosis, fleet)
     fleet = fleet_of(inventory, diagnosis.evidence, max_concurrent_per_upstream)
     diagnosis.findings = run_checks(fleet)
     return diagnosis
 
 
-def _compare_with_upstreams(
-    inventory: Inventory,
-    diagnosis: Diagnosis,
-    fleet: Fleet,
-    forks: int,
-    deadline: float,
-    session_factory: SessionFactory | None,
-) -> None:
+# The passes' work on one host (module-level, so worker processes receive them by reference).
+
+
+def _read_evidence(job: HostJob) -> HostEvidence:
+    with reached(job):
+        return host_evidence(job.session, job.host, job.inventory)
+
+
+def _read_upstream_copies(job: HostJob, update_ids: list[str]) -> Any:
+    with reached(job):
+        return upstream_copies(job.session, update_ids)
+
+
+def _read_inactive_approvals(job: HostJob) -> Any:
+    with reached(job):
+        return inactive_approvals(job.session)
+
+
+def _compare_with_upstreams(executor: HostExecutor, diagnosis: Diagnosis, fleet: Fleet) -> None:
     """Second pass: ask each upstream about the updates its downstream servers failed to download."""
     wanted: dict[str, set[str]] = {}
     for host, evidence in diagnosis.evidence.items():
@@ -169,36 +187,29 @@ def _compare_with_upstreams(
             wanted.setdefault(upstream, set()).update(u.update_id for u in evidence.failed_updates)
     if not wanted:
         return
-    outcomes = for_each_host(
-        inventory,
-        [inventory.hosts[name] for name in wanted],
-        lambda session, host: upstream_copies(session, sorted(wanted[host.name])),
-        forks=forks,
-        deadline=deadline,
-        session_factory=session_factory,
-        thread_name="upstream",
-    )
-    copies = {o.host: o.value for o in outcomes}
+    futures = {
+        upstream: executor.submit(upstream, _read_upstream_copies, sorted(ids))
+        for upstream, ids in wanted.items()
+    }
+    copies: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for upstream, future in futures.items():
+        try:
+            copies[upstream] = future.result()
+        except (HostError, UsageError) as exc:  # the upstream's own error: noted on each downstream
+            errors[upstream] = str(exc)
     for host, evidence in list(diagnosis.evidence.items()):
         upstream = fleet.configured_upstream.get(host)
         if upstream not in wanted:
             continue
-        found = copies.get(upstream)
-        if found is None:
-            problem = f"updates on {upstream}: {next(o.error for o in outcomes if o.host == upstream)}"
-            diagnosis.evidence[host] = _replace(evidence, probe_errors=(*evidence.probe_errors, problem))
+        if upstream in copies:
+            diagnosis.evidence[host] = _replace(evidence, upstream_copies=copies[upstream])
         else:
-            diagnosis.evidence[host] = _replace(evidence, upstream_copies=found)
+            problem = f"updates on {upstream}: {errors[upstream]}"
+            diagnosis.evidence[host] = _replace(evidence, probe_errors=(*evidence.probe_errors, problem))
 
 
-def _list_inactive_approvals(
-    inventory: Inventory,
-    diagnosis: Diagnosis,
-    fleet: Fleet,
-    forks: int,
-    deadline: float,
-    session_factory: SessionFactory | None,
-) -> None:
+def _list_inactive_approvals(executor: HostExecutor, diagnosis: Diagnosis, fleet: Fleet) -> None:
     """Third pass: where a replica's approved count differs from its parent's, the parent runs
     ``wsusutil listinactiveapprovals`` ("Issues with Synchronization": a language change on the
     parent leaves approvals the replicas do not get), once per parent."""
@@ -211,16 +222,7 @@ def _list_inactive_approvals(
                 parents.add(parent.host)
     if not parents:
         return
-    outcomes = for_each_host(
-        inventory,
-        [inventory.hosts[name] for name in sorted(parents)],
-        lambda session, host: inactive_approvals(session),
-        forks=forks,
-        deadline=deadline,
-        session_factory=session_factory,
-        thread_name="approvals",
-    )
-    for outcome in outcomes:
+    for outcome in executor.map(sorted(parents), _read_inactive_approvals):
         evidence = diagnosis.evidence[outcome.host]
         if outcome.value is not None:
             diagnosis.evidence[outcome.host] = _replace(evidence, inactive_approvals=outcome.value)
@@ -298,6 +300,7 @@ def fix_fleet(
     inventory: Inventory,
     diagnosis: Diagnosis,
     *,
+    executor: HostExecutor | None = None,
     check: bool = False,
     forks: int = 20,
     deadline: float = 300.0,
@@ -305,54 +308,24 @@ def fix_fleet(
     arguments: Mapping[str, Any] | None = None,
     journal: Journal | None = None,
 ) -> Fixes:
-    """Run, on each host, the fix operations its findings name (documented fixes only)."""
+    """Run, on each host, the fix operations its findings name (documented fixes only), on
+    ``executor`` when given (its Sessions, its journal), else on one made for this call (``forks``,
+    ``deadline``, ``session_factory``, ``journal``). Each fix is journaled as it is applied."""
     plans = {host: fixes_for(found) for host, found in diagnosis.findings.items()}
-    hosts = [inventory.hosts[h] for h, fixes in plans.items() if fixes]
-
-    def work(session: Any, host: Host) -> list[FixResult]:
-        results = []
-        for name, checks in plans[host.name].items():
-            operation = get_operation(name)
-            # Each fix takes the arguments it knows (the synchronization's poll interval, say).
-            given = {k: v for k, v in (arguments or {}).items() if k in operation.arguments}
-            args = operation.validate(given, f"diagnose --fix, host {host.name}, {name}")
-            if journal is not None and not check:
-                journal.write("applying", host=host.name, task=f"fix {', '.join(checks)}", operation=name)
-            try:
-                outcome = operation.run(session, args, check=check)
-            except NEVER_RAN:
-                raise
-            except HostError as exc:
-                if journal is not None and not check:
-                    journal.write("failed", host=host.name, operation=name, error=str(exc))
-                results.append(FixResult(host.name, name, checks, "failed", str(exc)))
-                continue
-            status = "would change" if check and outcome.changed else "changed" if outcome.changed else "ok"
-            if outcome.failed:
-                status = "failed"
-            if journal is not None and not check:
-                journal.write(
-                    "failed" if outcome.failed else "applied",
-                    host=host.name,
-                    operation=name,
-                    message=outcome.message,
-                    changes=[
-                        {"member": c.member, "before": c.before, "after": c.after} for c in outcome.changes
-                    ],
-                )
-            results.append(FixResult(host.name, name, checks, status, outcome.message, dict(outcome.details)))
+    hosts = [h for h, fixes in plans.items() if fixes]
+    results = Fixes()
+    if not hosts:
         return results
-
-    outcomes = for_each_host(
+    with own_executor(
+        executor,
         inventory,
-        hosts,
-        work,
-        forks=forks,
+        forks=min(forks, len(hosts)),
         deadline=deadline,
         session_factory=session_factory,
+        journal=journal,
         thread_name="fix",
-    )
-    results = Fixes()
+    ) as running:
+        outcomes = running.map(hosts, _fix_host, plans, dict(arguments or {}), check)
     for outcome in outcomes:
         if outcome.value is not None:
             results[outcome.host] = outcome.value
@@ -362,6 +335,52 @@ def fix_fleet(
                 FixResult(outcome.host, name, checks, status, str(outcome.error))
                 for name, checks in plans[outcome.host].items()
             ]
+    return results
+
+
+def _fix_host(
+    job: HostJob,
+    plans: Mapping[str, Mapping[str, tuple[str, ...]]],
+    arguments: Mapping[str, Any],
+    check: bool,
+) -> list[FixResult]:
+    """One host's fixes, in order (a work function for ``HostExecutor``): a fix that fails is its
+    result and the next one still runs; a host that stops answering ends them all (unreachable)."""
+    host = job.host.name
+    context = job.context
+    results = []
+    with reached(job):
+        for name, checks in plans[host].items():
+            operation = get_operation(name)
+            task = f"fix {', '.join(checks)}"
+            # Each fix takes the arguments it knows (the synchronization's poll interval, say).
+            given = {k: v for k, v in arguments.items() if k in operation.arguments}
+            args = operation.validate(given, f"diagnose --fix, host {host}, {name}")
+            if not check:
+                context.record("applying", task=task, operation=name)
+            try:
+                outcome = operation.run(job.session, args, check=check, context=context)
+            except NEVER_RAN:
+                raise
+            except HostError as exc:
+                if not check:
+                    context.record("failed", task=task, operation=name, error=str(exc))
+                results.append(FixResult(host, name, checks, "failed", str(exc)))
+                continue
+            status = "would change" if check and outcome.changed else "changed" if outcome.changed else "ok"
+            if outcome.failed:
+                status = "failed"
+            if not check:
+                context.record(
+                    "failed" if outcome.failed else "applied",
+                    task=task,
+                    operation=name,
+                    message=outcome.message,
+                    changes=[
+                        {"member": c.member, "before": c.before, "after": c.after} for c in outcome.changes
+                    ],
+                )
+            results.append(FixResult(host, name, checks, status, outcome.message, dict(outcome.details)))
     return results
 
 

@@ -13,7 +13,7 @@ from wsusauto.client.snippets import SnippetRegistry, registry
 from wsusauto.client.speedups import cached_password_hashes
 from wsusauto.config.secrets import Secret
 from wsusauto.errors import AuthenticationFailed, DeadlineExceeded, RemoteError, Unreachable
-from wsusauto.execution.fleet import for_each_host
+from wsusauto.execution.executor import HostExecutor
 from wsusauto.lab.wsman import EndpointFaults
 from wsusauto.state.facts import SyncInfo, facts_parameters, gather_facts
 
@@ -216,12 +216,13 @@ def test_facts_over_the_fleet_leave_no_password_cached(tmp_path):
         inventory = lab_inventory(lab, auth="ntlm", protocol="http")
         seen: list[int] = []
 
-        def facts_and_cache_size(session, host):
-            facts = gather_facts(session)
+        def facts_and_cache_size(job):
+            facts = gather_facts(job.session)
             seen.append(cached_password_hashes())
             return facts
 
-        outcomes = for_each_host(inventory, inventory.select("all"), facts_and_cache_size)
+        with HostExecutor(inventory, processes=1) as executor:  # a closure: threads of this process
+            outcomes = executor.map(list(inventory.hosts), facts_and_cache_size)
     assert [o.error for o in outcomes] == [None] * len(outcomes) and min(seen) >= 1  # the cache was in use
     assert cached_password_hashes() == 0
 

@@ -1,45 +1,65 @@
-"""Fleet-wide reads as one call: ``work(session, host)`` on every host through the ``HostExecutor``
-(one Session per host, ``forks`` hosts at a time, one host's failure never stops the others)."""
+"""Fleet-wide reads for the library and the commands, as thin calls of the ``HostExecutor``.
+
+Every command that reads the fleet (``facts``, ``diagnose``, ``diagnose --fix``, ``report``) and the
+library's one-call helpers take an ``executor``: given one (a run's, or a command's that reads more
+than once), they work through its Sessions, one per host for its whole life; without one they make
+their own for the call (``own_executor``) and close it at the end.
+
+    facts = collect_facts(inventory, inventory.select("all"))
+    facts.exit_code                      # as every command's (wsusauto.execution.verdict)
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wsusauto.client.session import Session
 from wsusauto.config.inventory import Host, Inventory
-from wsusauto.errors import UsageError, WsusAutoError
+from wsusauto.errors import NEVER_RAN, Unreachable, UsageError, WsusAutoError
 from wsusauto.execution import verdict
 from wsusauto.execution.executor import HostExecutor, HostJob, HostOutcome
 from wsusauto.state.facts import Facts, gather_facts
 
-__all__ = ["FleetFacts", "HostFacts", "HostOutcome", "SessionFactory", "collect_facts", "for_each_host"]
+if TYPE_CHECKING:
+    from wsusauto.output.journal import Journal
+
+__all__ = [
+    "FleetFacts",
+    "HostFacts",
+    "HostOutcome",
+    "SessionFactory",
+    "collect_facts",
+    "own_executor",
+    "reached",
+]
 
 T = TypeVar("T")
+# The library's form of a session factory: (host name, inventory, host) -> Session.
 SessionFactory = Callable[[str, Inventory, Host], Session]
 
 
-def _with_session(job: HostJob, work: Callable[[Session, Host], T]) -> T:
-    return work(job.session, job.host)
-
-
-def for_each_host(
+@contextmanager
+def own_executor(
+    executor: HostExecutor | None,
     inventory: Inventory,
-    hosts: Sequence[Host],
-    work: Callable[[Session, Host], T],
     *,
     forks: int = 20,
     deadline: float = 120.0,
     session_factory: SessionFactory | None = None,
+    journal: Journal | None = None,
     thread_name: str = "host",
-) -> list[HostOutcome[T]]:
-    """``work(session, host)`` on every host with its own Session, in the given order; a host's error
-    is its outcome, never raised."""
+) -> Iterator[HostExecutor]:
+    """``executor`` when given (it stays open: its owner closes it), else a new one for this block,
+    closed at its end (every Session with it). ``forks``, ``deadline``, ``session_factory`` and
+    ``journal`` shape the new one only."""
+    if executor is not None:
+        yield executor
+        return
     if forks < 1:
         raise UsageError("--forks must be at least 1")
-    if not hosts:
-        return []
     factory = None
     if session_factory is not None:
         custom = session_factory
@@ -47,16 +67,29 @@ def for_each_host(
         def factory(host: Host, inventory: Inventory) -> Session:
             return custom(host.name, inventory, host)
 
-    # ``work`` may be any callable (a closure): threads of this process only.
     with HostExecutor(
         inventory,
-        forks=min(forks, len(hosts)),
-        processes=1,
+        forks=forks,
         deadline=deadline,
         session_factory=factory,
+        journal=journal,
         thread_name=thread_name,
-    ) as executor:
-        return executor.map([host.name for host in hosts], _with_session, work)
+    ) as made:
+        yield made
+
+
+@contextmanager
+def reached(job: HostJob) -> Iterator[None]:
+    """Around a read of a fleet-wide pass: a host found unreachable earlier in the executor's life (a
+    run's facts, an earlier pass) is not tried again, and one found so now is remembered, as the
+    runner's own work does; either way the pass's outcome for it is unreachable."""
+    if job.unreachable:
+        raise Unreachable(job.host.name, job.unreachable)
+    try:
+        yield
+    except NEVER_RAN as exc:
+        job.unreachable = exc.reason
+        raise
 
 
 @dataclass(frozen=True)
@@ -84,26 +117,31 @@ class FleetFacts(list[HostFacts]):
         return verdict.exit_code(self.verdicts.values())
 
 
-def _facts(session: Session, host: Host) -> Facts:
-    return gather_facts(session)
+def read_facts(job: HostJob) -> Facts:
+    """A host's facts (a work function for ``HostExecutor``)."""
+    with reached(job):
+        return gather_facts(job.session)
 
 
 def collect_facts(
     inventory: Inventory,
     hosts: Sequence[Host],
     *,
+    executor: HostExecutor | None = None,
     forks: int = 20,
     deadline: float = 120.0,
     session_factory: SessionFactory | None = None,
 ) -> FleetFacts:
     """Facts of every host, in the given order; errors are per host, never raised."""
-    outcomes = for_each_host(
+    if not hosts:
+        return FleetFacts()
+    with own_executor(
+        executor,
         inventory,
-        hosts,
-        _facts,
-        forks=forks,
+        forks=min(forks, len(hosts)),
         deadline=deadline,
         session_factory=session_factory,
         thread_name="facts",
-    )
+    ) as running:
+        outcomes: list[HostOutcome[Any]] = running.map([h.name for h in hosts], read_facts)
     return FleetFacts(HostFacts(o.host, facts=o.value, error=o.error) for o in outcomes)

@@ -293,13 +293,11 @@ class Runner:
         """The fleet's diagnosis of the play's hosts, for the operations that read it (prepare)."""
         from wsusauto.diagnose import diagnose_fleet
 
-        factory = self.session_factory
+        # On the run's executor: the diagnosis reuses the run's Sessions (and its unreachable hosts).
         return diagnose_fleet(
             self.inventory,
             [self.inventory.hosts[name] for name in hosts],
-            forks=self.forks,
-            deadline=self.deadline,
-            session_factory=(lambda name, inventory, host: factory(host, inventory)) if factory else None,
+            executor=self._work,
             max_concurrent_per_upstream=limit,
         )
 

@@ -10,8 +10,8 @@ Two layers:
   facts by host, findings by host, unreachable and failed hosts, the stagger plan and its
   durations, the zone); ``report_data`` and ``render_html`` are pure functions of it, so they are
   unit-tested without a lab.
-- ``gather_fleet_report`` reads a fleet (``wsusauto.diagnose`` when it is there, else facts only)
-  and plans the stagger, as ``wsusauto report`` and ``make demo`` do.
+- ``gather_fleet_report`` reads a fleet (``wsusauto.diagnose``) and plans the stagger, as
+  ``wsusauto report`` and ``make demo`` do.
 
 The HTML needs no network: CSS, JavaScript and the SVG are inline, a Content-Security-Policy
 forbids every fetch and allows only this page's own script and style (by hash), and every value a
@@ -23,20 +23,22 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import inspect
 import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wsusauto.errors import UsageError
 from wsusauto.execution.verdict import FAILED, OK, UNREACHABLE, Verdict, exit_code
 from wsusauto.stagger.planner import StaggerPlan
 from wsusauto.state.facts import Facts, SyncInfo
+
+if TYPE_CHECKING:
+    from wsusauto.execution.executor import HostExecutor
 
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
@@ -904,35 +906,27 @@ def gather_fleet_report(
     default_duration: float = 30.0,
     forks: int = 20,
     deadline: float = 120.0,
+    executor: HostExecutor | None = None,
 ) -> FleetReport:
-    """Read the fleet (``diagnose_fleet`` when available, else facts alone) and plan the stagger."""
+    """Read the fleet (``diagnose_fleet``, on ``executor`` when given, else on one of its own) and
+    plan the stagger."""
+    from wsusauto.diagnose import diagnose_fleet
     from wsusauto.stagger.fleet import servers_from_facts
     from wsusauto.stagger.planner import plan as make_plan
 
     zone_info(zone)
-    facts: dict[str, Facts]
-    findings: dict[str, list[Any]]
-    try:
-        from wsusauto.diagnose import diagnose_fleet  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        diagnose_fleet = None
-    if diagnose_fleet is not None:
-        options: dict[str, Any] = {"forks": forks, "deadline": deadline}
-        if "max_concurrent_per_upstream" in inspect.signature(diagnose_fleet).parameters:
-            options["max_concurrent_per_upstream"] = policy.max_concurrent
-        diagnosis = diagnose_fleet(inventory, hosts, **options)
-        facts = dict(diagnosis.facts)
-        findings = {h: list(f) for h, f in diagnosis.findings.items()}
-        unreachable = {h: str(e) for h, e in diagnosis.unreachable.items()}
-        failed = {h: str(e) for h, e in diagnosis.failed.items()}
-    else:
-        from wsusauto.execution.fleet import collect_facts
-
-        results = collect_facts(inventory, hosts, forks=forks, deadline=deadline)
-        facts = {r.host: r.facts for r in results if r.facts is not None}
-        findings = {h: [] for h in facts}
-        unreachable = {r.host: str(r.error) for r in results if r.status == "unreachable"}
-        failed = {r.host: str(r.error) for r in results if r.status == "failed"}
+    diagnosis = diagnose_fleet(
+        inventory,
+        hosts,
+        executor=executor,
+        forks=forks,
+        deadline=deadline,
+        max_concurrent_per_upstream=policy.max_concurrent,
+    )
+    facts: dict[str, Facts] = dict(diagnosis.facts)
+    findings: dict[str, list[Any]] = {h: list(f) for h, f in diagnosis.findings.items()}
+    unreachable = {h: str(e) for h, e in diagnosis.unreachable.items()}
+    failed = {h: str(e) for h, e in diagnosis.failed.items()}
     upstreams = {h.name: h.upstream for h in hosts}
     servers = servers_from_facts(upstreams, facts, float(default_duration))
     plan = plan_error = None
