@@ -208,7 +208,9 @@ class HostExecutor:
     def __enter__(self) -> HostExecutor:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            self.interrupt()  # Ctrl+C (KeyboardInterrupt) or exit: end the running work, do not wait for it
         self.close()
 
     def _record(self, host: str, event: str, fields: dict[str, Any]) -> None:

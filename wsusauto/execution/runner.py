@@ -196,6 +196,9 @@ class Runner:
                     continue
                 if not self._run_play(play_plan, result):
                     break
+        except KeyboardInterrupt:
+            self._work.interrupt()  # Ctrl+C: running commands end now, instead of close() waiting for them
+            raise
         finally:
             self._work.close()
             self._write(
