@@ -222,3 +222,19 @@ def test_the_play_is_diagnosed_once_with_the_largest_limit_for_the_tasks_that_re
     assert all(
         tasks[h][0].args["_findings"] == [] and "_findings" not in tasks[h][2].args for h in inventory.hosts
     )
+
+
+@pytest.mark.parametrize(
+    ("operation", "args", "hidden"),
+    [
+        ("stagger", {"window": "01:00-05:00"}, SLOT),
+        ("synchronize", {}, UPSTREAM_STORAGE),
+        ("storage_option", {}, "_root"),
+        ("diagnose", {}, "_findings"),
+        ("decline_missing_updates", {"all_missing": True}, "_missing_upstream"),
+    ],
+)
+def test_what_a_fleet_step_adds_is_never_a_tasks_argument(operation, args, hidden):
+    # Added after the arguments are checked, so a playbook cannot set it (and skip the fleet step's say).
+    with pytest.raises(UsageError, match=f"has no argument {hidden}"):
+        OPERATIONS[operation].validate({**args, hidden: True}, "task 1")
