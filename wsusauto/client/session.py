@@ -324,6 +324,8 @@ class Session:
         snippet = self.snippets[snippet_name]
         bound = snippet.bind(parameters)
         self._ensure_open()  # opening has its own short retries
+        if self._interrupted:  # interrupt() came while the pool was opening: close() deletes it
+            raise Unreachable(self.name, "the session was interrupted")
         assert self._pool is not None
         ps = PowerShell(self._pool)
         ps.add_script(snippet.text)
