@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
 from wsusauto.lab import sync as lab_sync
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations.context import HostContext
 from wsusauto.operations.synchronize import Synchronize
 
@@ -20,9 +19,9 @@ FAST = {"poll_interval": "0.2s", "retry_interval": "1s", "timeout": "60s"}
 
 
 @pytest.fixture
-def lab(tmp_path):
+def lab(make_lab):
     upstream = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
-    topology = topology_from_dict(
+    lab = make_lab(
         {
             "servers": [
                 {"name": "wsus-root"},
@@ -34,13 +33,13 @@ def lab(tmp_path):
                 },
                 {"name": "wsus-long", "upstream": "wsus-root", "initial": upstream},
             ]
-        }
+        },
+        time_scale=FASTER,
     )
-    with running_lab(tmp_path, topology, time_scale=FASTER) as lab:
-        for server in lab.handlers.servers.values():
-            server.set(SyncDurationSeconds=0.3)
-        lab.handlers.servers["wsus-long"].set(SyncDurationSeconds=3600)  # an hour of the lab's time
-        yield lab
+    for server in lab.handlers.servers.values():
+        server.set(SyncDurationSeconds=0.3)
+    lab.handlers.servers["wsus-long"].set(SyncDurationSeconds=3600)  # an hour of the lab's time
+    return lab
 
 
 def server_state(server: Any) -> tuple[int, bool]:
