@@ -43,6 +43,14 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             _fail(str(exc), exit_code_of_exception(exc))
         except KeyboardInterrupt as exc:
+            from wsusauto.execution.interrupt import RunInterrupted
+
+            if isinstance(exc, RunInterrupted):  # the run stopped and names the syncs it left running
+                head, *syncs = exc.lines()
+                click.echo(f"wsusauto: {head}", err=True)
+                for line in syncs:  # one per synchronization left running
+                    click.echo(line, err=True)
+                sys.exit(exit_code_of_exception(exc))
             _fail("interrupted", exit_code_of_exception(exc))
         except Exception as exc:
             if debug:
@@ -251,6 +259,7 @@ def run(
 
     from wsusauto.config.inventory import load_inventory
     from wsusauto.config.playbook import load_playbook
+    from wsusauto.execution.interrupt import RunInterrupted
     from wsusauto.execution.runner import Runner
     from wsusauto.output.console import RunPrinter
     from wsusauto.output.journal import Journal
@@ -276,6 +285,12 @@ def run(
     )
     try:
         result = runner.run()
+    except RunInterrupted as stop:  # what had finished, then the stop's lines (user_errors): exit 99
+        if printer is not None:
+            printer.recap(stop.result)
+        else:
+            click.echo(json_module.dumps(stop.result.document(), indent=2, default=str))
+        raise
     finally:
         if journal is not None:
             journal.close()

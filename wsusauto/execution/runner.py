@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wsusauto import exitcodes
 from wsusauto.config.inventory import Inventory
 from wsusauto.config.playbook import Play, Playbook
 from wsusauto.errors import UsageError
@@ -38,6 +39,7 @@ from wsusauto.execution.hostwork import (
     run_tasks,
 )
 from wsusauto.execution.prepare import PreparedPlay, prepare_play, run_fleet_steps
+from wsusauto.execution.running_syncs import RunningSync
 from wsusauto.operations import get_operation
 from wsusauto.output.console import to_jsonable
 from wsusauto.output.journal import Journal
@@ -61,6 +63,8 @@ class RunResult:
     hosts: dict[str, list[TaskResult]] = field(default_factory=dict)
     recap: dict[str, dict[str, int]] = field(default_factory=dict)
     aborted: str = ""
+    # Set when Ctrl+C stopped the run: the synchronizations it started and left running on servers.
+    interrupted: list[RunningSync] | None = None
 
     def add(self, result: TaskResult) -> None:
         self.hosts.setdefault(result.host, []).append(result)
@@ -81,7 +85,10 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """As every command's (``verdict.exit_code``); a run stopped by ``max_fail_percentage`` fails."""
+        """As every command's (``verdict.exit_code``); a run stopped by ``max_fail_percentage`` fails,
+        one stopped by the user exits 99 whatever its hosts' verdicts."""
+        if self.interrupted is not None:
+            return exitcodes.INTERRUPTED
         return verdict.exit_code(self.verdicts.values(), aborted=bool(self.aborted))
 
     def document(self) -> dict[str, Any]:
@@ -119,6 +126,11 @@ class RunResult:
                 for host, results in self.hosts.items()
             },
             "recap": self.recap,
+            **(
+                {"interrupted": {"left_running": [to_jsonable(s.to_dict()) for s in self.interrupted]}}
+                if self.interrupted is not None
+                else {}
+            ),
         }
 
 
