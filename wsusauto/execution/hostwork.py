@@ -8,7 +8,8 @@ and its ``HostContext``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from wsusauto.config.playbook import Task
 from wsusauto.errors import NEVER_RAN, HostError, Interrupted, WsusAutoError
 from wsusauto.execution.jobs import HostJob, SessionFactory
 from wsusauto.operations import Change, OperationRefused, get_operation
+from wsusauto.operations.context import HostContext
 from wsusauto.state.facts import Facts, gather_facts
 
 __all__ = ["FactsOutcome", "PreparedTask", "SessionFactory", "TaskResult", "gather", "run_tasks"]
@@ -58,6 +60,30 @@ class NotReached:
 
 
 FactsOutcome = Facts | FactsFailure | NotReached
+
+
+class _TaskContext(HostContext):
+    """The host's context while one task runs: the lines its operation journals (a sync's
+    ``applying`` and ``attempt`` lines) name the task and operation, as the task's own lines do."""
+
+    def __init__(self, context: HostContext, task: Task) -> None:
+        self.host = context.host
+        self._context = context
+        self._names = {"task": task.name, "operation": task.operation}
+
+    def record(self, event: str, **fields: Any) -> None:
+        self._context.record(event, **{**self._names, **fields})
+
+    @contextmanager
+    def upstream_slot(self) -> Iterator[None]:
+        with self._context.upstream_slot():
+            yield
+
+    def stopping(self) -> bool:
+        return self._context.stopping()
+
+    def sleep(self, seconds: float) -> None:
+        self._context.sleep(seconds)
 
 
 def gather(job: HostJob) -> FactsOutcome:
@@ -113,7 +139,9 @@ def run_tasks(
                 context.record(
                     "applying", task=task.name, operation=task.operation, changes=_changes(plan.changes)
                 )
-            outcome = operation.run(job.session, prepared.args, check=check, facts=current, context=context)
+            outcome = operation.run(
+                job.session, prepared.args, check=check, facts=current, context=_TaskContext(context, task)
+            )
         except Interrupted:
             raise
         except NEVER_RAN as exc:

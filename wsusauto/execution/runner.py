@@ -38,8 +38,9 @@ from wsusauto.execution.hostwork import (
     gather,
     run_tasks,
 )
+from wsusauto.execution.interrupt import RunInterrupted
 from wsusauto.execution.prepare import PreparedPlay, prepare_play, run_fleet_steps
-from wsusauto.execution.running_syncs import RunningSync
+from wsusauto.execution.running_syncs import RunningSync, RunningSyncs
 from wsusauto.operations import get_operation
 from wsusauto.output.console import to_jsonable
 from wsusauto.output.journal import Journal
@@ -167,6 +168,7 @@ class Runner:
         if session_factory is not None:
             self.processes = 1  # a custom session factory lives in this process
         self._work: HostExecutor | None = None
+        self._running_syncs = RunningSyncs()  # from the hosts' records: what a Ctrl+C leaves running
 
     def _start_work(self) -> HostExecutor:
         return HostExecutor(
@@ -177,6 +179,7 @@ class Runner:
             session_factory=self.session_factory,
             journal=self.journal,
             on_event=lambda host, result: self.on_result(result),
+            on_record=self._running_syncs.on_record,
         )
 
     def _write(self, event: str, **fields: Any) -> None:
@@ -200,22 +203,30 @@ class Runner:
             playbook=self.playbook.source,
             inventory=self.inventory.source,
         )
+        self._running_syncs = RunningSyncs()
         self._work = self._start_work()
+        stopped = False
         try:
-            for play_plan in prepared:
-                self.on_play(play_plan.play, play_plan.hosts)
-                if not play_plan.hosts:
-                    continue
-                if not self._run_play(play_plan, result):
-                    break
-        except KeyboardInterrupt:
-            self._work.interrupt()  # Ctrl+C: running commands end now, instead of close() waiting for them
-            raise
+            try:
+                for play_plan in prepared:
+                    self.on_play(play_plan.play, play_plan.hosts)
+                    if not play_plan.hosts:
+                        continue
+                    if not self._run_play(play_plan, result):
+                        break
+            except KeyboardInterrupt:  # Ctrl+C: every host leaves at its next poll, sessions close
+                stopped = True
+                self._work.interrupt()
         finally:
             self._work.close()
+            if stopped:  # known once every host's job has ended: a sync seen ending meanwhile is not named
+                result.interrupted = self._running_syncs.left_running()
+                self._write("interrupted", **RunInterrupted(result.interrupted).journal_fields())
             self._write(
                 "run_finished", recap=result.recap, exit_code=result.exit_code, aborted=result.aborted
             )
+        if result.interrupted is not None:
+            raise RunInterrupted(result.interrupted, result)
         return result
 
     # -- one play ----------------------------------------------------------------------------
