@@ -59,12 +59,10 @@ TOPOLOGY = {
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(make_module_lab, tmp_path_factory):
+    lab = make_module_lab(small_topology(3, **TOPOLOGY), kerberos=True)
     directory = tmp_path_factory.mktemp("kerberos")
-    with (
-        pytest.MonkeyPatch.context() as env,
-        running_lab(directory, small_topology(3, **TOPOLOGY), kerberos=True) as lab,
-    ):
+    with pytest.MonkeyPatch.context() as env:
         env.setenv("KRB5_CONFIG", str(lab.realm.krb5_conf))
         # Nothing of this machine's own Kerberos state: no cache, no client keytab unless a test gives one.
         env.setenv("KRB5CCNAME", f"FILE:{directory / 'no-such-cache'}")
