@@ -11,6 +11,7 @@ its ``ParentLink``.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -208,17 +209,50 @@ class HostRuntime:
 
     def interrupt(self, parallel: int) -> None:
         """Stop: no new command or job starts, and every Session ends (a command running on one
-        ends at once, its pipeline stopped on the server)."""
+        ends at once, its pipeline stopped on the server). Returns after at most about
+        ``INTERRUPT_WAIT`` seconds: a host that does not answer is left to its connection's
+        timeouts in the background, so Ctrl+C never waits for it here."""
         with self._lock:
             self.stop.set()
             sessions = list(self._sessions.values())
-        _in_parallel(parallel, [s.end_now for s in sessions])
+        _in_background(parallel, [s.end_now for s in sessions], INTERRUPT_WAIT)
 
     def close(self, parallel: int) -> None:
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}
         _in_parallel(parallel, [s._session.close for s in sessions])
         forget_password_hashes()  # the executor is done: its passwords need not stay in memory
+
+
+# How long interrupt() waits for Sessions to end before it leaves the rest to background threads.
+INTERRUPT_WAIT = 2.0
+
+
+def _in_background(parallel: int, calls: list[Callable[[], None]], wait: float) -> None:
+    """``calls`` on up to ``parallel`` daemon threads; wait for them at most ``wait`` seconds."""
+    pending = list(reversed(calls))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not pending:
+                    return
+                call = pending.pop()
+            try:
+                call()
+            except Exception:  # ending a Session never raises; a custom one must not stop the others
+                pass
+
+    threads = [
+        threading.Thread(target=work, name="wsusauto-interrupt", daemon=True)
+        for _ in range(max(1, min(parallel, len(calls))))
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + wait
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _in_parallel(parallel: int, calls: list[Callable[[], None]]) -> None:
