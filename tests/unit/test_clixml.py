@@ -9,6 +9,7 @@ import uuid
 import xml.etree.ElementTree as ET
 
 import psrpcore.types as ps
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypsrp.complex_objects import GenericComplexObject
@@ -99,9 +100,29 @@ def comparable(value: object) -> object:
 @settings(max_examples=300, deadline=None)
 @given(values)
 def test_lean_reads_every_value_as_pypsrp_does(value):
-    stock, lean = both(clixml(value))
+    text = clixml(value)
+    try:
+        stock = Serializer().deserialize(text)
+    except Exception as refused:
+        # pypsrp cannot read some of these (a type-less object's nested TN, read after a list's shared
+        # metadata was renamed, is looked up under the wrong RefId: KeyError). Matching pypsrp means
+        # refusing them the same way, never reading them differently.
+        with pytest.raises(type(refused)):
+            LeanSerializer().deserialize(text)
+        return
+    lean = LeanSerializer().deserialize(text)
     assert comparable(lean) == comparable(stock)
     assert type(lean) is type(stock)
+
+
+def test_what_pypsrp_cannot_read_the_lean_reader_refuses_too():
+    # Found by the property above: pypsrp raises KeyError on this list; the lean reader must not
+    # make something of it that pypsrp would not.
+    text = clixml(ps.PSList([None, typeless_object({"A": {}}), {}]))
+    with pytest.raises(KeyError):
+        Serializer().deserialize(text)
+    with pytest.raises(KeyError):
+        LeanSerializer().deserialize(text)
 
 
 # A PIPELINE_HOST_CALL for WriteProgress as Windows PowerShell sends it ([MS-PSRP] 2.2.2.27,
