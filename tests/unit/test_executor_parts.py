@@ -56,6 +56,25 @@ def test_a_release_frees_the_upstream_the_slot_was_taken_at():
     assert slots.held() == {} and slots.free("old") and slots.free("new")
 
 
+def test_free_count_and_listeners_see_a_slot_come_free_only_when_nobody_took_it():
+    slots = UpstreamSlots()
+    slots.configure({"a": "root", "b": "root", "c": "root", "r": None}, 2)
+    freed: list[str] = []
+    slots.add_listener(freed.append)
+    assert slots.free_count("root") == 2 and slots.free_count(None) > 1000
+    slots.request("a", lambda granted: None)
+    slots.request("b", lambda granted: None)
+    assert slots.free_count("root") == 0 and not slots.free("root")
+    slots.request("c", lambda granted: None)  # waits
+    slots.release("a")  # c takes it at once: nothing came free
+    assert freed == [] and slots.free_count("root") == 0
+    slots.release("b")
+    assert freed == ["root"] and slots.free_count("root") == 1
+    slots.request("r", lambda granted: None)
+    slots.release("r")  # no upstream: no slot there to come free
+    assert freed == ["root"]
+
+
 def test_abort_refuses_every_waiting_and_later_request():
     slots = UpstreamSlots()
     slots.configure({"a": "root", "b": "root"}, 1)
@@ -103,6 +122,7 @@ def test_never_more_than_k_held_and_no_waiter_left_behind_a_free_slot(per_upstre
             waiters = [h for h in waiting if upstream_of[h] == upstream]
             if waiters:  # someone waits only while the upstream is full
                 assert held == per_upstream and not slots.free(upstream)
+            assert slots.free_count(upstream) == max(0, per_upstream - held - len(waiters))
 
 
 def test_one_verdict_credentials_refused_is_unreachable():

@@ -180,6 +180,15 @@ class HostExecutor:
         to start next)."""
         return self.slots.free(upstream)
 
+    def free_slots(self, upstream: str | None) -> int:
+        """How many hosts of ``upstream`` would get a slot there now (``sys.maxsize``: no limit)."""
+        return self.slots.free_count(upstream)
+
+    def on_slot_free(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(upstream)`` (in this process, from an executor thread) each time a slot at
+        ``upstream`` comes free and no waiting host took it: when a scheduler may start another."""
+        self.slots.add_listener(callback)
+
     # -- the end ----------------------------------------------------------------------------------
 
     def interrupt(self) -> None:

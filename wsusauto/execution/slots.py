@@ -9,6 +9,7 @@ process is answered over its pipe without a thread waiting for it in the parent.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -27,6 +28,13 @@ class UpstreamSlots:
         self._waiting: dict[str, deque[tuple[str, Grant]]] = {}
         self._held: dict[str, list[str]] = {}  # host -> the upstreams it holds a slot at
         self._aborted = False
+        self._listeners: list[Callable[[str], None]] = []
+
+    def add_listener(self, on_free: Callable[[str], None]) -> None:
+        """``on_free(upstream)`` each time a slot there comes free (released, and no waiter took it),
+        from the thread that released it: a scheduler starts its next host of that upstream then."""
+        with self._lock:
+            self._listeners.append(on_free)
 
     def configure(self, upstream_of: Mapping[str, str | None], per_upstream: int) -> None:
         """From now on, each host's slot is at ``upstream_of[host]`` (none: no slot needed), K each.
@@ -39,8 +47,16 @@ class UpstreamSlots:
 
     def free(self, upstream: str | None) -> bool:
         """Whether a host of ``upstream`` would get a slot now (always, without an upstream or a limit)."""
+        return self.free_count(upstream) > 0
+
+    def free_count(self, upstream: str | None) -> int:
+        """How many hosts of ``upstream`` would get a slot now, before any waiting one is served
+        (``sys.maxsize`` without an upstream or a limit)."""
         with self._lock:
-            return self._has_room(upstream) and not self._waiting.get(upstream or "")
+            if upstream is None or self._per_upstream == 0:
+                return sys.maxsize
+            taken = self._in_use.get(upstream, 0) + len(self._waiting.get(upstream, ()))
+            return max(0, self._per_upstream - taken)
 
     def request(self, host: str, grant: Grant) -> None:
         """Ask for a slot at ``host``'s upstream; ``grant`` is called (maybe at once, maybe later from
@@ -79,8 +95,11 @@ class UpstreamSlots:
                 waiter, grant = queue.popleft()
                 self._take(waiter, upstream)
                 granted.append(grant)
+            listeners = list(self._listeners) if self._has_room(upstream) else []
         for grant in granted:
             grant(True)
+        for on_free in listeners:
+            on_free(upstream)
 
     def abort(self) -> None:
         """The run is stopping: every waiting request is answered False, and so is every later one."""
