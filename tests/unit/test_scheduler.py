@@ -98,9 +98,12 @@ def test_slots_gate_starts_counting_the_hosts_started_in_the_same_call():
     plan.finished("eu", True)
     assert plan.ready(free.get) == ["apac", "eu-1"]
     free["eu"] = 0
-    assert plan.ready(free.get) == []
+    assert plan.ready(free.get) == [] and plan.waiting_for_slot
     free["eu"] = 1  # eu-1 waits to retry: its slot is free again
-    assert plan.ready(free.get) == ["eu-2"]
+    assert plan.ready(free.get) == ["eu-2"] and plan.waiting_for_slot  # eu-3 still waits
+    plan.finished("us", True)
+    free["us"] = 3
+    assert plan.ready() == ["eu-3", "us-1", "us-2", "us-3"] and not plan.waiting_for_slot
 
 
 def test_limit_caps_the_starts_but_not_the_skips():

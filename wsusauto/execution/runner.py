@@ -8,9 +8,13 @@ A run, play by play:
 2. read every host's facts (``forks`` at a time), then run each task's fleet step
    (``Operation.prepare_fleet``: a stagger plan, a hierarchy's one storage option, ...) and the
    diagnosis its operations read: a refusal stops the run, nothing changed;
-3. work through the hosts in ``serial`` batches (split at hierarchy waves with
-   ``order: hierarchy``), each host running its tasks in order; a failed host never stops the
-   others; ``max_fail_percentage`` ends the run after a batch that fails too many.
+3. run the hosts on the executor as the play's schedule lets them start (``execution.scheduler``):
+   ``serial`` batches one after the other; with ``order: hierarchy`` a host as soon as its own
+   upstream finished successfully and, for an operation that makes its upstream work for it
+   (``uses_upstream_slot``), a slot there is free (``max_concurrent_per_upstream``, held only during
+   a sync attempt), so a retry wait in one subtree holds back no other; each host runs its tasks in
+   order; a failed host never stops the others, the hosts below it are skipped with the reason;
+   ``max_fail_percentage`` stops the run once a batch failed too many.
 
 Every change is journaled before and after it is applied. Check mode plans the same changes
 against simulated facts (``Operation.simulate``), so ``--check`` reports what a real run would change.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +46,11 @@ from wsusauto.execution.hostwork import (
 from wsusauto.execution.interrupt import RunInterrupted
 from wsusauto.execution.prepare import PreparedPlay, prepare_play, run_fleet_steps
 from wsusauto.execution.running_syncs import RunningSync, RunningSyncs
+from wsusauto.execution.scheduler import PlaySchedule
 from wsusauto.operations import get_operation
 from wsusauto.output.console import to_jsonable
 from wsusauto.output.journal import Journal
+from wsusauto.state.facts import Facts
 
 __all__ = [
     "COUNTERS",
@@ -55,6 +62,8 @@ __all__ = [
 ]
 
 COUNTERS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
+# How soon the run loop looks again while a host waits only for a slot at its upstream.
+SLOT_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -133,6 +142,10 @@ class RunResult:
                 else {}
             ),
         }
+
+
+def _uses_upstream_slot(prepared: PreparedTask) -> bool:
+    return prepared.args is not None and get_operation(prepared.task.operation).uses_upstream_slot
 
 
 class Runner:
@@ -239,81 +252,78 @@ class Runner:
             for o in self._work.map(hosts, gather)
         }
         tasks = run_fleet_steps(play_plan, facts, self._diagnose)
-        broken: dict[str, str] = {}  # hosts that failed in this play (hierarchy order): their children wait
-        for batch in self._batches(play_plan, tasks):
-            runnable = []
-            for name in batch:
-                upstream = upstream_of.get(name)
-                if play.order == "hierarchy" and upstream in broken:
-                    reason = (
-                        f"upstream {upstream} did not finish successfully in this run ({broken[upstream]})"
+        return self._run_hosts(play, hosts, tasks, facts, upstream_of, result)
+
+    def _run_hosts(
+        self,
+        play: Play,
+        hosts: list[str],
+        tasks: Mapping[str, list[PreparedTask]],
+        facts: Mapping[str, Any],
+        upstream_of: Mapping[str, str | None],
+        result: RunResult,
+    ) -> bool:
+        """The play's hosts on the executor, each as soon as the schedule lets it start
+        (``execution.scheduler``): up to ``forks`` at a time, in hierarchy order a host once its
+        upstream succeeded, a host whose operation makes its upstream work for it
+        (``Operation.uses_upstream_slot``) once a slot there is free. Results stream as hosts end;
+        False when ``max_fail_percentage`` stopped the run."""
+        work = self._work
+        assert work is not None
+        limit = play.max_concurrent_per_upstream
+        # The slots at upstreams bound what one upstream serves at once in hierarchy order
+        # (max_concurrent_per_upstream); each attempt holds its slot (HostContext.upstream_slot).
+        work.set_upstream_slots(upstream_of if play.order == "hierarchy" else {}, limit)
+        schedule = PlaySchedule(
+            hosts,
+            order=play.order,
+            upstream_of=upstream_of,
+            batches=play.batches(hosts),
+            max_fail_percentage=play.max_fail_percentage,
+            needs_slot=[name for name in hosts if any(_uses_upstream_slot(p) for p in tasks[name])]
+            if play.order == "hierarchy"
+            else [],
+            # facts not read: the host's verdict is its own (unreachable, failed), whatever its upstream does
+            on_its_own=[name for name in hosts if not isinstance(facts.get(name), Facts)],
+        )
+
+        def free_slots(upstream: str) -> int:
+            if not work.slots_free(upstream):
+                return 0
+            return max(0, limit - work.slots.held().get(upstream, 0))
+
+        running: dict[Future[list[TaskResult]], str] = {}
+        while True:
+            for name in schedule.ready(free_slots, limit=self.forks - len(running)):
+                future = work.submit(name, run_tasks, play.name, tasks[name], facts.get(name), self.check)
+                running[future] = name
+            for skipped in schedule.take_skipped():
+                for planned in tasks[skipped.host]:
+                    task = planned.task
+                    skip = TaskResult(
+                        skipped.host, play.name, task.name, task.operation, "skipped", message=skipped.reason
                     )
-                    for prepared in tasks[name]:
-                        skipped = TaskResult(
-                            name,
-                            play.name,
-                            prepared.task.name,
-                            prepared.task.operation,
-                            "skipped",
-                            message=reason,
-                        )
-                        result.add(skipped)
-                        self.on_result(skipped)
-                    broken[name] = "skipped"
-                else:
-                    runnable.append(name)
-            futures = {
-                name: self._work.submit(name, run_tasks, play.name, tasks[name], facts.get(name), self.check)
-                for name in runnable
-            }
-            outcomes = {name: future.result() for name, future in futures.items()}
-            failed = 0
-            for name, host_results in outcomes.items():
+                    result.add(skip)
+                    self.on_result(skip)
+            if not running:
+                break
+            # A slot that comes free starts a waiting host though no host ended: look again soon.
+            timeout = SLOT_POLL_SECONDS if schedule.waiting_for_slot else None
+            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                host_results = future.result()
                 for task_result in host_results:
                     result.add(task_result)
                 bad = [r.status for r in host_results if r.status in ("failed", "unreachable")]
-                if bad:
-                    failed += 1
-                    broken[name] = bad[0]
-            if (
-                play.max_fail_percentage is not None
-                and 100.0 * failed / len(batch) > play.max_fail_percentage
-            ):
-                result.aborted = (
-                    f"{play.where}: {failed} of {len(batch)} hosts in a batch failed, more than "
-                    f"max_fail_percentage {play.max_fail_percentage:g}; the run stopped"
-                )
-                return False
+                schedule.finished(name, not bad, bad[0] if bad else "")
+        if schedule.stopped is not None:
+            result.aborted = (
+                f"{play.where}: {schedule.stopped.failed} of {schedule.stopped.batch_size} hosts in a "
+                f"batch failed, more than max_fail_percentage {play.max_fail_percentage:g}; the run stopped"
+            )
+            return False
         return True
-
-    def _batches(self, prepared: PreparedPlay, tasks: Mapping[str, list[PreparedTask]]) -> list[list[str]]:
-        """Serial batches, split at hierarchy waves; with tasks whose operation holds a slot at the
-        upstream (``Operation.uses_upstream_slot``) in hierarchy order, also so that at most
-        ``max_concurrent_per_upstream`` servers of one upstream run them at the same time."""
-        play = prepared.play
-        batches = self._wave_batches(prepared)
-        slots = any(
-            get_operation(p.task.operation).uses_upstream_slot
-            for per_host in tasks.values()
-            for p in per_host
-        )
-        if play.order != "hierarchy" or not slots:
-            return batches
-        upstream_of = prepared.upstream_of
-        limit = play.max_concurrent_per_upstream
-        split: list[list[str]] = []
-        for batch in batches:
-            rounds: list[list[str]] = []
-            seen: dict[str | None, int] = {}
-            for name in batch:
-                upstream = upstream_of.get(name)
-                index = seen.get(upstream, 0) // limit if upstream is not None else 0
-                seen[upstream] = seen.get(upstream, 0) + 1
-                while len(rounds) <= index:
-                    rounds.append([])
-                rounds[index].append(name)
-            split.extend(r for r in rounds if r)
-        return split
 
     def _diagnose(self, hosts: Sequence[str], limit: int) -> Any:
         """The fleet's diagnosis of the play's hosts, for the operations that read it (prepare)."""
@@ -326,21 +336,3 @@ class Runner:
             executor=self._work,
             max_concurrent_per_upstream=limit,
         )
-
-    def _wave_batches(self, prepared: PreparedPlay) -> list[list[str]]:
-        play, hosts = prepared.play, prepared.hosts
-        if play.order == "inventory":
-            return play.batches(hosts)
-        depth = {name: i for i, wave in enumerate(prepared.waves()) for name in wave}
-        batches: list[list[str]] = []
-        for batch in play.batches(hosts):
-            current: list[str] = []
-            for name in batch:  # a batch never mixes hierarchy waves: parents finish before children start
-                if current and depth[name] != depth[current[-1]]:
-                    batches.append(current)
-                    current = []
-                current.append(name)
-            batches.append(current)
-        return batches
-
-    # -- one host ----------------------------------------------------------------------------

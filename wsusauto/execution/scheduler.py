@@ -107,6 +107,9 @@ class PlaySchedule:
         self._failed_in_batch = 0
         self._skipped: list[Skipped] = []
         self.stopped: Stopped | None = None
+        # the last ready() held a host back only for want of a slot: a slot coming free (no host
+        # ending) can start it, so the run loop looks again soon
+        self.waiting_for_slot = False
 
     # -- what the run loop asks --------------------------------------------------------------
 
@@ -117,6 +120,7 @@ class PlaySchedule:
         found to be skipped on the way are given by ``take_skipped``."""
         started: list[str] = []
         taken: dict[str, int] = {}
+        self.waiting_for_slot = False
         while self.stopped is None and self._batch < len(self.batches):
             for name in self.batches[self._batch]:
                 if self.state[name] != PENDING or self._stopping():
@@ -134,6 +138,7 @@ class PlaySchedule:
                 slot = self.slot_at.get(name)
                 if slot is not None and free_slots is not None:
                     if free_slots(slot) - taken.get(slot, 0) <= 0:
+                        self.waiting_for_slot = True
                         continue
                     taken[slot] = taken.get(slot, 0) + 1
                 self.state[name] = RUNNING
