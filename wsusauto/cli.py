@@ -431,6 +431,7 @@ def diagnose(
 
     from wsusauto.diagnose import diagnose_fleet, document, fix_fleet, verdicts_with_fixes
     from wsusauto.execution.executor import HostExecutor
+    from wsusauto.execution.interrupt import RunInterrupted, naming_syncs_left_running
     from wsusauto.execution.verdict import exit_code
     from wsusauto.operations.synchronize import parse_duration
     from wsusauto.output.console import print_diagnosis
@@ -447,10 +448,18 @@ def diagnose(
     fixes = None
     try:
         # One executor for the whole command: the fixes and the second diagnosis reuse the first
-        # diagnosis' Sessions, and a host found unreachable is not tried again.
-        with HostExecutor(
-            inventory, forks=min(forks, max(1, len(hosts))), deadline=deadline, journal=journal
-        ) as executor:
+        # diagnosis' Sessions, and a host found unreachable is not tried again. A fix synchronizes:
+        # Ctrl+C names the syncs it leaves running.
+        with (
+            naming_syncs_left_running(journal) as syncs,
+            HostExecutor(
+                inventory,
+                forks=min(forks, max(1, len(hosts))),
+                deadline=deadline,
+                journal=journal,
+                on_record=syncs.on_record,
+            ) as executor,
+        ):
             diagnosis = diagnose_fleet(inventory, hosts, executor=executor, max_concurrent_per_upstream=k)
             result = diagnosis
             if fix:
@@ -465,6 +474,10 @@ def diagnose(
                     result = diagnose_fleet(
                         inventory, hosts, executor=executor, max_concurrent_per_upstream=k
                     )
+    except RunInterrupted as stop:
+        if as_json:
+            click.echo(json_module.dumps({"interrupted": stop.journal_fields()}, indent=2, default=str))
+        raise
     finally:
         if journal is not None:
             journal.close()

@@ -75,6 +75,24 @@ def events(records: list[dict], event: str, host: str) -> list[dict]:
     return [r for r in records if r["event"] == event and r.get("host") == host]
 
 
+def interrupt_when(command: list[str], journal: Path, ready, stdout: Path, stderr: Path) -> subprocess.Popen:
+    """``wsusauto COMMAND`` in its own process group (as a terminal's foreground job), sent SIGINT to
+    the whole group (Ctrl+C) once its journal shows ``ready``; returns the ended process."""
+    with open(stdout, "w") as out, open(stderr, "w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wsusauto.cli", *command], stdout=out, stderr=err, start_new_session=True
+        )
+        try:
+            wait_for_journal(journal, process, ready)
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl+C
+            process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    return process
+
+
 @pytest.mark.parametrize(
     ("mode", "extra"),
     [("threads", ["--processes", "1"]), ("worker processes", ["--processes", "2", "--json"])],
@@ -84,30 +102,16 @@ def test_ctrl_c_stops_the_run_and_names_the_syncs_left_running(lab, tmp_path, mo
     servers = lab_.handlers.servers
     journal = tmp_path / "run.jsonl"
     stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
-    command = [sys.executable, "-m", "wsusauto.cli", "run", str(PLAYBOOK), "-i", str(inventory)]
-    with open(stdout, "w") as out, open(stderr, "w") as err:
-        process = subprocess.Popen(
-            [*command, "--journal", str(journal), *OPTIONS, *extra],
-            stdout=out,
-            stderr=err,
-            start_new_session=True,  # its own process group, as a terminal's foreground job
+    command = ["run", str(PLAYBOOK), "-i", str(inventory), "--journal", str(journal), *OPTIONS, *extra]
+
+    def ready(records):  # the long sync started; the others' first attempts have ended
+        return (
+            events(records, "applying", "wsus-long")
+            and events(records, "attempt", "wsus-flaky")
+            and events(records, "attempt", "wsus-quick")
         )
-        try:
 
-            def ready(records):  # the long sync started; the others' first attempts have ended
-                return (
-                    events(records, "applying", "wsus-long")
-                    and events(records, "attempt", "wsus-flaky")
-                    and events(records, "attempt", "wsus-quick")
-                )
-
-            wait_for_journal(journal, process, ready)
-            os.killpg(process.pid, signal.SIGINT)  # Ctrl+C
-            process.wait(timeout=120)
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    process = interrupt_when(command, journal, ready, stdout, stderr)
     message = stderr.read_text()
 
     assert process.returncode == exitcodes.INTERRUPTED, message
@@ -133,3 +137,42 @@ def test_ctrl_c_stops_the_run_and_names_the_syncs_left_running(lab, tmp_path, mo
     if "--json" in extra:
         document = json.loads(stdout.read_text())
         assert [s["host"] for s in document["interrupted"]["left_running"]] == ["wsus-long"]
+
+
+def test_ctrl_c_during_diagnose_fix_names_the_fix_sync_left_running(make_lab, tmp_path):
+    upstream = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
+    lab = make_lab(
+        {
+            "servers": [
+                {"name": "wsus-root"},
+                # BITS disabled: --fix repairs it, then synchronizes (a sync that outlasts the test)
+                {
+                    "name": "wsus-01",
+                    "upstream": "wsus-root",
+                    "faults": ["bits_disabled"],
+                    "initial": upstream,
+                },
+            ]
+        },
+        time_scale=FASTER,
+    )
+    lab.handlers.servers["wsus-01"].set(SyncDurationSeconds=10 * 3600)
+    ended_before, _ = server_state(lab.handlers.servers["wsus-01"])  # the fault's evidence: a failed sync
+    journal, stdout, stderr = tmp_path / "fix.jsonl", tmp_path / "stdout", tmp_path / "stderr"
+    command = ["diagnose", "-i", str(inventory_file(lab)), "--fix", "--poll-interval", "0.2s"]
+    process = interrupt_when(
+        [*command, "--journal", str(journal), "--json"],
+        journal,
+        lambda records: any("attempt" in r for r in events(records, "applying", "wsus-01")),
+        stdout,
+        stderr,
+    )
+    message = stderr.read_text()
+
+    assert process.returncode == exitcodes.INTERRUPTED, message
+    left_lines = [line for line in message.splitlines() if "left running" in line]
+    assert len(left_lines) == 1 and "wsus-01" in left_lines[0], message
+    [interrupted] = [r for r in read_journal(journal) if r["event"] == "interrupted"]
+    assert [s["host"] for s in interrupted["left_running"]] == ["wsus-01"]
+    assert [s["host"] for s in json.loads(stdout.read_text())["interrupted"]["left_running"]] == ["wsus-01"]
+    assert server_state(lab.handlers.servers["wsus-01"]) == (ended_before, True)  # its sync goes on

@@ -40,3 +40,21 @@ def test_no_sync_left_running_says_so_in_one_line():
     assert RunInterrupted([]).lines() == [
         "interrupted: the run stopped; no synchronization it started is left running"
     ]
+
+
+def test_a_ctrl_c_around_an_executor_becomes_a_run_interrupted_naming_the_syncs_and_journaled(tmp_path):
+    import pytest
+
+    from wsusauto.execution.interrupt import naming_syncs_left_running
+    from wsusauto.output.journal import Journal, read_journal
+
+    journal = Journal(tmp_path / "journal.jsonl", "run-2")
+    with pytest.raises(RunInterrupted) as stopped, naming_syncs_left_running(journal) as syncs:
+        syncs.on_record("wsus-e", "applying", {"attempt": 1, "started": STARTED})
+        syncs.on_record("wsus-f", "applying", {"attempt": 1, "started": STARTED})
+        syncs.on_record("wsus-f", "attempt", {"attempt": 1, "result": "Succeeded"})
+        raise KeyboardInterrupt
+    journal.close()
+    assert [s.host for s in stopped.value.left_running] == ["wsus-e"]
+    [line] = read_journal(tmp_path / "journal.jsonl")
+    assert line["event"] == "interrupted" and line["left_running"][0]["host"] == "wsus-e"

@@ -10,10 +10,14 @@ gets an ``interrupted`` line naming the same syncs; the CLI prints one line per 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from wsusauto.execution.running_syncs import RunningSync
+from wsusauto.execution.running_syncs import RunningSync, RunningSyncs
+
+if TYPE_CHECKING:  # the journal's module imports the console's: a type only
+    from wsusauto.output.journal import Journal
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -34,3 +38,20 @@ class RunInterrupted(KeyboardInterrupt):
             return ["interrupted: the run stopped; no synchronization it started is left running"]
         head = "interrupted: the run stopped; these synchronizations it started go on on their servers:"
         return [head, *(f"  {sync.line()}" for sync in self.left_running)]
+
+
+@contextmanager
+def naming_syncs_left_running(journal: Journal | None = None) -> Iterator[RunningSyncs]:
+    """Around a command's executor (``on_record=syncs.on_record``, closed inside the block, so its
+    hosts' jobs have ended): a Ctrl+C in the block becomes ``RunInterrupted`` naming the syncs left
+    running, journaled as ``interrupted``."""
+    syncs = RunningSyncs()
+    try:
+        yield syncs
+    except RunInterrupted:
+        raise
+    except KeyboardInterrupt:
+        stop = RunInterrupted(syncs.left_running())
+        if journal is not None:
+            journal.write("interrupted", **stop.journal_fields())
+        raise stop from None
