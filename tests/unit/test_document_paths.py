@@ -17,6 +17,10 @@ REPOSITORY_PATH = re.compile(
     r"(?<![\w./-])((?:wsusauto|tests|bench|playbooks|ps_snippets|docker|\.ci)/[\w./-]*"
     r"\.(?:py|ps1|yml|yaml|md|sh|txt|toml|json))\b"
 )
+# A module path inside the package, as the README's architecture drawing writes it (execution/runner.py).
+PACKAGE_PATH = re.compile(
+    r"(?<![\w./-])((?:checks|client|config|execution|lab|operations|output|stagger|state)/[\w/]*\.py)\b"
+)
 # wsusauto.<module>[.<name>...], not a file name such as wsusauto.service (systemd) or wsusauto.lock.
 DOTTED_NAME = re.compile(
     r"(?<![\w./-])(wsusauto(?:\.[A-Za-z_]\w*)+)(?![\w/-])(?<!\.service)(?<!\.timer)(?<!\.lock)"
@@ -65,6 +69,7 @@ def _references() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         for number, line in enumerate(document.read_text(encoding="utf-8").splitlines(), 1):
             where = f"{document.relative_to(ROOT)}:{number}"
             paths += [(where, m[1]) for m in REPOSITORY_PATH.finditer(line)]
+            paths += [(where, f"wsusauto/{m[1]}") for m in PACKAGE_PATH.finditer(line)]
             names += [(where, m[1]) for m in DOTTED_NAME.finditer(line)]
     return paths, names
 
@@ -72,7 +77,8 @@ def _references() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
 def test_every_path_and_module_named_in_the_documents_exists():
     paths, names = _references()
     # the scan reads what it is for (the README names modules both ways)
-    assert ("wsusauto/lab/faults.py" in {p for _, p in paths}) and len(paths) > 50
+    assert {"wsusauto/lab/faults.py", "wsusauto/execution/scheduler.py"} <= {p for _, p in paths}
+    assert len(paths) > 50
     assert "wsusauto.stagger.planner" in {n for _, n in names} and len(names) > 20
     missing = [f"{where}: {path}" for where, path in paths if not (ROOT / path).exists()]
     unresolved = [f"{where}: {name}" for where, name in names if not _resolves(name)]
@@ -85,6 +91,9 @@ def test_the_patterns_find_what_they_are_for():
         "tests/lab_fixtures.py",
     ]
     assert REPOSITORY_PATH.findall("run /etc/wsusauto/designate-replicas.yml -i ~/wsusauto/x.yml") == []
+    assert PACKAGE_PATH.findall("├─ execution/prepare.py and wsusauto/execution/runner.py") == [
+        "execution/prepare.py"
+    ]
     assert DOTTED_NAME.findall("(``wsusauto.output.html.gather_fleet_report``), wsusauto.policy.") == [
         "wsusauto.output.html.gather_fleet_report",
         "wsusauto.policy",
