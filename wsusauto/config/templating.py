@@ -191,7 +191,8 @@ def _compile_text(text: str) -> _Compiled | str:
         problem = _refusal(template, repr(text))
         if problem:
             return problem
-        outputs = [n for o in template.body for n in o.nodes if not _blank(n)]  # type: ignore[attr-defined]
+        # _refusal let through templates of output alone: every part of the body is an Output
+        outputs = [n for o in template.body if isinstance(o, nodes.Output) for n in o.nodes if not _blank(n)]
         if len(outputs) == 1 and not isinstance(outputs[0], nodes.TemplateData):
             return _Compiled(text, _expression(_ARGUMENTS, outputs[0]), whole=True)
         return _Compiled(text, _ARGUMENTS.from_string(template).render, whole=False)

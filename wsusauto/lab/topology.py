@@ -308,8 +308,10 @@ def topology_from_dict(data: Any, source: str = "<topology>") -> Topology:
     upstream_of = {spec.name: spec.upstream for spec in specs}
     for spec in specs:
         chain = [spec.name]
-        while upstream_of[chain[-1]] is not None:
-            chain.append(upstream_of[chain[-1]])  # type: ignore[arg-type]
+        upstream = upstream_of[spec.name]
+        while upstream is not None:
+            chain.append(upstream)
+            upstream = upstream_of[upstream]
             if chain[-1] == spec.name:
                 raise UsageError(
                     f"{source}: server {spec.name}: the upstream chain is a cycle ({' -> '.join(chain)})"

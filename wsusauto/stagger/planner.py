@@ -125,7 +125,9 @@ def _tiers(servers: Sequence[Server]) -> list[list[Server]]:
             current = by_name[current.upstream]
         for item in reversed(chain):
             if item.name not in depth:
-                depth[item.name] = depth[by_name[item.upstream].name] + 1  # type: ignore[index]
+                # the chain's last server alone may lack an upstream, and it has its depth
+                assert item.upstream is not None
+                depth[item.name] = depth[by_name[item.upstream].name] + 1
     tiers: list[list[Server]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
     for server in sorted(servers, key=lambda s: s.name):
         tiers[depth[server.name]].append(server)

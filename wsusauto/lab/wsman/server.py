@@ -184,6 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.path = "/" + self.path.lstrip("/")  # as http.server does (gh-87389)
         self.close_connection = True
         try:
+            # http.server's Message in its stub; read_headers' dict answers the get() it is asked
             self.headers = read_headers(self.rfile)  # type: ignore[assignment]
         except _HeadersTooLarge as error:
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(error))
