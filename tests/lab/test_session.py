@@ -207,22 +207,22 @@ def test_state_persists_across_a_lab_restart(tmp_path):
     assert "Proxy-Canary-Pw-77" not in repr(after)
 
 
-def test_facts_over_the_fleet_leave_no_password_cached(tmp_path):
+def test_facts_over_the_fleet_leave_no_password_cached(make_lab):
     # NTLM's password hashes are memoized while hosts are worked on (wsusauto.client.speedups); once
     # every session is closed, the passwords leave that cache (test_session_password_cache.py
     # searches every cache for them). (A lab of its own: the shared one has endpoints other tests
     # leave down or slow.)
-    with running_lab(tmp_path) as lab:
-        inventory = lab_inventory(lab, auth="ntlm", protocol="http")
-        seen: list[int] = []
+    lab = make_lab()
+    inventory = lab_inventory(lab, auth="ntlm", protocol="http")
+    seen: list[int] = []
 
-        def facts_and_cache_size(job):
-            facts = gather_facts(job.session)
-            seen.append(cached_password_hashes())
-            return facts
+    def facts_and_cache_size(job):
+        facts = gather_facts(job.session)
+        seen.append(cached_password_hashes())
+        return facts
 
-        with HostExecutor(inventory, processes=1) as executor:  # a closure: threads of this process
-            outcomes = executor.map(list(inventory.hosts), facts_and_cache_size)
+    with HostExecutor(inventory, processes=1) as executor:  # a closure: threads of this process
+        outcomes = executor.map(list(inventory.hosts), facts_and_cache_size)
     assert [o.error for o in outcomes] == [None] * len(outcomes) and min(seen) >= 1  # the cache was in use
     assert cached_password_hashes() == 0
 

@@ -6,16 +6,15 @@ import time
 
 import pytest
 
-from tests.lab_fixtures import lab_inventory, running_lab
+from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
-from wsusauto.lab.topology import topology_from_dict
 from wsusauto.operations.synchronize import Synchronize
 
 DOWNSTREAM = {"SyncFromMicrosoftUpdate": False, "UpstreamWsusServerName": "wsus-root"}
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(make_module_lab):
     servers = [
         {"name": "wsus-root"},
         {"name": "wsus-hidden", "faults": ["upstream_unresolvable"]},
@@ -63,11 +62,10 @@ def lab(tmp_path_factory):
     ]
     # The lab's clock 10x: each sync still starts a moment after StartSynchronization() and the
     # policy must still recognise its own, but three attempts no longer wait out 1-4 s each.
-    topology = topology_from_dict({"servers": servers})
-    with running_lab(tmp_path_factory.mktemp("sync"), topology, time_scale=10) as lab:
-        for server in lab.handlers.servers.values():
-            server.set(SyncDurationSeconds=0.2)
-        yield lab
+    lab = make_module_lab({"servers": servers}, time_scale=10)
+    for server in lab.handlers.servers.values():
+        server.set(SyncDurationSeconds=0.2)
+    return lab
 
 
 def synchronize(lab, host):
