@@ -45,6 +45,11 @@ def emit_then_record(job, count: int) -> str:
     return job.host.name
 
 
+def record_what_does_not_pickle(job) -> str:
+    job.context.record("odd", value=(n for n in range(3)), host_name=job.host.name)
+    return job.host.name
+
+
 def hold_a_slot(job) -> str:
     with job.context.upstream_slot():
         job.context.record("slot_held")
@@ -158,6 +163,20 @@ def test_events_and_records_reach_the_parent_before_the_job_ends(lab, processes,
     assert sorted((r["host"], r["event"], r["value"]) for r in lines) == sorted(
         (h, "probe", h) for h in inventory.hosts
     )
+
+
+@MODES
+def test_a_record_that_does_not_pickle_still_reaches_the_parent(lab, processes):
+    inventory = inventory_of(lab)
+    seen = []
+
+    def on_record(host, event, fields):
+        seen.append((host, event, fields))
+
+    with HostExecutor(inventory, processes=processes, on_record=on_record) as executor:
+        assert executor.submit("wsus-01", record_what_does_not_pickle).result() == "wsus-01"
+    [(host, event, fields)] = seen
+    assert (host, event, fields["host_name"]) == ("wsus-01", "odd", "wsus-01") and "value" in fields
 
 
 @MODES

@@ -90,7 +90,6 @@ class StoppableSession:
 @dataclass
 class _HostState:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    session: Session | None = None
     unreachable: str | None = None  # why nothing can run on the host (remembered for later jobs)
 
 

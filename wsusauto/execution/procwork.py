@@ -11,8 +11,10 @@ lives in the parent; the answer goes back over the pipe) and slot releases, and 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import multiprocessing
+import pickle
 import random
 import sys
 import threading
@@ -208,7 +210,13 @@ class _PipeLink:
         self._waiting: dict[int, tuple[threading.Event, list[bool]]] = {}
 
     def record(self, host: str, event: str, fields: dict[str, Any]) -> None:
-        self._send(("record", host, event, fields))
+        try:
+            self._send(("record", host, event, fields))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            # A value that does not pickle reaches the parent as the journal writes it (JSON's types).
+            from wsusauto.output.console import to_jsonable
+
+            self._send(("record", host, event, json.loads(json.dumps(to_jsonable(fields), default=str))))
 
     def acquire_slot(self, host: str) -> bool:
         answered, answer = threading.Event(), list[bool]()
