@@ -29,7 +29,7 @@ def _integer(element: ET.Element) -> int:
 
 
 def _floating(element: ET.Element) -> float:
-    return float(element.text)  # type: ignore[arg-type]
+    return float(element.text)  # type: ignore[arg-type]  # as _integer: pypsrp's own conversion
 
 
 def _text(element: ET.Element) -> str | None:
@@ -39,6 +39,7 @@ def _text(element: ET.Element) -> str | None:
 # pypsrp's conversions for these tags (serializer.py, Serializer.deserialize); the rest, strings
 # included, are handled by LeanSerializer's methods or by pypsrp.
 _CONVERSIONS: dict[str, Callable[[ET.Element], Any]] = {
+    # an empty <B /> fails as in pypsrp (no text to lower)
     "B": lambda element: element.text.lower() == "true",  # type: ignore[union-attr]
     "By": _integer,
     "SB": _integer,

@@ -164,6 +164,7 @@ class _PasswordHashes:
             return value
 
         functools.update_wrapper(derive_once, derive)
+        # a mark on the function object (install checks it); Callable's type has no attributes
         derive_once.memoized_by_wsusauto = True  # type: ignore[attr-defined]
         return derive_once
 

@@ -146,8 +146,12 @@ def _last_success(facts: Facts) -> SyncInfo | None:
     infos = list(facts.synchronization_history)
     if facts.last_synchronization_info is not None:
         infos.append(facts.last_synchronization_info)
-    done = [i for i in infos if i.result == "Succeeded" and (i.end_time or i.start_time) is not None]
-    return max(done, key=lambda i: i.end_time or i.start_time, default=None)  # type: ignore[arg-type,return-value]
+    done = [
+        (when, i)
+        for i in infos
+        if i.result == "Succeeded" and (when := i.end_time or i.start_time) is not None
+    ]
+    return max(done, key=lambda pair: pair[0])[1] if done else None
 
 
 def _resolver(hosts: Sequence[ReportHost], facts: Mapping[str, Facts]) -> dict[str, str]:
