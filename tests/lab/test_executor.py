@@ -11,7 +11,7 @@ import pytest
 
 from tests.lab_fixtures import small_topology
 from wsusauto.config.inventory import inventory_from_dict
-from wsusauto.errors import AuthenticationFailed, Interrupted, Unreachable
+from wsusauto.errors import AuthenticationFailed, HostError, Interrupted, Unreachable
 from wsusauto.execution.executor import HostExecutor
 from wsusauto.execution.hostwork import gather
 from wsusauto.lab.wsman import EndpointFaults
@@ -48,6 +48,17 @@ def emit_then_record(job, count: int) -> str:
 def record_what_does_not_pickle(job) -> str:
     job.context.record("odd", value=(n for n in range(3)), host_name=job.host.name)
     return job.host.name
+
+
+def bracketed_read(job, label: str) -> str:
+    job.context.record("begin", label=label)
+    name = _facts_name(job)
+    job.context.record("end", label=label)
+    return name
+
+
+def end_this_process(job) -> None:
+    os._exit(3)  # a worker process that dies (killed, out of memory) in the middle of a host's work
 
 
 def hold_a_slot(job) -> str:
@@ -272,3 +283,33 @@ def test_interrupt_ends_a_blocked_call_frees_its_slot_and_closes_every_session(m
         executor.close()
         lab.set_faults("wsus-01", EndpointFaults())
     assert shells_on(lab) == dict.fromkeys(inventory.hosts, 0)  # every session ended on its server
+
+
+@MODES
+def test_one_job_at_a_time_per_host(lab, processes):
+    inventory = inventory_of(lab)
+    seen: list[tuple[str, str, str]] = []
+    lock = threading.Lock()
+
+    def on_record(host, event, fields):
+        with lock:
+            seen.append((host, event, fields["label"]))
+
+    with HostExecutor(inventory, forks=4, processes=processes, on_record=on_record) as executor:
+        futures = [executor.submit("wsus-01", bracketed_read, str(i)) for i in range(4)]
+        assert [f.result() for f in futures] == ["wsus-01"] * 4
+    events = [(event, label) for _, event, label in seen]
+    # each job's begin is followed by its own end before another job of the host begins
+    assert events[0::2] == [("begin", label) for _, label in events[1::2]]
+    assert [e for e, _ in events[1::2]] == ["end"] * 4
+
+
+def test_a_worker_process_that_dies_fails_its_hosts_and_no_other(lab):
+    inventory = inventory_of(lab)
+    with HostExecutor(inventory, forks=2, processes=2) as executor:
+        doomed = executor.submit("wsus-root", end_this_process)  # worker 0 owns wsus-root and wsus-02
+        with pytest.raises(HostError, match="worker process ended"):
+            doomed.result()
+        later = executor.map(["wsus-02", "wsus-01", "wsus-03"], _facts_name)
+    assert {o.host: o.status for o in later} == {"wsus-02": "failed", "wsus-01": "ok", "wsus-03": "ok"}
+    assert "worker process" in str(later[0].error)
