@@ -110,6 +110,11 @@ def test_an_unreachable_host_gives_4_whatever_else_happened(before, after):
     assert verdict.exit_code([*before, "unreachable", *after], aborted=True) == exitcodes.HOST_UNREACHABLE
 
 
+@given(st.lists(verdicts), st.booleans())
+def test_a_command_the_user_stopped_exits_99_whatever_its_hosts_did(seen, aborted):
+    assert verdict.exit_code(seen, aborted=aborted, interrupted=True) == exitcodes.INTERRUPTED
+
+
 @given(st.lists(verdicts), st.randoms(use_true_random=False))
 def test_order_does_not_matter(seen, random):
     shuffled = list(seen)

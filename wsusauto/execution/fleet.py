@@ -53,8 +53,8 @@ def own_executor(
     thread_name: str = "host",
 ) -> Iterator[HostExecutor]:
     """``executor`` when given (it stays open: its owner closes it), else a new one for this block,
-    closed at its end (every Session with it). ``forks``, ``deadline``, ``session_factory`` and
-    ``journal`` shape the new one only."""
+    closed at its end (every Session with it; interrupted first on Ctrl+C). ``forks``,
+    ``deadline``, ``session_factory`` and ``journal`` shape the new one only."""
     if executor is not None:
         yield executor
         return
@@ -75,7 +75,7 @@ def own_executor(
         journal=journal,
         thread_name=thread_name,
     ) as made:
-        yield made
+        yield made  # on Ctrl+C the executor interrupts its hosts' work on the way out
 
 
 @contextmanager

@@ -78,10 +78,13 @@ def worst(verdicts: Iterable[str]) -> Verdict:
     return result
 
 
-def exit_code(verdicts: Iterable[str], *, aborted: bool = False) -> int:
-    """The exit code of a command from its hosts' verdicts: 4 when any host was unreachable, else 2
+def exit_code(verdicts: Iterable[str], *, aborted: bool = False, interrupted: bool = False) -> int:
+    """The exit code of a command from its hosts' verdicts: 99 when the user stopped it
+    (``interrupted``), whatever the hosts' verdicts; else 4 when any host was unreachable, else 2
     when any failed (or the run was ``aborted``, e.g. by ``max_fail_percentage``), else 0."""
     seen = {_checked(v) for v in verdicts}
+    if interrupted:
+        return exitcodes.INTERRUPTED
     if UNREACHABLE in seen:
         return exitcodes.HOST_UNREACHABLE
     if FAILED in seen or aborted:
