@@ -29,7 +29,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsusauto import exitcodes
 from wsusauto.config.inventory import Inventory
 from wsusauto.config.playbook import Play, Playbook
 from wsusauto.errors import UsageError
@@ -97,9 +96,9 @@ class RunResult:
     def exit_code(self) -> int:
         """As every command's (``verdict.exit_code``); a run stopped by ``max_fail_percentage`` fails,
         one stopped by the user exits 99 whatever its hosts' verdicts."""
-        if self.interrupted is not None:
-            return exitcodes.INTERRUPTED
-        return verdict.exit_code(self.verdicts.values(), aborted=bool(self.aborted))
+        return verdict.exit_code(
+            self.verdicts.values(), aborted=bool(self.aborted), interrupted=self.interrupted is not None
+        )
 
     def document(self) -> dict[str, Any]:
         """The ``--json`` result: ``hosts`` -> task results, ``recap`` -> Ansible's seven counters."""
