@@ -293,7 +293,10 @@ class Runner:
 
         running: dict[Future[list[TaskResult]], str] = {}
         while True:
-            for name in schedule.ready(free_slots, limit=self.forks - len(running)):
+            # forks hosts running and as many queued behind them: a worker that ends a host takes the
+            # next at once instead of waiting for this loop to hear of it (worker processes answer
+            # over a pipe); a host still starts only when the schedule lets it
+            for name in schedule.ready(free_slots, limit=2 * self.forks - len(running)):
                 future = work.submit(name, run_tasks, play.name, tasks[name], facts.get(name), self.check)
                 running[future] = name
             for skipped in schedule.take_skipped():
