@@ -317,8 +317,10 @@ class Runner:
                 host_results = future.result()
                 for task_result in host_results:
                     result.add(task_result)
-                bad = [r.status for r in host_results if r.status in ("failed", "unreachable")]
-                schedule.finished(name, not bad, bad[0] if bad else "")
+                # the host's one verdict (as the exit code's): its dependents wait on it
+                host_verdict = verdict.worst(verdict.of_task_status(r.status) for r in host_results)
+                bad = host_verdict in (verdict.FAILED, verdict.UNREACHABLE)
+                schedule.finished(name, not bad, host_verdict if bad else "")
         if schedule.stopped is not None:
             result.aborted = (
                 f"{play.where}: {schedule.stopped.failed} of {schedule.stopped.batch_size} hosts in a "

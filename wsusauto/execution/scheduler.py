@@ -150,7 +150,7 @@ class PlaySchedule:
 
     def finished(self, name: str, ok: bool, why: str = "") -> None:
         """A started host ended: ``ok`` when none of its tasks failed or found it unreachable;
-        ``why`` (its first bad status) goes into the reason of the hosts skipped below it."""
+        ``why`` (its verdict, failed or unreachable) goes into the reason of the hosts skipped below it."""
         if self.state.get(name) != RUNNING:
             raise ValueError(f"{name} was not running")
         self.state[name] = SUCCEEDED if ok else FAILED
