@@ -4,13 +4,16 @@ is not tried again in that executor's life, and the same work runs in worker pro
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.lab_fixtures import lab_inventory
 from wsusauto.client.session import Session
+from wsusauto.config.playbook import load_playbook
 from wsusauto.diagnose import diagnose_fleet, fix_fleet
 from wsusauto.execution.executor import HostExecutor
 from wsusauto.execution.fleet import collect_facts
+from wsusauto.execution.runner import Runner
 from wsusauto.lab.wsman import EndpointFaults
 from wsusauto.output.journal import Journal, read_journal
 
@@ -111,3 +114,22 @@ def test_the_diagnosis_runs_the_same_in_worker_processes(make_lab):
     assert fired(in_processes) == fired(in_threads) and in_processes.exit_code == in_threads.exit_code
     assert in_processes.evidence["wsus-02"].upstream_copies == in_threads.evidence["wsus-02"].upstream_copies
     assert [r.status for r in checked["wsus-01"]] == ["would change"] and checked.exit_code == 0
+
+
+def test_a_runs_diagnosis_reuses_the_runs_sessions(make_lab):
+    """The diagnose playbook: the run reads facts, diagnoses the play's hosts (three passes) and runs
+    the diagnose task, all through one Session per host, the run's own."""
+    lab = make_lab(TOPOLOGY, time_scale=FASTER)
+    inventory = lab_inventory(lab)
+    opened: list[str] = []
+
+    def counting(host: Any, inventory: Any) -> Session:
+        opened.append(host.name)
+        return Session(host.name, inventory.connection_options(host), default_deadline=60)
+
+    playbook = load_playbook(Path(__file__).resolve().parents[2] / "playbooks" / "diagnose.yml")
+    result = Runner(inventory, playbook, forks=3, session_factory=counting).run()
+    assert sorted(opened) == ["wsus-01", "wsus-02", "wsus-root"]
+    checks = {h: {f["check"] for f in r[-1].details["findings"]} for h, r in result.hosts.items()}
+    assert checks["wsus-01"] == {"bits-service", "approvals-mismatch"}
+    assert result.exit_code == 2 and result.verdicts["wsus-01"] == "failed"  # as diagnose counts it
