@@ -301,7 +301,7 @@ def test_upstream_goes_down_during_a_tree_sync(make_lab, tmp_path):
         server.set(SyncDurationSeconds=0.3)
 
     def on_result(result) -> None:
-        if result.host == "wsus-eu":  # its wave is done; its children have not started
+        if result.host == "wsus-eu":  # its sync is done; its children start only once its job ends
             lab.handlers.servers["wsus-eu"].db.replace_faults({"upstream_down": {}})
 
     journal = Journal(tmp_path / "sync.jsonl", "tree-sync")

@@ -156,3 +156,53 @@ def test_a_server_down_below_a_failed_upstream_is_unreachable_not_skipped(make_l
     assert skipped["status"] == "skipped"
     assert skipped["message"] == "upstream wsus-us did not finish successfully in this run (failed)"
     assert lab.handlers.servers["wsus-us-2"].db.sync_history(1) == []
+
+
+def playbook_file(lab: Any, play: dict[str, Any]) -> str:
+    path = lab.state_dir.parent / "play.yml"
+    path.write_text(json.dumps([play]), encoding="utf-8")  # JSON is YAML
+    return str(path)
+
+
+def test_serial_batches_run_one_after_the_other(make_lab):
+    lab = make_lab({"servers": [{"name": f"wsus-{i:02d}"} for i in range(1, 5)]}, time_scale=FASTER)
+    for server in lab.handlers.servers.values():
+        server.set(SyncDurationSeconds=2)
+    play = {
+        "name": "two at a time",
+        "hosts": "all",
+        "serial": 2,
+        "tasks": [{"name": "sync", "synchronize": {"poll_interval": "0.1s", "retry_interval": "1s"}}],
+    }
+    result = wsusauto("run", playbook_file(lab, play), "-i", str(inventory_file(lab)), "--json")
+    assert result.returncode == 0, result.stderr
+    hosts = json.loads(result.stdout)["hosts"]
+    attempt = {name: hosts[name][0]["attempts"][0] for name in hosts}
+    span = {name: (when(a["started"]), when(a["ended"])) for name, a in attempt.items()}
+    first, second = ("wsus-01", "wsus-02"), ("wsus-03", "wsus-04")
+    assert max(span[name][1] for name in first) < min(span[name][0] for name in second)
+    assert overlap(*(span[name] for name in first))  # within a batch, at the same time
+    # the lab's record agrees
+    history = {name: lab.handlers.servers[name].db.sync_history(1)[0] for name in hosts}
+    assert max(when(history[name]["EndTime"]) for name in first) <= min(
+        when(history[name]["StartTime"]) for name in second
+    )
+
+
+def test_max_fail_percentage_stops_the_run_after_the_batch(make_lab):
+    servers = [{"name": f"wsus-{i:02d}"} for i in range(1, 5)]
+    servers[1]["faults"] = [{"name": "endpoint_down"}]
+    lab = make_lab({"servers": servers})
+    play = {
+        "name": "stop on the first failure",
+        "hosts": "all",
+        "serial": 2,
+        "max_fail_percentage": 0,
+        "tasks": [{"name": "status", "status": {}}],
+    }
+    result = wsusauto("run", playbook_file(lab, play), "-i", str(inventory_file(lab)), "--json")
+    assert result.returncode == 4, result.stderr  # a host unreachable
+    document = json.loads(result.stdout)
+    assert "1 of 2 hosts in a batch failed, more than max_fail_percentage 0" in document["aborted"]
+    assert sorted(document["hosts"]) == ["wsus-01", "wsus-02"]  # the second batch never started
+    assert document["hosts"]["wsus-02"][0]["status"] == "unreachable"
