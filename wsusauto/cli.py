@@ -430,7 +430,7 @@ def diagnose(
     import uuid
 
     from wsusauto.diagnose import diagnose_fleet, document, fix_fleet, verdicts_with_fixes
-    from wsusauto.execution.executor import HostExecutor
+    from wsusauto.execution.executor import HostExecutor, default_processes
     from wsusauto.execution.interrupt import RunInterrupted, naming_syncs_left_running
     from wsusauto.execution.verdict import exit_code
     from wsusauto.operations.synchronize import parse_duration
@@ -455,6 +455,7 @@ def diagnose(
             HostExecutor(
                 inventory,
                 forks=min(forks, max(1, len(hosts))),
+                processes=default_processes(len(hosts)),  # for the hosts asked, not the inventory
                 deadline=deadline,
                 journal=journal,
                 on_record=syncs.on_record,

@@ -140,7 +140,8 @@ def diagnose_fleet(
     with own_executor(
         executor,
         inventory,
-        forks=min(forks, len(hosts)),
+        forks=forks,
+        host_count=len(hosts),
         deadline=deadline,
         session_factory=session_factory,
         thread_name="diagnose",
@@ -319,7 +320,8 @@ def fix_fleet(
     with own_executor(
         executor,
         inventory,
-        forks=min(forks, len(hosts)),
+        forks=forks,
+        host_count=len(hosts),
         deadline=deadline,
         session_factory=session_factory,
         journal=journal,

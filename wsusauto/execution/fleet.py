@@ -20,7 +20,7 @@ from wsusauto.client.session import Session
 from wsusauto.config.inventory import Host, Inventory
 from wsusauto.errors import NEVER_RAN, Unreachable, UsageError, WsusAutoError
 from wsusauto.execution import verdict
-from wsusauto.execution.executor import HostExecutor, HostJob, HostOutcome
+from wsusauto.execution.executor import HostExecutor, HostJob, HostOutcome, default_processes
 from wsusauto.state.facts import Facts, gather_facts
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def own_executor(
     inventory: Inventory,
     *,
     forks: int = 20,
+    host_count: int | None = None,
     deadline: float = 120.0,
     session_factory: SessionFactory | None = None,
     journal: Journal | None = None,
@@ -54,7 +55,8 @@ def own_executor(
 ) -> Iterator[HostExecutor]:
     """``executor`` when given (it stays open: its owner closes it), else a new one for this block,
     closed at its end (every Session with it; interrupted first on Ctrl+C). ``forks``,
-    ``deadline``, ``session_factory`` and ``journal`` shape the new one only."""
+    ``deadline``, ``session_factory`` and ``journal`` shape the new one only, sized for the
+    ``host_count`` hosts it will work on (threads, and worker processes only for that many hosts)."""
     if executor is not None:
         yield executor
         return
@@ -67,9 +69,12 @@ def own_executor(
         def factory(host: Host, inventory: Inventory) -> Session:
             return custom(host.name, inventory, host)
 
+    if host_count is not None:
+        forks = min(forks, max(1, host_count))
     with HostExecutor(
         inventory,
         forks=forks,
+        processes=default_processes(host_count) if host_count is not None else None,
         deadline=deadline,
         session_factory=factory,
         journal=journal,
@@ -138,7 +143,8 @@ def collect_facts(
     with own_executor(
         executor,
         inventory,
-        forks=min(forks, len(hosts)),
+        forks=forks,
+        host_count=len(hosts),
         deadline=deadline,
         session_factory=session_factory,
         thread_name="facts",
