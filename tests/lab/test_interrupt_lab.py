@@ -137,6 +137,12 @@ def test_ctrl_c_stops_the_run_and_names_the_syncs_left_running(lab, tmp_path, mo
     if "--json" in extra:
         document = json.loads(stdout.read_text())
         assert [s["host"] for s in document["interrupted"]["left_running"]] == ["wsus-long"]
+        # what each stopped host's task says: the sync it left running, the retry it did not start
+        [long_task], [flaky_task] = document["hosts"]["wsus-long"], document["hosts"]["wsus-flaky"]
+        assert "left running on the server" in long_task["message"] and long_task["attempts"] == []
+        assert "before attempt 2 started" in flaky_task["message"]
+        assert [a["result"] for a in flaky_task["attempts"]] == ["Failed"]
+        assert document["hosts"]["wsus-quick"][0]["status"] == "changed"
 
 
 def test_ctrl_c_during_diagnose_fix_names_the_fix_sync_left_running(make_lab, tmp_path):

@@ -181,6 +181,7 @@ class Runner:
             self.processes = 1  # a custom session factory lives in this process
         self._work: HostExecutor | None = None
         self._running_syncs = RunningSyncs()  # from the hosts' records: what a Ctrl+C leaves running
+        self._running: dict[Future[list[TaskResult]], str] = {}  # the play's hosts being worked on
 
     def _start_work(self) -> HostExecutor:
         return HostExecutor(
@@ -232,6 +233,10 @@ class Runner:
         finally:
             self._work.close()
             if stopped:  # known once every host's job has ended: a sync seen ending meanwhile is not named
+                for future in self._running:  # hosts that ended their task when stopped ("left running")
+                    if future.done() and future.exception() is None:
+                        for task_result in future.result():
+                            result.add(task_result)
                 result.interrupted = self._running_syncs.left_running()
                 self._write("interrupted", **RunInterrupted(result.interrupted).journal_fields())
             self._write(
@@ -292,6 +297,7 @@ class Runner:
             return max(0, limit - work.slots.held().get(upstream, 0))
 
         running: dict[Future[list[TaskResult]], str] = {}
+        self._running = running  # what a Ctrl+C finds still running (run() reports how each ended)
         while True:
             # forks hosts running and as many queued behind them: a worker that ends a host takes the
             # next at once instead of waiting for this loop to hear of it (worker processes answer
