@@ -13,6 +13,7 @@ left running). Measured in thread mode (--processes 1) and with two worker proce
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import statistics
@@ -27,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from wsusauto import exitcodes
 from wsusauto.lab.runtime import Lab
 from wsusauto.lab.topology import topology_from_dict
-from wsusauto.output.journal import read_journal
 from wsusauto.output.log import configure_logging
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,9 @@ def stop_once(inventory: Path, directory: Path, hosts: int, poll: str, processes
     try:
         give_up = time.monotonic() + 300
         while time.monotonic() < give_up:
-            records = read_journal(journal) if journal.exists() else []
+            text = journal.read_text(encoding="utf-8") if journal.exists() else ""
+            # complete lines only: the run may be writing the next one
+            records = [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
             started = {r["host"] for r in records if r["event"] == "applying" and "attempt" in r}
             if len(started) == hosts:
                 break

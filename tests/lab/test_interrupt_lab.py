@@ -56,11 +56,17 @@ def server_state(server) -> tuple[int, bool]:
         )
 
 
+def written_lines(path: Path) -> list[dict]:
+    """The journal's complete lines so far (the run may be writing the next one)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+
+
 def wait_for_journal(path: Path, process: subprocess.Popen, ready) -> list[dict]:
     """The journal once ``ready(records)`` holds (a guard against a hang, not a timing assertion)."""
     give_up = time.monotonic() + 120
     while time.monotonic() < give_up:
-        records = read_journal(path) if path.exists() else []
+        records = written_lines(path)
         if ready(records):
             return records
         if process.poll() is not None:
@@ -104,9 +110,10 @@ def test_ctrl_c_stops_the_run_and_names_the_syncs_left_running(lab, tmp_path, mo
     stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
     command = ["run", str(PLAYBOOK), "-i", str(inventory), "--journal", str(journal), *OPTIONS, *extra]
 
-    def ready(records):  # the long sync started; the others' first attempts have ended
+    def ready(records):  # the long sync started (the server has it); the others' first attempts ended
         return (
             events(records, "applying", "wsus-long")
+            and server_state(servers["wsus-long"])[1]
             and events(records, "attempt", "wsus-flaky")
             and events(records, "attempt", "wsus-quick")
         )
@@ -169,7 +176,11 @@ def test_ctrl_c_during_diagnose_fix_names_the_fix_sync_left_running(make_lab, tm
     process = interrupt_when(
         [*command, "--journal", str(journal), "--json"],
         journal,
-        lambda records: any("attempt" in r for r in events(records, "applying", "wsus-01")),
+        # the fix's sync was started, and the server has it (not only the journal's applying line)
+        lambda records: (
+            any("attempt" in r for r in events(records, "applying", "wsus-01"))
+            and server_state(lab.handlers.servers["wsus-01"])[1]
+        ),
         stdout,
         stderr,
     )

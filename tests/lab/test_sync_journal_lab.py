@@ -118,3 +118,18 @@ def test_a_run_stopped_while_its_sync_runs_leaves_at_the_next_poll_and_the_sync_
     assert result.details["left_running"]["started"] == context.records[0][1]["started"]
     assert "left running on the server" in result.message
     assert server_state(server) == (0, True)  # the server's sync goes on, nobody cancelled it
+
+
+def test_a_sync_that_ended_as_the_run_stopped_is_reported_without_reading_the_server_again(lab):
+    from wsusauto.execution.jobs import StoppableSession
+
+    server = lab.handlers.servers["wsus-root"]
+    context = Watching(server, stop_on="attempt")  # Ctrl+C as the sync's attempt line is written
+    inventory = lab_inventory(lab)
+    with Session("wsus-root", inventory.connection_options(inventory.hosts["wsus-root"])) as session:
+        # as under the executor: once the run stops, the session sends nothing more
+        result = Synchronize().run(StoppableSession(session, context.stopped), FAST, context=context)
+
+    assert not result.failed and result.facts is None
+    assert [a["result"] for a in result.details["attempts"]] == ["Succeeded"]
+    assert "stopped before the server's state was read back" in result.message

@@ -204,6 +204,21 @@ class Synchronize(Operation):
             )
         return OperationResult(self.name, running is not None, failed=True, details=details, message=message)
 
+    def _ended_as_stopped(self, outcome: PolicyOutcome, details: dict[str, Any]) -> OperationResult:
+        """The policy was done, but the run stopped before the server's state was read back."""
+        last = outcome.attempts[-1]
+        if outcome.succeeded:
+            message = f"synchronized in {len(outcome.attempts)} attempt(s)"
+        else:
+            message = f"synchronization failed: {last.error} ({last.error_text}); {outcome.gave_up}"
+        return OperationResult(
+            self.name,
+            True,
+            failed=not outcome.succeeded,
+            details=details,
+            message=f"{message}; the run was stopped before the server's state was read back",
+        )
+
     def run(
         self,
         session: Any,
@@ -301,7 +316,12 @@ class Synchronize(Operation):
         }
         if outcome.stopped:
             return self._stopped(outcome, details)
-        after = gather_facts(session)
+        try:
+            after = gather_facts(session)
+        except Exception:
+            if not context.stopping():
+                raise
+            return self._ended_as_stopped(outcome, details)  # the stop closed the session under the read
         if outcome.succeeded:
             return OperationResult(
                 self.name,
