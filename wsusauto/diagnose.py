@@ -33,6 +33,7 @@ from wsusauto.errors import NEVER_RAN, HostError, RemoteError, UsageError
 from wsusauto.execution import verdict
 from wsusauto.execution.executor import HostExecutor, HostJob
 from wsusauto.execution.fleet import SessionFactory, own_executor, reached
+from wsusauto.execution.hostwork import TaskContext
 from wsusauto.operations import get_operation
 from wsusauto.output.journal import Journal
 from wsusauto.state.facts import Facts, gather_facts
@@ -361,7 +362,9 @@ def _fix_host(
             if not check:
                 context.record("applying", task=task, operation=name)
             try:
-                outcome = operation.run(job.session, args, check=check, context=context)
+                outcome = operation.run(
+                    job.session, args, check=check, context=TaskContext(context, task, name)
+                )
             except NEVER_RAN:
                 raise
             except HostError as exc:

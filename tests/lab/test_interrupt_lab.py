@@ -189,7 +189,10 @@ def test_ctrl_c_during_diagnose_fix_names_the_fix_sync_left_running(make_lab, tm
     assert process.returncode == exitcodes.INTERRUPTED, message
     left_lines = [line for line in message.splitlines() if "left running" in line]
     assert len(left_lines) == 1 and "wsus-01" in left_lines[0], message
-    [interrupted] = [r for r in read_journal(journal) if r["event"] == "interrupted"]
+    records = read_journal(journal)
+    [started] = [r for r in events(records, "applying", "wsus-01") if "attempt" in r]
+    assert (started["task"], started["operation"]) == ("fix bits-service", "bits_service")  # the fix's sync
+    [interrupted] = [r for r in records if r["event"] == "interrupted"]
     assert [s["host"] for s in interrupted["left_running"]] == ["wsus-01"]
     assert [s["host"] for s in json.loads(stdout.read_text())["interrupted"]["left_running"]] == ["wsus-01"]
     assert server_state(lab.handlers.servers["wsus-01"]) == (ended_before, True)  # its sync goes on

@@ -20,7 +20,15 @@ from wsusauto.operations import Change, OperationRefused, get_operation
 from wsusauto.operations.context import HostContext
 from wsusauto.state.facts import Facts, gather_facts
 
-__all__ = ["FactsOutcome", "PreparedTask", "SessionFactory", "TaskResult", "gather", "run_tasks"]
+__all__ = [
+    "FactsOutcome",
+    "PreparedTask",
+    "SessionFactory",
+    "TaskContext",
+    "TaskResult",
+    "gather",
+    "run_tasks",
+]
 
 
 @dataclass
@@ -62,14 +70,14 @@ class NotReached:
 FactsOutcome = Facts | FactsFailure | NotReached
 
 
-class _TaskContext(HostContext):
+class TaskContext(HostContext):
     """The host's context while one task runs: the lines its operation journals (a sync's
     ``applying`` and ``attempt`` lines) name the task and operation, as the task's own lines do."""
 
-    def __init__(self, context: HostContext, task: Task) -> None:
+    def __init__(self, context: HostContext, task: str, operation: str) -> None:
         self.host = context.host
         self._context = context
-        self._names = {"task": task.name, "operation": task.operation}
+        self._names = {"task": task, "operation": operation}
 
     def record(self, event: str, **fields: Any) -> None:
         self._context.record(event, **{**self._names, **fields})
@@ -140,7 +148,11 @@ def run_tasks(
                     "applying", task=task.name, operation=task.operation, changes=_changes(plan.changes)
                 )
             outcome = operation.run(
-                job.session, prepared.args, check=check, facts=current, context=_TaskContext(context, task)
+                job.session,
+                prepared.args,
+                check=check,
+                facts=current,
+                context=TaskContext(context, task.name, task.operation),
             )
         except Interrupted:
             raise
