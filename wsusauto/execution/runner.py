@@ -23,9 +23,10 @@ The runner names no operation: what one needs beyond its host is its own hooks.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +62,6 @@ __all__ = [
 ]
 
 COUNTERS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
-# How soon the run loop looks again while a host waits only for a slot at its upstream.
-SLOT_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -182,6 +181,7 @@ class Runner:
         self._work: HostExecutor | None = None
         self._running_syncs = RunningSyncs()  # from the hosts' records: what a Ctrl+C leaves running
         self._running: dict[Future[list[TaskResult]], str] = {}  # the play's hosts being worked on
+        self._wake = threading.Event()  # the run loop's: a host's job ended or an upstream's slot came free
 
     def _start_work(self) -> HostExecutor:
         return HostExecutor(
@@ -218,6 +218,7 @@ class Runner:
         )
         self._running_syncs = RunningSyncs()
         self._work = self._start_work()
+        self._work.on_slot_free(lambda upstream: self._wake.set())
         stopped = False
         try:
             try:
@@ -291,20 +292,31 @@ class Runner:
             on_its_own=[name for name in hosts if not isinstance(facts.get(name), Facts)],
         )
 
-        def free_slots(upstream: str) -> int:
-            if not work.slots_free(upstream):
-                return 0
-            return max(0, limit - work.slots.held().get(upstream, 0))
-
         running: dict[Future[list[TaskResult]], str] = {}
         self._running = running  # what a Ctrl+C finds still running (run() reports how each ended)
+        # The loop sleeps until something that can start a host happens: a host's job ends (its
+        # future's callback) or a slot at an upstream comes free with no waiting job taking it
+        # (the executor's on_slot_free, set in run()). Cleared before the loop reads the state, so
+        # an event that comes while it reads sets it again and the wait below returns at once.
+        wake = self._wake
         while True:
+            wake.clear()
+            for future in [f for f in running if f.done()]:
+                name = running.pop(future)
+                host_results = future.result()
+                for task_result in host_results:
+                    result.add(task_result)
+                # the host's one verdict (as the exit code's): its dependents wait on it
+                host_verdict = verdict.worst(verdict.of_task_status(r.status) for r in host_results)
+                bad = host_verdict in (verdict.FAILED, verdict.UNREACHABLE)
+                schedule.finished(name, not bad, host_verdict if bad else "")
             # forks hosts running and as many queued behind them: a worker that ends a host takes the
             # next at once instead of waiting for this loop to hear of it (worker processes answer
             # over a pipe); a host still starts only when the schedule lets it
-            for name in schedule.ready(free_slots, limit=2 * self.forks - len(running)):
+            for name in schedule.ready(work.free_slots, limit=2 * self.forks - len(running)):
                 future = work.submit(name, run_tasks, play.name, tasks[name], facts.get(name), self.check)
                 running[future] = name
+                future.add_done_callback(lambda _: wake.set())
             for skipped in schedule.take_skipped():
                 for planned in tasks[skipped.host]:
                     task = planned.task
@@ -315,18 +327,7 @@ class Runner:
                     self.on_result(skip)
             if not running:
                 break
-            # A slot that comes free starts a waiting host though no host ended: look again soon.
-            timeout = SLOT_POLL_SECONDS if schedule.waiting_for_slot else None
-            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
-                name = running.pop(future)
-                host_results = future.result()
-                for task_result in host_results:
-                    result.add(task_result)
-                # the host's one verdict (as the exit code's): its dependents wait on it
-                host_verdict = verdict.worst(verdict.of_task_status(r.status) for r in host_results)
-                bad = host_verdict in (verdict.FAILED, verdict.UNREACHABLE)
-                schedule.finished(name, not bad, host_verdict if bad else "")
+            wake.wait()
         if schedule.stopped is not None:
             result.aborted = (
                 f"{play.where}: {schedule.stopped.failed} of {schedule.stopped.batch_size} hosts in a "

@@ -108,7 +108,7 @@ class PlaySchedule:
         self._skipped: list[Skipped] = []
         self.stopped: Stopped | None = None
         # the last ready() held a host back only for want of a slot: a slot coming free (no host
-        # ending) can start it, so the run loop looks again soon
+        # ending) can start it (the run loop wakes on the executor's on_slot_free for that)
         self.waiting_for_slot = False
 
     # -- what the run loop asks --------------------------------------------------------------
