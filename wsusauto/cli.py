@@ -310,7 +310,11 @@ def run(
 )
 @stagger_policy_options
 @forks_option
-@click.option("--json", "as_json", is_flag=True, help="print the plan as JSON")
+@extra_vars_option
+@host_deadline_option
+@click.option(
+    "--json", "as_json", is_flag=True, help="print the plan as JSON: one slot per host, with its status"
+)
 @click.option("--svg", "svg_path", type=click.Path(dir_okay=False), default=None, help="write a timeline SVG")
 @user_errors
 def plan_schedule(
@@ -323,10 +327,14 @@ def plan_schedule(
     offset: int,
     default_duration: int,
     forks: int,
+    extra_vars: tuple[str, ...],
+    deadline: float,
     as_json: bool,
     svg_path: str | None,
 ) -> None:
-    """Plan synchronization times that never overload an upstream, even in the worst case."""
+    """Plan synchronization times that never overload an upstream, even in the worst case (a host
+    whose facts could not be read is planned with the default duration; exit codes as every command's:
+    2 a host failed, 4 a host was unreachable, after printing the plan)."""
     import json as json_module
 
     from wsusauto.execution.fleet import collect_facts
@@ -335,7 +343,7 @@ def plan_schedule(
     from wsusauto.stagger.planner import StaggerPolicy, plan
     from wsusauto.stagger.planner import window as parse_window
 
-    inventory, hosts = _load_hosts(inventory_path, limit)
+    inventory, hosts = _load_hosts(inventory_path, limit, extra_vars)
     start, length = parse_window(window, zone)
     policy = StaggerPolicy(
         window_start=int(start),
@@ -344,7 +352,7 @@ def plan_schedule(
         max_concurrent=k,
         offset=float(offset),
     )
-    results = collect_facts(inventory, hosts, forks=forks)
+    results = collect_facts(inventory, hosts, forks=forks, deadline=deadline)
     facts = {r.host: r.facts for r in results if r.facts is not None}
     upstreams = {h.name: h.upstream for h in hosts}
     servers = servers_from_facts(upstreams, facts, float(default_duration))
@@ -353,7 +361,12 @@ def plan_schedule(
     log = structlog.get_logger("wsusauto")
     for r in results:
         if r.facts is None:
-            log.warning("no facts; planned with the default duration", host=r.host, error=str(r.error))
+            log.warning(
+                "no facts; planned with the default duration",
+                host=r.host,
+                status=r.status,
+                error=str(r.error),
+            )
     for collision in collisions:
         click.echo(
             f"finding: current schedules can make {collision.upstream} serve {collision.peak} syncs at once "
@@ -364,6 +377,7 @@ def plan_schedule(
         Path(svg_path).write_text(
             svg_timeline(result, {s.name: s.duration for s in servers}), encoding="utf-8"
         )
+    read = {r.host: r for r in results}
     if as_json:
         click.echo(
             json_module.dumps(
@@ -373,6 +387,9 @@ def plan_schedule(
                         "upstream": s.upstream,
                         "time_of_day_utc": s.time_of_day_utc.strftime("%H:%M:%S"),
                         "syncs_per_day": s.syncs_per_day,
+                        # the host's verdict (as facts'): a host not read is planned with the default
+                        "status": read[s.host].status,
+                        "error": str(read[s.host].error) if read[s.host].error is not None else None,
                     }
                     for s in result.slots
                 ],
@@ -381,6 +398,7 @@ def plan_schedule(
         )
     else:
         print_plan_table(result, zone)
+    sys.exit(results.exit_code)
 
 
 @cli.command()

@@ -1,7 +1,8 @@
 """The same fleet state gives the same exit code from every command, through the real client.
 
 One lab per fleet state; in each, every command a user reads a fleet with (a read-only playbook
-through ``run``, ``facts``, ``diagnose``, ``diagnose --fix --check``, ``report --json``) runs as the
+through ``run``, ``facts``, ``diagnose``, ``diagnose --fix --check``, ``report --json``,
+``plan-schedule --json``, which still plans a host it could not read) runs as the
 real console script and must exit with the state's code, and say the same of the faulty host:
 
 - all good: 0;
@@ -41,6 +42,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "diagnose": ("diagnose", "--json"),
     "diagnose --fix --check": ("diagnose", "--fix", "--check", "--json"),
     "report": ("report", "--json"),
+    # two replicas of one upstream in the default window: K = 2 holds them in the worst case
+    "plan-schedule": ("plan-schedule", "--max-concurrent-per-upstream", "2", "--json"),
 }
 
 
@@ -120,6 +123,9 @@ def account(command: str, document: Any, host: str) -> tuple[str, str]:
         return document[host]["status"], document[host]["error"] or ""
     if command == "report":
         return document["hosts"][host]["status"], document["hosts"][host]["error"] or ""
+    if command == "plan-schedule":  # one slot per host, planned with the default when not read
+        (slot,) = [s for s in document if s["host"] == host]
+        return slot["status"], slot["error"] or ""
     # diagnose: a host it could not read is one `connection` finding with the verdict as its status;
     # a host it could read is failed when it has an error or warning finding
     findings = document[host]
@@ -181,6 +187,7 @@ def test_a_finding_fails_a_host_for_diagnose_only(make_lab, tmp_path):
         "diagnose": exitcodes.HOST_FAILED,
         "diagnose --fix --check": exitcodes.HOST_FAILED,
         "report": exitcodes.OK,
+        "plan-schedule": exitcodes.OK,
     }, {c: r.stderr[-1500:] for c, r in results.items()}
     documents = {command: json.loads(result.stdout) for command, result in results.items()}
     for command in ("diagnose", "diagnose --fix --check"):
