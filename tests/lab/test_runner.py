@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab_fixtures import record_scripts, running_lab
+from tests.lab_fixtures import inventory_file, record_scripts, running_lab
 from tests.lab_fixtures import run_cli as wsusauto
 from wsusauto import exitcodes
 from wsusauto.client.snippets import registry
@@ -76,13 +76,11 @@ def journal_at_each_change(lab, monkeypatch, journal: Path) -> list[tuple[str, s
 
 
 @pytest.fixture
-def fleet(tmp_path):
+def fleet(make_lab):
     # The lab's clock 10x: a configuration save still processes a moment and the next save on the
     # server waits for it, but the runs no longer wait out 1-3 s of it per server.
-    with running_lab(tmp_path, load_topology(None), time_scale=10) as lab:
-        inventory = tmp_path / "inventory.yml"
-        lab.write_inventory(inventory)
-        yield lab, inventory
+    lab = make_lab(load_topology(None), time_scale=10)
+    return lab, inventory_file(lab)
 
 
 def test_designate_replicas_check_then_apply_then_converged(fleet, tmp_path, monkeypatch):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab_fixtures import inventory_file, running_lab
 from tests.lab_fixtures import run_cli as wsusauto
-from tests.lab_fixtures import running_lab
 from wsusauto.lab.topology import topology_from_dict
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "sync-tree.yml"
@@ -19,7 +19,7 @@ FASTER = 10  # the lab's clock for the tests that synchronize
 
 
 @pytest.fixture
-def lab(tmp_path):
+def lab(make_lab):
     topology = topology_from_dict(
         {
             "servers": [
@@ -61,12 +61,10 @@ def lab(tmp_path):
     )
     # The lab's clock 10x: each sync still starts a moment after StartSynchronization() and the
     # policy must still tell its own, but the attempts no longer wait out 1-4 s of start lag each.
-    with running_lab(tmp_path, topology, time_scale=FASTER) as lab:
-        for server in lab.handlers.servers.values():
-            server.set(SyncDurationSeconds=0.3)
-        inventory = tmp_path / "inventory.yml"
-        lab.write_inventory(inventory)
-        yield lab, inventory
+    lab = make_lab(topology, time_scale=FASTER)
+    for server in lab.handlers.servers.values():
+        server.set(SyncDurationSeconds=0.3)
+    return lab, inventory_file(lab)
 
 
 def test_synchronize_follows_the_documented_policy(lab, tmp_path):
