@@ -374,6 +374,21 @@ def test_library_example_from_the_readme(fleet, tmp_path, monkeypatch):
     assert facts_parameters()  # the example uses the same library the CLI does
 
 
+def test_library_playbook_example_from_the_readme(fleet, tmp_path, monkeypatch):
+    _, inventory = fleet
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("<!-- library-playbook-example -->")[1].split("```python")[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "inventory.yml").write_text(inventory.read_text())
+    (tmp_path / "playbooks").symlink_to(PLAYBOOKS)
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    run = namespace["run"]
+    assert run.exit_code == 0 and run.check_mode
+    assert set(run.verdicts) == set(load_inventory(str(inventory)).hosts)
+    assert set(run.verdicts.values()) == {"ok"}
+
+
 def test_several_client_processes_give_the_same_run(fleet, tmp_path):
     lab, inventory = fleet
     playbook = str(PLAYBOOKS / "designate-replicas.yml")
