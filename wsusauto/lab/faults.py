@@ -37,6 +37,7 @@ class EndpointFaultSettings:
     reset_on_receive: int = 0
     reset_skip: int = 0
     reset_match: str = ""
+    unresponsive: bool = False
 
 
 REGISTRY: dict[str, FaultType] = {}
@@ -49,6 +50,14 @@ def register(fault: FaultType) -> FaultType:
 
 register(FaultType("endpoint_down", "endpoint", description="the endpoint refuses connections"))
 register(FaultType("slow", "endpoint", {"seconds": (float, 5.0)}, "each pipeline waits this long first"))
+register(
+    FaultType(
+        "unresponsive",
+        "endpoint",
+        description="the endpoint accepts connections and reads requests but never answers (a hung "
+        "WinRM service, a firewall dropping packets after the handshake): clients wait for their timeouts",
+    )
+)
 register(FaultType("http_500", "endpoint", description="every request gets HTTP 500 with a WSMan fault"))
 register(FaultType("http_503", "endpoint", description="every request gets HTTP 503 Service Unavailable"))
 register(FaultType("auth_reject", "endpoint", description="every authentication is refused"))
@@ -243,6 +252,7 @@ def endpoint_fault_settings(faults: Iterable[FaultSpec]) -> EndpointFaultSetting
         reset_on_receive=int(names["reset_on_receive"]["count"]) if "reset_on_receive" in names else 0,
         reset_skip=int(names["reset_on_receive"]["skip"]) if "reset_on_receive" in names else 0,
         reset_match=str(names["reset_on_receive"]["match"]) if "reset_on_receive" in names else "",
+        unresponsive="unresponsive" in names,
     )
 
 

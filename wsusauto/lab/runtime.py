@@ -78,6 +78,7 @@ def _to_transport_faults(settings: EndpointFaultSettings) -> EndpointFaults:
         reset_on_receive=settings.reset_on_receive,
         reset_skip=settings.reset_skip,
         reset_match=settings.reset_match,
+        unresponsive=settings.unresponsive,
     )
 
 

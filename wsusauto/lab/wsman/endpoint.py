@@ -27,6 +27,10 @@ class EndpointFaults:
     reset_on_receive: int = 0
     reset_skip: int = 0
     reset_match: str = ""  # only pipelines whose script contains this text count (e.g. "Save()")
+    # Accept connections and read requests, never answer: a hung WinRM service, or a firewall that
+    # lets the handshake through and drops the rest. A request is held until the fault is lifted,
+    # then its connection is dropped; only the client's own timeouts end its wait.
+    unresponsive: bool = False
 
 
 @dataclass
@@ -79,6 +83,21 @@ class Endpoint:
         self.handler = handler
         self.shells: dict[str, Shell] = {}
         self._lock = threading.Lock()
+        self._unanswered = threading.Condition()
+        self.held_requests = 0  # requests held unanswered now (the ``unresponsive`` fault)
+
+    def hold_unanswered(self) -> None:
+        """The ``unresponsive`` fault: keep the request unanswered until the fault is lifted."""
+        with self._unanswered:
+            self.held_requests += 1
+            try:
+                self._unanswered.wait_for(lambda: not self.spec.faults.unresponsive)
+            finally:
+                self.held_requests -= 1
+
+    def faults_changed(self) -> None:
+        with self._unanswered:
+            self._unanswered.notify_all()
 
     def handle(self, data: bytes, user: str) -> bytes:
         request = None

@@ -240,6 +240,10 @@ class _Handler(BaseHTTPRequestHandler):
         faults: EndpointFaults = spec.faults
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if faults.unresponsive:
+            endpoint.hold_unanswered()
+            self.close_connection = True  # lifted: the connection ends without an answer
+            return
         if faults.http_status == 503:
             self._send(503, _SERVICE_UNAVAILABLE, {"Content-Type": "text/html; charset=us-ascii"})
             return
@@ -421,6 +425,7 @@ class WinRMServer:
         spec = self.specs[name]
         was_down = spec.faults.down
         spec.faults = faults
+        self.endpoints[name].faults_changed()  # a request held by `unresponsive` goes on if lifted
         if not self._started:
             return
         if faults.down and not was_down:
