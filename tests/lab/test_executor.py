@@ -285,6 +285,45 @@ def test_interrupt_ends_a_blocked_call_frees_its_slot_and_closes_every_session(m
     assert shells_on(lab) == dict.fromkeys(inventory.hosts, 0)  # every session ended on its server
 
 
+def held_by(lab, host: str) -> int:
+    """How many requests the lab's ``unresponsive`` endpoint of ``host`` holds unanswered now."""
+    return lab._server.endpoints[host].held_requests
+
+
+@MODES
+def test_close_after_interrupt_abandons_the_job_of_a_host_that_never_answers(make_lab, processes, tmp_path):
+    lab = make_lab(small_topology(3))
+    document = lab.inventory()
+    # The connection's timeouts are far beyond the test's: the stuck call cannot end on its own.
+    document["all"]["vars"].update(ansible_psrp_operation_timeout=900, ansible_psrp_read_timeout=1000)
+    inventory = inventory_from_dict(document, "<lab inventory>")
+    journal = Journal(tmp_path / "run.jsonl", "run-1")
+    executor = HostExecutor(inventory, forks=2, processes=processes, journal=journal)
+    try:
+        assert {o.status for o in executor.map(inventory.hosts, _facts_name)} == {"ok"}
+        # wsus-01 now reads every request and answers none (a hung WinRM service, a firewall)
+        lab.set_faults("wsus-01", EndpointFaults(unresponsive=True))
+        stuck = executor.submit("wsus-01", _facts_name)
+        while held_by(lab, "wsus-01") == 0:  # until the lab holds its request
+            threading.Event().wait(0.01)
+        executor.interrupt()
+        executor.close()
+        # close() returned while the lab still holds the request unanswered: it did not wait for it
+        assert held_by(lab, "wsus-01") >= 1
+        with pytest.raises(Interrupted, match="abandoned"):
+            stuck.result()
+        # the hosts that answer had their Sessions ended on their servers all the same
+        assert {name: count for name, count in shells_on(lab).items() if name != "wsus-01"} == {
+            "wsus-root": 0,
+            "wsus-02": 0,
+        }
+    finally:
+        lab.set_faults("wsus-01", EndpointFaults())
+        journal.close()
+    abandoned = [r for r in read_journal(tmp_path / "run.jsonl") if r["event"] == "abandoned"]
+    assert [r["host"] for r in abandoned] == ["wsus-01"]
+
+
 @MODES
 def test_one_job_at_a_time_per_host(lab, processes):
     inventory = inventory_of(lab)

@@ -25,16 +25,19 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, wait
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from wsusauto.config.inventory import Inventory
 from wsusauto.errors import HostError, Interrupted, UsageError, WsusAutoError
 from wsusauto.execution import verdict
-from wsusauto.execution.jobs import HostJob, HostRuntime, SessionFactory
+from wsusauto.execution.jobs import INTERRUPT_WAIT, HostJob, HostRuntime, SessionFactory
 from wsusauto.execution.slots import UpstreamSlots
+from wsusauto.execution.threads import DaemonThreads
 
 if TYPE_CHECKING:  # the journal's module imports the console's, which imports fleet's: types only
     from wsusauto.output.journal import Journal
@@ -55,6 +58,11 @@ OnRecord = Callable[[str, str, dict[str, Any]], None]
 # One pypsrp client process manages roughly 100 pipelines/s; beyond this many hosts the work is
 # spread over several processes (at most one per CPU).
 HOSTS_PER_PROCESS = 150
+
+
+# After interrupt(), how long close() gives at least the jobs whose Sessions were ended to unwind and
+# report (a sync left running, its attempts) before it abandons those still waiting on a host.
+ABANDON_GRACE = 0.5
 
 
 def default_processes(host_count: int) -> int:
@@ -102,6 +110,10 @@ class HostExecutor:
         self.on_record = on_record
         self.on_event = on_event
         self.slots = UpstreamSlots()
+        self._journal = journal
+        self._jobs: dict[Future[Any], str] = {}  # submitted and not ended: what close() waits for
+        self._jobs_lock = threading.Lock()
+        self._interrupted_at: float | None = None  # time.monotonic() of interrupt()
         if processes is None:
             processes = default_processes(len(inventory.hosts))
         self.processes = 1 if session_factory is not None else max(1, processes)
@@ -119,7 +131,7 @@ class HostExecutor:
                 slots=self.slots,
             )
             self._runtime: HostRuntime | None = None
-            self._pool: ThreadPoolExecutor | None = None
+            self._pool: DaemonThreads | None = None
         else:
             self._workers = None
             self._runtime = HostRuntime(
@@ -129,7 +141,7 @@ class HostExecutor:
                 journal=journal,
                 link=_ThisProcess(self),
             )
-            self._pool = ThreadPoolExecutor(max_workers=forks, thread_name_prefix=thread_name)
+            self._pool = DaemonThreads(forks, thread_name)
 
     # -- work ----------------------------------------------------------------------------------
 
@@ -148,10 +160,20 @@ class HostExecutor:
             if handler is not None:
                 handler(host_name, obj)
 
+        future: Future[T]
         if self._workers is not None:
-            return self._workers.submit(host_name, work, args, emit)
-        assert self._pool is not None and self._runtime is not None
-        return self._pool.submit(self._runtime.run, host_name, work, args, emit)
+            future = self._workers.submit(host_name, work, args, emit)
+        else:
+            assert self._pool is not None and self._runtime is not None
+            future = self._pool.submit(self._runtime.run, host_name, work, args, emit)
+        with self._jobs_lock:
+            self._jobs[future] = host_name
+        future.add_done_callback(self._job_ended)
+        return future
+
+    def _job_ended(self, future: Future[Any]) -> None:
+        with self._jobs_lock:
+            self._jobs.pop(future, None)
 
     def map(
         self, host_names: Iterable[str], work: Callable[..., T], *args: Any, on_event: OnEvent | None = None
@@ -195,6 +217,8 @@ class HostExecutor:
         """Stop everything now: the stop flag is set (``context.stopping()``, ``context.sleep()``
         return at once), waiting slot requests and jobs not yet started end with ``Interrupted``,
         and every Session is closed so pipelines running on hosts stop. Final: call ``close()`` after."""
+        if self._interrupted_at is None:
+            self._interrupted_at = time.monotonic()
         self.slots.abort()
         if self._workers is not None:
             self._workers.interrupt()
@@ -203,16 +227,39 @@ class HostExecutor:
             self._runtime.interrupt(self.forks)
 
     def close(self) -> None:
-        """Wait for submitted work, then close every Session (in parallel) and forget password hashes."""
+        """Wait for submitted work, then close every Session (in parallel) and forget password hashes.
+
+        After ``interrupt()`` it waits only until the interrupt's ``INTERRUPT_WAIT`` has passed (at
+        least ``ABANDON_GRACE``): a job still running then waits on a host that does not answer (its
+        connection's timeout may be minutes away), so it is abandoned: its future ends with
+        ``Interrupted``, the journal says ``abandoned``, and its daemon thread (or worker process)
+        is left to end on its own. Ctrl+C thus ends a command within about two seconds."""
         if self._closed:
             return
         self._closed = True
+        interrupted = self._interrupted_at is not None
+        if interrupted:
+            self._abandon_stuck_jobs()
         if self._workers is not None:
-            self._workers.close()
+            self._workers.close(wait_for_jobs=not interrupted)
         else:
             assert self._pool is not None and self._runtime is not None
-            self._pool.shutdown(wait=True)
-            self._runtime.close(self.forks)
+            self._pool.shutdown(wait=not interrupted)
+            self._runtime.close(self.forks, sessions_ended=interrupted)
+
+    def _abandon_stuck_jobs(self) -> None:
+        assert self._interrupted_at is not None
+        with self._jobs_lock:
+            jobs = dict(self._jobs)
+        grace = max(ABANDON_GRACE, self._interrupted_at + INTERRUPT_WAIT - time.monotonic())
+        _, stuck = wait(jobs, timeout=grace)
+        for future in stuck:
+            host = jobs[future]
+            reason = "the host did not answer after the stop; its work is left to its connection's timeout"
+            with suppress(InvalidStateError):  # it may have ended just now: then its own result stands
+                future.set_exception(Interrupted(f"{host}: abandoned: {reason}"))
+                if self._journal is not None:
+                    self._journal.write("abandoned", host=host, reason=reason)
 
     def __enter__(self) -> HostExecutor:
         return self

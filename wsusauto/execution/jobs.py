@@ -216,10 +216,14 @@ class HostRuntime:
             sessions = list(self._sessions.values())
         _in_background(parallel, [s.end_now for s in sessions], INTERRUPT_WAIT)
 
-    def close(self, parallel: int) -> None:
+    def close(self, parallel: int, sessions_ended: bool = False) -> None:
+        """Close every Session and forget password hashes. ``sessions_ended``: ``interrupt()`` has
+        ended them already (a host that does not answer in a background thread of its own), so
+        closing them again here would only wait for such a host."""
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}
-        _in_parallel(parallel, [s._session.close for s in sessions])
+        if not sessions_ended:
+            _in_parallel(parallel, [s._session.close for s in sessions])
         forget_password_hashes()  # the executor is done: its passwords need not stay in memory
 
 

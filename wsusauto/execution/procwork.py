@@ -19,17 +19,19 @@ import random
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import wait as wait_for
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from wsusauto.config.inventory import Inventory
-from wsusauto.errors import HostError, WsusAutoError
-from wsusauto.execution.jobs import HostRuntime
+from wsusauto.errors import HostError, Interrupted, WsusAutoError
+from wsusauto.execution.jobs import INTERRUPT_WAIT, HostRuntime
 from wsusauto.execution.slots import UpstreamSlots
+from wsusauto.execution.threads import DaemonThreads
 from wsusauto.output.journal import Journal
 from wsusauto.output.log import configure_logging, current_settings
 
@@ -136,14 +138,24 @@ class WorkerProcesses:
         for worker in self._workers:
             worker.send(("stop",))
 
-    def close(self) -> None:
+    def close(self, wait_for_jobs: bool = True) -> None:
+        """End the worker processes. ``wait_for_jobs``: after the jobs have ended (a job may need
+        the pipe, for a slot or its events, until it ends); else (after ``interrupt()``, the jobs
+        left are abandoned) at once: each worker ends its Sessions' stop, then exits, its threads
+        stuck on a host that does not answer with it."""
         with self._lock:
             running = [entry[0] for entry in self._pending.values()]
-        wait_for(running)  # a job may still need the pipe (a slot, its events) until it ends
+            if not wait_for_jobs:
+                self._pending.clear()  # what a worker still sends about them has nowhere to go
+        if wait_for_jobs:
+            wait_for(running)
+        for future in running:
+            with suppress(InvalidStateError):
+                future.set_exception(Interrupted("the run was stopped; this host's work was abandoned"))
         for worker in self._workers:
             worker.send(("close",))
         for worker in self._workers:
-            worker.process.join(60)
+            worker.process.join(60 if wait_for_jobs else INTERRUPT_WAIT)
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
@@ -174,10 +186,11 @@ class WorkerProcesses:
                 with self._lock:
                     entry = self._pending.pop(job_id, None)
                 if entry is not None:
-                    if ok:
-                        entry[0].set_result(payload)
-                    else:
-                        entry[0].set_exception(payload)
+                    with suppress(InvalidStateError):  # abandoned after the stop: its end comes too late
+                        if ok:
+                            entry[0].set_result(payload)
+                        else:
+                            entry[0].set_exception(payload)
         with self._lock:
             lost = [job_id for job_id, entry in self._pending.items() if entry[2] == worker.index]
         for job_id in lost:
@@ -187,7 +200,8 @@ class WorkerProcesses:
         with self._lock:
             entry = self._pending.pop(job_id, None)
         if entry is not None:
-            entry[0].set_exception(error or HostError(entry[3], "its worker process ended unexpectedly"))
+            with suppress(InvalidStateError):
+                entry[0].set_exception(error or HostError(entry[3], "its worker process ended unexpectedly"))
 
 
 def _answer_over(worker: _Worker, request_id: int) -> Callable[[bool], None]:
@@ -267,7 +281,8 @@ def _serve(
     link = _PipeLink(send)
     journal = Journal(*journal_spec) if journal_spec else None
     runtime = HostRuntime(inventory, deadline=deadline, session_factory=None, journal=journal, link=link)
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="host")
+    pool = DaemonThreads(threads, "host")
+    stopping: threading.Thread | None = None  # the stop's thread: it ends the Sessions (at most ~2 s)
 
     def run(job_id: int, host: str, work: Callable[..., Any], args: Sequence[Any]) -> None:
         def emit(obj: Any) -> None:
@@ -297,15 +312,23 @@ def _serve(
             elif kind == "slot":
                 link.answer(request[1], request[2])
             elif kind == "stop":
-                threading.Thread(target=runtime.interrupt, args=(threads,), daemon=True).start()
-            else:  # close: every job has ended
+                stopping = threading.Thread(target=runtime.interrupt, args=(threads,), daemon=True)
+                stopping.start()
+            else:  # close: every job has ended, or (after a stop) the parent abandoned those left
                 parent_gone = False
                 break
     finally:
         if parent_gone:  # nobody waits for this work any more: stop it
             runtime.stop.set()
             link.refuse_all()
-        pool.shutdown(wait=True)
-        runtime.close(threads)
+        if stopping is not None:
+            # The Sessions that answer are ended on their servers before this process exits; a job
+            # still waiting on a host that does not answer is abandoned with the process.
+            stopping.join()
+            pool.shutdown(wait=False)
+            runtime.close(threads, sessions_ended=True)
+        else:
+            pool.shutdown(wait=True)
+            runtime.close(threads)
         if journal is not None:
             journal.close()
