@@ -81,10 +81,11 @@ def test_facts_diagnosis_fixes_and_a_second_diagnosis_share_one_session_per_host
     assert sorted(opened) == ["wsus-01", "wsus-02", "wsus-root"]  # one Session each, for all of it
     # journaled as it happened, the fix's own synchronization included (through the job's context)
     records = [r for r in read_journal(tmp_path / "fixes.jsonl") if r["event"] in ("applying", "applied")]
-    assert [(r["event"], r["host"], r.get("operation") or r.get("action")) for r in records] == [
-        ("applying", "wsus-01", "bits_service"),
-        ("applying", "wsus-01", "StartSynchronization"),
-        ("applied", "wsus-01", "bits_service"),
+    # a sync's lines name the fix they belong to (operation) and what they do (action)
+    assert [(r["event"], r["host"], r["operation"], r.get("action")) for r in records] == [
+        ("applying", "wsus-01", "bits_service", None),
+        ("applying", "wsus-01", "bits_service", "StartSynchronization"),
+        ("applied", "wsus-01", "bits_service", None),
     ]
 
 
