@@ -420,7 +420,7 @@ def plan_schedule(
     default=1,
     show_default=True,
     type=click.IntRange(min=1),
-    help="schedule-collisions: syncs one upstream may serve at once",
+    help="syncs one upstream may serve at once: schedule-collisions checks it, --fix's syncs keep to it",
 )
 @click.option(
     "--poll-interval",
@@ -488,6 +488,7 @@ def diagnose(
                     executor=executor,
                     check=check,
                     arguments={"poll_interval": poll_interval},
+                    max_concurrent_per_upstream=k,
                 )
                 if not check:
                     result = diagnose_fleet(

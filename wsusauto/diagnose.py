@@ -309,10 +309,15 @@ def fix_fleet(
     session_factory: SessionFactory | None = None,
     arguments: Mapping[str, Any] | None = None,
     journal: Journal | None = None,
+    max_concurrent_per_upstream: int = 1,
 ) -> Fixes:
     """Run, on each host, the fix operations its findings name (documented fixes only), on
     ``executor`` when given (its Sessions, its journal), else on one made for this call (``forks``,
-    ``deadline``, ``session_factory``, ``journal``). Each fix is journaled as it is applied."""
+    ``deadline``, ``session_factory``, ``journal``). Each fix is journaled as it is applied.
+
+    A fix ends with a synchronization from the host's upstream server (as configured): at most
+    ``max_concurrent_per_upstream`` of them pull from one upstream at a time, each holding a slot
+    there during its attempt, as a run in hierarchy order does."""
     plans = {host: fixes_for(found) for host, found in diagnosis.findings.items()}
     hosts = [h for h, fixes in plans.items() if fixes]
     results = Fixes()
@@ -328,6 +333,8 @@ def fix_fleet(
         journal=journal,
         thread_name="fix",
     ) as running:
+        configured = fleet_of(inventory, diagnosis.evidence).configured_upstream
+        running.set_upstream_slots(configured, max_concurrent_per_upstream)
         outcomes = running.map(hosts, _fix_host, plans, dict(arguments or {}), check)
     for outcome in outcomes:
         if outcome.value is not None:

@@ -80,6 +80,8 @@ class _ContentFix(Operation):
 class _Fix(_ContentFix):
     """A repair (and resumed downloads) followed by one synchronization (unless ``synchronize: false``)."""
 
+    uses_upstream_slot = True  # its synchronization pulls from the upstream server, as synchronize's
+
     def run(
         self,
         session: Any,
