@@ -188,6 +188,34 @@ def test_a_hierarchy_task_refuses_a_play_whose_hierarchy_mixes_storage_options(i
     assert run_fleet_steps(moving, {**facts, "wsus-eu-01": "unreachable"}, _no_diagnosis)
 
 
+def test_servers_below_one_upstream_outside_the_inventory_are_one_hierarchy(monkeypatch):
+    """Two inventory servers that both synchronize from one server outside the inventory are one
+    hierarchy ("the entire hierarchy must use the same update storage option": "Synchronization
+    issues"), however the name of that upstream is capitalized (host names are case-insensitive)."""
+    monkeypatch.setenv("WSUS_PW", "from-env")
+    outside = {"wsus_upstream_external": True}
+    inventory = inventory_from_dict(
+        {
+            "all": {
+                "vars": {"ansible_user": "admin", "wsusauto_password_env": "WSUS_PW"},
+                "hosts": {
+                    "wsus-a": {"ansible_host": "127.0.10.1", "wsus_upstream": "hq-wsus.corp", **outside},
+                    "wsus-b": {"ansible_host": "127.0.10.2", "wsus_upstream": "HQ-WSUS.corp", **outside},
+                    "wsus-c": {"ansible_host": "127.0.10.3", "wsus_upstream": "other.corp", **outside},
+                },
+            }
+        },
+        "inv.yml",
+    )
+    play = prepare_play(inventory, _play([{"replica": {"enabled": True}}]))
+    mixed = {"wsus-a": _facts("wsus-a"), "wsus-b": _facts("wsus-b", host_binaries_on_microsoft_update=True)}
+    with pytest.raises(UsageError, match=r"hierarchy under hq-wsus.corp mixes .*wsus-a.*wsus-b"):
+        run_fleet_steps(play, mixed, _no_diagnosis)
+    # a server below another upstream is another hierarchy
+    apart = {"wsus-a": _facts("wsus-a"), "wsus-c": _facts("wsus-c", host_binaries_on_microsoft_update=True)}
+    assert run_fleet_steps(play, apart, _no_diagnosis)
+
+
 def test_the_stagger_step_plans_every_host_and_synchronize_learns_its_upstreams_storage(inventory):
     facts = _facts_of(inventory, frozenset(inventory.hosts))
     play = _play([{"stagger": {"window": "01:00-09:00"}}, {"synchronize": {}}])

@@ -18,13 +18,17 @@ from wsusauto.state.facts import Facts
 
 def root_of(host: str, upstream_of: Mapping[str, str | None]) -> tuple[str, bool]:
     """The root of ``host``'s intended hierarchy, and whether it is an inventory host (False: the
-    chain leaves the inventory, e.g. ``wsus_upstream_external``, or loops)."""
+    chain leaves the inventory, e.g. ``wsus_upstream_external``, or loops). Servers whose chains
+    leave the inventory at one server are one hierarchy: that server's name is given in lower case,
+    as host names are case-insensitive, so each spelling of it names the same root."""
     seen = {host}
     while True:
         upstream = upstream_of.get(host)
         if upstream is None:
             return host, True
-        if upstream not in upstream_of or upstream in seen:
+        if upstream not in upstream_of:
+            return upstream.lower(), False
+        if upstream in seen:
             return upstream, False
         seen.add(upstream)
         host = upstream
