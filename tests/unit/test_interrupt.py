@@ -22,7 +22,9 @@ def test_a_stopped_run_exits_99_whatever_its_hosts_did_and_its_document_names_th
     result.interrupted = [RunningSync("wsus-c", 2, STARTED)]
     assert result.exit_code == exitcodes.INTERRUPTED
     assert result.document()["interrupted"] == {
-        "left_running": [{"host": "wsus-c", "attempt": 2, "started": "2026-11-30T01:30:00Z", "task": ""}]
+        "left_running": [
+            {"host": "wsus-c", "task": "", "operation": "", "attempt": 2, "started": "2026-11-30T01:30:00Z"}
+        ]
     }
 
 

@@ -35,6 +35,13 @@ def test_a_started_attempt_without_its_end_is_left_running_and_named_with_server
     assert left[1].to_dict()["attempt"] == 2
 
 
+def test_a_sync_left_running_is_named_as_its_own_journal_lines_name_it():
+    syncs = RunningSyncs()
+    applying = {"task": "fix bits-service", "operation": "bits_service", "attempt": 1, "started": at(0)}
+    syncs.on_record("wsus-eu", "applying", applying)
+    assert syncs.left_running()[0].to_dict() == {"host": "wsus-eu", **applying}
+
+
 def test_records_that_are_not_sync_attempts_change_nothing():
     syncs = RunningSyncs()
     syncs.on_record("wsus-eu", "applying", {"changes": [{"member": "ProxyName"}]})  # a setting, not a sync

@@ -23,6 +23,7 @@ class RunningSync:
     attempt: int
     started: dt.datetime | str  # when StartSynchronization() was called (UTC)
     task: str = ""
+    operation: str = ""  # the task's operation (synchronize, or a fix that synchronizes)
 
     def line(self) -> str:
         """One line for the person who pressed Ctrl+C."""
@@ -32,7 +33,14 @@ class RunningSync:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"host": self.host, "attempt": self.attempt, "started": self.started, "task": self.task}
+        # named as the sync's own applying and attempt lines name it: host, task, operation, attempt
+        return {
+            "host": self.host,
+            "task": self.task,
+            "operation": self.operation,
+            "attempt": self.attempt,
+            "started": self.started,
+        }
 
 
 def _when(started: dt.datetime | str) -> str:
@@ -64,7 +72,11 @@ class RunningSyncs:
         with self._lock:
             if event == "applying":
                 self._running[host] = RunningSync(
-                    host, int(fields["attempt"]), fields.get("started", ""), str(fields.get("task", "") or "")
+                    host,
+                    int(fields["attempt"]),
+                    fields.get("started", ""),
+                    str(fields.get("task", "") or ""),
+                    str(fields.get("operation", "") or ""),
                 )
             elif event == "attempt":
                 started = self._running.get(host)
