@@ -20,6 +20,7 @@ task with the sync's error.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,9 +36,10 @@ from wsusauto.operations.base import (
     invoke_when_ready,
 )
 from wsusauto.operations.context import DETACHED, HostContext
-from wsusauto.operations.downloads import with_resumed_downloads
+from wsusauto.operations.downloads import MEMBER as FAILED_DOWNLOADS
+from wsusauto.operations.downloads import ResumeDownloads, with_resumed_downloads
 from wsusauto.operations.synchronize import Synchronize, _check_duration
-from wsusauto.state.facts import SETUP_REGISTRY_PATH, Facts, gather_facts
+from wsusauto.state.facts import SETUP_REGISTRY_PATH, AccessRule, Facts, ServiceState, gather_facts
 
 # The SUSDB instances of the Windows Internal Database (2012+) and SSEE (WSUS 3.0 on 2008/R2), as
 # named pipes (wsus-api.md section 4).
@@ -76,6 +78,18 @@ class _ContentFix(Operation):
         """Whether the repair could not be made from here (the result says where it must be made)."""
         return False
 
+    def simulate(self, facts: Facts, result: OperationResult) -> Facts:
+        """Check mode: the facts after the repair (``repaired``) and the resumed downloads, so a later
+        task of the host (the same fix, resume_downloads) plans on what a real run would read."""
+        simulated = self.repaired(facts, result)
+        if any(c.member == FAILED_DOWNLOADS for c in result.changes):
+            simulated = ResumeDownloads().simulate(simulated, result)
+        return simulated
+
+    def repaired(self, facts: Facts, result: OperationResult) -> Facts:
+        """The facts once the repair is made. Default: each change's member where the facts hold it."""
+        return super().simulate(facts, result)
+
 
 class _Fix(_ContentFix):
     """A repair (and resumed downloads) followed by one synchronization (unless ``synchronize: false``)."""
@@ -92,7 +106,9 @@ class _Fix(_ContentFix):
         context: HostContext = DETACHED,
     ) -> OperationResult:
         result = super().run(session, args, check=check, facts=facts, context=context)
-        if check:
+        if check:  # a real run would go on with the documents' "retry synchronization": say so
+            if result.changed and not result.failed and args.get("synchronize", True):
+                return dataclasses.replace(result, message=f"{result.message}; then would synchronize")
             return result
         return self._then_synchronize(session, args, result, context)
 
@@ -155,6 +171,18 @@ class BitsService(_Fix):
 
     def took(self, after: Facts, change: Change) -> bool:
         return not any(c.member == change.member for c in _service_changes(after))
+
+    def repaired(self, facts: Facts, result: OperationResult) -> Facts:
+        # both services running, BITS no longer Disabled (Manual), WSUS automatic
+        services = dict(facts.services)
+        bits, wsus = services.get(BITS_SERVICE), services.get(WSUS_SERVICE)
+        if bits is not None:
+            services[BITS_SERVICE] = ServiceState(
+                "Running", "Manual" if bits.start_mode == "Disabled" else bits.start_mode
+            )
+        if wsus is not None:
+            services[WSUS_SERVICE] = ServiceState("Running", "Auto")
+        return dataclasses.replace(facts, services=services)
 
 
 class BitsForeground(_Fix):
@@ -251,6 +279,12 @@ class BitsForeground(_Fix):
         # Where the API lacks the member, the snippet verified the row itself (or raised).
         return after.bits_download_priority_foreground in (True, None)
 
+    def repaired(self, facts: Facts, result: OperationResult) -> Facts:
+        # where the API has the member the facts show it set; else only SUSDB does (facts say None)
+        if facts.bits_download_priority_foreground is None:
+            return facts
+        return dataclasses.replace(facts, bits_download_priority_foreground=True)
+
 
 def _missing_read(facts: Facts) -> list[str]:
     if not facts.stores_updates_locally:
@@ -273,3 +307,13 @@ class ContentPermissions(_ContentFix):
     def took(self, after: Facts, change: Change) -> bool:
         sid = change.member[len("ContentDirAcl[") : -1]
         return has_read(after.content_dir_acl, sid)
+
+    def repaired(self, facts: Facts, result: OperationResult) -> Facts:
+        # the ReadAndExecute rule the snippet adds (inheritable by the folder's contents) per account
+        sids = [
+            c.member[len("ContentDirAcl[") : -1]
+            for c in result.changes
+            if c.member.startswith("ContentDirAcl[")
+        ]
+        granted = tuple(AccessRule(sid, "ReadAndExecute", "Allow", False, sid=sid) for sid in sids)
+        return dataclasses.replace(facts, content_dir_acl=(*facts.content_dir_acl, *granted))
