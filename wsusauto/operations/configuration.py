@@ -56,7 +56,8 @@ class _PlacesInHierarchy(Operation):
                     f"{group.play_where}: the hierarchy under {root} mixes update storage options "
                     f"(local: {', '.join(local)}; on Microsoft Update: {', '.join(remote)}). "
                     "The whole hierarchy must use the same storage option or synchronizations fail; "
-                    "nothing was changed"
+                    "nothing was changed. The storage_option task (playbooks/storage-option.yml) sets one "
+                    "option across it; name the option (storage) where the root is outside the inventory"
                 )
         return group.args
 
