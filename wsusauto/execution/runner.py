@@ -45,6 +45,7 @@ from wsusauto.execution.hostwork import (
 )
 from wsusauto.execution.interrupt import RunInterrupted
 from wsusauto.execution.prepare import PreparedPlay, prepare_play, run_fleet_steps
+from wsusauto.execution.progress import PlayProgress
 from wsusauto.execution.running_syncs import RunningSync, RunningSyncs
 from wsusauto.execution.scheduler import PlaySchedule
 from wsusauto.operations import get_operation
@@ -128,6 +129,8 @@ class RunResult:
                             else {}
                         ),
                         **({"retryable": True} if r.details.get("retryable") else {}),
+                        # the run was stopped (Ctrl+C) before this task ended, or before it started
+                        **({"interrupted": True} if r.details.get("interrupted") else {}),
                     }
                     for r in results
                 ]
@@ -180,7 +183,7 @@ class Runner:
             self.processes = 1  # a custom session factory lives in this process
         self._work: HostExecutor | None = None
         self._running_syncs = RunningSyncs()  # from the hosts' records: what a Ctrl+C leaves running
-        self._running: dict[Future[list[TaskResult]], str] = {}  # the play's hosts being worked on
+        self._progress: PlayProgress | None = None  # the running play's hosts: what a Ctrl+C must report
         self._wake = threading.Event()  # the run loop's: a host's job ended or an upstream's slot came free
 
     def _start_work(self) -> HostExecutor:
@@ -191,9 +194,15 @@ class Runner:
             deadline=self.deadline,
             session_factory=self.session_factory,
             journal=self.journal,
-            on_event=lambda host, result: self.on_result(result),
+            on_event=lambda host, result: self._streamed(result),
             on_record=self._running_syncs.on_record,
         )
+
+    def _streamed(self, result: TaskResult) -> None:
+        progress = self._progress
+        if progress is not None:
+            progress.streamed(result)
+        self.on_result(result)
 
     def _write(self, event: str, **fields: Any) -> None:
         if self.journal is not None:
@@ -234,10 +243,9 @@ class Runner:
         finally:
             self._work.close()
             if stopped:  # known once every host's job has ended: a sync seen ending meanwhile is not named
-                for future in self._running:  # hosts that ended their task when stopped ("left running")
-                    if future.done() and future.exception() is None:
-                        for task_result in future.result():
-                            result.add(task_result)
+                if self._progress is not None:  # every host of the play gets its outcome
+                    for task_result in self._progress.outcomes_at_stop():
+                        result.add(task_result)
                 result.interrupted = self._running_syncs.left_running()
                 self._write("interrupted", **RunInterrupted(result.interrupted).journal_fields())
             self._write(
@@ -252,6 +260,7 @@ class Runner:
     def _run_play(self, play_plan: PreparedPlay, result: RunResult) -> bool:
         assert self._work is not None
         play, hosts, upstream_of = play_plan.play, play_plan.hosts, play_plan.upstream_of
+        self._progress = PlayProgress(play.name, hosts, play_plan.tasks)
         facts = {
             o.host: o.value if o.error is None else NotReached(str(o.error))
             for o in self._work.map(hosts, gather)
@@ -292,8 +301,9 @@ class Runner:
             on_its_own=[name for name in hosts if not isinstance(facts.get(name), Facts)],
         )
 
+        progress = self._progress
+        assert progress is not None
         running: dict[Future[list[TaskResult]], str] = {}
-        self._running = running  # what a Ctrl+C finds still running (run() reports how each ended)
         # The loop sleeps until something that can start a host happens: a host's job ends (its
         # future's callback) or a slot at an upstream comes free with no waiting job taking it
         # (the executor's on_slot_free, set in run()). Cleared before the loop reads the state, so
@@ -306,6 +316,7 @@ class Runner:
                 host_results = future.result()
                 for task_result in host_results:
                     result.add(task_result)
+                progress.reported(name)
                 # the host's one verdict (as the exit code's): its dependents wait on it
                 host_verdict = verdict.worst(verdict.of_task_status(r.status) for r in host_results)
                 bad = host_verdict in (verdict.FAILED, verdict.UNREACHABLE)
@@ -316,6 +327,7 @@ class Runner:
             for name in schedule.ready(work.free_slots, limit=2 * self.forks - len(running)):
                 future = work.submit(name, run_tasks, play.name, tasks[name], facts.get(name), self.check)
                 running[future] = name
+                progress.started(name, future)
                 future.add_done_callback(lambda _: wake.set())
             for skipped in schedule.take_skipped():
                 for planned in tasks[skipped.host]:
@@ -325,6 +337,7 @@ class Runner:
                     )
                     result.add(skip)
                     self.on_result(skip)
+                progress.reported(skipped.host)
             if not running:
                 break
             wake.wait()

@@ -1,0 +1,81 @@
+"""Ctrl+C during a run: every host of the play has an outcome in the recap and --json, whether its
+job ended, was stopped in the middle of a task, was abandoned because its host does not answer, or
+never started (issue 15's executor review)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import pytest
+
+from tests.lab_fixtures import lab_inventory
+from wsusauto import exitcodes
+from wsusauto.config.inventory import inventory_from_dict
+from wsusauto.config.playbook import playbook_from_data
+from wsusauto.execution import runner as runner_module
+from wsusauto.execution.interrupt import RunInterrupted
+from wsusauto.execution.runner import Runner
+from wsusauto.lab.wsman import EndpointFaults
+
+HOSTS = ("wsus-01", "wsus-02", "wsus-03")
+PLAY = [
+    {
+        "name": "Read, then synchronize",
+        "hosts": "all",
+        "tasks": [
+            {"name": "Read the server's state", "status": {}},
+            {"name": "Synchronize and wait", "synchronize": {"poll_interval": "0.1s", "timeout": "60s"}},
+        ],
+    }
+]
+
+
+def test_every_host_has_an_outcome_after_ctrl_c(make_lab, monkeypatch):
+    lab = make_lab({"servers": [{"name": name} for name in HOSTS]}, time_scale=10)
+    endpoint = lab._server.endpoints["wsus-01"]
+    document = lab.inventory()
+    # The connection's timeouts are far beyond the test's: the stuck call cannot end on its own.
+    document["all"]["vars"].update(ansible_psrp_operation_timeout=900, ansible_psrp_read_timeout=1000)
+    inventory = inventory_from_dict(document, "<lab inventory>")
+    assert list(lab_inventory(lab).hosts) == list(HOSTS)
+    fleet_steps = runner_module.run_fleet_steps
+
+    def then_wsus_01_stops_answering(*args, **kwargs):  # facts read: the tasks are about to start
+        tasks = fleet_steps(*args, **kwargs)
+        lab.set_faults("wsus-01", EndpointFaults(unresponsive=True))
+        return tasks
+
+    def ctrl_c_once_wsus_01_hangs() -> None:
+        while endpoint.held_requests == 0:
+            threading.Event().wait(0.01)
+        # Ctrl+C: SIGINT to the run's (main) thread, whose wait it interrupts with KeyboardInterrupt
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    monkeypatch.setattr(runner_module, "run_fleet_steps", then_wsus_01_stops_answering)
+    threading.Thread(target=ctrl_c_once_wsus_01_hangs, daemon=True).start()
+    # forks 1: wsus-01 runs, wsus-02 is queued behind it, wsus-03 waits to be started
+    runner = Runner(inventory, playbook_from_data(PLAY), forks=1, processes=1)
+    try:
+        with pytest.raises(RunInterrupted) as stop:
+            runner.run()
+        assert endpoint.held_requests >= 1  # the run ended while the lab still held wsus-01's request
+    finally:
+        lab.set_faults("wsus-01", EndpointFaults())
+    result = stop.value.result
+    assert result.exit_code == exitcodes.INTERRUPTED
+    outcomes = {
+        host: [(r["name"], r["status"]) for r in tasks] for host, tasks in result.document()["hosts"].items()
+    }
+    assert outcomes == {
+        # its first task ended; the run stopped while the second waited for the host's answer
+        "wsus-01": [("Read the server's state", "ok"), ("Synchronize and wait", "failed")],
+        "wsus-02": [
+            ("Read the server's state", "failed")
+        ],  # queued, never ran: stopped before its task ended
+        "wsus-03": [("Read the server's state", "skipped"), ("Synchronize and wait", "skipped")],
+    }
+    for host in HOSTS:
+        [last] = [r for r in result.document()["hosts"][host] if r["status"] != "ok"][-1:]
+        assert last["interrupted"] is True and last["message"].startswith("interrupted:"), last
+    assert set(result.recap) == set(HOSTS)

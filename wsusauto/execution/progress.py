@@ -1,0 +1,80 @@
+"""Where each host of the running play stands, so a run stopped by Ctrl+C still reports every host.
+
+The run loop tells a ``PlayProgress`` when it starts a host's job and when it has reported a host's
+outcome (its tasks' results, or skipped below a failed upstream); the executor's events give it
+each task's result as it ends. At a stop, ``outcomes_at_stop()`` gives what the recap and ``--json``
+still lack, so that every host of the play has an outcome:
+
+- a host whose job ended (even as the run stopped, e.g. a sync left running): its results;
+- a host whose job did not end well (its Session closed under it, abandoned because it did not
+  answer, or still queued): the tasks it ended, then the task it was at, ``failed`` and marked
+  ``interrupted`` (the task may have been half done: a user must look, as for any failed task);
+- a host never started: each of its tasks ``skipped``, marked ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from wsusauto.config.playbook import Task
+from wsusauto.execution.hostwork import PreparedTask, TaskResult
+
+STOPPED_DURING = "interrupted: the run stopped before this task ended"
+STOPPED_BEFORE = "interrupted: the run stopped before this host started"
+
+
+class PlayProgress:
+    def __init__(self, play: str, hosts: Sequence[str], tasks: Mapping[str, Sequence[PreparedTask]]) -> None:
+        self.play = play
+        self.hosts = list(hosts)
+        self.tasks = tasks
+        self._lock = threading.Lock()  # results stream in from executor threads
+        self._streamed: dict[str, list[TaskResult]] = {}
+        self._jobs: dict[str, Future[Any]] = {}
+        self._reported: set[str] = set()
+
+    def started(self, host: str, job: Future[Any]) -> None:
+        self._jobs[host] = job
+
+    def reported(self, host: str) -> None:
+        """The host's outcome is in the run's result (the run loop added it)."""
+        self._reported.add(host)
+
+    def streamed(self, result: Any) -> None:
+        """A task's result as its host's job emitted it (the executor's ``on_event``)."""
+        if isinstance(result, TaskResult):
+            with self._lock:
+                self._streamed.setdefault(result.host, []).append(result)
+
+    def outcomes_at_stop(self) -> list[TaskResult]:
+        """The results of every host whose outcome was not reported yet (after the executor closed:
+        every job has ended or been abandoned)."""
+        outcomes: list[TaskResult] = []
+        for host in self.hosts:
+            if host in self._reported:
+                continue
+            tasks = [prepared.task for prepared in self.tasks.get(host, ())]
+            job = self._jobs.get(host)
+            if job is None:
+                outcomes += [self._interrupted(host, task, "skipped", STOPPED_BEFORE) for task in tasks]
+                continue
+            if job.done() and job.exception() is None:
+                outcomes += job.result()
+                continue
+            with self._lock:
+                ended = list(self._streamed.get(host, ()))
+            outcomes += ended
+            if len(ended) < len(tasks):
+                task = tasks[len(ended)]  # a job emits one result per task, in order, until it stops
+                error = job.exception() if job.done() else None
+                message = f"{STOPPED_DURING} ({error})" if error is not None else STOPPED_DURING
+                outcomes.append(self._interrupted(host, task, "failed", message))
+        return outcomes
+
+    def _interrupted(self, host: str, task: Task, status: str, message: str) -> TaskResult:
+        return TaskResult(
+            host, self.play, task.name, task.operation, status, message=message, details={"interrupted": True}
+        )
