@@ -70,12 +70,46 @@ def test_every_host_has_an_outcome_after_ctrl_c(make_lab, monkeypatch):
     assert outcomes == {
         # its first task ended; the run stopped while the second waited for the host's answer
         "wsus-01": [("Read the server's state", "ok"), ("Synchronize and wait", "failed")],
-        "wsus-02": [
-            ("Read the server's state", "failed")
-        ],  # queued, never ran: stopped before its task ended
+        # queued behind wsus-01, never began: nothing ran there
+        "wsus-02": [("Read the server's state", "skipped"), ("Synchronize and wait", "skipped")],
         "wsus-03": [("Read the server's state", "skipped"), ("Synchronize and wait", "skipped")],
     }
     for host in HOSTS:
         [last] = [r for r in result.document()["hosts"][host] if r["status"] != "ok"][-1:]
         assert last["interrupted"] is True and last["message"].startswith("interrupted:"), last
     assert set(result.recap) == set(HOSTS)
+
+
+@pytest.mark.timeout(120)
+def test_a_system_exit_during_a_run_does_not_wait_for_a_host_that_does_not_answer(make_lab, monkeypatch):
+    """SystemExit (a SIGTERM handler's sys.exit, say) leaves the run as Ctrl+C does: the executor is
+    interrupted, so closing it does not wait for wsus-01's stuck call (without that, close() waited
+    for the connection's 900 s timeout and this test timed out)."""
+    lab = make_lab({"servers": [{"name": name} for name in HOSTS]}, time_scale=10)
+    endpoint = lab._server.endpoints["wsus-01"]
+    document = lab.inventory()
+    document["all"]["vars"].update(ansible_psrp_operation_timeout=900, ansible_psrp_read_timeout=1000)
+    inventory = inventory_from_dict(document, "<lab inventory>")
+    fleet_steps = runner_module.run_fleet_steps
+
+    def then_wsus_01_stops_answering(*args, **kwargs):
+        tasks = fleet_steps(*args, **kwargs)
+        lab.set_faults("wsus-01", EndpointFaults(unresponsive=True))
+        return tasks
+
+    def exit_once_wsus_01_hangs(result) -> None:
+        if result.host != "wsus-01":
+            while endpoint.held_requests == 0:
+                threading.Event().wait(0.01)
+            raise SystemExit(143)
+
+    monkeypatch.setattr(runner_module, "run_fleet_steps", then_wsus_01_stops_answering)
+    runner = Runner(
+        inventory, playbook_from_data(PLAY), forks=3, processes=1, on_result=exit_once_wsus_01_hangs
+    )
+    try:
+        with pytest.raises(SystemExit):
+            runner.run()
+        assert endpoint.held_requests >= 1  # the run ended while the lab still held wsus-01's request
+    finally:
+        lab.set_faults("wsus-01", EndpointFaults())

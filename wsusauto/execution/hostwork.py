@@ -110,6 +110,14 @@ def gather(job: HostJob) -> FactsOutcome:
         return FactsFailure(str(exc))
 
 
+@dataclass(frozen=True)
+class HostStarted:
+    """What a host's job emits first: from then on, a host interrupted by Ctrl+C was at work, not
+    still queued behind others (``execution.progress`` reports the two differently)."""
+
+    host: str
+
+
 def run_tasks(
     job: HostJob, play: str, tasks: Sequence[PreparedTask], facts: FactsOutcome | None, check: bool = False
 ) -> list[TaskResult]:
@@ -119,6 +127,7 @@ def run_tasks(
     name = job.host.name
     context = job.context
     results: list[TaskResult] = []
+    job.emit(HostStarted(name))
 
     def emit(result: TaskResult) -> None:
         results.append(result)

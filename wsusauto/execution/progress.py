@@ -6,10 +6,11 @@ each task's result as it ends. At a stop, ``outcomes_at_stop()`` gives what the 
 still lack, so that every host of the play has an outcome:
 
 - a host whose job ended (even as the run stopped, e.g. a sync left running): its results;
-- a host whose job did not end well (its Session closed under it, abandoned because it did not
-  answer, or still queued): the tasks it ended, then the task it was at, ``failed`` and marked
+- a host whose job began and did not end well (its Session closed under it, abandoned because it
+  did not answer): the tasks it ended, then the task it was at, ``failed`` and marked
   ``interrupted`` (the task may have been half done: a user must look, as for any failed task);
-- a host never started: each of its tasks ``skipped``, marked ``interrupted``.
+- a host never started, or whose job was still queued (it never emitted ``HostStarted``): each of
+  its tasks ``skipped``, marked ``interrupted``: nothing ran there.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from wsusauto.config.playbook import Task
-from wsusauto.execution.hostwork import PreparedTask, TaskResult
+from wsusauto.execution.hostwork import HostStarted, PreparedTask, TaskResult
 
 STOPPED_DURING = "interrupted: the run stopped before this task ended"
 STOPPED_BEFORE = "interrupted: the run stopped before this host started"
@@ -33,6 +34,7 @@ class PlayProgress:
         self.tasks = tasks
         self._lock = threading.Lock()  # results stream in from executor threads
         self._streamed: dict[str, list[TaskResult]] = {}
+        self._began: set[str] = set()  # hosts whose job emitted HostStarted
         self._jobs: dict[str, Future[Any]] = {}
         self._reported: set[str] = set()
 
@@ -45,7 +47,10 @@ class PlayProgress:
 
     def streamed(self, result: Any) -> None:
         """A task's result as its host's job emitted it (the executor's ``on_event``)."""
-        if isinstance(result, TaskResult):
+        if isinstance(result, HostStarted):
+            with self._lock:
+                self._began.add(result.host)
+        elif isinstance(result, TaskResult):
             with self._lock:
                 self._streamed.setdefault(result.host, []).append(result)
 
@@ -58,7 +63,9 @@ class PlayProgress:
                 continue
             tasks = [prepared.task for prepared in self.tasks.get(host, ())]
             job = self._jobs.get(host)
-            if job is None:
+            with self._lock:
+                began = host in self._began
+            if job is None or (not began and not (job.done() and job.exception() is None)):
                 outcomes += [self._interrupted(host, task, "skipped", STOPPED_BEFORE) for task in tasks]
                 continue
             if job.done() and job.exception() is None:

@@ -36,6 +36,7 @@ from wsusauto.errors import UsageError
 from wsusauto.execution import verdict
 from wsusauto.execution.executor import HOSTS_PER_PROCESS, HostExecutor, default_processes
 from wsusauto.execution.hostwork import (
+    HostStarted,
     NotReached,
     PreparedTask,
     SessionFactory,
@@ -198,11 +199,12 @@ class Runner:
             on_record=self._running_syncs.on_record,
         )
 
-    def _streamed(self, result: TaskResult) -> None:
+    def _streamed(self, event: TaskResult | HostStarted) -> None:
         progress = self._progress
         if progress is not None:
-            progress.streamed(result)
-        self.on_result(result)
+            progress.streamed(event)
+        if isinstance(event, TaskResult):  # HostStarted only tells progress the job began
+            self.on_result(event)
 
     def _write(self, event: str, **fields: Any) -> None:
         if self.journal is not None:
@@ -240,6 +242,12 @@ class Runner:
             except KeyboardInterrupt:  # Ctrl+C: every host leaves at its next poll, sessions close
                 stopped = True
                 self._work.interrupt()
+            except BaseException as exc:
+                # SystemExit (a SIGTERM handler's sys.exit), a timeout's exit: leave as Ctrl+C does,
+                # or close() below would wait on a host that does not answer for its whole timeout.
+                if not isinstance(exc, Exception):
+                    self._work.interrupt()
+                raise
         finally:
             self._work.close()
             if stopped:  # known once every host's job has ended: a sync seen ending meanwhile is not named
