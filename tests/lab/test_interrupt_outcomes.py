@@ -15,6 +15,7 @@ from wsusauto.config.inventory import inventory_from_dict
 from wsusauto.config.playbook import playbook_from_data
 from wsusauto.execution import runner as runner_module
 from wsusauto.execution.interrupt import RunInterrupted
+from wsusauto.execution.progress import PlayProgress
 from wsusauto.execution.runner import Runner
 from wsusauto.lab.wsman import EndpointFaults
 
@@ -113,3 +114,29 @@ def test_a_system_exit_during_a_run_does_not_wait_for_a_host_that_does_not_answe
         assert endpoint.held_requests >= 1  # the run ended while the lab still held wsus-01's request
     finally:
         lab.set_faults("wsus-01", EndpointFaults())
+
+
+def test_ctrl_c_after_a_host_results_are_added_does_not_list_them_twice(make_lab, monkeypatch):
+    """Ctrl+C landing in the run loop between adding a host's results and marking it reported: the
+    stop's outcomes hold each host's results once (a second play: the first's results stay too)."""
+    lab = make_lab({"servers": [{"name": name} for name in HOSTS[:2]]})
+    read = {"name": "Read the server's state", "status": {}}
+    plays = [{"name": name, "hosts": "all", "tasks": [read]} for name in ("First play", "Second play")]
+    reported = PlayProgress.reported
+    calls: list[str] = []
+
+    def ctrl_c_on_the_third_host_reported(self, host):
+        calls.append(host)
+        if len(calls) == 3:  # the second play's first host: its results are in, not marked reported
+            raise KeyboardInterrupt
+        reported(self, host)
+
+    monkeypatch.setattr(PlayProgress, "reported", ctrl_c_on_the_third_host_reported)
+    runner = Runner(lab_inventory(lab), playbook_from_data(plays), forks=1, processes=1)
+    with pytest.raises(RunInterrupted) as stop:
+        runner.run()
+    hosts = stop.value.result.document()["hosts"]
+    stopped_at = [(r["play"], r["status"]) for r in hosts[calls[2]]]
+    assert stopped_at == [("First play", "ok"), ("Second play", "ok")]
+    for host in HOSTS[:2]:
+        assert [r["play"] for r in hosts[host]] == ["First play", "Second play"], hosts[host]

@@ -28,10 +28,20 @@ STOPPED_BEFORE = "interrupted: the run stopped before this host started"
 
 
 class PlayProgress:
-    def __init__(self, play: str, hosts: Sequence[str], tasks: Mapping[str, Sequence[PreparedTask]]) -> None:
+    def __init__(
+        self,
+        play: str,
+        hosts: Sequence[str],
+        tasks: Mapping[str, Sequence[PreparedTask]],
+        run_results: Mapping[str, Sequence[TaskResult]],
+    ) -> None:
         self.play = play
         self.hosts = list(hosts)
         self.tasks = tasks
+        # The run's results per host, as the run loop adds them (earlier plays' included): a Ctrl+C
+        # between adding a host's results and reported() must not list those results twice.
+        self._run_results = run_results
+        self._held_before = {host: len(run_results.get(host, ())) for host in self.hosts}
         self._lock = threading.Lock()  # results stream in from executor threads
         self._streamed: dict[str, list[TaskResult]] = {}
         self._began: set[str] = set()  # hosts whose job emitted HostStarted
@@ -61,24 +71,28 @@ class PlayProgress:
         for host in self.hosts:
             if host in self._reported:
                 continue
-            tasks = [prepared.task for prepared in self.tasks.get(host, ())]
-            job = self._jobs.get(host)
-            with self._lock:
-                began = host in self._began
-            if job is None or (not began and not (job.done() and job.exception() is None)):
-                outcomes += [self._interrupted(host, task, "skipped", STOPPED_BEFORE) for task in tasks]
-                continue
-            if job.done() and job.exception() is None:
-                outcomes += job.result()
-                continue
-            with self._lock:
-                ended = list(self._streamed.get(host, ()))
-            outcomes += ended
-            if len(ended) < len(tasks):
-                task = tasks[len(ended)]  # a job emits one result per task, in order, until it stops
-                error = job.exception() if job.done() else None
-                message = f"{STOPPED_DURING} ({error})" if error is not None else STOPPED_DURING
-                outcomes.append(self._interrupted(host, task, "failed", message))
+            # The run loop adds a host's results in the order given here; those it added before
+            # the stop are already in the run's results.
+            added = len(self._run_results.get(host, ())) - self._held_before[host]
+            outcomes += self._outcome_at_stop(host)[added:]
+        return outcomes
+
+    def _outcome_at_stop(self, host: str) -> list[TaskResult]:
+        tasks = [prepared.task for prepared in self.tasks.get(host, ())]
+        job = self._jobs.get(host)
+        with self._lock:
+            began = host in self._began
+        if job is None or (not began and not (job.done() and job.exception() is None)):
+            return [self._interrupted(host, task, "skipped", STOPPED_BEFORE) for task in tasks]
+        if job.done() and job.exception() is None:
+            return list(job.result())
+        with self._lock:
+            outcomes = list(self._streamed.get(host, ()))
+        if len(outcomes) < len(tasks):
+            task = tasks[len(outcomes)]  # a job emits one result per task, in order, until it stops
+            error = job.exception() if job.done() else None
+            message = f"{STOPPED_DURING} ({error})" if error is not None else STOPPED_DURING
+            outcomes.append(self._interrupted(host, task, "failed", message))
         return outcomes
 
     def _interrupted(self, host: str, task: Task, status: str, message: str) -> TaskResult:

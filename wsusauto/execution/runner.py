@@ -268,7 +268,7 @@ class Runner:
     def _run_play(self, play_plan: PreparedPlay, result: RunResult) -> bool:
         assert self._work is not None
         play, hosts, upstream_of = play_plan.play, play_plan.hosts, play_plan.upstream_of
-        self._progress = PlayProgress(play.name, hosts, play_plan.tasks)
+        self._progress = PlayProgress(play.name, hosts, play_plan.tasks, result.hosts)
         facts = {
             o.host: o.value if o.error is None else NotReached(str(o.error))
             for o in self._work.map(hosts, gather)
