@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import wait
 
 import pytest
 
@@ -174,6 +175,22 @@ def test_events_and_records_reach_the_parent_before_the_job_ends(lab, processes,
     assert sorted((r["host"], r["event"], r["value"]) for r in lines) == sorted(
         (h, "probe", h) for h in inventory.hosts
     )
+
+
+@MODES
+@pytest.mark.parametrize("failing", ["on_event", "on_record"])
+def test_a_callback_that_raises_fails_its_job_and_does_not_leave_it_hanging(lab, processes, failing):
+    def broken(*args):
+        raise ValueError("the printer broke")
+
+    with HostExecutor(inventory_of(lab), processes=processes, **{failing: broken}) as executor:
+        future = executor.submit("wsus-01", emit_then_record, 1)
+        wait([future], timeout=60)  # without the fix the job never ends (a worker's reader died)
+        assert future.done()
+        with pytest.raises(ValueError, match="the printer broke"):
+            future.result()
+        # the executor still runs the next job (one that neither emits nor records)
+        assert executor.submit("wsus-02", _facts_name).result() == "wsus-02"
 
 
 @MODES

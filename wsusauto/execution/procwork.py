@@ -170,12 +170,25 @@ class WorkerProcesses:
             except (EOFError, OSError):
                 break
             kind = message[0]
+            # The caller's callbacks raising must not end this reader: its jobs' futures would never
+            # end and the caller would wait on them forever. As in a thread, the error ends the job.
             if kind == "event":
                 entry = self._pending.get(message[1])
                 if entry is not None:
-                    entry[1](message[2])
+                    try:
+                        entry[1](message[2])
+                    except Exception as exc:
+                        self._fail(message[1], exc)
             elif kind == "record":
-                self.on_record(message[1], message[2], message[3])
+                try:
+                    self.on_record(message[1], message[2], message[3])
+                except Exception as exc:
+                    with self._lock:
+                        jobs = [
+                            i for i, e in self._pending.items() if e[2] == worker.index and e[3] == message[1]
+                        ]
+                    for job_id in jobs:
+                        self._fail(job_id, exc)
             elif kind == "slot":
                 request_id, host = message[1], message[2]
                 self.slots.request(host, _answer_over(worker, request_id))
