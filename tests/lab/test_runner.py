@@ -83,6 +83,22 @@ def fleet(make_lab):
     return lab, inventory_file(lab)
 
 
+def assert_each_server_after_its_upstream(journal) -> None:
+    """Each server's changes come after every change of its own upstream in the journal (a branch
+    server waits for its region's server, not for the other regions: dependency order, not waves)."""
+    order = [r["host"] for r in read_journal(journal) if r["event"] == "applied"]
+    assert {h for h in order if h.count("-") == 2}  # the branches changed too
+    topology = load_topology(None)
+    last = {host: i for i, host in enumerate(order)}
+    checked = 0
+    for i, host in enumerate(order):
+        upstream = topology.server(host).upstream
+        if upstream in last:  # the root already synced from Microsoft Update: nothing to change
+            assert i > last[upstream], (host, upstream, order)
+            checked += 1
+    assert checked >= 12  # every branch server's changes
+
+
 def test_designate_replicas_check_then_apply_then_converged(fleet, tmp_path, monkeypatch):
     lab, inventory = fleet
     untouched = model_state(lab)
@@ -150,19 +166,7 @@ def test_hierarchy_order_configures_parents_before_children(fleet, tmp_path):
         "20",
     )
     assert result.returncode == 0
-    order = [r["host"] for r in read_journal(journal) if r["event"] == "applied"]
-    assert {h for h in order if h.count("-") == 2}  # the branches changed too
-    # Each server's changes come after every change of its own upstream (a branch server waits for
-    # its region's server, not for the other regions: dependency order, not waves).
-    topology = load_topology(None)
-    last = {host: i for i, host in enumerate(order)}
-    checked = 0
-    for i, host in enumerate(order):
-        upstream = topology.server(host).upstream
-        if upstream in last:  # the root already synced from Microsoft Update: nothing to change
-            assert i > last[upstream], (host, upstream, order)
-            checked += 1
-    assert checked >= 12  # every branch server's changes
+    assert_each_server_after_its_upstream(journal)
 
 
 def test_one_host_down_others_complete_exit_4(fleet):
@@ -403,19 +407,7 @@ def test_several_client_processes_give_the_same_run(fleet, tmp_path):
     assert "start_method=fork" in real.stderr
     assert changes_of(json.loads(real.stdout)) == changes_of(json.loads(check.stdout))
     assert len([r for r in read_journal(journal) if r["event"] == "applied"]) == 27
-    order = [r["host"] for r in read_journal(journal) if r["event"] == "applied"]
-    assert {h for h in order if h.count("-") == 2}  # the branches changed too
-    # Each server's changes come after every change of its own upstream (a branch server waits for
-    # its region's server, not for the other regions: dependency order, not waves).
-    topology = load_topology(None)
-    last = {host: i for i, host in enumerate(order)}
-    checked = 0
-    for i, host in enumerate(order):
-        upstream = topology.server(host).upstream
-        if upstream in last:  # the root already synced from Microsoft Update: nothing to change
-            assert i > last[upstream], (host, upstream, order)
-            checked += 1
-    assert checked >= 12  # every branch server's changes
+    assert_each_server_after_its_upstream(journal)
     assert model_state(lab)["wsus-apac-04"]["IsReplicaServer"] is True
 
 
