@@ -241,7 +241,7 @@ class _PipeLink:
             self._send(("record", host, event, fields))
         except (pickle.PicklingError, TypeError, AttributeError):
             # A value that does not pickle reaches the parent as the journal writes it (JSON's types).
-            from wsusauto.output.console import to_jsonable
+            from wsusauto.output.jsonable import to_jsonable
 
             self._send(("record", host, event, json.loads(json.dumps(to_jsonable(fields), default=str))))
 

@@ -50,8 +50,8 @@ from wsusauto.execution.progress import PlayProgress
 from wsusauto.execution.running_syncs import RunningSync, RunningSyncs
 from wsusauto.execution.scheduler import PlaySchedule
 from wsusauto.operations import get_operation
-from wsusauto.output.console import to_jsonable
 from wsusauto.output.journal import Journal
+from wsusauto.output.jsonable import to_jsonable
 from wsusauto.state.facts import Facts
 
 __all__ = [

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-from wsusauto.output.console import to_jsonable
+from wsusauto.output.jsonable import to_jsonable
 from wsusauto.output.log import redact_secrets
 
 
