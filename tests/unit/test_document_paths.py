@@ -14,16 +14,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # A path inside the repository, not part of a longer one (/etc/wsusauto/inventory.yml is a user's file).
 REPOSITORY_PATH = re.compile(
-    r"(?<![\w./-])((?:wsusauto|tests|bench|playbooks|ps_snippets|docker|\.ci)/[\w./-]*"
+    r"(?<![\w./-])((?:wsusauto|tests|bench|playbooks|ps_snippets|docker|collection|\.ci)/[\w./-]*"
     r"\.(?:py|ps1|yml|yaml|md|sh|txt|toml|json))\b"
 )
 # A module path inside the package, as the README's architecture drawing writes it (execution/runner.py).
 PACKAGE_PATH = re.compile(
     r"(?<![\w./-])((?:checks|client|config|execution|lab|operations|output|stagger|state)/[\w/]*\.py)\b"
 )
-# wsusauto.<module>[.<name>...], not a file name such as wsusauto.service (systemd) or wsusauto.lock.
+# wsusauto.<module>[.<name>...], not a file name such as wsusauto.service (systemd) or wsusauto.lock,
+# nor the Ansible collection wsusauto.wsus and its plugins (wsusauto.wsus.wsus_facts: collection/).
 DOTTED_NAME = re.compile(
-    r"(?<![\w./-])(wsusauto(?:\.[A-Za-z_]\w*)+)(?![\w/-])(?<!\.service)(?<!\.timer)(?<!\.lock)"
+    r"(?<![\w./-])(wsusauto(?!\.wsus\b)(?:\.[A-Za-z_]\w*)+)(?![\w/-])(?<!\.service)(?<!\.timer)(?<!\.lock)"
 )
 
 
