@@ -1,0 +1,104 @@
+# Copyright: wsusauto developers
+# MIT License (see the collection's galaxy.yml)
+"""The one base class of the collection's action plugins.
+
+Each plugin names its wsusauto operation and its argument spec; this class does the rest, the
+same way for all of them:
+
+- checks the task's arguments with Ansible's own argument spec validation (one clear error);
+- templates the host's connection vars (``ansible_host``, ``ansible_port``, ``ansible_user``, the
+  password vars, ``ansible_psrp_*``, ``wsus_busy_wait``, ``wsusauto_password_env``/``_file``) and
+  only those, with ``-k``'s password as the fallback;
+- runs the operation on the controller over wsusauto's own Session (opened and closed here), in
+  check mode when the task is, with a diff when the task asks for one;
+- returns the result wsusauto.ansible.results makes (unreachable as Ansible's unreachable).
+
+Ansible's own connection to the host is never used: the psrp connection plugin connects lazily,
+on a module's first command, and these plugins run none (``_requires_connection = False`` also
+spares a persistent connection's start). Nothing is copied to the Windows server.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+try:
+    from wsusauto.ansible.connection import connection_var_names, host_from_vars
+    from wsusauto.ansible.task import run_task
+    from wsusauto.output.log import configure_logging
+except ImportError as exc:  # ansible-test's import sanity, or a controller without the library
+    WSUSAUTO_IMPORT_ERROR: ImportError | None = exc
+else:
+    WSUSAUTO_IMPORT_ERROR = None
+
+display = Display()
+
+MISSING_LIBRARY = (
+    "the collection wsusauto.wsus needs the Python package wsusauto on the Ansible controller (or in "
+    "the execution environment): install the collection's requirements.txt with the Python that "
+    "runs Ansible ({python} -m pip install -r requirements.txt); importing it failed: {error}"
+)
+
+_logging_configured = []
+
+
+class WsusAction(ActionBase):
+    """Subclasses set ``operation`` (a wsusauto operation's name) and ``argument_spec`` (Ansible's
+    argument spec, the same options as the module's DOCUMENTATION), and may override
+    ``operation_args`` (validated task arguments -> the operation's arguments)."""
+
+    operation: str = ""
+    argument_spec: dict[str, dict[str, t.Any]] = {}
+    # Ansible's rules across options, for validate_argument_spec (mutually_exclusive, required_if, ...).
+    argument_rules: dict[str, list[t.Any]] = {}
+    # Add the facts the operation read to the result (ansible_facts.wsus_facts).
+    with_facts = False
+    # Seconds one snippet may run before the host counts as not answering.
+    deadline = 120.0
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def operation_args(self, args: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The operation's arguments from the validated task arguments (unset options left out)."""
+        return args
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        super().run(tmp, task_vars)  # refuses async; check mode is supported
+        del tmp
+        if WSUSAUTO_IMPORT_ERROR is not None:
+            missing = MISSING_LIBRARY.format(python=sys.executable, error=WSUSAUTO_IMPORT_ERROR)
+            raise AnsibleActionFail(missing)
+        _configure_logging()
+        task_vars = task_vars or {}
+        _validation, validated = self.validate_argument_spec(self.argument_spec, **self.argument_rules)
+        args = self.operation_args({k: v for k, v in validated.items() if v is not None})
+        host_vars = task_vars
+        if self._task.delegate_to:  # reach the host the task is delegated to, with its vars
+            host_vars = task_vars.get("ansible_delegated_vars", {}).get(self._task.delegate_to, task_vars)
+        name = host_vars.get("inventory_hostname", task_vars.get("inventory_hostname", ""))
+        connection_vars = {n: self._templar.template(host_vars[n]) for n in connection_var_names(host_vars)}
+        host = host_from_vars(str(name), connection_vars, self._play_context.password or None)
+        return run_task(
+            self.operation,
+            args,
+            host,
+            check=bool(self._task.check_mode),
+            diff=bool(self._task.diff),
+            with_facts=self.with_facts,
+            deadline=self.deadline,
+        )
+
+
+def _configure_logging() -> None:
+    """wsusauto's log lines go to stderr (stdout is Ansible's), secrets redacted; debug from -vvvv."""
+    if not _logging_configured:
+        configure_logging("console", "debug" if display.verbosity >= 4 else "warning", stream=sys.stderr)
+        _logging_configured.append(True)

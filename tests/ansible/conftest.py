@@ -1,0 +1,214 @@
+"""Real ``ansible-playbook`` with the built collection, as a user runs it, against the lab.
+
+The session's ``ansible`` fixture:
+
+- keeps ansible-core in a venv of its own, ``build/ansible-test-venv`` (git-ignored, kept between
+  runs, made again when its inputs change: this Python, pyproject.toml's dependencies, the Ansible
+  requirements below), as ``bench/ansible_side_by_side.py`` keeps its own;
+- builds the wsusauto wheel from this checkout and installs it there (the collection's
+  requirements.txt: what an execution environment installs);
+- builds the collection with ``ansible-galaxy collection build`` and installs the tarball into a
+  collections directory of the session's;
+- runs ``ansible-playbook`` (``ansible.playbook(inventory, playbook, *args)``) in an environment
+  without the developer's Ansible settings and without PYTHONPATH (wsusauto comes from the wheel),
+  returning rc, stdout, stderr and the parsed PLAY RECAP.
+
+Without PyPI (the venv cannot be made) the tests skip with one line; with
+WSUSAUTO_ANSIBLE_TEST=required (.ci/run) they fail instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = ROOT / "build" / "ansible-test-venv"
+# ansible-core as the collection's users get it: the newest release pip finds for this Python.
+ANSIBLE_REQUIREMENTS = ("ansible-core",)
+REQUIRED = os.environ.get("WSUSAUTO_ANSIBLE_TEST") == "required"
+
+_RECAP = re.compile(
+    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)\s+rescued=(?P<rescued>\d+)\s+ignored=(?P<ignored>\d+)",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class PlaybookRun:
+    rc: int
+    stdout: str
+    stderr: str
+    recap: dict[str, dict[str, int]]  # host -> ok, changed, unreachable, failed, skipped, rescued, ignored
+
+    def __str__(self) -> str:  # what a failed assertion shows
+        return f"rc={self.rc}\n--- stdout ---\n{self.stdout[-6000:]}\n--- stderr ---\n{self.stderr[-3000:]}"
+
+
+def parse_recap(stdout: str) -> dict[str, dict[str, int]]:
+    recap_at = stdout.rfind("PLAY RECAP")
+    found = _RECAP.finditer(stdout[recap_at:] if recap_at >= 0 else "")
+    return {m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"} for m in found}
+
+
+class Ansible:
+    """ansible-core in its own venv, with the wsusauto wheel and the built collection installed."""
+
+    def __init__(self, venv: Path, collections: Path, home: Path) -> None:
+        self.venv = venv
+        self.collections = collections
+        self.home = home
+        self.tarball: Path | None = None  # the built collection
+        self._runs = 0
+
+    def bin(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment of an Ansible command: none of the developer's Ansible settings, no
+        PYTHONPATH (wsusauto is the installed wheel), the session's collections only."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") and k != "PYTHONPATH"}
+        env.update(
+            ANSIBLE_CONFIG=str(self.home / "no-ansible.cfg"),  # ignore any ansible.cfg around
+            ANSIBLE_HOME=str(self.home / "ansible-home"),
+            ANSIBLE_LOCAL_TEMP=str(self.home / "ansible-tmp"),
+            ANSIBLE_COLLECTIONS_PATH=str(self.collections),
+            ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="False",
+            ANSIBLE_HOST_KEY_CHECKING="False",
+            ANSIBLE_RETRY_FILES_ENABLED="False",
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_FORCE_COLOR="0",
+            ANSIBLE_DEPRECATION_WARNINGS="False",
+            ANSIBLE_PYTHON_INTERPRETER="auto_silent",
+            PATH=f"{self.venv / 'bin'}:{env.get('PATH', '')}",
+        )
+        env.update(extra or {})
+        return env
+
+    def playbook(
+        self,
+        inventory: Path,
+        playbook: Path | Sequence[Mapping[str, Any]],
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 600,
+    ) -> PlaybookRun:
+        """``ansible-playbook -i inventory playbook args``; ``playbook`` is a file or the plays
+        themselves (written next to the inventory)."""
+        if not isinstance(playbook, Path):
+            self._runs += 1
+            path = inventory.parent / f"playbook-{self._runs}.yml"
+            path.write_text(yaml.safe_dump(list(playbook), sort_keys=False), encoding="utf-8")
+            playbook = path
+        done = subprocess.run(
+            [self.bin("ansible-playbook"), "-i", str(inventory), str(playbook), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env(env),
+            cwd=str(inventory.parent),
+        )
+        return PlaybookRun(done.returncode, done.stdout, done.stderr, parse_recap(done.stdout))
+
+    def run(self, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Another Ansible command of the venv (``ansible-doc``, ``ansible-galaxy``, ...)."""
+        return subprocess.run(
+            [self.bin(argv[0]), *argv[1:]], capture_output=True, text=True, timeout=timeout, env=self.env()
+        )
+
+
+def _unavailable(why: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"WSUSAUTO_ANSIBLE_TEST=required, but {why}", pytrace=False)
+    pytest.skip(f"Ansible tests skipped: {why}")
+
+
+def _inputs_key() -> str:
+    """What the venv is made from: when it changes, the venv is made again."""
+    digest = hashlib.sha256()
+    digest.update(sys.version.encode())
+    digest.update(repr(ANSIBLE_REQUIREMENTS).encode())
+    digest.update((ROOT / "pyproject.toml").read_bytes())
+    return digest.hexdigest()
+
+
+def _pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", *args], capture_output=True, text=True, timeout=900
+    )
+
+
+def _build_wheel(python: Path, out: Path) -> Path:
+    done = subprocess.run(
+        [str(python), "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    wheels = sorted(out.glob("wsusauto-*.whl"))
+    if done.returncode != 0 or not wheels:
+        _unavailable(f"the wsusauto wheel did not build: {(done.stderr or done.stdout).strip()[-500:]}")
+    return wheels[-1]
+
+
+def _ensure_venv(wheel: Path) -> Path:
+    """build/ansible-test-venv with ansible-core and wsusauto's dependencies, made again when its
+    inputs changed; the session's wheel (re)installed into it."""
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    python = VENV / "bin" / "python"
+    key_file = VENV / ".inputs"
+    key = _inputs_key()
+    with open(VENV.parent / "ansible-test-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs of one checkout build it once
+        if not (python.exists() and key_file.exists() and key_file.read_text() == key):
+            shutil.rmtree(VENV, ignore_errors=True)
+            base = getattr(sys, "_base_executable", sys.executable)
+            made = subprocess.run([base, "-m", "venv", str(VENV)], capture_output=True, text=True)
+            if made.returncode != 0:
+                _unavailable(f"no venv for ansible-core: {made.stderr.strip()[-300:]}")
+            done = _pip(python, *ANSIBLE_REQUIREMENTS, str(wheel))
+            if done.returncode != 0:
+                shutil.rmtree(VENV, ignore_errors=True)
+                _unavailable(f"pip could not install ansible-core: {done.stderr.strip()[-300:]}")
+            key_file.write_text(key)
+        done = _pip(python, "--no-deps", "--force-reinstall", str(wheel))
+        if done.returncode != 0:
+            _unavailable(f"the wsusauto wheel did not install: {done.stderr.strip()[-300:]}")
+    return VENV
+
+
+@pytest.fixture(scope="session")
+def ansible(tmp_path_factory) -> Iterator[Ansible]:
+    """ansible-core, the wsusauto wheel and the collection built and installed from its tarball."""
+    work = tmp_path_factory.mktemp("ansible")
+    wheel = _build_wheel(Path(sys.executable), work / "wheel")
+    venv = _ensure_venv(wheel)
+    runner = Ansible(venv, work / "collections", work)
+    built = runner.run(
+        "ansible-galaxy", "collection", "build", str(ROOT / "collection"), "--output-path", str(work / "dist")
+    )
+    tarballs = sorted((work / "dist").glob("wsusauto-wsus-*.tar.gz"))
+    if built.returncode != 0 or not tarballs:
+        pytest.fail(f"ansible-galaxy collection build failed:\n{built.stdout}\n{built.stderr}", pytrace=False)
+    installed = runner.run(
+        "ansible-galaxy", "collection", "install", str(tarballs[-1]), "-p", str(runner.collections)
+    )
+    if installed.returncode != 0:
+        pytest.fail(
+            f"installing the collection failed:\n{installed.stdout}\n{installed.stderr}", pytrace=False
+        )
+    runner.tarball = tarballs[-1]
+    yield runner

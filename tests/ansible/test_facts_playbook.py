@@ -1,0 +1,43 @@
+"""wsus_facts through real ansible-playbook with the built collection, against the lab."""
+
+from __future__ import annotations
+
+import json
+
+from tests.lab_fixtures import inventory_file, small_topology
+
+
+def test_wsus_facts_reads_each_server_over_the_inventory_made_for_psrp(ansible, make_lab):
+    lab = make_lab(small_topology(2))
+    inventory = inventory_file(lab)  # ansible_connection: psrp, NTLM over HTTP with encryption
+    run = ansible.playbook(
+        inventory,
+        [
+            {
+                "hosts": "all",
+                "gather_facts": False,
+                "tasks": [
+                    {"name": "facts", "wsusauto.wsus.wsus_facts": {}},
+                    {
+                        "name": "show",
+                        "ansible.builtin.debug": {
+                            "msg": "{{ {'host': wsus_facts.host, 'mu': wsus_facts.sync_from_microsoft_update,"
+                            " 'time': wsus_facts.synchronize_automatically_time_of_day} | to_json }}"
+                        },
+                    },
+                ],
+            }
+        ],
+    )
+    assert run.rc == 0, run
+    assert run.recap == {
+        name: {"ok": 2, "changed": 0, "unreachable": 0, "failed": 0, "skipped": 0, "rescued": 0, "ignored": 0}
+        for name in ("wsus-root", "wsus-01")
+    }, run
+    shown = [
+        json.loads(json.loads(line.split(": ", 1)[1]))
+        for line in run.stdout.splitlines()
+        if '"msg": ' in line
+    ]
+    assert sorted(s["host"] for s in shown) == ["wsus-01", "wsus-root"]
+    assert all(s["mu"] is True and len(s["time"]) == 8 for s in shown), run
