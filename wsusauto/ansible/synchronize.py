@@ -1,0 +1,61 @@
+"""``wsus_synchronize``'s plain-Python side: wsusauto's ``synchronize`` for one host of an Ansible play.
+
+The operation itself (``wsusauto.operations.synchronize``) starts the synchronization, waits for it
+and follows the documented retry policy ("Running WSUS 3.0 SP2 in Replica Mode", "Issues with
+Synchronization": a failed replica synchronization is retried twice at about fifteen-minute
+intervals, then the server waits for its next scheduled time); every attempt is in the result.
+
+What ``wsusauto run`` adds from the fleet, its fleet step (``Synchronize.prepare_fleet``), is the
+upstream server's storage option, so that a sync failing between servers that store updates
+differently fails at once with that cause instead of being retried. Here the fleet step runs
+unchanged on a ``TaskGroup`` of this one host: the intended hierarchy from the hosts' ``wsus_upstream``
+and the upstream's facts when a ``wsus_facts`` task of the play left them in ``hostvars``.
+
+What it cannot add: Ansible runs each host in its own worker process, so the slots a ``wsusauto run``
+keeps at each upstream server (``max_concurrent_per_upstream`` syncs at a time, in hierarchy order)
+do not exist across hosts. In a playbook, ``serial`` (one region, or a few servers, at a time) and
+separate plays per tier (roots first) play that role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wsusauto.ansible.fleet import intended_upstreams, known_facts
+from wsusauto.config.inventory import Inventory
+from wsusauto.operations.base import OperationResult
+from wsusauto.operations.context import DETACHED, HostContext
+from wsusauto.operations.group import TaskGroup
+from wsusauto.operations.synchronize import Synchronize
+
+
+def synchronize_arguments(
+    host: str,
+    args: Mapping[str, Any],
+    inventory: Inventory,
+    hostvars: Mapping[str, Mapping[str, Any]],
+    play_hosts: list[str],
+    where: str = "wsus_synchronize",
+) -> Mapping[str, Any]:
+    """The operation's arguments for ``host``: ``args`` checked as ``wsusauto run`` checks them, then
+    the fleet step's additions. Only the upstream's facts are read from ``hostvars``, and only when
+    the upstream is a host of the play (``play_hosts``), as in ``wsusauto run``."""
+    operation = Synchronize()
+    checked = operation.validate({k: v for k, v in args.items() if v is not None}, where)
+    upstream_of = intended_upstreams(inventory)
+    upstream = upstream_of.get(host)
+    facts = known_facts(hostvars, [upstream]) if upstream is not None and upstream in play_hosts else {}
+    group = TaskGroup(where, where, {host: checked}, upstream_of, facts)
+    return operation.prepare_fleet(group)[host]
+
+
+def synchronize(
+    session: Any,
+    args: Mapping[str, Any],
+    *,
+    check: bool = False,
+    context: HostContext = DETACHED,
+) -> OperationResult:
+    """Run the synchronization (``args`` from ``synchronize_arguments``) and wait for it."""
+    return Synchronize().run(session, args, check=check, context=context)
