@@ -86,6 +86,14 @@ class WsusAction(ActionBase):
         name = host_vars.get("inventory_hostname", task_vars.get("inventory_hostname", ""))
         connection_vars = {n: self._templar.template(host_vars[n]) for n in connection_var_names(host_vars)}
         host = host_from_vars(str(name), connection_vars, self._play_context.password or None)
+        return self.run_on_host(args, host, task_vars)
+
+    def run_on_host(
+        self, args: dict[str, t.Any], host: t.Any, task_vars: dict[str, t.Any]
+    ) -> dict[str, t.Any]:
+        """The task's result for ``host`` (wsusauto's ``Host``, from its connection vars) with the
+        validated ``args``: by default the operation over a Session of the host's own. The fleet
+        plugins override it, as they also read the play's other hosts (``task_vars['hostvars']``)."""
         return run_task(
             self.operation,
             args,
