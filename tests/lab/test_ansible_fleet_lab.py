@@ -150,14 +150,14 @@ def test_the_upstreams_facts_from_wsus_facts_make_a_storage_mismatch_fail_at_onc
     options = inventory.connection_options(inventory.hosts["mismatch"])
 
     # without the upstream's facts: retried as any upstream error (three attempts)
-    given = synchronize_arguments("mismatch", args, inventory, hostvars, hosts)
+    given = synchronize_arguments("mismatch", args, hostvars, hosts)
     with Session("mismatch", options) as session:
         retried = synchronize(session, given)
     assert retried.failed and len(retried.details["attempts"]) == 3
 
     with Session("wsus-root", inventory.connection_options(inventory.hosts["wsus-root"])) as session:
         hostvars["wsus-root"]["wsus_facts"] = json.loads(json.dumps(to_jsonable(gather_facts(session))))
-    given = synchronize_arguments("mismatch", args, inventory, hostvars, hosts)
+    given = synchronize_arguments("mismatch", args, hostvars, hosts)
     with Session("mismatch", options) as session:
         at_once = synchronize(session, given)
     assert at_once.failed and len(at_once.details["attempts"]) == 1

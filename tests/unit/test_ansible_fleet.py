@@ -19,7 +19,7 @@ from wsusauto.ansible.diagnose import HostDiagnosis, neighbours
 from wsusauto.ansible.facts_vars import facts_from_vars
 from wsusauto.ansible.fleet import intended_upstreams, known_facts, play_inventory
 from wsusauto.ansible.stagger import plan_slots
-from wsusauto.ansible.synchronize import synchronize_arguments
+from wsusauto.ansible.synchronize import synchronize_arguments, upstream_in_play
 from wsusauto.errors import UsageError
 from wsusauto.operations.group import TaskGroup
 from wsusauto.operations.stagger import SLOT, Stagger
@@ -95,23 +95,37 @@ def test_known_facts_are_those_of_hosts_with_wsus_facts():
 
 
 def test_synchronize_gets_the_upstream_storage_option_when_the_play_read_the_upstream():
-    inventory = play_inventory(HOSTVARS, list(HOSTVARS))
     stores_on_mu = as_var(facts("root", host_binaries_on_microsoft_update=True))
     hostvars = {**HOSTVARS, "root": {**HOSTVARS["root"], "wsus_facts": stores_on_mu}}
     args = {"retry_interval": "1s", "poll_interval": None}
-    given = synchronize_arguments("eu", args, inventory, hostvars, list(HOSTVARS))
+    given = synchronize_arguments("eu", args, hostvars, list(HOSTVARS))
     assert given == {"retry_interval": "1s", UPSTREAM_STORAGE: True}
     # not when the upstream is outside the play (as wsusauto run), nor without its facts
-    assert UPSTREAM_STORAGE not in synchronize_arguments("eu", args, inventory, hostvars, ["eu"])
-    assert UPSTREAM_STORAGE not in synchronize_arguments("eu", args, inventory, HOSTVARS, list(HOSTVARS))
+    assert UPSTREAM_STORAGE not in synchronize_arguments("eu", args, hostvars, ["eu"])
+    assert UPSTREAM_STORAGE not in synchronize_arguments("eu", args, HOSTVARS, list(HOSTVARS))
     # a root has no upstream to compare with
-    assert UPSTREAM_STORAGE not in synchronize_arguments("root", args, inventory, hostvars, list(HOSTVARS))
+    assert UPSTREAM_STORAGE not in synchronize_arguments("root", args, hostvars, list(HOSTVARS))
+
+
+def test_the_upstream_named_by_its_host_name_is_found_without_reading_other_hosts_vars():
+    seen: list[str] = []
+
+    class Watched(dict):
+        def __getitem__(self, name):
+            seen.append(name)
+            return super().__getitem__(name)
+
+    assert upstream_in_play("eu", Watched(HOSTVARS), list(HOSTVARS)) == "root" and seen == ["eu"]
+    # other names are resolved over the play's hosts, as an inventory file's are
+    assert upstream_in_play("us", HOSTVARS, list(HOSTVARS)) == "root"  # its ansible_host
+    assert upstream_in_play("eu-branch", HOSTVARS, list(HOSTVARS)) == "eu"  # a domain name
+    assert upstream_in_play("eu", HOSTVARS, ["eu", "us"]) is None  # not in the play
+    assert upstream_in_play("root", HOSTVARS, list(HOSTVARS)) is None
 
 
 def test_synchronize_arguments_are_checked_as_wsusauto_run_checks_them():
-    inventory = play_inventory(HOSTVARS, list(HOSTVARS))
     with pytest.raises(UsageError, match="retry_interval: 'soon' is not a duration"):
-        synchronize_arguments("eu", {"retry_interval": "soon"}, inventory, HOSTVARS, list(HOSTVARS))
+        synchronize_arguments("eu", {"retry_interval": "soon"}, HOSTVARS, list(HOSTVARS))
 
 
 def with_history(host: str, minutes: float) -> Facts:

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wsusauto.ansible.fleet import session_factory as play_sessions
 from wsusauto.config.inventory import Host, Inventory
 from wsusauto.diagnose import (
     Diagnosis,
@@ -136,12 +137,10 @@ def diagnose_host(
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     known = dict(known or {})
-    factory = None
-    if session_factory is not None:
-        custom = session_factory
+    custom = session_factory or play_sessions(deadline)
 
-        def factory(member: Host, inventory: Inventory) -> Any:
-            return custom(member.name, inventory, member)
+    def factory(member: Host, inventory: Inventory) -> Any:
+        return custom(member.name, inventory, member)
 
     with HostExecutor(
         inventory,

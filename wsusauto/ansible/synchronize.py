@@ -19,34 +19,48 @@ separate plays per tier (roots first) play that role.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wsusauto.ansible.fleet import intended_upstreams, known_facts
-from wsusauto.config.inventory import Inventory
+from wsusauto.ansible.fleet import known_facts, play_host, play_inventory
 from wsusauto.operations.base import OperationResult
 from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.operations.group import TaskGroup
 from wsusauto.operations.synchronize import Synchronize
 
 
+def upstream_in_play(
+    host: str, hostvars: Mapping[str, Mapping[str, Any]], play_hosts: Sequence[str]
+) -> str | None:
+    """``host``'s intended upstream (``wsus_upstream``) when it is a host of the play, else None.
+
+    A ``wsus_upstream`` that names a play host reads no other host's variables (the usual case, and
+    each host's task asks this); another name (an address, a domain name) is resolved over the play's
+    hosts as ``Inventory.host_for_server`` resolves it."""
+    named = play_host(host, hostvars[host]).upstream
+    if named is None:
+        return None
+    if named in play_hosts:
+        return named
+    resolved = play_inventory(hostvars, play_hosts).host_for_server(named)
+    return resolved if resolved in play_hosts else None
+
+
 def synchronize_arguments(
     host: str,
     args: Mapping[str, Any],
-    inventory: Inventory,
     hostvars: Mapping[str, Mapping[str, Any]],
-    play_hosts: list[str],
+    play_hosts: Sequence[str],
     where: str = "wsus_synchronize",
 ) -> Mapping[str, Any]:
     """The operation's arguments for ``host``: ``args`` checked as ``wsusauto run`` checks them, then
-    the fleet step's additions. Only the upstream's facts are read from ``hostvars``, and only when
-    the upstream is a host of the play (``play_hosts``), as in ``wsusauto run``."""
+    the fleet step's additions. The upstream's facts are read from ``hostvars`` (``wsus_facts``) only
+    when the upstream is a host of the play (``play_hosts``), as in ``wsusauto run``."""
     operation = Synchronize()
     checked = operation.validate({k: v for k, v in args.items() if v is not None}, where)
-    upstream_of = intended_upstreams(inventory)
-    upstream = upstream_of.get(host)
-    facts = known_facts(hostvars, [upstream]) if upstream is not None and upstream in play_hosts else {}
-    group = TaskGroup(where, where, {host: checked}, upstream_of, facts)
+    upstream = upstream_in_play(host, hostvars, play_hosts)
+    facts = known_facts(hostvars, [upstream]) if upstream is not None else {}
+    group = TaskGroup(where, where, {host: checked}, {host: upstream}, facts)
     return operation.prepare_fleet(group)[host]
 
 
