@@ -4,7 +4,8 @@ The collection's action plugins run on the controller and reach the WSUS server 
 Session, built from the same inventory vars ``wsusauto`` reads (``wsusauto.config.inventory``): an
 inventory written for ``ansible_connection: psrp`` works unchanged. Only the vars that say how to
 connect are taken from the task's vars (``connection_var_names``), and the plugin templates just
-those: the other hostvars are never copied, templated or kept.
+those: the other hostvars are never copied, templated or kept. Their values are made Python's own
+types first (``values.native``: ansible-core 2.19 tags templated values).
 
 A password given with ``ansible-playbook -k`` (Ansible's play context) is the fallback for a host
 whose vars name no password source, as Ansible's own connection plugins take it: a var wins.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from wsusauto.ansible.values import native
 from wsusauto.client.session import Session
 from wsusauto.config.inventory import PASSWORD_VARS, Host, connection_options
 
@@ -43,10 +45,10 @@ def connection_var_names(names: Iterable[str]) -> list[str]:
 def host_from_vars(name: str, connection_vars: Mapping[str, Any], play_password: str | None = None) -> Host:
     """wsusauto's ``Host`` for the inventory host ``name`` from its (templated) connection vars;
     ``play_password`` (``-k``) stands in when the vars give no password source."""
-    kept = {k: v for k, v in connection_vars.items() if k in connection_var_names([k])}
+    kept = {k: native(v) for k, v in connection_vars.items() if k in connection_var_names([k])}
     has_password = any(kept.get(k) not in (None, "") for k in _PASSWORD_SOURCES)
     if play_password and not has_password:
-        kept["ansible_password"] = play_password
+        kept["ansible_password"] = native(play_password)
     return Host(name, kept, ())
 
 

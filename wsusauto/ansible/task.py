@@ -4,7 +4,8 @@ The base action plugin (``collection/plugins/plugin_utils/wsus_action.py``) chec
 arguments with Ansible's argument spec, templates the host's connection vars and calls
 ``run_task``; everything after that is here, so it is tested without Ansible and the ``wsusauto``
 command and the collection run an operation the same way (``run_operation``: the same arguments
-check, the same plans in check mode).
+check, the same plans in check mode, on the state the host's earlier check-mode tasks would leave:
+``wsusauto.ansible.checkmode``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from wsusauto.ansible.checkmode import CHECK_CHANGES, carried_changes, replay, with_planned
 from wsusauto.ansible.connection import open_session
 from wsusauto.ansible.results import error_result, facts_result, operation_result
+from wsusauto.ansible.values import native
 from wsusauto.config.inventory import Host
 from wsusauto.operations import run_operation
+from wsusauto.state.facts import gather_facts
 
 
 def run_task(
@@ -27,19 +31,31 @@ def run_task(
     diff: bool = False,
     with_facts: bool = False,
     deadline: float = 120.0,
+    carried: Any = None,
+    scope: str = "",
 ) -> dict[str, Any]:
     """Run ``operation`` with ``args`` on ``host`` over a Session of its own (closed before this
-    returns) and give Ansible's result; ``with_facts`` adds the server's facts as read by the
-    operation (``ansible_facts.wsus_facts``). Never raises for what the host or the arguments do:
-    an error is the result (failed, or unreachable when nothing ran)."""
+    returns) and give Ansible's result; ``with_facts`` adds the server's facts as the operation read
+    them (``ansible_facts.wsus_facts``). ``carried`` is the host's ``wsusauto_check_changes`` fact
+    (or None) and ``scope`` this run and play's name for it (``checkmode``). Never raises for what
+    the host or the arguments do: an error is the result (failed, or unreachable when nothing ran)."""
+    changes = carried_changes(native(carried), scope) if check else []
     try:
         with open_session(host, deadline=deadline) as session:
-            outcome = run_operation(session, operation, args, check=check)
+            facts = replay(gather_facts(session), changes) if changes else None
+            outcome = run_operation(session, operation, native(args), check=check, facts=facts)
     except Exception as exc:
         return error_result(exc)
     result = operation_result(outcome, diff=diff)
+    ansible_facts: dict[str, Any] = {}
     if with_facts and outcome.facts is not None:
-        result.update(facts_result(outcome.facts))
+        ansible_facts.update(facts_result(outcome.facts)["ansible_facts"])
+    if check and outcome.changed and not outcome.failed:
+        ansible_facts[CHECK_CHANGES] = with_planned(changes, outcome, scope)
+    elif not check and carried is not None:
+        ansible_facts[CHECK_CHANGES] = None  # this task really ran: what check mode planned is past
+    if ansible_facts:
+        result["ansible_facts"] = ansible_facts
     return result
 
 

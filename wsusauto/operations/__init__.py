@@ -24,6 +24,7 @@ from wsusauto.operations.stagger import Stagger
 from wsusauto.operations.status import Status
 from wsusauto.operations.storage import StorageOption
 from wsusauto.operations.synchronize import Synchronize
+from wsusauto.state.facts import Facts
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
@@ -64,11 +65,13 @@ def run_operation(
     *,
     check: bool = False,
     context: HostContext = DETACHED,
+    facts: Facts | None = None,
 ) -> OperationResult:
-    """Validate ``args`` and run one operation on an open Session (the library's one-liner)."""
+    """Validate ``args`` and run one operation on an open Session (the library's one-liner); it plans
+    on ``facts`` when given (check mode's simulated state), else on the facts it reads."""
     operation = get_operation(name)
     validated = operation.validate(args, f"{session.name}: {name}")
-    return operation.run(session, validated, check=check, context=context)
+    return operation.run(session, validated, check=check, facts=facts, context=context)
 
 
 __all__ = [
