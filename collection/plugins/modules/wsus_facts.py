@@ -12,16 +12,10 @@ description:
   - Reads the WSUS server's configuration (update source, replica mode, proxy, schedule, storage),
     its synchronization status and history, computer groups, services, content directory and database,
     and returns them as the fact C(wsus_facts).
-  - Runs on the Ansible controller and reaches the server over WinRM (PSRP) with the wsusauto
-    library, from the host's usual connection vars (C(ansible_host), C(ansible_port),
-    C(ansible_user), C(ansible_password) and the C(ansible_psrp_*) options), so an inventory made
-    for C(ansible_connection=psrp) works unchanged. Nothing is copied to the server.
   - Changes nothing; runs in check mode too.
 version_added: 0.1.0
 author:
   - wsusauto developers
-requirements:
-  - the Python package wsusauto on the controller (the collection's requirements.txt)
 options: {}
 attributes:
   check_mode:
@@ -33,10 +27,8 @@ attributes:
   platform:
     platforms: windows
     description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
-notes:
-  - Password sources, besides C(ansible_password) or C(-k), are C(wsusauto_password_env) (the name of an
-    environment variable on the controller) and C(wsusauto_password_file).
-  - A host that does not answer, or refuses the credentials, is reported unreachable.
+extends_documentation_fragment:
+  - wsusauto.wsus.connection
 seealso:
   - module: wsusauto.wsus.wsus_update_source
   - module: wsusauto.wsus.wsus_replica

@@ -20,6 +20,7 @@ spares a persistent connection's start). Nothing is copied to the Windows server
 
 from __future__ import annotations
 
+import os
 import sys
 import typing as t
 
@@ -28,8 +29,10 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 try:
+    from wsusauto.ansible.checkmode import CHECK_CHANGES
     from wsusauto.ansible.connection import connection_var_names, host_from_vars
     from wsusauto.ansible.task import run_task
+    from wsusauto.config.secrets import Secret
     from wsusauto.output.log import configure_logging
 except ImportError as exc:  # ansible-test's import sanity, or a controller without the library
     WSUSAUTO_IMPORT_ERROR: ImportError | None = exc
@@ -44,8 +47,6 @@ MISSING_LIBRARY = (
     "runs Ansible ({python} -m pip install -r requirements.txt); importing it failed: {error}"
 )
 
-_logging_configured = []
-
 
 class WsusAction(ActionBase):
     """Subclasses set ``operation`` (a wsusauto operation's name) and ``argument_spec`` (Ansible's
@@ -56,6 +57,9 @@ class WsusAction(ActionBase):
     argument_spec: dict[str, dict[str, t.Any]] = {}
     # Ansible's rules across options, for validate_argument_spec (mutually_exclusive, required_if, ...).
     argument_rules: dict[str, list[t.Any]] = {}
+    # The operation's arguments a task does not set (the plugin fills them in); every other argument
+    # of the operation is an option of the plugin's (tests/ansible/test_plugin_specs.py).
+    hidden_arguments: tuple[str, ...] = ()
     # Add the facts the operation read to the result (ansible_facts.wsus_facts).
     with_facts = False
     # Seconds one snippet may run before the host counts as not answering.
@@ -102,11 +106,45 @@ class WsusAction(ActionBase):
             diff=bool(self._task.diff),
             with_facts=self.with_facts,
             deadline=self.deadline,
+            carried=(task_vars.get("ansible_facts") or {}).get(CHECK_CHANGES),
+            scope=self._check_scope(),
         )
+
+    def _check_scope(self) -> str:
+        """This ansible-playbook run and play: the scope of the changes check mode carries from a
+        host's task to its next (wsusauto.ansible.checkmode). A worker's parent is the
+        ansible-playbook process (TaskExecutor passes os.getppid() to connections as its pid)."""
+        play = self._task.get_play()
+        return f"{os.getppid()}/{getattr(play, '_uuid', '')}"
+
+
+def secret(value: t.Any) -> Secret:
+    """A no_log option's value as wsusauto's Secret: it shows as ******** in any text wsusauto makes."""
+    return Secret(str(value))
+
+
+class _DisplayStream:
+    """Where wsusauto's log lines go: Ansible's Display (a worker must not write to stderr itself),
+    as warnings, or at -vvvv every line wsusauto logs (secrets redacted by its log set-up)."""
+
+    def __init__(self, show: t.Callable[[str], t.Any]) -> None:
+        self._show = show
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                self._show(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:  # no colour codes in Ansible's output
+        return False
 
 
 def _configure_logging() -> None:
-    """wsusauto's log lines go to stderr (stdout is Ansible's), secrets redacted; debug from -vvvv."""
-    if not _logging_configured:
-        configure_logging("console", "debug" if display.verbosity >= 4 else "warning", stream=sys.stderr)
-        _logging_configured.append(True)
+    if display.verbosity >= 4:
+        configure_logging("console", "debug", stream=_DisplayStream(display.vvvv))
+    else:
+        configure_logging("console", "warning", stream=_DisplayStream(display.warning))
