@@ -22,7 +22,17 @@ the same forks:
                 pipelines per host on one Session per host);
                 wsusauto ``run``, its own way: one play with the 5-task playbook of bench/runner.py
                 (status, schedule, no proxy, not a replica, Microsoft Update) on a converged
-                fleet: facts read once per host, every task planned on them, nothing changed.
+                fleet: facts read once per host, every task planned on them, nothing changed;
+                the collection ``wsusauto.wsus``: ``ansible-playbook`` with the same 5 tasks as its
+                plugins (``wsus_facts``, ``wsus_schedule``, ``wsus_proxy``, ``wsus_replica``,
+                ``wsus_update_source``) on the same converged fleet (ok=5 changed=0 on every host);
+                Ansible's floor: the same play with 5 ``set_fact`` tasks, which never touch the
+                host: what Ansible itself costs per task (a forked worker, templating, results).
+
+The collection row runs what a user installs: the wsusauto wheel built from this checkout and the
+collection tarball built by ``ansible-galaxy collection build collection/``, both installed into
+bench/.ansible-venv (again at every run, so the row measures this checkout). ``--no-collection``
+leaves that row out.
 
 Raw takes text only, no parameters, and get_facts cannot run without its registry path (it fails
 as on Windows; tests/lab/test_ansible_form.py), so Ansible's raw task is get_synchronization_status,
@@ -59,6 +69,8 @@ from wsusauto.lab.runtime import Lab  # noqa: E402
 from wsusauto.lab.topology import topology_from_dict  # noqa: E402
 
 ANSIBLE_VENV = ROOT / "bench" / ".ansible-venv"
+COLLECTIONS_PATH = ANSIBLE_VENV / "collections"
+COLLECTION_SOURCE = ROOT / "collection"
 RAW_SNIPPET = "get_synchronization_status"
 FIRST_ADDRESS = "127.0.230.1"
 WSUSAUTO_TASKS = [
@@ -68,6 +80,18 @@ WSUSAUTO_TASKS = [
     {"name": "not a replica", "replica": {"enabled": False}},
     {"name": "from Microsoft Update", "update_source": {"source": "microsoft_update"}},
 ]
+# The same 5 tasks as the collection's plugins: wsusauto's operation ``x`` is ``wsusauto.wsus.wsus_x``
+# with the same arguments, except ``status``, whose task in Ansible is reading the facts.
+COLLECTION_MODULES = {"status": "wsus_facts"}
+
+
+def collection_tasks() -> list[dict[str, object]]:
+    tasks = []
+    for task in WSUSAUTO_TASKS:
+        ((operation, args),) = ((k, v) for k, v in task.items() if k != "name")
+        module = COLLECTION_MODULES.get(operation, f"wsus_{operation}")
+        tasks.append({"name": task["name"], f"wsusauto.wsus.{module}": dict(args)})
+    return tasks
 
 
 # -- the Ansible venv ------------------------------------------------------------------------------
@@ -102,8 +126,41 @@ def ensure_ansible(auth: str = "ntlm") -> dict[str, str]:
     return json.loads(out.stdout)
 
 
+def install_collection() -> dict[str, str]:
+    """The wsusauto wheel and the collection tarball built from this checkout, installed into the
+    Ansible venv as a user installs them (pip; ``ansible-galaxy collection install`` of the tarball)."""
+    python = str(ANSIBLE_VENV / "bin" / "python")
+    galaxy = str(ANSIBLE_VENV / "bin" / "ansible-galaxy")
+    with tempfile.TemporaryDirectory(prefix="ansbench-build-") as build_name:
+        build = Path(build_name)
+        print("building the wsusauto wheel and the collection tarball ...", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(build), str(ROOT)], check=True
+        )
+        (wheel,) = build.glob("wsusauto-*.whl")
+        subprocess.run(
+            [galaxy, "collection", "build", str(COLLECTION_SOURCE), "--output-path", str(build), "--force"],
+            check=True,
+            capture_output=True,
+        )
+        (tarball,) = build.glob("wsusauto-wsus-*.tar.gz")
+        # Dependencies first (most are ansible-core's and pypsrp's), then this checkout's wheel over
+        # whatever wsusauto 0.1.0 an earlier run left (same version number, other code).
+        subprocess.run([python, "-m", "pip", "install", "-q", str(wheel)], check=True)
+        subprocess.run(
+            [python, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(wheel)], check=True
+        )
+        subprocess.run(
+            [galaxy, "collection", "install", "--force", "-p", str(COLLECTIONS_PATH), str(tarball)],
+            check=True,
+            capture_output=True,
+        )
+    return {"wsusauto wheel": wheel.name, "collection": tarball.name}
+
+
 def ansible_env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    # No PYTHONPATH: the Ansible side imports the wsusauto wheel installed in its venv.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") and k != "PYTHONPATH"}
     env.update(
         ANSIBLE_HOST_KEY_CHECKING="False",
         ANSIBLE_GATHERING="explicit",
@@ -114,6 +171,7 @@ def ansible_env(tmp: Path) -> dict[str, str]:
         ANSIBLE_PYTHON_INTERPRETER="auto_silent",  # irrelevant for raw; silences discovery
         ANSIBLE_DEPRECATION_WARNINGS="False",
         ANSIBLE_CONFIG=str(tmp / "no-ansible.cfg"),  # ignore any ansible.cfg around
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH),  # the collection installed from its tarball
         PATH=f"{ANSIBLE_VENV / 'bin'}:{env.get('PATH', '')}",
     )
     return env
@@ -155,15 +213,22 @@ def measure(lab: Lab, argv: list[str], env: dict[str, str], check) -> Measure:
     return Measure(wall, client, lab_cpu)
 
 
-def ansible_recap_ok(hosts: int, tasks: int):
+def ansible_recap_ok(hosts: int, tasks: int, changed: int | None = None):
+    """Every host in the recap with ok=tasks (and changed=changed when given), none unreachable or failed."""
+
     def check(done: subprocess.CompletedProcess[str]) -> str | None:
         if done.returncode != 0:
             return f"ansible-playbook exited {done.returncode}"
-        recap = re.findall(r"ok=(\d+)\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", done.stdout)
+        recap = re.findall(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", done.stdout)
         if len(recap) != hosts:
             return f"recap lists {len(recap)} hosts, expected {hosts}"
-        bad = [r for r in recap if int(r[0]) != tasks or r[1] != "0" or r[2] != "0"]
-        return f"{len(bad)} hosts not ok={tasks}" if bad else None
+        bad = [
+            r
+            for r in recap
+            if int(r[0]) != tasks or (changed is not None and int(r[1]) != changed) or r[2:] != ("0", "0")
+        ]
+        wanted = f"ok={tasks}" + ("" if changed is None else f" changed={changed}")
+        return f"{len(bad)} hosts not {wanted}" if bad else None
 
     return check
 
@@ -200,6 +265,19 @@ def write_files(tmp: Path) -> dict[str, Path]:
             for i in range(1, 6)
         ],
         "wsusauto_5_tasks": [{"name": "five", "hosts": "all", "tasks": WSUSAUTO_TASKS}],
+        "floor_5": [
+            {
+                "name": "five",
+                "hosts": "all",
+                "gather_facts": False,
+                "tasks": [
+                    {"name": f"no host {i}", "ansible.builtin.set_fact": {"step": i}} for i in range(1, 6)
+                ],
+            }
+        ],
+        "collection_5": [
+            {"name": "five", "hosts": "all", "gather_facts": False, "tasks": collection_tasks()}
+        ],
     }
     paths = {}
     for name, data in files.items():
@@ -236,7 +314,13 @@ def ansible_rc_check(tmp: Path, env: dict[str, str]) -> dict[str, int]:
 
 
 def run_size(
-    n: int, forks: int, repeat: int, workers: int, env: dict[str, str], auth: str = "ntlm"
+    n: int,
+    forks: int,
+    repeat: int,
+    workers: int,
+    env: dict[str, str],
+    auth: str = "ntlm",
+    collection: bool = True,
 ) -> dict[str, Measure]:
     servers = [{"name": f"bench-{i:03d}"} for i in range(n)]
     wsusauto = [sys.executable, "-m", "wsusauto.cli"]
@@ -278,6 +362,26 @@ def run_size(
                     ],
                     ansible_recap_ok(n, 5),
                 ),
+                "c_collection": (
+                    [
+                        str(ANSIBLE_VENV / "bin" / "ansible-playbook"),
+                        "-i",
+                        str(inventory),
+                        *f,
+                        str(files["collection_5"]),
+                    ],
+                    ansible_recap_ok(n, 5, changed=0),
+                ),
+                "c_floor": (
+                    [
+                        str(ANSIBLE_VENV / "bin" / "ansible-playbook"),
+                        "-i",
+                        str(inventory),
+                        *f,
+                        str(files["floor_5"]),
+                    ],
+                    ansible_recap_ok(n, 5, changed=0),
+                ),
                 "c_wsusauto_same": (
                     [*wsusauto, "run", str(files["wsusauto_5_plays"]), "-i", str(inventory), *f],
                     wsusauto_ok,
@@ -287,9 +391,13 @@ def run_size(
                     wsusauto_ok,
                 ),
             }
+            if not collection:
+                del runs["c_collection"]
             # Warm-up: converge the fleet for the 5-task playbook; compile both tools' bytecode.
             measure(lab, runs["c_wsusauto_own"][0], env, wsusauto_ok)
             measure(lab, [*runs["a_ansible"][0], "-l", "bench-000"], env, lambda d: None)
+            if collection:  # and the collection finds the converged fleet converged: 0 changed
+                measure(lab, [*runs["c_collection"][0], "-l", "bench-000"], env, ansible_recap_ok(1, 5, 0))
             results: dict[str, list[Measure]] = {k: [] for k in runs}
             for _ in range(repeat):
                 for key, (argv, check) in runs.items():
@@ -319,6 +427,35 @@ ROWS = [
 ]
 
 
+FIVE_TASKS = [
+    ("Ansible, 5 `set_fact` tasks (never reach the host)", "c_floor"),
+    ("Ansible, 5 raw psrp tasks", "c_ansible"),
+    ("Ansible, the collection's 5 tasks", "c_collection"),
+    ("`wsusauto run`, the 5-task playbook", "c_wsusauto_own"),
+]
+
+
+def five_task_table(all_results: dict[int, dict[str, Measure]]) -> str:
+    """The 5-task playbook three ways, each against `wsusauto run` (the last row)."""
+    lines = [
+        "| N | run | wall | client CPU | lab CPU | **wall / `wsusauto run`** | client CPU / `wsusauto run` "
+        "| client CPU per host-task |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n, results in all_results.items():
+        ours = results["c_wsusauto_own"]
+        for label, key in FIVE_TASKS:
+            if key not in results:  # --no-collection
+                continue
+            m = results[key]
+            lines.append(
+                f"| {n} | {label} | {m.wall:.2f} s | {m.client_cpu:.2f} s | {m.lab_cpu:.2f} s "
+                f"| **{m.wall / ours.wall:.1f}x** | {m.client_cpu / ours.client_cpu:.1f}x "
+                f"| {1000 * m.client_cpu / (5 * n):.0f} ms |"
+            )
+    return "\n".join(lines)
+
+
 def table(all_results: dict[int, dict[str, Measure]]) -> str:
     lines = [
         "| N | run | Ansible wall | wsusauto wall | **wall ratio** | Ansible client CPU "
@@ -345,6 +482,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="lab worker processes (0: 1 per 100 hosts)")
     parser.add_argument("--json-out", default=None, help="also write the results as JSON to this file")
     parser.add_argument(
+        "--no-collection",
+        action="store_true",
+        help="leave out the collection's row (and building the wheel and the tarball)",
+    )
+    parser.add_argument(
         "--auth",
         choices=("ntlm", "kerberos"),
         default="ntlm",
@@ -352,6 +494,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     versions = ensure_ansible(args.auth)
+    collection = not args.no_collection
+    if collection:
+        versions |= install_collection()
     print(f"Ansible side: {versions}; auth {args.auth}; load average {os.getloadavg()[0]:.1f}", flush=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     all_results: dict[int, dict[str, Measure]] = {}
@@ -364,9 +509,11 @@ def main() -> None:
     )
     for n in sizes:
         workers = args.workers or max(1, (n + 99) // 100)
-        all_results[n] = run_size(n, args.forks, args.repeat, workers, env, args.auth)
+        all_results[n] = run_size(n, args.forks, args.repeat, workers, env, args.auth, collection)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     print(table(all_results))
+    print()
+    print(five_task_table(all_results))
     if args.json_out:
         Path(args.json_out).write_text(
             json.dumps(
@@ -378,6 +525,7 @@ def main() -> None:
                     "repeat": args.repeat,
                     "results": {n: {k: vars(m) for k, m in r.items()} for n, r in all_results.items()},
                     "table": table(all_results),
+                    "five_task_table": five_task_table(all_results),
                 },
                 indent=2,
             ),
