@@ -500,7 +500,8 @@ def main() -> None:
     print(f"Ansible side: {versions}; auth {args.auth}; load average {os.getloadavg()[0]:.1f}", flush=True)
     sizes = [int(s) for s in args.sizes.split(",")]
     all_results: dict[int, dict[str, Measure]] = {}
-    env = dict(os.environ)
+    # PYTHONPATH only for wsusauto's runs (measure() sets it): Ansible imports the installed wheel.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     with tempfile.TemporaryDirectory(prefix="ansbench-rc-") as tmp_name:
         rcs = ansible_rc_check(Path(tmp_name), env)
     print(
