@@ -31,6 +31,7 @@ from ansible.utils.display import Display
 try:
     from wsusauto.ansible.checkmode import CHECK_CHANGES
     from wsusauto.ansible.connection import connection_var_names, host_from_vars
+    from wsusauto.ansible.controller import prepare_controller
     from wsusauto.ansible.task import run_task
     from wsusauto.config.secrets import Secret
     from wsusauto.output.log import configure_logging
@@ -38,6 +39,9 @@ except ImportError as exc:  # ansible-test's import sanity, or a controller with
     WSUSAUTO_IMPORT_ERROR: ImportError | None = exc
 else:
     WSUSAUTO_IMPORT_ERROR = None
+    # Imported in the controller's main process before it forks a worker per task per host: what
+    # a Session reads once per process is read here once, not in every worker.
+    prepare_controller()
 
 display = Display()
 
