@@ -110,7 +110,7 @@ def test_fix_repairs_this_host_only_and_check_mode_changes_nothing(make_lab):
     ]
     lab = make_lab({"servers": servers}, time_scale=10)
     _, inventory = play(lab)
-    arguments = {"poll_interval": "0.2s", "retry_interval": "1s"}
+    arguments = {"poll_interval": "0.2s"}
 
     checked = diagnose_host("wsus-01", inventory, fix=True, check=True, arguments=arguments)
     assert checks(checked) == {"bits-service"} and checked.findings[0]["resolved"] is None

@@ -15,7 +15,7 @@ import json
 import pytest
 
 from tests.unit.test_facts_parsing import sample
-from wsusauto.ansible.diagnose import HostDiagnosis, neighbours
+from wsusauto.ansible.diagnose import HostDiagnosis, configured_server, neighbours
 from wsusauto.ansible.facts_vars import facts_from_vars
 from wsusauto.ansible.fleet import intended_upstreams, known_facts, play_inventory
 from wsusauto.ansible.stagger import plan_slots
@@ -193,10 +193,12 @@ def test_a_hosts_neighbours_are_its_upstream_and_the_servers_synchronizing_from_
     # configured against the inventory (as wsus_facts read it): stray syncs from eu, eu from us
     stray = facts("stray", sync_from_microsoft_update=False, upstream_wsus_server_name="eu.corp.example")
     eu = facts("eu", sync_from_microsoft_update=False, upstream_wsus_server_name="us")
-    known = {"stray": stray, "eu": eu}
-    assert neighbours("eu", inventory, known) == ["eu", "root", "eu-1", "eu-2", "us", "stray"]
-    on_mu = facts("eu-1", sync_from_microsoft_update=True)
-    assert neighbours("eu-1", inventory, {"eu-1": on_mu}) == ["eu-1", "eu"]
+    configured = {"stray": configured_server(as_var(stray)), "eu": configured_server(eu)}
+    assert configured == {"stray": "eu.corp.example", "eu": "us"}
+    assert neighbours("eu", inventory, configured) == ["eu", "root", "eu-1", "eu-2", "us", "stray"]
+    on_mu = facts("eu-1", sync_from_microsoft_update=True, upstream_wsus_server_name="stale")
+    assert configured_server(on_mu) is None and configured_server(as_var(on_mu)) is None
+    assert neighbours("eu-1", inventory, {"eu-1": None}) == ["eu-1", "eu"]
 
 
 def finding(severity: str, check: str = "bits-service", **extra) -> dict:

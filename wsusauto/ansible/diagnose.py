@@ -29,7 +29,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wsusauto.ansible.facts_vars import FACTS_VAR
+from wsusauto.ansible.fleet import play_inventory
 from wsusauto.ansible.fleet import session_factory as play_sessions
+from wsusauto.ansible.results import error_result, plain
 from wsusauto.config.inventory import Host, Inventory
 from wsusauto.diagnose import (
     Diagnosis,
@@ -47,25 +50,32 @@ from wsusauto.state.facts import Facts
 SCOPES = ("neighbours", "play")
 
 
-def configured_upstream(inventory: Inventory, facts: Facts) -> str | None:
-    """The inventory host (or server name) a server synchronizes from, as configured; None: Microsoft
-    Update."""
-    if facts.sync_from_microsoft_update:
+def configured_server(facts: Facts | Mapping[str, Any]) -> str | None:
+    """The upstream server a server synchronizes from as its facts say (None: Microsoft Update), from
+    ``Facts`` or from the ``wsus_facts`` value a task left in hostvars (only these two members read)."""
+    on_microsoft_update: Any
+    name: Any
+    if isinstance(facts, Facts):
+        on_microsoft_update, name = facts.sync_from_microsoft_update, facts.upstream_wsus_server_name
+    else:
+        on_microsoft_update = facts.get("sync_from_microsoft_update")
+        name = facts.get("upstream_wsus_server_name")
+    if on_microsoft_update is not False or not name:
         return None
-    return inventory.host_for_server(facts.upstream_wsus_server_name or None)
+    return str(name)
 
 
-def neighbours(host: str, inventory: Inventory, known: Mapping[str, Facts]) -> list[str]:
+def neighbours(host: str, inventory: Inventory, configured: Mapping[str, str | None]) -> list[str]:
     """``host`` and the inventory hosts its checks compare it with, as far as the inventory and the
-    facts at hand (``known``) tell: its upstream and the servers synchronizing from it, intended or
-    configured. In inventory order, ``host`` first."""
+    facts at hand tell (``configured``: host -> the upstream server its facts name): its upstream and
+    the servers synchronizing from it, intended or configured. In inventory order, ``host`` first."""
     related = {host}
-    upstreams = {name: inventory.host_for_server(h.upstream) for name, h in inventory.hosts.items()}
-    configured = {name: configured_upstream(inventory, facts) for name, facts in known.items()}
-    for mapping in (upstreams, configured):
-        if mapping.get(host) is not None:
-            related.add(str(mapping[host]))
-        related.update(name for name, upstream in mapping.items() if upstream == host)
+    intended = {name: inventory.host_for_server(h.upstream) for name, h in inventory.hosts.items()}
+    actual = {name: inventory.host_for_server(server) for name, server in configured.items()}
+    for upstreams in (intended, actual):
+        if upstreams.get(host) is not None:
+            related.add(str(upstreams[host]))
+        related.update(name for name, upstream in upstreams.items() if upstream == host)
     others = [name for name in inventory.hosts if name in related and name != host]
     return [host, *others]
 
@@ -120,7 +130,7 @@ def diagnose_host(
     host: str,
     inventory: Inventory,
     *,
-    known: Mapping[str, Facts] | None = None,
+    configured: Mapping[str, str | None] | None = None,
     scope: str = "neighbours",
     fix: bool = False,
     check: bool = False,
@@ -130,13 +140,14 @@ def diagnose_host(
     forks: int = 5,
     deadline: float = 120.0,
 ) -> HostDiagnosis:
-    """Diagnose ``host`` with the servers its checks compare it with (``scope``); with ``fix``, run
+    """Diagnose ``host`` with the servers its checks compare it with (``scope``; ``configured``: the
+    upstream server each host's facts at hand name, see ``neighbours``); with ``fix``, run
     the documented fixes its findings name on it (``arguments``: e.g. the synchronization's
     ``poll_interval``), then diagnose again. One executor for it all, as ``wsusauto diagnose --fix``:
     the fixes and the second diagnosis reuse the first one's Sessions."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-    known = dict(known or {})
+    configured = dict(configured or {})
     custom = session_factory or play_sessions(deadline)
 
     def factory(member: Host, inventory: Inventory) -> Any:
@@ -155,15 +166,16 @@ def diagnose_host(
             if scope == "play":
                 members = list(inventory.hosts)
                 return _diagnose(inventory, members, executor, max_concurrent_per_upstream), members
-            members = neighbours(host, inventory, known)
+            members = neighbours(host, inventory, configured)
             found = _diagnose(inventory, members, executor, max_concurrent_per_upstream)
             # This host's upstream as configured is compared with it: when its fresh facts name an
             # inventory host the first pass did not read, read the neighbourhood again with it.
             evidence = found.evidence.get(host)
             if evidence is not None:
-                upstream = configured_upstream(inventory, evidence.facts)
+                server = configured_server(evidence.facts)
+                upstream = inventory.host_for_server(server)
                 if upstream is not None and upstream in inventory.hosts and upstream not in members:
-                    members = neighbours(host, inventory, {**known, host: evidence.facts})
+                    members = neighbours(host, inventory, {**configured, host: server})
                     found = _diagnose(inventory, members, executor, max_concurrent_per_upstream)
             return found, members
 
@@ -217,3 +229,42 @@ def _fix_list(fixes: Fixes, host: str) -> list[dict[str, Any]]:
         {"operation": r.operation, "checks": list(r.checks), "status": r.status, "message": r.message}
         for r in fixes.get(host, [])
     ]
+
+
+def diagnose_task(
+    host: Host,
+    args: Mapping[str, Any],
+    hostvars: Mapping[str, Mapping[str, Any]],
+    play_hosts: Sequence[str],
+    *,
+    check: bool = False,
+    play_password: str | None = None,
+    deadline: float = 120.0,
+) -> dict[str, Any]:
+    """The ``wsus_diagnose`` task on ``host`` (``args``: ``scope``, ``fix``, ``max_concurrent_per_upstream``,
+    ``poll_interval``), as Ansible's result. The play's hosts come from ``hostvars``; what their
+    ``wsus_facts`` say of their configured upstreams widens the neighbourhood. Never raises."""
+    try:
+        names = list(dict.fromkeys([*play_hosts, host.name]))
+        inventory = play_inventory(hostvars, names, play_password)
+        configured = {}
+        if args.get("scope", "neighbours") == "neighbours":
+            for name in names:
+                value = hostvars[name].get(FACTS_VAR)
+                if isinstance(value, Mapping):
+                    configured[name] = configured_server(value)
+        fix_arguments = {k: args[k] for k in ("poll_interval",) if args.get(k) is not None}
+        diagnosed = diagnose_host(
+            host.name,
+            inventory,
+            configured=configured,
+            scope=str(args.get("scope", "neighbours")),
+            fix=bool(args.get("fix", False)),
+            check=check,
+            arguments=fix_arguments,
+            max_concurrent_per_upstream=int(args.get("max_concurrent_per_upstream", 1)),
+            deadline=deadline,
+        )
+    except Exception as exc:
+        return error_result(exc)
+    return dict(plain(diagnosed.to_result()))

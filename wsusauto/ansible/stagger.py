@@ -26,7 +26,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsusauto.ansible.fleet import intended_upstreams
+from wsusauto.ansible.fleet import (
+    facts_reader,
+    intended_upstreams,
+    known_facts,
+    play_inventory,
+    session_factory,
+)
+from wsusauto.ansible.results import error_result, plain
 from wsusauto.config.inventory import Inventory
 from wsusauto.operations.group import TaskGroup
 from wsusauto.operations.stagger import SLOT, Stagger
@@ -46,12 +53,15 @@ class StaggerResult:
 
     def to_result(self) -> dict[str, Any]:
         """The Ansible result: nothing changed (a plan), each host's slot under ``slots``."""
-        return {
+        result: dict[str, Any] = {
             "changed": False,
             "slots": self.slots,
             "msg": f"planned {len(self.slots)} servers: "
             + ", ".join(f"{host} {slot['time']}Z" for host, slot in self.slots.items()),
         }
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
+        return result
 
 
 def plan_slots(
@@ -96,3 +106,25 @@ def plan_slots(
             "facts_from": "wsus_facts" if host in known else "read" if host in facts else "default",
         }
     return StaggerResult(slots, warnings)
+
+
+def stagger_task(
+    args: Mapping[str, Any],
+    hostvars: Mapping[str, Mapping[str, Any]],
+    hosts: Sequence[str],
+    *,
+    play_password: str | None = None,
+    forks: int = 20,
+    deadline: float = 120.0,
+) -> dict[str, Any]:
+    """The ``wsus_stagger_plan`` task: one plan for ``hosts`` from their variables in ``hostvars``
+    (facts from ``wsus_facts`` there, else read over each host's Session), as Ansible's result.
+    Never raises: bad arguments or a window too small are a failed result with the planner's advice."""
+    try:
+        inventory = play_inventory(hostvars, hosts, play_password)
+        known = known_facts(hostvars, hosts)
+        reader = facts_reader(inventory, session_factory(deadline), forks)
+        planned = plan_slots(args, inventory, list(inventory.hosts), known, reader)
+    except Exception as exc:
+        return error_result(exc)
+    return dict(plain(planned.to_result()))

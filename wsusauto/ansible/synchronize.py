@@ -22,7 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from wsusauto.ansible.connection import open_session
 from wsusauto.ansible.fleet import known_facts, play_host, play_inventory
+from wsusauto.ansible.results import error_result, operation_result
+from wsusauto.config.inventory import Host
 from wsusauto.operations.base import OperationResult
 from wsusauto.operations.context import DETACHED, HostContext
 from wsusauto.operations.group import TaskGroup
@@ -73,3 +76,25 @@ def synchronize(
 ) -> OperationResult:
     """Run the synchronization (``args`` from ``synchronize_arguments``) and wait for it."""
     return Synchronize().run(session, args, check=check, context=context)
+
+
+def synchronize_task(
+    host: Host,
+    args: Mapping[str, Any],
+    hostvars: Mapping[str, Mapping[str, Any]],
+    play_hosts: Sequence[str],
+    *,
+    check: bool = False,
+    deadline: float = 120.0,
+) -> dict[str, Any]:
+    """The ``wsus_synchronize`` task on ``host``: its result as Ansible takes it, every attempt under
+    ``attempts`` (a failed sync is failed, with its attempts and what explains it in ``msg``). Never
+    raises for what the host or the arguments do: an error is the result (unreachable when nothing
+    ran), as in ``run_task``."""
+    try:
+        given = synchronize_arguments(host.name, args, hostvars, play_hosts)
+        with open_session(host, deadline=deadline) as session:
+            outcome = synchronize(session, given, check=check)
+    except Exception as exc:
+        return error_result(exc)
+    return operation_result(outcome, diff=False)
