@@ -2,8 +2,9 @@
 
 wsus_synchronize: a replica whose sync fails once (the lab's transient fault) succeeds on attempt 2,
 every attempt in the registered result; one whose sync keeps failing is failed after the documented
-two retries. wsus_diagnose: a lab fault is found, fix: true in check mode changes nothing, then fixes
-it. wsus_stagger_plan (run_once) + wsus_schedule: staggered schedules, and a second run changes nothing.
+two retries, at once when its upstream (read by wsus_facts) stores updates otherwise. wsus_diagnose:
+a lab fault is found, fix: true in check mode changes nothing, then fixes it. wsus_stagger_plan
+(run_once) + wsus_schedule: staggered schedules, and a second run changes nothing.
 """
 
 from __future__ import annotations
@@ -55,19 +56,22 @@ def show(*names: str) -> dict:
 
 
 def test_a_sync_that_fails_once_succeeds_on_attempt_2_and_one_that_keeps_failing_is_failed(ansible, make_lab):
+    """Also: with the upstream's wsus_facts in the play, a storage option mismatch fails at once."""
     servers = [
         {"name": "wsus-root"},
         replica("flaky", {"name": "transient_sync_failure", "attempts": 1}),
         replica("down", {"name": "transient_sync_failure", "attempts": 9}),
+        replica("mismatch", "storage_mismatch"),
     ]
     lab = make_lab({"servers": servers}, time_scale=10)
     for server in lab.handlers.servers.values():
         server.set(SyncDurationSeconds=0.2)
     plays = [
         {
-            "hosts": "flaky:down",
+            "hosts": "all",
             "gather_facts": False,
             "tasks": [
+                {"name": "facts", "wsusauto.wsus.wsus_facts": {}},
                 {
                     "name": "synchronize",
                     "wsusauto.wsus.wsus_synchronize": {"retry_interval": "1s", "poll_interval": "0.2s"},
@@ -93,6 +97,11 @@ def test_a_sync_that_fails_once_succeeds_on_attempt_2_and_one_that_keeps_failing
     assert down["failed"] is True and [a["result"] for a in down["attempts"]] == ["Failed"] * 3, run
     # the explanation: why no more attempts, and when the server tries again (no schedule here)
     assert "tried 3 times" in down["msg"] and "will not try again by itself" in down["msg"], down["msg"]
+    # wsus-root is in the play and wsus_facts read it: a storage option mismatch fails at once
+    mismatch = results["mismatch"]["sync"]
+    assert mismatch["failed"] is True and len(mismatch["attempts"]) == 1, run
+    assert "does not use one update storage option" in mismatch["msg"], mismatch["msg"]
+    assert "retrying cannot fix this" in mismatch["msg"], mismatch["msg"]
 
 
 def test_diagnose_finds_a_lab_fault_and_fix_true_fixes_it_after_check_mode_changed_nothing(ansible, make_lab):
