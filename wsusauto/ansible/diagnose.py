@@ -33,6 +33,7 @@ from wsusauto.ansible.facts_vars import FACTS_VAR
 from wsusauto.ansible.fleet import play_inventory
 from wsusauto.ansible.fleet import session_factory as play_sessions
 from wsusauto.ansible.results import error_result, plain
+from wsusauto.ansible.values import native
 from wsusauto.config.inventory import Host, Inventory
 from wsusauto.diagnose import (
     Diagnosis,
@@ -245,6 +246,7 @@ def diagnose_task(
     ``poll_interval``), as Ansible's result. The play's hosts come from ``hostvars``; what their
     ``wsus_facts`` say of their configured upstreams widens the neighbourhood. Never raises."""
     try:
+        args = native(args)
         names = list(dict.fromkeys([*play_hosts, host.name]))
         inventory = play_inventory(hostvars, names, play_password)
         configured = {}

@@ -21,6 +21,7 @@ from typing import Any
 
 from wsusauto.ansible.connection import connection_var_names, host_from_vars, open_session
 from wsusauto.ansible.facts_vars import FACTS_VAR, facts_from_vars
+from wsusauto.ansible.values import native
 from wsusauto.client.session import Session
 from wsusauto.config.inventory import Host, Inventory
 from wsusauto.errors import UsageError
@@ -54,7 +55,7 @@ def play_host(name: str, variables: Mapping[str, Any], play_password: str | None
     groups = variables.get("group_names") or ()
     if isinstance(groups, str) or not isinstance(groups, Iterable):
         groups = ()
-    kept = {**connection.vars, **{k: variables[k] for k in HIERARCHY_VARS if k in variables}}
+    kept = {**connection.vars, **{k: native(variables[k]) for k in HIERARCHY_VARS if k in variables}}
     return Host(str(name), kept, tuple(str(g) for g in groups))
 
 

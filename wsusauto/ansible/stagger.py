@@ -34,6 +34,7 @@ from wsusauto.ansible.fleet import (
     session_factory,
 )
 from wsusauto.ansible.results import error_result, plain
+from wsusauto.ansible.values import native
 from wsusauto.config.inventory import Inventory
 from wsusauto.operations.group import TaskGroup
 from wsusauto.operations.stagger import SLOT, Stagger
@@ -124,7 +125,7 @@ def stagger_task(
         inventory = play_inventory(hostvars, hosts, play_password)
         known = known_facts(hostvars, hosts)
         reader = facts_reader(inventory, session_factory(deadline), forks)
-        planned = plan_slots(args, inventory, list(inventory.hosts), known, reader)
+        planned = plan_slots(native(args), inventory, list(inventory.hosts), known, reader)
     except Exception as exc:
         return error_result(exc)
     return dict(plain(planned.to_result()))

@@ -25,6 +25,7 @@ from typing import Any
 from wsusauto.ansible.connection import open_session
 from wsusauto.ansible.fleet import known_facts, play_host, play_inventory
 from wsusauto.ansible.results import error_result, operation_result
+from wsusauto.ansible.values import native
 from wsusauto.config.inventory import Host
 from wsusauto.operations.base import OperationResult
 from wsusauto.operations.context import DETACHED, HostContext
@@ -92,7 +93,7 @@ def synchronize_task(
     raises for what the host or the arguments do: an error is the result (unreachable when nothing
     ran), as in ``run_task``."""
     try:
-        given = synchronize_arguments(host.name, args, hostvars, play_hosts)
+        given = synchronize_arguments(host.name, native(args), hostvars, play_hosts)
         with open_session(host, deadline=deadline) as session:
             outcome = synchronize(session, given, check=check)
     except Exception as exc:

@@ -18,7 +18,7 @@ except ImportError:  # the base class reports the missing library when the task 
 
 
 class ActionModule(WsusAction):
-    operation = "diagnose"
+    operation = ""  # diagnose_fleet and fix_fleet over the host and its neighbours, not one operation
     argument_spec = {
         "fix": {"type": "bool", "default": False},
         "scope": {"type": "str", "default": "neighbours", "choices": ["neighbours", "play"]},

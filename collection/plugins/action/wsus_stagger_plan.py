@@ -23,7 +23,7 @@ NOT_RUN_ONCE = (
 
 
 class ActionModule(WsusAction):
-    operation = "stagger"
+    operation = ""  # the stagger task's fleet step over the play's hosts, not one operation on one host
     argument_spec = {
         "window": {"type": "str", "required": True},
         "timezone": {"type": "str"},

@@ -23,13 +23,9 @@ description:
     downloads, content folder permissions; each ends with a synchronization) run on this host, then it
     is diagnosed again; each finding says whether it is resolved. The task is changed when a fix
     changed the server, and failed when a fix failed or an error or warning remains.
-  - Runs on the Ansible controller and reaches the servers over WinRM (PSRP) with the wsusauto
-    library, from their usual connection vars; nothing is copied to the servers.
 version_added: 0.1.0
 author:
   - wsusauto developers
-requirements:
-  - the Python package wsusauto on the controller (the collection's requirements.txt)
 options:
   fix:
     description:
@@ -78,6 +74,8 @@ notes:
   - Each host's fixes end with a synchronization from its upstream server. Ansible runs hosts in
     worker processes of their own, so the limit of syncs per upstream at a time does not hold across
     hosts; use C(serial) or C(throttle) with O(fix=true) on many replicas of one upstream.
+extends_documentation_fragment:
+  - wsusauto.wsus.connection
 seealso:
   - module: wsusauto.wsus.wsus_facts
   - module: wsusauto.wsus.wsus_synchronize

@@ -28,8 +28,6 @@ description:
 version_added: 0.1.0
 author:
   - wsusauto developers
-requirements:
-  - the Python package wsusauto on the controller (the collection's requirements.txt)
 options:
   window:
     description:
@@ -95,6 +93,8 @@ notes:
     again); the task warns.
   - The other servers are reached with their inventory vars (host and group vars, as C(hostvars) gives
     them).
+extends_documentation_fragment:
+  - wsusauto.wsus.connection
 seealso:
   - module: wsusauto.wsus.wsus_schedule
   - module: wsusauto.wsus.wsus_facts

@@ -25,13 +25,9 @@ description:
     M(wsusauto.wsus.wsus_facts) task read its facts, a synchronization that fails between servers
     storing updates differently fails at once with that cause ("Synchronization issues" - the
     entire hierarchy must use the same update storage option), as C(wsusauto run) does.
-  - Runs on the Ansible controller and reaches the server over WinRM (PSRP) with the wsusauto
-    library, from the host's usual connection vars; nothing is copied to the server.
 version_added: 0.1.0
 author:
   - wsusauto developers
-requirements:
-  - the Python package wsusauto on the controller (the collection's requirements.txt)
 options:
   timeout:
     description:
@@ -80,6 +76,8 @@ notes:
   - The task runs until the synchronization ends; with the documented retries that can take more than
     half an hour. Ansible's task keyword C(timeout) ends it early; the synchronization goes on on the
     server.
+extends_documentation_fragment:
+  - wsusauto.wsus.connection
 seealso:
   - module: wsusauto.wsus.wsus_facts
   - module: wsusauto.wsus.wsus_diagnose
