@@ -23,7 +23,7 @@ class ActionModule(WsusAction):
         "start_timeout": {"type": "str"},
         "poll_interval": {"type": "str"},
         "retry_interval": {"type": "str"},
-        "category_only": {"type": "bool"},
+        "category_only": {"type": "bool", "default": False},
     }
 
     def run_on_host(
