@@ -101,14 +101,15 @@ class Ansible:
     def playbook(
         self,
         inventory: Path,
-        playbook: Path | Sequence[Mapping[str, Any]],
+        playbook: Path | str | Sequence[Mapping[str, Any]],
         *args: str,
         env: Mapping[str, str] | None = None,
         timeout: float = 600,
     ) -> PlaybookRun:
-        """``ansible-playbook -i inventory playbook args``; ``playbook`` is a file or the plays
-        themselves (written next to the inventory)."""
-        if not isinstance(playbook, Path):
+        """``ansible-playbook -i inventory playbook args``; ``playbook`` is a file, a collection's
+        playbook by name (``wsusauto.wsus.designate_hierarchy``) or the plays themselves (written
+        next to the inventory)."""
+        if not isinstance(playbook, Path | str):
             self._runs += 1
             path = inventory.parent / f"playbook-{self._runs}.yml"
             path.write_text(yaml.safe_dump(list(playbook), sort_keys=False), encoding="utf-8")
