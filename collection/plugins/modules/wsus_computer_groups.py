@@ -17,7 +17,7 @@ description:
   - WSUS keeps All Computers and Unassigned Computers itself; neither can be named.
 version_added: 0.1.0
 author:
-  - wsusauto developers
+  - wsusauto developers (!UNKNOWN)
 options:
   group:
     description: The computer group.
@@ -49,6 +49,7 @@ attributes:
     support: full
     description: The changed WSUS API members, before and after.
   platform:
+    support: full
     platforms: windows
     description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 extends_documentation_fragment:

@@ -15,7 +15,7 @@ description:
   - Changes nothing; runs in check mode too.
 version_added: 0.1.0
 author:
-  - wsusauto developers
+  - wsusauto developers (!UNKNOWN)
 options: {}
 attributes:
   check_mode:
@@ -25,6 +25,7 @@ attributes:
     support: none
     description: Changes nothing, so there is no diff.
   platform:
+    support: full
     platforms: windows
     description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 extends_documentation_fragment:

@@ -18,7 +18,7 @@ description:
     The diff shows "(set)" or "(none)", never the value.
 version_added: 0.1.0
 author:
-  - wsusauto developers
+  - wsusauto developers (!UNKNOWN)
 options:
   enabled:
     description: Whether the server uses a proxy.
@@ -75,6 +75,7 @@ attributes:
     support: full
     description: The changed WSUS API members, before and after.
   platform:
+    support: full
     platforms: windows
     description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 extends_documentation_fragment:

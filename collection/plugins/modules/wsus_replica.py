@@ -15,7 +15,7 @@ description:
     first with M(wsusauto.wsus.wsus_update_source); otherwise the task refuses and changes nothing.
 version_added: 0.1.0
 author:
-  - wsusauto developers
+  - wsusauto developers (!UNKNOWN)
 options:
   enabled:
     description: Whether the server is a replica.
@@ -31,6 +31,7 @@ attributes:
     support: full
     description: The changed WSUS API members, before and after.
   platform:
+    support: full
     platforms: windows
     description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 extends_documentation_fragment:

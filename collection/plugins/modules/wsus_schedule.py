@@ -16,7 +16,7 @@ description:
     today's date, with a warning - the local time then moves by an hour when daylight saving time changes.
 version_added: 0.1.0
 author:
-  - wsusauto developers
+  - wsusauto developers (!UNKNOWN)
 options:
   automatic:
     description: Whether the server synchronizes on its schedule.
@@ -44,6 +44,7 @@ attributes:
     support: full
     description: The changed WSUS API members, before and after.
   platform:
+    support: full
     platforms: windows
     description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 extends_documentation_fragment:

@@ -17,7 +17,7 @@ description:
     (C(enabled=false)), as "Running WSUS 3.0 SP2 in Replica Mode" says; the task refuses and changes nothing.
 version_added: 0.1.0
 author:
-  - wsusauto developers
+  - wsusauto developers (!UNKNOWN)
 options:
   source:
     description: Where the server synchronizes from.
@@ -46,6 +46,7 @@ attributes:
     support: full
     description: The changed WSUS API members, before and after.
   platform:
+    support: full
     platforms: windows
     description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 extends_documentation_fragment:
