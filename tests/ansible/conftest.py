@@ -36,8 +36,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / "build" / "ansible-test-venv"
-# ansible-core as the collection's users get it: the newest release pip finds for this Python.
-ANSIBLE_REQUIREMENTS = ("ansible-core",)
+# ansible-core as the collection's users get it: the newest release pip finds for this Python; and
+# ansible-builder, which checks the execution environment definition in the collection's docs.
+ANSIBLE_REQUIREMENTS = ("ansible-core", "ansible-builder")
 REQUIRED = os.environ.get("WSUSAUTO_ANSIBLE_TEST") == "required"
 
 _RECAP = re.compile(
@@ -72,6 +73,7 @@ class Ansible:
         self.collections = collections
         self.home = home
         self.tarball: Path | None = None  # the built collection
+        self.wheel: Path | None = None  # the built wsusauto wheel
         self._runs = 0
 
     def bin(self, name: str) -> str:
@@ -212,4 +214,5 @@ def ansible(tmp_path_factory) -> Iterator[Ansible]:
             f"installing the collection failed:\n{installed.stdout}\n{installed.stderr}", pytrace=False
         )
     runner.tarball = tarballs[-1]
+    runner.wheel = wheel
     yield runner
