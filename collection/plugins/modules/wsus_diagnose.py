@@ -25,7 +25,7 @@ description:
     changed the server, and failed when a fix failed or an error or warning remains.
 version_added: 0.1.0
 author:
-  - wsusauto developers
+  - wsusauto developers (!UNKNOWN)
 options:
   fix:
     description:
@@ -64,6 +64,7 @@ attributes:
     support: none
     description: The findings and each fix's result are the report; there is no diff.
   platform:
+    support: full
     platforms: windows
     description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 notes:

@@ -27,7 +27,7 @@ description:
     hierarchy and facts.
 version_added: 0.1.0
 author:
-  - wsusauto developers
+  - wsusauto developers (!UNKNOWN)
 options:
   window:
     description:
@@ -82,6 +82,7 @@ attributes:
     support: none
     description: A plan changes nothing; M(wsusauto.wsus.wsus_schedule) shows the schedules' diff.
   platform:
+    support: full
     platforms: windows
     description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 notes:

@@ -27,7 +27,7 @@ description:
     entire hierarchy must use the same update storage option), as C(wsusauto run) does.
 version_added: 0.1.0
 author:
-  - wsusauto developers
+  - wsusauto developers (!UNKNOWN)
 options:
   timeout:
     description:
@@ -64,6 +64,7 @@ attributes:
     support: none
     description: A synchronization is an action, not a state; there is no diff.
   platform:
+    support: full
     platforms: windows
     description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 notes:
