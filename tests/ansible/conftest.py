@@ -107,10 +107,12 @@ class Ansible:
         *args: str,
         env: Mapping[str, str] | None = None,
         timeout: float = 600,
+        stdin: str | None = None,
     ) -> PlaybookRun:
         """``ansible-playbook -i inventory playbook args``; ``playbook`` is a file, a collection's
         playbook by name (``wsusauto.wsus.designate_hierarchy``) or the plays themselves (written
-        next to the inventory)."""
+        next to the inventory). ``stdin`` answers Ansible's prompts (``-k``): the command runs
+        without a terminal, so getpass reads it from standard input."""
         if not isinstance(playbook, Path | str):
             self._runs += 1
             path = inventory.parent / f"playbook-{self._runs}.yml"
@@ -123,6 +125,9 @@ class Ansible:
             timeout=timeout,
             env=self.env(env),
             cwd=str(inventory.parent),
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
+            start_new_session=True,  # no controlling terminal: prompts read standard input
         )
         return PlaybookRun(done.returncode, done.stdout, done.stderr, parse_recap(done.stdout))
 

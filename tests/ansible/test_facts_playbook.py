@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.lab_fixtures import inventory_file, small_topology
 
 
@@ -41,3 +43,27 @@ def test_wsus_facts_reads_each_server_over_the_inventory_made_for_psrp(ansible, 
     ]
     assert sorted(s["host"] for s in shown) == ["wsus-01", "wsus-root"]
     assert all(s["mu"] is True and len(s["time"]) == 8 for s in shown), run
+
+
+@pytest.mark.slow
+def test_the_password_from_ansible_playbook_k_or_from_wsusauto_password_env(ansible, make_lab):
+    lab = make_lab(small_topology(1))
+    password = lab.inventory()["all"]["vars"]["ansible_password"]
+    inventory = inventory_file(lab, "no-password.yml", password=False)  # no password var at all
+    plays = [{"hosts": "all", "gather_facts": False, "tasks": [{"wsusauto.wsus.wsus_facts": {}}]}]
+
+    without = ansible.playbook(inventory, plays)
+    assert without.rc == 2 and "host wsus-root: no password" in without.stdout, without
+
+    prompted = ansible.playbook(inventory, plays, "-k", stdin=password + "\n")
+    assert prompted.rc == 0 and prompted.recap["wsus-root"]["ok"] == 1, prompted
+
+    wrong = ansible.playbook(inventory, plays, "-k", stdin="not-the-lab-password\n")
+    assert wrong.rc == 4 and wrong.recap["wsus-root"]["unreachable"] == 1, wrong
+
+    from_env = inventory_file(lab, "password-env.yml", password=False)
+    text = from_env.read_text().replace("  vars:\n", "  vars:\n    wsusauto_password_env: LAB_PASSWORD\n", 1)
+    from_env.write_text(text)
+    by_env = ansible.playbook(from_env, plays, env={"LAB_PASSWORD": password})
+    assert by_env.rc == 0, by_env
+    assert password not in by_env.stdout + by_env.stderr + prompted.stdout + prompted.stderr
