@@ -23,8 +23,10 @@ def test_wsus_facts_reads_each_server_over_the_inventory_made_for_psrp(ansible, 
                     {
                         "name": "show",
                         "ansible.builtin.debug": {
-                            "msg": "{{ {'host': wsus_facts.host, 'mu': wsus_facts.sync_from_microsoft_update,"
-                            " 'time': wsus_facts.synchronize_automatically_time_of_day} | to_json }}"
+                            "msg": "{{ {'host': ansible_facts.wsus_facts.host,"
+                            " 'mu': ansible_facts.wsus_facts.sync_from_microsoft_update,"
+                            " 'time': ansible_facts.wsus_facts.synchronize_automatically_time_of_day}"
+                            " | to_json }}"
                         },
                     },
                 ],

@@ -11,8 +11,11 @@ short_description: Read a WSUS server's configuration and state as facts
 description:
   - Reads the WSUS server's configuration (update source, replica mode, proxy, schedule, storage),
     its synchronization status and history, computer groups, services, content directory and database,
-    and returns them as the fact C(wsus_facts).
-  - Changes nothing; runs in check mode too.
+    and returns them as the fact C(wsus_facts) - read it as C(ansible_facts.wsus_facts), or another
+    host's as C(hostvars[host].ansible_facts.wsus_facts); the same name at the top level is Ansible's
+    C(INJECT_FACTS_AS_VARS), which ansible-core means to deprecate.
+  - Changes nothing; runs in check mode too, where it shows the server as the host's earlier
+    check-mode tasks of the play would leave it (as C(wsusauto run --check) does).
 version_added: 0.1.0
 author:
   - wsusauto developers (!UNKNOWN)
@@ -43,9 +46,9 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: >-
       {{ inventory_hostname }}:
-      {{ 'Microsoft Update' if wsus_facts.sync_from_microsoft_update
-         else wsus_facts.upstream_wsus_server_name }}
-      (replica: {{ wsus_facts.is_replica_server }})
+      {{ 'Microsoft Update' if ansible_facts.wsus_facts.sync_from_microsoft_update
+         else ansible_facts.wsus_facts.upstream_wsus_server_name }}
+      (replica: {{ ansible_facts.wsus_facts.is_replica_server }})
 """
 
 RETURN = r"""
