@@ -211,3 +211,14 @@ def test_stagger_plan_and_wsus_schedule_stagger_the_replicas_and_a_second_run_ch
     assert second.rc == 0, second
     assert all(second.recap[h]["changed"] == 0 for h in slots), second
     assert shown(second)["wsus-root"]["plan"]["slots"] == slots  # the same plan
+
+    # A limited run (as a sliced job) plans the fleet it is given: `hosts` names the whole inventory.
+    plays[0]["tasks"][1]["wsusauto.wsus.wsus_stagger_plan"]["hosts"] = "{{ groups['all'] }}"
+    limited = ansible.playbook(inventory, plays, "--limit", "wsus-02")
+    assert limited.rc == 0, limited
+    planned = shown(limited)["wsus-02"]["plan"]["slots"]
+    assert {h: (s["time"], s["per_day"]) for h, s in planned.items()} == {
+        h: (s["time"], s["per_day"]) for h, s in slots.items()
+    }, limited
+    assert planned["wsus-01"]["facts_from"] == "read"  # outside the limit: no wsus_facts there
+    assert limited.recap["wsus-02"]["changed"] == 0 and set(limited.recap) == {"wsus-02"}, limited

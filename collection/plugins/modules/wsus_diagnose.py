@@ -72,6 +72,9 @@ notes:
     them); play vars apply to the task's own host only.
   - A server the checks would compare this one with that could not be read is named in a warning;
     those checks did not run.
+  - Each host's task reads the inventory vars of the play's hosts on the controller (to find the
+    servers that synchronize from it), about a millisecond a host; with O(scope=play) it also
+    diagnoses every one of them over WinRM.
   - Each host's fixes end with a synchronization from its upstream server. Ansible runs hosts in
     worker processes of their own, so the limit of syncs per upstream at a time does not hold across
     hosts; use C(serial) or C(throttle) with O(fix=true) on many replicas of one upstream.
