@@ -69,3 +69,40 @@ def test_the_password_from_ansible_playbook_k_or_from_wsusauto_password_env(ansi
     by_env = ansible.playbook(from_env, plays, env={"LAB_PASSWORD": password})
     assert by_env.rc == 0, by_env
     assert password not in by_env.stdout + by_env.stderr + prompted.stdout + prompted.stderr
+
+
+def test_a_task_delegated_to_another_server_reaches_that_server_by_its_own_vars(ansible, make_lab):
+    lab = make_lab(small_topology(2))
+    inventory = inventory_file(lab)
+    plays = [
+        {
+            "hosts": "wsus-01",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "planned on wsus-root",
+                    "wsusauto.wsus.wsus_schedule": {"automatic": True, "time": "04:44"},
+                    "delegate_to": "wsus-root",
+                    "check_mode": True,
+                },
+                {"name": "facts of wsus-root", "wsusauto.wsus.wsus_facts": {}, "delegate_to": "wsus-root"},
+                {
+                    "name": "show",
+                    "ansible.builtin.debug": {
+                        "msg": "{{ [ansible_facts.wsus_facts.host, ansible_facts.wsus_facts.name,"
+                        " ansible_facts.wsusauto_check_changes | default(none)] | to_json }}"
+                    },
+                },
+            ],
+        }
+    ]
+    run = ansible.playbook(inventory, plays)
+    assert run.rc == 0, run
+    assert "changed: [wsus-01 -> wsus-root(" in run.stdout, run
+    shown = [
+        json.loads(json.loads(line.split(": ", 1)[1]))
+        for line in run.stdout.splitlines()
+        if '"msg": ' in line
+    ]
+    # the server reached is wsus-root, named so; check mode's plan for wsus-root is not wsus-01's
+    assert shown == [["wsus-root", "wsus-root", None]], run

@@ -28,13 +28,27 @@ def host(lab, name, **more):
 def test_check_mode_plans_each_task_on_what_the_tasks_before_would_leave(lab):
     wsus01 = host(lab, "wsus-01")
     source = run_task(
-        "update_source", {"source": "upstream", "upstream": "wsus-root"}, wsus01, check=True, diff=True
+        "update_source",
+        {"source": "upstream", "upstream": "wsus-root"},
+        wsus01,
+        check=True,
+        diff=True,
+        scope="run/play",
     )
     assert source["changed"] is True and source["diff"]["after"]["UpstreamWsusServerName"] == "wsus-root"
     carried = json.loads(json.dumps(source["ansible_facts"][CHECK_CHANGES]))  # as Ansible keeps a fact
     # planned on the server as it is (still on Microsoft Update), becoming a replica is refused...
-    alone = run_task("replica", {"enabled": True}, wsus01, check=True)
+    alone = run_task("replica", {"enabled": True}, wsus01, check=True, scope="run/play")
     assert alone["failed"] is True and "Microsoft Update" in alone["msg"]
+    # a task delegated to this server (no scope): nothing carried in or out
+    delegated = run_task(
+        "update_source",
+        {"source": "upstream", "upstream": "wsus-root"},
+        wsus01,
+        check=True,
+        carried=source["ansible_facts"][CHECK_CHANGES],
+    )
+    assert delegated["changed"] is True and "ansible_facts" not in delegated
     # ...and on what the previous check-mode task of the same run and play would leave, it is planned
     replica = run_task(
         "replica", {"enabled": True}, wsus01, check=True, diff=True, carried=carried, scope=carried["scope"]

@@ -32,14 +32,15 @@ def run_task(
     with_facts: bool = False,
     deadline: float = 120.0,
     carried: Any = None,
-    scope: str = "",
+    scope: str | None = None,
 ) -> dict[str, Any]:
     """Run ``operation`` with ``args`` on ``host`` over a Session of its own (closed before this
     returns) and give Ansible's result; ``with_facts`` adds the server's facts as the operation read
     them (``ansible_facts.wsus_facts``). ``carried`` is the host's ``wsusauto_check_changes`` fact
-    (or None) and ``scope`` this run and play's name for it (``checkmode``). Never raises for what
-    the host or the arguments do: an error is the result (failed, or unreachable when nothing ran)."""
-    changes = carried_changes(native(carried), scope) if check else []
+    (or None) and ``scope`` this run and play's name for it (``checkmode``); without a scope (a
+    task delegated to another host) nothing is carried. Never raises for what the host or the
+    arguments do: an error is the result (failed, or unreachable when nothing ran)."""
+    changes = carried_changes(native(carried), scope) if check and scope is not None else []
     try:
         with open_session(host, deadline=deadline) as session:
             facts = replay(gather_facts(session), changes) if changes else None
@@ -50,7 +51,9 @@ def run_task(
     ansible_facts: dict[str, Any] = {}
     if with_facts and outcome.facts is not None:
         ansible_facts.update(facts_result(outcome.facts)["ansible_facts"])
-    if check and outcome.changed and not outcome.failed:
+    if scope is None:
+        pass  # the facts Ansible keeps are another host's: nothing of this host's to carry there
+    elif check and outcome.changed and not outcome.failed:
         ansible_facts[CHECK_CHANGES] = with_planned(changes, outcome, scope)
     elif not check and carried is not None:
         ansible_facts[CHECK_CHANGES] = None  # this task really ran: what check mode planned is past

@@ -91,7 +91,7 @@ class WsusAction(ActionBase):
         host_vars = task_vars
         if self._task.delegate_to:  # reach the host the task is delegated to, with its vars
             host_vars = task_vars.get("ansible_delegated_vars", {}).get(self._task.delegate_to, task_vars)
-        name = host_vars.get("inventory_hostname", task_vars.get("inventory_hostname", ""))
+        name = self._task.delegate_to or task_vars.get("inventory_hostname", "")
         connection_vars = {n: self._templar.template(host_vars[n]) for n in connection_var_names(host_vars)}
         host = host_from_vars(str(name), connection_vars, self._play_context.password or None)
         return self.run_on_host(args, host, task_vars)
@@ -111,7 +111,8 @@ class WsusAction(ActionBase):
             with_facts=self.with_facts,
             deadline=self.deadline,
             carried=(task_vars.get("ansible_facts") or {}).get(CHECK_CHANGES),
-            scope=self._check_scope(),
+            # delegated: the facts Ansible keeps are the inventory host's, not the server's reached
+            scope=None if self._task.delegate_to else self._check_scope(),
         )
 
     def _check_scope(self) -> str:
