@@ -228,3 +228,61 @@ def test_a_host_down_is_unreachable_and_the_others_finish(ansible, make_lab):
     for host in ("wsus-root", "wsus-us"):
         assert counts(run, host)["ok"] == 2 and counts(run, host)["changed"] == 1, run
         assert counts(run, host)["unreachable"] == 0 and counts(run, host)["failed"] == 0
+
+
+def _no_space(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.mark.slow
+def test_check_diff_of_schedule_and_proxy_shows_what_wsusauto_run_shows_with_its_warnings(
+    ansible, make_lab, tmp_path
+):
+    lab = make_lab({"servers": [{"name": "wsus-root"}, {"name": "wsus-eu", "upstream": "wsus-root"}]})
+    inventory = inventory_file(lab)
+    schedule = {"automatic": True, "time": "02:30", "timezone": "Europe/Berlin", "per_day": 2}
+    proxy = {
+        "enabled": True,
+        "name": "proxy.corp.example",
+        "port": 3128,
+        "anonymous": False,
+        "user": "svc-wsus",
+        "domain": "CORP",
+        "password_env": "WSUS_PROXY_PASSWORD",
+    }
+    env = {"WSUS_PROXY_PASSWORD": PROXY_PASSWORD}
+    playbook = tmp_path / "schedule-proxy.yml"
+    playbook.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "schedule and proxy",
+                    "hosts": "all",
+                    "tasks": [{"name": "schedule", "schedule": schedule}, {"name": "proxy", "proxy": proxy}],
+                }
+            ]
+        )
+    )
+    cli = run_cli("run", str(playbook), "-i", str(inventory), "--check", "--diff", env=env)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    plays = [
+        {
+            "hosts": "all",
+            "gather_facts": False,
+            "tasks": [
+                {"name": "schedule", "wsusauto.wsus.wsus_schedule": schedule},
+                {"name": "proxy", "wsusauto.wsus.wsus_proxy": proxy},
+            ],
+        }
+    ]
+    checked = ansible.playbook(inventory, plays, "--check", "--diff", env=env)
+    assert checked.rc == 0, checked
+    planned = ansible_changes(checked.stdout)
+    assert planned == wsusauto_changes(cli.stdout), (checked, cli.stdout)
+    assert {m for _, m, _, _ in planned} >= {"SynchronizeAutomaticallyTimeOfDay", "ProxyPassword", "UseProxy"}
+    assert ("wsus-eu", "ProxyPassword", '"(none)"', '"(set)"') in planned
+    warnings = {line.split("warning: ", 1)[1] for line in cli.stdout.splitlines() if "  warning: " in line}
+    assert any("Europe/Berlin" in w for w in warnings), cli.stdout
+    shown = _no_space(checked.stdout + checked.stderr)
+    assert all(_no_space(w) in shown for w in warnings), (warnings, checked)
+    assert PROXY_PASSWORD not in checked.stdout + checked.stderr + cli.stdout + cli.stderr
