@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 import yaml
-from jinja2 import StrictUndefined, Undefined
+from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tests.awx_credential import inject, load_credential_type
 from wsusauto.config.hierarchy import validate, waves
 from wsusauto.config.inventory import connection_options, load_inventory
 from wsusauto.execution.prepare import intended_hierarchy
@@ -62,7 +63,7 @@ def _yaml(path: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def credential_type() -> dict[str, Any]:
-    return _yaml(DOCS / "awx-credential-type.yml")
+    return load_credential_type()
 
 
 class _Namespace:
@@ -110,40 +111,22 @@ def test_every_injector_template_uses_only_declared_inputs(credential_type):
         strict.from_string("{{ keytab }}").render(namespace)
 
 
-def _inject(credential_type: dict[str, Any], inputs: dict[str, str], private_dir: Path) -> dict[str, Any]:
-    """AWX's CredentialType.inject_credential: empty inputs left out of the namespace (so they
-    render empty), each file injector written as text in the job's private directory."""
-    namespace: dict[str, Any] = {k: v for k, v in inputs.items() if len(v)}
-    tower = namespace["tower"] = _Namespace()
-    tower.filename = _Namespace()  # type: ignore[attr-defined]
-    render = ImmutableSandboxedEnvironment(undefined=Undefined)
-    injectors = credential_type["injectors"]
-    for n, (label, template) in enumerate(injectors["file"].items()):
-        path = private_dir / "env" / f"tmp{n}"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(render.from_string(template).render(**namespace), encoding="utf-8")
-        setattr(tower.filename, label.split(".", 1)[1], str(path))  # type: ignore[attr-defined]
-    env = {k: render.from_string(v).render(**namespace) for k, v in injectors["env"].items()}
-    extra_vars = {k: render.from_string(v).render(**namespace) for k, v in injectors["extra_vars"].items()}
-    return {"env": env, "extra_vars": extra_vars}
-
-
 def test_a_password_reaches_the_variable_the_inventory_names(credential_type, tmp_path):
-    injected = _inject(credential_type, {"username": r"CORP\svc-wsus", "password": "s3cret!"}, tmp_path)
-    assert injected["extra_vars"] == {"ansible_user": r"CORP\svc-wsus"}
+    injected = inject(credential_type, {"username": r"CORP\svc-wsus", "password": "s3cret!"}, tmp_path)
+    assert injected.extra_vars == {"ansible_user": r"CORP\svc-wsus"}
     inventory = _yaml(DOCS / "inventory.yml")
-    assert injected["env"][inventory["all"]["vars"]["wsusauto_password_env"]] == "s3cret!"
+    assert injected.env[inventory["all"]["vars"]["wsusauto_password_env"]] == "s3cret!"
     # no keytab given: awx_keytab.yml finds an empty file and does nothing
-    assert Path(injected["env"]["WSUSAUTO_KEYTAB_BASE64_FILE"]).read_text() == ""
+    assert Path(injected.env["WSUSAUTO_KEYTAB_BASE64_FILE"]).read_text() == ""
 
 
 def test_a_keytab_lands_next_to_the_file_awx_keytab_decodes(credential_type, tmp_path):
-    injected = _inject(
+    injected = inject(
         credential_type,
         {"username": "svc-wsus@CORP.EXAMPLE.COM", "password": "", "keytab_base64": "BQIAAAA3AAEAC0NPUlA="},
         tmp_path,
     )
-    env = injected["env"]
+    env = injected.env
     encoded = Path(env["WSUSAUTO_KEYTAB_BASE64_FILE"])
     assert encoded.read_text() == "BQIAAAA3AAEAC0NPUlA=" and encoded.parent == tmp_path / "env"
     # MIT krb5's FILE: keytab, in the job's private directory (AWX removes it after the job)
