@@ -183,3 +183,17 @@ def test_no_example_play_gathers_facts_over_psrp():
     for path in playbooks:
         for play in _yaml(path):
             assert play.get("gather_facts") is False, f"{path.name}: {play['name']}"
+
+
+def _table_names(readme: str, heading: str) -> list[str]:
+    """The first column's names (``| `name` | ... |``) of the table under ``heading``."""
+    section = readme.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([\w.]+)` \|", section, re.M)
+
+
+def test_the_collection_readme_lists_every_plugin_and_example_playbook():
+    readme = (COLLECTION / "README.md").read_text(encoding="utf-8")
+    plugins = sorted(p.stem for p in (COLLECTION / "plugins" / "action").glob("*.py"))
+    assert sorted(_table_names(readme, "The plugins")) == plugins
+    playbooks = sorted(p.stem for p in (COLLECTION / "playbooks").glob("*.yml"))
+    assert sorted(_table_names(readme, "The example playbooks")) == playbooks
