@@ -400,7 +400,13 @@ class Session:
 
     # -- error mapping -----------------------------------------------------------------------
 
-    def _map_error(self, exc: BaseException, doing: str, wsman: WSMan | None = None) -> Exception:
+    def _map_error(self, exc: BaseException, doing: str, wsman: WSMan | None = None) -> BaseException:
+        """What ``exc``, raised while ``doing`` something with the host, means for the caller: a
+        ``HostError`` naming the cause. A programming error (``PROGRAMMING_ERRORS``) says nothing
+        about the host and is given back unchanged, so it fails the host's task with its traceback
+        (a bug to report) instead of passing for a host that cannot be reached."""
+        if isinstance(exc, PROGRAMMING_ERRORS):
+            return exc
         where = f"{self.options.address}:{self.options.port}"
         login_failure = self._login_failure(exc, where, wsman)
         if login_failure is not None:
@@ -454,6 +460,19 @@ class Session:
         if opts.auth == "ntlm":
             return None
         return explain_kerberos(exc, user=user, spn=spn, has_password=opts.password is not None)
+
+
+# Errors of code, not of the host or the network: never turned into Unreachable (an ansible-core
+# value that pypsrp could not take once crashed in pypsrp with an AttributeError and was reported as
+# an unreachable host).
+PROGRAMMING_ERRORS: tuple[type[BaseException], ...] = (
+    AttributeError,
+    TypeError,
+    NameError,
+    AssertionError,
+    ImportError,
+    NotImplementedError,
+)
 
 
 def _auth_context(wsman: WSMan | None) -> Any:

@@ -13,12 +13,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from wsusauto.config.playbook import Task
 from wsusauto.errors import NEVER_RAN, HostError, Interrupted, WsusAutoError
 from wsusauto.execution.jobs import HostJob, SessionFactory
 from wsusauto.operations import Change, OperationRefused, get_operation
 from wsusauto.operations.context import HostContext
 from wsusauto.state.facts import Facts, gather_facts
+
+log = structlog.get_logger(__name__)
 
 __all__ = [
     "FactsOutcome",
@@ -108,6 +112,11 @@ def gather(job: HostJob) -> FactsOutcome:
         return NotReached(exc.reason)
     except WsusAutoError as exc:
         return FactsFailure(str(exc))
+    except Exception as exc:  # a bug: the host answered, so its tasks fail; the other hosts go on
+        if job.context.stopping():
+            raise Interrupted(f"{job.host.name}: stopped while reading facts") from exc
+        log.error("unexpected error reading facts", host=job.host.name, exc_info=exc)
+        return FactsFailure(unexpected(exc))
 
 
 @dataclass(frozen=True)
@@ -172,10 +181,14 @@ def run_tasks(
             context.record("unreachable", task=task.name, operation=task.operation, error=exc.reason)
             emit(TaskResult(name, play, task.name, task.operation, "unreachable", message=exc.reason))
             return results
-        except (OperationRefused, HostError, WsusAutoError) as exc:
+        except Exception as exc:  # refused, failed on the host, or a bug: this host's task fails
             if context.stopping():
                 raise Interrupted(f"{name}: stopped during {task.name}") from exc
-            message = str(exc)
+            if isinstance(exc, (OperationRefused, HostError, WsusAutoError)):
+                message = str(exc)
+            else:  # the other hosts go on; the traceback goes to the log
+                log.error("unexpected error in a task", host=name, task=task.name, exc_info=exc)
+                message = unexpected(exc)
             if plan is not None and plan.changes and not check:
                 context.record("failed", task=task.name, operation=task.operation, error=message)
             status = "ignored" if task.ignore_errors else "failed"
@@ -237,6 +250,11 @@ def run_tasks(
             )
         )
     return results
+
+
+def unexpected(error: BaseException) -> str:
+    """The one line a task or facts failure gives for an error that is a bug, not the host's doing."""
+    return f"unexpected error ({type(error).__name__}: {error}); a bug of wsusauto's: please report it"
 
 
 def _changes(changes: Sequence[Change]) -> list[dict[str, Any]]:
