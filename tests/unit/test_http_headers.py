@@ -105,5 +105,9 @@ def test_install_refuses_when_this_python_parses_differently(monkeypatch) -> Non
         return message
 
     monkeypatch.setattr(http_headers, "_plain_message", wrong)
-    assert http_headers.install() is False
-    assert http.client.parse_headers is ORIGINAL
+    http_headers.agrees_with_this_python.cache_clear()  # checked again, with the shapes above
+    try:
+        assert http_headers.install() is False
+        assert http.client.parse_headers is ORIGINAL
+    finally:
+        http_headers.agrees_with_this_python.cache_clear()  # not this test's answer for the next

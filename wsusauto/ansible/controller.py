@@ -8,14 +8,16 @@ the first Session of a process is made: in Ansible, in every worker, once per ta
 
 ``prepare_controller`` does the part of it that is a plain cache (the snippet files read and
 parsed; the installed pypsrp and pyspnego versions, which ``importlib.metadata`` finds by scanning
-every site directory and parsing METADATA) when the plugin is imported, so every worker inherits
-it. About 2 ms of CPU per task per host (bench/README.md, "The collection"). It patches nothing in
-the controller's process: the speed-ups that replace functions of http.client and pyspnego are
-still installed by the first Session of each worker, in the worker only.
+every site directory and parsing METADATA; whether this Python's header parser agrees with
+wsusauto's) when the plugin is imported, so every worker inherits it. A few ms of CPU per task per
+host (bench/README.md, "The collection"). It patches nothing in the controller's process: the
+speed-ups that replace functions of http.client and pyspnego are still installed by the first
+Session of each worker, in the worker only.
 """
 
 from __future__ import annotations
 
+from wsusauto.client import http_headers
 from wsusauto.client.snippets import registry
 from wsusauto.client.speedups import CHECKED_AGAINST, version_checked
 
@@ -25,6 +27,7 @@ def prepare_controller() -> None:
     registry()
     for distribution in CHECKED_AGAINST:
         version_checked(distribution)
+    http_headers.agrees_with_this_python()  # the check only: the parser is installed by a Session
 
 
 __all__ = ["prepare_controller"]

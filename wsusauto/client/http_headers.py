@@ -124,6 +124,19 @@ _SELF_CHECK = [
 ]
 
 
+@functools.cache
+def agrees_with_this_python() -> bool:
+    """Whether this Python's own parser builds the same message as ``parse_headers`` for every
+    shape the fast path builds. Checked once per process, and a process forked after the check
+    inherits its answer (Ansible's workers: wsusauto.ansible.controller); it replaces nothing."""
+    for block in _SELF_CHECK:
+        lines = block.decode("iso-8859-1").splitlines(keepends=True)
+        fast = _plain_message(lines, http.client.HTTPMessage)
+        if fast is None or not same_message(fast, _original(io.BytesIO(block))):
+            return False
+    return True
+
+
 def install() -> bool:
     """Parse response headers with ``parse_headers`` from now on in this process, if this Python's
     parser agrees on every shape it builds (else nothing changes). Idempotent; True if in use."""
@@ -132,11 +145,8 @@ def install() -> bool:
             return True
         if http.client.parse_headers is not _original or _original.__module__ != "http.client":
             return False  # someone else replaced it: leave theirs alone
-        for block in _SELF_CHECK:
-            lines = block.decode("iso-8859-1").splitlines(keepends=True)
-            fast = _plain_message(lines, http.client.HTTPMessage)
-            if fast is None or not same_message(fast, _original(io.BytesIO(block))):
-                return False
+        if not agrees_with_this_python():
+            return False
         # One function for the stub's two overloads (with and without a message class).
         http.client.parse_headers = parse_headers  # type: ignore[assignment]
         return True
