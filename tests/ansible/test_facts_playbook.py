@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from tests.lab_fixtures import inventory_file, small_topology
 
@@ -69,6 +70,29 @@ def test_the_password_from_ansible_playbook_k_or_from_wsusauto_password_env(ansi
     by_env = ansible.playbook(from_env, plays, env={"LAB_PASSWORD": password})
     assert by_env.rc == 0, by_env
     assert password not in by_env.stdout + by_env.stderr + prompted.stdout + prompted.stderr
+
+
+@pytest.mark.slow
+def test_a_login_given_as_awx_gives_a_machine_credential_with_u_and_k(ansible, make_lab):
+    # AWX runs a job with a Machine credential as ansible-playbook -u USER -k (answering the prompt);
+    # an inventory that names no user nor password then works as Ansible's psrp plugin would.
+    lab = make_lab(small_topology(1))
+    lab_vars = lab.inventory()["all"]["vars"]
+    user, password = lab_vars["ansible_user"], lab_vars["ansible_password"]
+    inventory = inventory_file(lab, "no-login.yml", password=False)
+    text = inventory.read_text()
+    assert yaml.safe_load(text)["all"]["vars"]["ansible_user"] == user
+    no_user = yaml.safe_load(text)
+    del no_user["all"]["vars"]["ansible_user"]
+    inventory.write_text(yaml.safe_dump(no_user))
+    plays = [{"hosts": "all", "gather_facts": False, "tasks": [{"wsusauto.wsus.wsus_facts": {}}]}]
+
+    without = ansible.playbook(inventory, plays, "-k", stdin=password + "\n")
+    assert without.rc == 2 and "host wsus-root: ansible_user is not set" in without.stdout, without
+
+    machine = ansible.playbook(inventory, plays, "-u", user, "-k", stdin=password + "\n")
+    assert machine.rc == 0 and machine.recap["wsus-root"]["ok"] == 1, machine
+    assert password not in machine.stdout + machine.stderr
 
 
 def test_a_task_delegated_to_another_server_reaches_that_server_by_its_own_vars(ansible, make_lab):
