@@ -130,3 +130,25 @@ def test_a_task_delegated_to_another_server_reaches_that_server_by_its_own_vars(
     ]
     # the server reached is wsus-root, named so; check mode's plan for wsus-root is not wsus-01's
     assert shown == [["wsus-root", "wsus-root", None]], run
+
+
+def test_check_mode_false_on_a_facts_task_keeps_what_the_check_run_planned_before_it(ansible, make_lab):
+    # Under --check, wsus_facts with check_mode: false (real facts, a common pattern) really runs but
+    # changes nothing: a real run would still have pointed wsus-01 at wsus-root, so becoming a
+    # replica next is planned on that, not refused as on a server still on Microsoft Update.
+    lab = make_lab(small_topology(2))  # wsus-01 starts on Microsoft Update, not a replica
+    inventory = inventory_file(lab)
+    tasks = [
+        {"wsusauto.wsus.wsus_update_source": {"source": "upstream", "upstream": "wsus-root"}},
+        {"wsusauto.wsus.wsus_facts": {}, "check_mode": False},
+        {"wsusauto.wsus.wsus_replica": {"enabled": True}},
+    ]
+    play = {"hosts": "wsus-01", "gather_facts": False}
+    run = ansible.playbook(inventory, [{**play, "tasks": tasks}], "--check")
+    assert run.rc == 0, run
+    assert run.recap["wsus-01"]["changed"] == 2 and run.recap["wsus-01"]["failed"] == 0, run
+    # a real run: a check_mode: true task's plan never happens, so a real task after it drops it
+    tasks = [{**tasks[0], "check_mode": True}, tasks[1], {**tasks[2], "check_mode": True}]
+    real = ansible.playbook(inventory, [{**play, "tasks": tasks}])
+    assert real.rc == 2 and real.recap["wsus-01"]["failed"] == 1, real
+    assert "syncs from Microsoft Update; a replica syncs from an upstream" in real.stdout, real

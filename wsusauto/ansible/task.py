@@ -33,12 +33,17 @@ def run_task(
     deadline: float = 120.0,
     carried: Any = None,
     scope: str | None = None,
+    check_run: bool = False,
 ) -> dict[str, Any]:
     """Run ``operation`` with ``args`` on ``host`` over a Session of its own (closed before this
     returns) and give Ansible's result; ``with_facts`` adds the server's facts as the operation read
     them (``ansible_facts.wsus_facts``). ``carried`` is the host's ``wsusauto_check_changes`` fact
     (or None) and ``scope`` this run and play's name for it (``checkmode``); without a scope (a
-    task delegated to another host) nothing is carried. Never raises for what the host or the
+    task delegated to another host) nothing is carried. ``check_run``: the run itself is in check
+    mode (``--check``), so a task that really runs in it (``check_mode: false``, often a read such as
+    ``wsus_facts``) leaves the earlier tasks' planned changes for the next check-mode task, as the
+    real run would have made them; in a real run, a real task drops what a ``check_mode: true`` task
+    planned (that never happens). Never raises for what the host or the
     arguments do: an error is the result (failed, or unreachable when nothing ran)."""
     changes = carried_changes(native(carried), scope) if check and scope is not None else []
     try:
@@ -55,8 +60,8 @@ def run_task(
         pass  # the facts Ansible keeps are another host's: nothing of this host's to carry there
     elif check and outcome.changed and not outcome.failed:
         ansible_facts[CHECK_CHANGES] = with_planned(changes, outcome, scope)
-    elif not check and carried is not None:
-        ansible_facts[CHECK_CHANGES] = None  # this task really ran: what check mode planned is past
+    elif not check and not check_run and carried is not None:
+        ansible_facts[CHECK_CHANGES] = None  # a real run: what a check-mode task planned never happens
     if ansible_facts:
         result["ansible_facts"] = ansible_facts
     return result

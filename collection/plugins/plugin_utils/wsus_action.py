@@ -24,6 +24,7 @@ import os
 import sys
 import typing as t
 
+from ansible import context
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -113,6 +114,8 @@ class WsusAction(ActionBase):
             carried=(task_vars.get("ansible_facts") or {}).get(CHECK_CHANGES),
             # delegated: the facts Ansible keeps are the inventory host's, not the server's reached
             scope=None if self._task.delegate_to else self._check_scope(),
+            # --check: a task with check_mode: false keeps what the earlier check-mode tasks planned
+            check_run=bool(context.CLIARGS.get("check", False)),
         )
 
     def _check_scope(self) -> str:
