@@ -102,3 +102,51 @@ def test_the_patterns_find_what_they_are_for():
     assert DOTTED_NAME.findall("systemctl enable wsusauto.timer; flock /run/lock/wsusauto.lock") == []
     assert not _resolves("wsusauto.policy") and not _resolves("wsusauto.stagger.planner.Plan")
     assert _resolves("wsusauto.sync_retry") and _resolves("wsusauto.stagger.planner.StaggerPlan")
+
+
+# The collection's own names: a plugin, an example playbook or a doc fragment of collection/.
+COLLECTION_NAME = re.compile(r"(?<![\w.])(?<!ansible_collections\.)wsusauto\.wsus\.([a-z_]\w*)\b")
+COLLECTION_PLACEHOLDERS = {"wsus_x"}  # bench/ansible_side_by_side.py: "operation x is wsusauto.wsus.wsus_x"
+# A Markdown link to a file beside the document ([docs/awx.md](docs/awx.md)), not a URL nor an anchor.
+RELATIVE_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|#)([^)\s#]+)(?:#[^)\s]*)?\)")
+
+
+def _collection_has(name: str) -> bool:
+    collection = ROOT / "collection"
+    return (
+        (collection / "plugins" / "action" / f"{name}.py").is_file()
+        or (collection / "playbooks" / f"{name}.yml").is_file()
+        or (collection / "plugins" / "doc_fragments" / f"{name}.py").is_file()
+    )
+
+
+def test_every_collection_name_and_relative_link_in_the_documents_exists():
+    names, links = [], []
+    for document in _documents():
+        for number, line in enumerate(document.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{document.relative_to(ROOT)}:{number}"
+            names += [(where, m[1]) for m in COLLECTION_NAME.finditer(line)]
+            if document.suffix == ".md":
+                links += [(where, document.parent / m[1]) for m in RELATIVE_LINK.finditer(line)]
+    # the scan reads what it is for: the collection's README links its docs, awx.md its playbooks
+    assert {"wsus_facts", "awx_keytab", "connection"} <= {n for _, n in names}
+    assert ROOT / "collection" / "docs" / "inventory.yml" in {p for _, p in links}
+    unknown = [
+        f"{where}: wsusauto.wsus.{n}"
+        for where, n in names
+        if n not in COLLECTION_PLACEHOLDERS and not _collection_has(n)
+    ]
+    broken = [f"{where}: {path.relative_to(ROOT)}" for where, path in links if not path.exists()]
+    assert unknown + broken == []
+
+
+def test_the_collection_patterns_find_what_they_are_for():
+    line = (
+        "`wsusauto.wsus.wsus_facts`, from ansible_collections.wsusauto.wsus.plugins.x, wsusauto.wsus.<name>"
+    )
+    assert COLLECTION_NAME.findall(line) == ["wsus_facts"]
+    assert RELATIVE_LINK.findall("[a](docs/awx.md) [b](https://x.example/y) [c](#top) [d](x.yml#l2)") == [
+        "docs/awx.md",
+        "x.yml",
+    ]
+    assert _collection_has("wsus_facts") and _collection_has("sync_tree") and not _collection_has("wsus_x")
