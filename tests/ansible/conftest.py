@@ -75,6 +75,7 @@ class Ansible:
         self.tarball: Path | None = None  # the built collection
         self.wheel: Path | None = None  # the built wsusauto wheel
         self._runs = 0
+        self.last_run: tuple[str, PlaybookRun] | None = None  # the test that ran it, and the run
 
     def bin(self, name: str) -> str:
         return str(self.venv / "bin" / name)
@@ -129,13 +130,29 @@ class Ansible:
             stdin=subprocess.DEVNULL if stdin is None else None,
             start_new_session=True,  # no controlling terminal: prompts read standard input
         )
-        return PlaybookRun(done.returncode, done.stdout, done.stderr, parse_recap(done.stdout))
+        run = PlaybookRun(done.returncode, done.stdout, done.stderr, parse_recap(done.stdout))
+        self.last_run = (os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0], run)
+        return run
 
     def run(self, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Another Ansible command of the venv (``ansible-doc``, ``ansible-galaxy``, ...)."""
         return subprocess.run(
             [self.bin(argv[0]), *argv[1:]], capture_output=True, text=True, timeout=timeout, env=self.env()
         )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report ends with its last ansible-playbook's output: ``assert ..., run``
+    shows pytest's repr of the run, cut to 240 characters under ``pytest -q`` (CI's), which leaves
+    out the task that failed and why."""
+    report = yield
+    runner = getattr(item, "funcargs", {}).get("ansible")
+    if report.when == "call" and report.failed and isinstance(runner, Ansible) and runner.last_run:
+        test, run = runner.last_run
+        if test == item.nodeid:
+            report.sections.append(("the test's last ansible-playbook", str(run)))
+    return report
 
 
 def _unavailable(why: str) -> None:

@@ -6,14 +6,16 @@ keytab where KRB5_CLIENT_KTNAME points, and ``wsus_facts`` reads every server ov
 password anywhere (an inventory with ``ansible_psrp_auth: kerberos`` and no password source, an
 empty ticket cache as a new job has).
 
-Needs MIT krb5's programs and python-gssapi in the Ansible venv (the ``kerberos`` extra, built
-against libkrb5-dev); where either is missing the test skips with one line, and with
-WSUSAUTO_KERBEROS_TEST=required (.ci/run) it fails instead.
+Needs MIT krb5's programs, and python-gssapi both in the Ansible venv (the ``kerberos`` extra, built
+against libkrb5-dev) and in this test's Python (the lab's Kerberos acceptor, as in
+tests/lab/test_kerberos.py: without it every login is refused); where one is missing the test
+skips with one line, and with WSUSAUTO_KERBEROS_TEST=required (.ci/run) it fails instead.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import subprocess
@@ -28,10 +30,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.kerberos]
 
 
 def _kerberos_in(ansible) -> None:
-    """python-gssapi and krb5 (pyspnego's Kerberos) in the Ansible venv, or skip/fail saying why."""
+    """python-gssapi and krb5 (pyspnego's Kerberos) in the Ansible venv and in the lab's Python (this
+    one), or skip/fail saying why."""
     why = None
     if missing := missing_programs():
         why = f"MIT krb5 is not installed ({', '.join(missing)})"
+    elif importlib.util.find_spec("gssapi") is None or importlib.util.find_spec("krb5") is None:
+        why = "the lab's Python has no python-gssapi/krb5 (pip install 'pyspnego[kerberos]')"
     else:
         done = subprocess.run(
             [ansible.bin("python"), "-m", "pip", "install", "--quiet", "pyspnego[kerberos]>=0.12,<0.13"],
