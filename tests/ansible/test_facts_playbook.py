@@ -152,3 +152,16 @@ def test_check_mode_false_on_a_facts_task_keeps_what_the_check_run_planned_befor
     real = ansible.playbook(inventory, [{**play, "tasks": tasks}])
     assert real.rc == 2 and real.recap["wsus-01"]["failed"] == 1, real
     assert "syncs from Microsoft Update; a replica syncs from an upstream" in real.stdout, real
+
+
+def test_certificate_validation_off_is_warned_of_as_wsusauto_warns_of_it(ansible, make_lab):
+    lab = make_lab(small_topology(2))
+    plays = [{"hosts": "all", "gather_facts": False, "tasks": [{"wsusauto.wsus.wsus_facts": {}}] * 2}]
+    warning = "[WARNING]: TLS certificate validation is turned off (ansible_psrp_cert_validation: ignore)"
+    unchecked = ansible.playbook(
+        inventory_file(lab, "ignore.yml", protocol="https", cert_validation="ignore"), plays
+    )
+    assert unchecked.rc == 0, unchecked
+    assert unchecked.stdout.count(warning) + unchecked.stderr.count(warning) == 1, unchecked  # once a run
+    checked = ansible.playbook(inventory_file(lab, "ca.yml", protocol="https"), plays)
+    assert checked.rc == 0 and "TLS certificate validation" not in checked.stdout + checked.stderr, checked

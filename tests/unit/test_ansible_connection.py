@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from wsusauto.ansible.connection import connection_var_names, host_from_vars, open_session
+from wsusauto.ansible.connection import (
+    CERT_VALIDATION_OFF,
+    connection_var_names,
+    connection_warnings,
+    host_from_vars,
+    open_session,
+)
 from wsusauto.config.inventory import connection_options
 from wsusauto.config.secrets import Secret
 from wsusauto.errors import UsageError
@@ -88,3 +94,11 @@ def test_a_session_is_made_for_the_host_without_connecting():
     session = open_session(host, deadline=45)
     assert session.name == "wsus-01" and session.default_deadline == 45 and not session.is_open
     session.close()
+
+
+def test_certificate_validation_off_over_https_is_warned_of():
+    ignoring = host_from_vars("wsus-01", {**HOSTVARS, "ansible_psrp_cert_validation": "ignore"})
+    assert connection_warnings(ignoring) == [CERT_VALIDATION_OFF]
+    assert connection_warnings(host_from_vars("wsus-01", HOSTVARS)) == []
+    over_http = {**HOSTVARS, "ansible_psrp_cert_validation": "ignore", "ansible_psrp_protocol": "http"}
+    assert connection_warnings(host_from_vars("wsus-01", over_http)) == []

@@ -18,7 +18,7 @@ from typing import Any
 
 from wsusauto.ansible.values import native
 from wsusauto.client.session import Session
-from wsusauto.config.inventory import PASSWORD_VARS, Host, connection_options
+from wsusauto.config.inventory import PASSWORD_VARS, Host, cert_validation_off, connection_options
 
 # The vars connection_options reads, besides every ansible_psrp_* var.
 CONNECTION_VARS: tuple[str, ...] = (
@@ -32,6 +32,14 @@ CONNECTION_VARS: tuple[str, ...] = (
 )
 CONNECTION_VAR_PREFIX = "ansible_psrp_"
 _PASSWORD_SOURCES = (*PASSWORD_VARS, "wsusauto_password_env", "wsusauto_password_file")
+
+# wsusauto's inventory warns of this (wsusauto.config.inventory); a playbook's run warns the same. One
+# text for every host, so Ansible's display shows it once per run, not once per host and task.
+CERT_VALIDATION_OFF = (
+    "TLS certificate validation is turned off (ansible_psrp_cert_validation: ignore): anyone on the "
+    "path can pose as the WSUS server and receive the credentials; give the servers' CA with "
+    "ansible_psrp_ca_cert instead"
+)
 
 # Where a connection error points: the inventory Ansible read, not a file of wsusauto's.
 SOURCE = "Ansible inventory"
@@ -52,6 +60,11 @@ def host_from_vars(name: str, connection_vars: Mapping[str, Any], play_password:
     return Host(name, kept, ())
 
 
+def connection_warnings(host: Host) -> list[str]:
+    """What wsusauto's inventory warns of in ``host``'s connection vars, for the task's result."""
+    return [CERT_VALIDATION_OFF] if cert_validation_off(host.vars) else []
+
+
 def open_session(host: Host, *, deadline: float = 120.0) -> Session:
     """A Session to ``host`` (not yet opened: it opens on its first command); the caller closes it.
     Bad connection vars raise ``UsageError`` naming the host and the var, before any connection."""
@@ -59,9 +72,11 @@ def open_session(host: Host, *, deadline: float = 120.0) -> Session:
 
 
 __all__ = [
+    "CERT_VALIDATION_OFF",
     "CONNECTION_VARS",
     "CONNECTION_VAR_PREFIX",
     "connection_var_names",
+    "connection_warnings",
     "host_from_vars",
     "open_session",
 ]

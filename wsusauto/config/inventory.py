@@ -221,7 +221,7 @@ def inventory_from_dict(
         hosts[host_name] = Host(host_name, merged, tuple(merged["group_names"]))
         if any(merged.get(v) for v in PASSWORD_VARS):
             warnings.append(host_name)
-        if _validation_off(merged):
+        if cert_validation_off(merged):
             unvalidated.append(host_name)
     notes = []
     if warnings:
@@ -243,7 +243,8 @@ def _some(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
-def _validation_off(merged: Mapping[str, Any]) -> bool:
+def cert_validation_off(merged: Mapping[str, Any]) -> bool:
+    """Whether a host's vars connect over HTTPS without checking the server's certificate."""
     https = str(merged.get("ansible_psrp_protocol", "https")).lower() == "https"
     return https and str(merged.get("ansible_psrp_cert_validation", "validate")).lower() == "ignore"
 

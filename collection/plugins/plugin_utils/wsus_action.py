@@ -31,7 +31,7 @@ from ansible.utils.display import Display
 
 try:
     from wsusauto.ansible.checkmode import CHECK_CHANGES
-    from wsusauto.ansible.connection import connection_var_names, host_from_vars
+    from wsusauto.ansible.connection import connection_var_names, connection_warnings, host_from_vars
     from wsusauto.ansible.controller import prepare_controller
     from wsusauto.ansible.task import run_task
     from wsusauto.config.secrets import Secret
@@ -95,7 +95,11 @@ class WsusAction(ActionBase):
         name = self._task.delegate_to or task_vars.get("inventory_hostname", "")
         connection_vars = {n: self._templar.template(host_vars[n]) for n in connection_var_names(host_vars)}
         host = host_from_vars(str(name), connection_vars, self._play_context.password or None)
-        return self.run_on_host(args, host, task_vars)
+        result = self.run_on_host(args, host, task_vars)
+        warnings = connection_warnings(host)  # as wsusauto's inventory warns (certificate validation off)
+        if warnings:
+            result["warnings"] = [*warnings, *result.get("warnings", ())]
+        return result
 
     def run_on_host(
         self, args: dict[str, t.Any], host: t.Any, task_vars: dict[str, t.Any]
