@@ -20,9 +20,10 @@ description:
     so the recap says which servers need attention; info findings alone do not fail it. A host that
     does not answer, or refuses the credentials, is unreachable.
   - With O(fix=true), the documented fixes the host's findings name (BITS service, BITS foreground
-    downloads, content folder permissions; each ends with a synchronization) run on this host, then it
-    is diagnosed again; each finding says whether it is resolved. The task is changed when a fix
-    changed the server, and failed when a fix failed or an error or warning remains.
+    downloads, content folder permissions, each ending with a synchronization; resuming the failed
+    downloads, which does not synchronize) run on this host, then it is diagnosed again; each finding
+    says whether it is resolved. The task is changed when a fix changed the server, and failed when a
+    fix failed or an error or warning remains.
 version_added: 0.1.0
 author:
   - wsusauto developers (!UNKNOWN)
@@ -75,9 +76,10 @@ notes:
   - Each host's task reads the inventory vars of the play's hosts on the controller (to find the
     servers that synchronize from it), about a millisecond a host; with O(scope=play) it also
     diagnoses every one of them over WinRM.
-  - Each host's fixes end with a synchronization from its upstream server. Ansible runs hosts in
-    worker processes of their own, so the limit of syncs per upstream at a time does not hold across
-    hosts; use C(serial) or C(throttle) with O(fix=true) on many replicas of one upstream.
+  - A host's fixes of BITS and of the content folder end with a synchronization from its upstream
+    server. Ansible runs hosts in worker processes of their own, so the limit of syncs per upstream
+    at a time does not hold across hosts; use C(serial) or C(throttle) with O(fix=true) on many
+    replicas of one upstream.
 extends_documentation_fragment:
   - wsusauto.wsus.connection
 seealso:
