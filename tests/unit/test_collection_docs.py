@@ -197,3 +197,13 @@ def test_the_collection_readme_lists_every_plugin_and_example_playbook():
     assert sorted(_table_names(readme, "The plugins")) == plugins
     playbooks = sorted(p.stem for p in (COLLECTION / "playbooks").glob("*.yml"))
     assert sorted(_table_names(readme, "The example playbooks")) == playbooks
+
+
+def test_the_credential_type_shown_in_awx_md_is_the_file_beside_it_without_help_texts(credential_type):
+    """docs/awx.md shows the inputs and injectors to paste, and says the file has them with help texts."""
+    blocks = re.findall(r"```yaml\n(.*?)```", (DOCS / "awx.md").read_text(encoding="utf-8"), re.S)
+    shown = [yaml.safe_load(b) for b in blocks if b.startswith("inputs:")]
+    assert len(shown) == 1, blocks
+    fields = [{k: v for k, v in f.items() if k != "help_text"} for f in credential_type["inputs"]["fields"]]
+    assert shown[0]["inputs"] == {**credential_type["inputs"], "fields": fields}
+    assert shown[0]["injectors"] == credential_type["injectors"]
