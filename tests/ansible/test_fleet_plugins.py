@@ -222,3 +222,46 @@ def test_stagger_plan_and_wsus_schedule_stagger_the_replicas_and_a_second_run_ch
     }, limited
     assert planned["wsus-01"]["facts_from"] == "read"  # outside the limit: no wsus_facts there
     assert limited.recap["wsus-02"]["changed"] == 0 and set(limited.recap) == {"wsus-02"}, limited
+
+
+def test_a_hosts_own_password_never_logs_in_to_the_other_hosts_k_does(ansible, make_lab, tmp_path):
+    lab = make_lab({"servers": [{"name": "wsus-root"}, replica("wsus-01"), replica("wsus-02")]})
+    password = lab.inventory()["all"]["vars"]["ansible_password"]
+    # wsus-root's password is a var of its own; the others name none (the same one here, as in the
+    # lab, so a leak would log in and read their facts)
+    only_root = inventory_file(lab, "only-root.yml", password=False)
+    text = only_root.read_text()
+    only_root.write_text(
+        text.replace("wsus-root:\n", f"wsus-root:\n          ansible_password: {password}\n", 1)
+    )
+    plays = [
+        {
+            "hosts": "all",
+            "gather_facts": False,
+            "order": "reverse_sorted",  # wsus-root runs the run_once task
+            "tasks": [
+                {
+                    "wsusauto.wsus.wsus_stagger_plan": {"window": "20:00-08:00"},
+                    "run_once": True,
+                    "register": "plan",
+                },
+                show("plan"),
+            ],
+        }
+    ]
+    run = ansible.playbook(only_root, plays)
+    assert run.rc == 0, run
+    plan = shown(run)["wsus-root"]["plan"]
+    assert {h: s["facts_from"] for h, s in plan["slots"].items()} == {
+        "wsus-root": "read",
+        "wsus-01": "default",
+        "wsus-02": "default",
+    }, run
+    assert all("no password" in w for w in plan["warnings"]), run
+    # -k's password is every host's fallback
+    no_password = inventory_file(lab, "no-password.yml", password=False)
+    prompted = ansible.playbook(no_password, plays, "-k", stdin=password + "\n")
+    assert prompted.rc == 0, prompted
+    assert {s["facts_from"] for s in shown(prompted)["wsus-root"]["plan"]["slots"].values()} == {"read"}, (
+        prompted
+    )

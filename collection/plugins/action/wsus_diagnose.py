@@ -9,7 +9,11 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.wsusauto.wsus.plugins.plugin_utils.wsus_action import WsusAction
-from ansible_collections.wsusauto.wsus.plugins.plugin_utils.wsus_play import play_hosts, play_vars
+from ansible_collections.wsusauto.wsus.plugins.plugin_utils.wsus_play import (
+    fallback_password,
+    play_hosts,
+    play_vars,
+)
 
 try:
     from wsusauto.ansible.diagnose import diagnose_task
@@ -35,6 +39,6 @@ class ActionModule(WsusAction):
             play_vars(self, host, task_vars),
             play_hosts(task_vars),
             check=bool(self._task.check_mode),
-            play_password=self._play_context.password or None,
+            play_password=fallback_password(self, task_vars),
             deadline=self.deadline,
         )

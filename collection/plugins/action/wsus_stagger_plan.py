@@ -9,7 +9,11 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.wsusauto.wsus.plugins.plugin_utils.wsus_action import WsusAction
-from ansible_collections.wsusauto.wsus.plugins.plugin_utils.wsus_play import play_hosts, play_vars
+from ansible_collections.wsusauto.wsus.plugins.plugin_utils.wsus_play import (
+    fallback_password,
+    play_hosts,
+    play_vars,
+)
 
 try:
     from wsusauto.ansible.stagger import stagger_task
@@ -44,7 +48,7 @@ class ActionModule(WsusAction):
             plan_args,
             play_vars(self, host, task_vars),
             hosts,
-            play_password=self._play_context.password or None,
+            play_password=fallback_password(self, task_vars),
             forks=max(1, int(args.get("forks", 20))),
             deadline=self.deadline,
         )

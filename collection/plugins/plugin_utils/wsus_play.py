@@ -18,6 +18,8 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Mapping
 
+from ansible import constants as C
+
 try:
     from wsusauto.ansible.facts_vars import FACTS_VAR
     from wsusauto.ansible.fleet import HIERARCHY_VARS, variable_names
@@ -72,6 +74,20 @@ class PlayVars(Mapping):
 
     def __len__(self) -> int:
         return len(self._hostvars)
+
+
+def fallback_password(action: t.Any, task_vars: Mapping[str, t.Any]) -> str | None:
+    """``-k``'s password, the fallback for the play's other hosts whose vars name no password source.
+
+    Ansible's play context holds the task host's own ``ansible_password`` (or ``ansible_ssh_pass``)
+    when that host's variables set one, in place of ``-k``'s: that password is this host's alone and
+    never goes to another server (which host runs a ``run_once`` task decides nothing), so there is
+    no fallback then."""
+    password = action._play_context.password or None
+    own = (task_vars.get("hostvars") or {}).get(task_vars.get("inventory_hostname"))
+    if password and own is not None and any(n in own for n in C.MAGIC_VARIABLE_MAPPING["password"]):
+        return None
+    return password
 
 
 def own_vars(action: t.Any, host: t.Any, task_vars: Mapping[str, t.Any]) -> dict[str, t.Any]:
