@@ -265,3 +265,40 @@ def test_a_hosts_own_password_never_logs_in_to_the_other_hosts_k_does(ansible, m
     assert {s["facts_from"] for s in shown(prompted)["wsus-root"]["plan"]["slots"].values()} == {"read"}, (
         prompted
     )
+
+
+def test_a_sync_delegated_from_the_upstreams_play_reads_the_delegated_servers_place_in_the_tree(
+    ansible, make_lab
+):
+    # Syncing the replicas one by one from their upstream's play (delegate_to: each replica): each
+    # sync is of the replica, with the replica's wsus_upstream and the upstream's facts, so a storage
+    # option mismatch fails at once as in the replica's own play (it took wsus-root's vars: no
+    # upstream, three attempts).
+    lab = make_lab(
+        {"servers": [{"name": "wsus-root"}, replica("mismatch", "storage_mismatch")]}, time_scale=10
+    )
+    for server in lab.handlers.servers.values():
+        server.set(SyncDurationSeconds=0.2)
+    plays = [
+        {
+            "hosts": "all",
+            "gather_facts": False,
+            "tasks": [
+                {"name": "facts", "wsusauto.wsus.wsus_facts": {}},
+                {
+                    "name": "synchronize",
+                    "wsusauto.wsus.wsus_synchronize": {"retry_interval": "1s", "poll_interval": "0.2s"},
+                    "delegate_to": "mismatch",
+                    "when": "inventory_hostname == 'wsus-root'",
+                    "register": "sync",
+                    "ignore_errors": True,
+                },
+                {**show("sync"), "when": "inventory_hostname == 'wsus-root'"},
+            ],
+        }
+    ]
+    run = ansible.playbook(inventory_file(lab), plays)
+    assert run.rc == 0, run
+    sync = shown(run)["wsus-root"]["sync"]
+    assert sync["failed"] is True and len(sync["attempts"]) == 1, run
+    assert "does not use one update storage option" in sync["msg"], sync["msg"]

@@ -84,7 +84,8 @@ def fallback_password(action: t.Any, task_vars: Mapping[str, t.Any]) -> str | No
     never goes to another server (which host runs a ``run_once`` task decides nothing), so there is
     no fallback then."""
     password = action._play_context.password or None
-    own = (task_vars.get("hostvars") or {}).get(task_vars.get("inventory_hostname"))
+    reached = action._task.delegate_to or task_vars.get("inventory_hostname")
+    own = (task_vars.get("hostvars") or {}).get(reached)
     if password and own is not None and any(n in own for n in C.MAGIC_VARIABLE_MAPPING["password"]):
         return None
     return password
@@ -93,7 +94,9 @@ def fallback_password(action: t.Any, task_vars: Mapping[str, t.Any]) -> str | No
 def own_vars(action: t.Any, host: t.Any, task_vars: Mapping[str, t.Any]) -> dict[str, t.Any]:
     """This task's host as ``PlayVars`` gives it: its connection vars as the base class read them
     (``host.vars``, ``-k``'s password applied), its hierarchy vars and facts templated from the
-    task's vars."""
+    task's vars (a delegated task's: the vars of the host it is delegated to, as Ansible gives them)."""
+    if action._task.delegate_to:
+        task_vars = task_vars.get("ansible_delegated_vars", {}).get(action._task.delegate_to, task_vars)
     variables = dict(host.vars)
     for name in HIERARCHY_VARS:
         if name in task_vars:
