@@ -85,7 +85,7 @@ class Ansible:
         PYTHONPATH (wsusauto is the installed wheel), the session's collections only."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") and k != "PYTHONPATH"}
         env.update(
-            ANSIBLE_CONFIG=str(self.home / "no-ansible.cfg"),  # ignore any ansible.cfg around
+            ANSIBLE_CONFIG=str(self._empty_config()),  # ignore any ansible.cfg around
             ANSIBLE_HOME=str(self.home / "ansible-home"),
             ANSIBLE_LOCAL_TEMP=str(self.home / "ansible-tmp"),
             ANSIBLE_COLLECTIONS_PATH=str(self.collections),
@@ -100,6 +100,14 @@ class Ansible:
         )
         env.update(extra or {})
         return env
+
+    def _empty_config(self) -> Path:
+        """An empty ansible.cfg: Ansible reads it instead of ~/.ansible.cfg or /etc/ansible's (a path
+        that does not exist in ANSIBLE_CONFIG is passed over, and those are read)."""
+        path = self.home / "empty-ansible.cfg"
+        if not path.exists():
+            path.write_text("# the tests run Ansible's defaults and the environment's settings only\n")
+        return path
 
     def playbook(
         self,

@@ -1,0 +1,23 @@
+"""The harness runs Ansible as the tests mean it to: no ansible.cfg of the machine's or the user's
+changes a run (a stdout callback, forks, a vars plugin would change what the tests read)."""
+
+from __future__ import annotations
+
+import subprocess
+
+
+def test_no_ansible_cfg_of_the_user_or_the_machine_is_read(ansible, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".ansible.cfg").write_text("[defaults]\nforks = 3\nstdout_callback = minimal\n", encoding="utf-8")
+    done = subprocess.run(
+        [ansible.bin("ansible-config"), "dump", "--only-changed"],
+        capture_output=True,
+        text=True,
+        env=ansible.env({"HOME": str(home)}),
+        cwd=str(home),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "DEFAULT_FORKS" not in done.stdout and "DEFAULT_STDOUT_CALLBACK" not in done.stdout, done.stdout
+    assert "COLLECTIONS_PATHS" in done.stdout, done.stdout  # the harness's own settings are there
