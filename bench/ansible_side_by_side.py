@@ -161,6 +161,10 @@ def install_collection() -> dict[str, str]:
 def ansible_env(tmp: Path) -> dict[str, str]:
     # No PYTHONPATH: the Ansible side imports the wsusauto wheel installed in its venv.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_") and k != "PYTHONPATH"}
+    # An empty ansible.cfg of the run's: a path that does not exist in ANSIBLE_CONFIG is passed over
+    # and Ansible reads ~/.ansible.cfg or /etc/ansible/ansible.cfg instead.
+    config = tmp / "empty-ansible.cfg"
+    config.write_text("")
     env.update(
         ANSIBLE_HOST_KEY_CHECKING="False",
         ANSIBLE_GATHERING="explicit",
@@ -170,7 +174,7 @@ def ansible_env(tmp: Path) -> dict[str, str]:
         ANSIBLE_HOME=str(tmp / "ansible-home"),
         ANSIBLE_PYTHON_INTERPRETER="auto_silent",  # irrelevant for raw; silences discovery
         ANSIBLE_DEPRECATION_WARNINGS="False",
-        ANSIBLE_CONFIG=str(tmp / "no-ansible.cfg"),  # ignore any ansible.cfg around
+        ANSIBLE_CONFIG=str(config),  # ignore any ansible.cfg around
         ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH),  # the collection installed from its tarball
         PATH=f"{ANSIBLE_VENV / 'bin'}:{env.get('PATH', '')}",
     )
