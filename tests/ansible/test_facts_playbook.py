@@ -165,3 +165,15 @@ def test_certificate_validation_off_is_warned_of_as_wsusauto_warns_of_it(ansible
     assert unchecked.stdout.count(warning) + unchecked.stderr.count(warning) == 1, unchecked  # once a run
     checked = ansible.playbook(inventory_file(lab, "ca.yml", protocol="https"), plays)
     assert checked.rc == 0 and "TLS certificate validation" not in checked.stdout + checked.stderr, checked
+
+
+def test_an_inventory_on_port_5985_without_a_protocol_var_connects_over_http_as_psrp_does(ansible, make_lab):
+    lab = make_lab(small_topology(1))
+    inventory = inventory_file(lab)
+    text = inventory.read_text()
+    assert "    ansible_port: 5985\n    ansible_psrp_protocol: http\n" in text
+    inventory.write_text(text.replace("    ansible_psrp_protocol: http\n", ""))
+    run = ansible.playbook(
+        inventory, [{"hosts": "all", "gather_facts": False, "tasks": [{"wsusauto.wsus.wsus_facts": {}}]}]
+    )
+    assert run.rc == 0 and run.recap["wsus-root"]["ok"] == 1, run

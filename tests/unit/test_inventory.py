@@ -210,3 +210,25 @@ def test_a_wait_or_timeout_that_is_not_a_finite_number_is_one_clear_error(var, v
     inv = inventory_from_dict({"all": {"hosts": {"c": base}}}, "inv.yml")
     with pytest.raises(UsageError, match=f"inv.yml: host c: {var} must be a number of seconds, not "):
         inv.connection_options(inv.hosts["c"])
+
+
+@pytest.mark.parametrize(
+    ("port_vars", "protocol", "port"),
+    [
+        ({}, "https", 5986),
+        ({"ansible_port": 5985}, "http", 5985),
+        ({"ansible_port": "5985"}, "http", 5985),
+        ({"ansible_psrp_port": 5985}, "http", 5985),
+        ({"ansible_port": 5986}, "https", 5986),
+        ({"ansible_port": 8443}, "https", 8443),
+        ({"ansible_port": 5985, "ansible_psrp_protocol": "https"}, "https", 5985),
+    ],
+)
+def test_without_ansible_psrp_protocol_the_protocol_is_the_one_ansibles_psrp_connection_chooses(
+    port_vars, protocol, port
+):
+    # Ansible's psrp connection: http on port 5985, else https (an inventory made for it works as is)
+    vars_ = {"ansible_host": "10.0.0.5", "ansible_user": "admin", "ansible_password": "pw", **port_vars}
+    inventory = inventory_from_dict({"all": {"hosts": {"wsus-01": vars_}}}, "inv.yml")
+    options = inventory.connection_options(inventory.hosts["wsus-01"])
+    assert (options.ssl, options.port) == (protocol == "https", port)

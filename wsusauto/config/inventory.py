@@ -243,9 +243,16 @@ def _some(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
+def default_protocol(variables: Mapping[str, Any]) -> str:
+    """The protocol of a host whose vars name none, as Ansible's psrp connection chooses it: http on
+    port 5985, else https (its port 5986 by default)."""
+    port = variables.get("ansible_port", variables.get("ansible_psrp_port"))
+    return "http" if port is not None and str(port).strip() == "5985" else "https"
+
+
 def cert_validation_off(merged: Mapping[str, Any]) -> bool:
     """Whether a host's vars connect over HTTPS without checking the server's certificate."""
-    https = str(merged.get("ansible_psrp_protocol", "https")).lower() == "https"
+    https = str(merged.get("ansible_psrp_protocol", default_protocol(merged))).lower() == "https"
     return https and str(merged.get("ansible_psrp_cert_validation", "validate")).lower() == "ignore"
 
 
@@ -361,7 +368,9 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
     v = host.vars
     where = f"{source}: host {host.name}"
     protocol = _choice(
-        v.get("ansible_psrp_protocol", "https"), ("http", "https"), f"{where}: ansible_psrp_protocol"
+        v.get("ansible_psrp_protocol", default_protocol(v)),
+        ("http", "https"),
+        f"{where}: ansible_psrp_protocol",
     )
     ssl = protocol == "https"
     port = v.get("ansible_port", v.get("ansible_psrp_port", 5986 if ssl else 5985))
