@@ -102,3 +102,8 @@ def test_certificate_validation_off_over_https_is_warned_of():
     assert connection_warnings(host_from_vars("wsus-01", HOSTVARS)) == []
     over_http = {**HOSTVARS, "ansible_psrp_cert_validation": "ignore", "ansible_psrp_protocol": "http"}
     assert connection_warnings(host_from_vars("wsus-01", over_http)) == []
+
+
+def test_a_password_in_ansible_winrm_pass_is_taken_and_k_does_not_replace_it():
+    made = host_from_vars("wsus-01", {"ansible_user": "admin", "ansible_winrm_pass": "Host-Pw-2"}, "from-k")
+    assert connection_options(made).password.reveal() == "Host-Pw-2"

@@ -232,3 +232,9 @@ def test_without_ansible_psrp_protocol_the_protocol_is_the_one_ansibles_psrp_con
     inventory = inventory_from_dict({"all": {"hosts": {"wsus-01": vars_}}}, "inv.yml")
     options = inventory.connection_options(inventory.hosts["wsus-01"])
     assert (options.ssl, options.port) == (protocol == "https", port)
+
+
+def test_every_password_var_of_ansibles_psrp_connection_is_read():
+    for name in ("ansible_password", "ansible_winrm_pass", "ansible_winrm_password"):
+        inv = inventory_from_dict({"all": {"hosts": {"a": {"ansible_user": "u", name: "s3cret"}}}})
+        assert inv.connection_options(inv.hosts["a"]).password.reveal() == "s3cret", name

@@ -34,7 +34,15 @@ from wsusauto.config.yamlfile import load_yaml
 from wsusauto.errors import UsageError
 
 _SECTION_KEYS = {"hosts", "vars", "children"}
-PASSWORD_VARS = ("ansible_password", "ansible_psrp_password", "ansible_winrm_password", "ansible_pass")
+# The psrp connection's password vars (ansible_password, ansible_winrm_pass, ansible_winrm_password) and two
+# other spellings inventories use.
+PASSWORD_VARS = (
+    "ansible_password",
+    "ansible_psrp_password",
+    "ansible_winrm_password",
+    "ansible_winrm_pass",
+    "ansible_pass",
+)
 
 
 @dataclass(frozen=True)

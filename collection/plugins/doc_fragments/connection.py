@@ -18,8 +18,8 @@ notes:
   - The connection comes from the host's usual inventory vars, as the C(psrp) connection reads them,
     so an inventory made for C(ansible_connection=psrp) works unchanged - C(ansible_host),
     C(ansible_port), C(ansible_user), C(ansible_password) (or C(ansible_psrp_password), C(ansible_pass),
-    C(ansible_winrm_password)) and the C(ansible_psrp_*) options (C(protocol), C(auth), C(cert_validation),
-    C(ca_cert), C(message_encryption), timeouts, the C(negotiate_*) options).
+    C(ansible_winrm_pass), C(ansible_winrm_password)) and the C(ansible_psrp_*) options (C(protocol),
+    C(auth), C(cert_validation), C(ca_cert), C(message_encryption), timeouts, the C(negotiate_*) options).
   - Besides a password var, a password may come from C(wsusauto_password_env) (an environment variable's
     name on the controller), C(wsusauto_password_file), or C(ansible-playbook -k) when no var names one.
     A Kerberos login may use the ticket cache or a keytab instead.
