@@ -238,3 +238,23 @@ def test_every_password_var_of_ansibles_psrp_connection_is_read():
     for name in ("ansible_password", "ansible_winrm_pass", "ansible_winrm_password"):
         inv = inventory_from_dict({"all": {"hosts": {"a": {"ansible_user": "u", name: "s3cret"}}}})
         assert inv.connection_options(inv.hosts["a"]).password.reveal() == "s3cret", name
+
+
+def test_the_psrp_specific_vars_win_as_in_ansibles_psrp_connection():
+    vars_ = {
+        "ansible_host": "10.0.0.5",
+        "ansible_psrp_host": "10.0.0.6",
+        "ansible_port": 5986,
+        "ansible_psrp_port": 5985,
+        "ansible_user": "admin",
+        "ansible_psrp_user": "wsusadmin",
+        "ansible_password": "pw",
+    }
+    inventory = inventory_from_dict({"all": {"hosts": {"wsus-01": vars_}}}, "inv.yml")
+    options = inventory.connection_options(inventory.hosts["wsus-01"])
+    assert (options.address, options.port, options.username, options.ssl) == (
+        "10.0.0.6",
+        5985,
+        "wsusadmin",
+        False,
+    )

@@ -251,10 +251,21 @@ def _some(names: list[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
+def _last_set(variables: Mapping[str, Any], names: tuple[str, ...], default: Any = None) -> Any:
+    """An option that several vars set, as Ansible's psrp connection reads it: the last of ``names``
+    (in the order its documentation lists them) that is set wins, e.g. ansible_psrp_port over
+    ansible_port."""
+    value = default
+    for name in names:
+        if variables.get(name) is not None:
+            value = variables[name]
+    return value
+
+
 def default_protocol(variables: Mapping[str, Any]) -> str:
     """The protocol of a host whose vars name none, as Ansible's psrp connection chooses it: http on
     port 5985, else https (its port 5986 by default)."""
-    port = variables.get("ansible_port", variables.get("ansible_psrp_port"))
+    port = _last_set(variables, ("ansible_port", "ansible_psrp_port"))
     return "http" if port is not None and str(port).strip() == "5985" else "https"
 
 
@@ -381,7 +392,7 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
         f"{where}: ansible_psrp_protocol",
     )
     ssl = protocol == "https"
-    port = v.get("ansible_port", v.get("ansible_psrp_port", 5986 if ssl else 5985))
+    port = _last_set(v, ("ansible_port", "ansible_psrp_port"), 5986 if ssl else 5985)
     try:
         port = int(port)
     except (TypeError, ValueError):
@@ -410,7 +421,7 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
             f"{where}: Basic authentication over plain HTTP sends the password in clear; use "
             "ansible_psrp_protocol: https, or NTLM/Negotiate with message encryption"
         )
-    user = v.get("ansible_user", v.get("ansible_psrp_user"))
+    user = _last_set(v, ("ansible_user", "ansible_psrp_user"))
     if not user:
         raise UsageError(f"{where}: ansible_user is not set")
     operation_timeout = int(
@@ -423,7 +434,7 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
             f"ansible_psrp_operation_timeout ({operation_timeout})"
         )
     return ConnectionOptions(
-        address=str(v.get("ansible_host", host.name)),
+        address=str(_last_set(v, ("ansible_host", "ansible_psrp_host"), host.name)),
         port=port,
         username=str(user),
         # Kerberos, or Negotiate for a user@REALM, may log in without a password.
