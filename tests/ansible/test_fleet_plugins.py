@@ -224,6 +224,35 @@ def test_stagger_plan_and_wsus_schedule_stagger_the_replicas_and_a_second_run_ch
     assert limited.recap["wsus-02"]["changed"] == 0 and set(limited.recap) == {"wsus-02"}, limited
 
 
+def test_with_serial_each_batchs_run_once_plan_covers_every_host_of_the_play(ansible, make_lab):
+    """ansible_play_hosts is the play's hosts, not the batch's: every batch plans the whole play."""
+    lab = make_lab(
+        {"servers": [{"name": "wsus-root"}, replica("wsus-01"), replica("wsus-02"), replica("wsus-03")]}
+    )
+    plan = {
+        "wsusauto.wsus.wsus_stagger_plan": {"window": "20:00-08:00"},
+        "run_once": True,
+        "register": "plan",
+    }
+    plays = [
+        {
+            "hosts": "all",
+            "serial": 2,
+            "gather_facts": False,
+            "tasks": [{"name": "plan", **plan}, show("plan")],
+        }
+    ]
+    run = ansible.playbook(inventory_file(lab), plays)
+    assert run.rc == 0, run
+    assert run.stdout.count("TASK [plan]") == 2, run  # two batches, each its own run_once task
+    plans = shown(run)
+    everyone = {"wsus-root", "wsus-01", "wsus-02", "wsus-03"}
+    assert set(plans) == everyone, run
+    first, last = plans["wsus-root"]["plan"]["slots"], plans["wsus-03"]["plan"]["slots"]
+    assert set(first) == set(last) == everyone, run
+    assert {h: s["time"] for h, s in first.items()} == {h: s["time"] for h, s in last.items()}, run
+
+
 def test_a_hosts_own_password_never_logs_in_to_the_other_hosts_k_does(ansible, make_lab, tmp_path):
     lab = make_lab({"servers": [{"name": "wsus-root"}, replica("wsus-01"), replica("wsus-02")]})
     password = lab.inventory()["all"]["vars"]["ansible_password"]
