@@ -258,3 +258,21 @@ def test_the_psrp_specific_vars_win_as_in_ansibles_psrp_connection():
         "wsusadmin",
         False,
     )
+
+
+def test_psrps_other_name_for_the_ca_cert_is_read_and_a_winrm_proxy_is_one_clear_error():
+    base = {"ansible_host": "10.0.0.5", "ansible_user": "admin", "ansible_password": "pw"}
+    inventory = inventory_from_dict(
+        {
+            "all": {
+                "hosts": {
+                    "trust-path": {**base, "ansible_psrp_cert_trust_path": "/etc/wsus-ca.pem"},
+                    "proxied": {**base, "ansible_psrp_proxy": "http://proxy.example:3128"},
+                }
+            }
+        },
+        "inv.yml",
+    )
+    assert inventory.connection_options(inventory.hosts["trust-path"]).cert_validation == "/etc/wsus-ca.pem"
+    with pytest.raises(UsageError, match="host proxied: ansible_psrp_proxy is set, but wsusauto connects"):
+        inventory.connection_options(inventory.hosts["proxied"])

@@ -407,7 +407,13 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
         ("validate", "ignore"),
         f"{where}: ansible_psrp_cert_validation",
     )
-    ca = v.get("ansible_psrp_ca_cert")
+    ca = _last_set(v, ("ansible_psrp_cert_trust_path", "ansible_psrp_ca_cert"))  # psrp's two names for it
+    if v.get("ansible_psrp_proxy") not in (None, ""):
+        # Sessions connect to WinRM directly: going around a proxy the inventory names is not done silently.
+        raise UsageError(
+            f"{where}: ansible_psrp_proxy is set, but wsusauto connects to WinRM directly, never through an "
+            "HTTP proxy; reach the server without one, or leave this host out"
+        )
     cert_validation: bool | str = False if validation == "ignore" else (str(ca) if ca else True)
     encryption = _choice(
         v.get("ansible_psrp_message_encryption", "auto"),
