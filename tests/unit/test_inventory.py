@@ -276,3 +276,12 @@ def test_psrps_other_name_for_the_ca_cert_is_read_and_a_winrm_proxy_is_one_clear
     assert inventory.connection_options(inventory.hosts["trust-path"]).cert_validation == "/etc/wsus-ca.pem"
     with pytest.raises(UsageError, match="host proxied: ansible_psrp_proxy is set, but wsusauto connects"):
         inventory.connection_options(inventory.hosts["proxied"])
+
+
+def test_client_certificate_auth_is_one_clear_error_before_any_connection():
+    vars_ = {"ansible_host": "10.0.0.5", "ansible_user": "admin", "ansible_password": "pw"}
+    inventory = inventory_from_dict(
+        {"all": {"hosts": {"wsus-01": {**vars_, "ansible_psrp_auth": "certificate"}}}}, "inv.yml"
+    )
+    with pytest.raises(UsageError, match=r"host wsus-01: ansible_psrp_auth: certificate .* is not supported"):
+        inventory.connection_options(inventory.hosts["wsus-01"])

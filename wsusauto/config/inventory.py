@@ -420,6 +420,12 @@ def connection_options(host: Host, source: str = "<inventory>") -> ConnectionOpt
         ("auto", "always", "never"),
         f"{where}: ansible_psrp_message_encryption",
     )
+    if auth == "certificate":
+        # pypsrp would want the client certificate's files, which wsusauto does not take.
+        raise UsageError(
+            f"{where}: ansible_psrp_auth: certificate (a client certificate) is not supported by wsusauto; "
+            "use negotiate, kerberos or ntlm (or basic over https)"
+        )
     if auth == "basic" and not ssl:
         # Refused whatever ansible_psrp_message_encryption says: the Authorization header itself
         # carries the password, and message encryption (NTLM/Kerberos only) cannot cover it.
