@@ -106,11 +106,13 @@ def wsusauto_changes(stdout: str) -> Changes:
 
 
 @pytest.mark.slow
-def test_check_diff_shows_what_wsusauto_run_shows_then_the_hierarchy_is_designated_once(ansible, make_lab):
+def test_check_diff_shows_what_wsusauto_run_shows_then_the_hierarchy_is_designated_once(
+    ansible_each, make_lab
+):
     lab = make_lab(TREE)
     inventory = inventory_file(lab)
 
-    checked = ansible.playbook(inventory, DESIGNATE, "--check", "--diff")
+    checked = ansible_each.playbook(inventory, DESIGNATE, "--check", "--diff")
     assert checked.rc == 0, checked
     cli = run_cli(
         "run", str(ROOT / "playbooks" / "designate-replicas.yml"), "-i", str(inventory), "--check", "--diff"
@@ -130,7 +132,7 @@ def test_check_diff_shows_what_wsusauto_run_shows_then_the_hierarchy_is_designat
     before = facts_by_host(inventory)
     assert all(before[h]["sync_from_microsoft_update"] for h in HOSTS), "check mode changed a server"
 
-    designated = ansible.playbook(inventory, DESIGNATE)
+    designated = ansible_each.playbook(inventory, DESIGNATE)
     assert designated.rc == 0, designated
     assert sum(c["changed"] for c in designated.recap.values()) == 6, designated
     after = facts_by_host(inventory)
@@ -140,7 +142,7 @@ def test_check_diff_shows_what_wsusauto_run_shows_then_the_hierarchy_is_designat
         assert facts["upstream_wsus_server_name"] == server.get("upstream", "")
         assert facts["is_replica_server"] is server.get("replica", False)
 
-    again = ansible.playbook(inventory, DESIGNATE, "--diff")
+    again = ansible_each.playbook(inventory, DESIGNATE, "--diff")
     assert again.rc == 0, again
     assert {h: c["changed"] for h, c in again.recap.items()} == dict.fromkeys(HOSTS, 0), again
     assert ansible_changes(again.stdout) == set()
@@ -201,7 +203,7 @@ def test_the_proxy_password_appears_nowhere_even_with_vvvv_also_when_tasks_fail(
     assert facts_by_host(inventory)["wsus-root"]["has_proxy_password"] is True
 
 
-def test_a_host_down_is_unreachable_and_the_others_finish(ansible, make_lab):
+def test_a_host_down_is_unreachable_and_the_others_finish(ansible_each, make_lab):
     lab = make_lab({"servers": [{"name": "wsus-root"}, {"name": "wsus-eu"}, {"name": "wsus-us"}]})
     inventory = inventory_file(lab)
     lab.set_faults("wsus-eu", EndpointFaults(down=True))
@@ -215,7 +217,7 @@ def test_a_host_down_is_unreachable_and_the_others_finish(ansible, make_lab):
             ],
         }
     ]
-    run = ansible.playbook(inventory, plays)
+    run = ansible_each.playbook(inventory, plays)
     assert run.rc == 4, run  # ansible-playbook's exit code for an unreachable host, as wsusauto's
     assert "fatal: [wsus-eu]: UNREACHABLE!" in run.stdout
     assert counts(run, "wsus-eu") == {

@@ -10,10 +10,10 @@ import yaml
 from tests.lab_fixtures import inventory_file, small_topology
 
 
-def test_wsus_facts_reads_each_server_over_the_inventory_made_for_psrp(ansible, make_lab):
+def test_wsus_facts_reads_each_server_over_the_inventory_made_for_psrp(ansible_each, make_lab):
     lab = make_lab(small_topology(2))
     inventory = inventory_file(lab)  # ansible_connection: psrp, NTLM over HTTP with encryption
-    run = ansible.playbook(
+    run = ansible_each.playbook(
         inventory,
         [
             {
