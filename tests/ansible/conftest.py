@@ -49,6 +49,9 @@ ANSIBLE_REQUIREMENTS = ("ansible-core>=2.19,<2.20", "ansible-builder")
 OLDEST_VENV = ROOT / "build" / "ansible-oldest-venv"
 OLDEST_REQUIREMENTS = ("ansible-core>=2.15,<2.16",)
 REQUIRED = os.environ.get("WSUSAUTO_ANSIBLE_TEST") == "required"
+# What a pip install from PyPI may take: a cold build on a slow index.
+PIP_TIMEOUT = 900
+ANSIBLE_FIXTURES = {"ansible", "ansible_oldest", "ansible_each"}
 
 _RECAP = re.compile(
     r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
@@ -173,6 +176,19 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """pytest-timeout's global limit (pyproject, 300 s) counts fixture setup too: the first test to ask
+    for an Ansible install would pay the session's cold venv builds (pip from PyPI, each bounded by
+    PIP_TIMEOUT) inside its own 300 s and fail on a slow index. Those tests keep the global limit for
+    their own body (func_only); the builds are bounded by their subprocesses' timeouts. A test with
+    its own timeout mark keeps it."""
+    for item in items:
+        if ANSIBLE_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker(
+            "timeout"
+        ):
+            item.add_marker(pytest.mark.timeout(func_only=True))
+
+
 def _unavailable(why: str) -> None:
     if REQUIRED:
         pytest.fail(f"WSUSAUTO_ANSIBLE_TEST=required, but {why}", pytrace=False)
@@ -190,7 +206,10 @@ def _inputs_key(requirements: Sequence[str]) -> str:
 
 def _pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", *args], capture_output=True, text=True, timeout=900
+        [str(python), "-m", "pip", "install", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        timeout=PIP_TIMEOUT,
     )
 
 
@@ -219,7 +238,9 @@ def _ensure_venv(venv: Path, requirements: Sequence[str], wheel: Path) -> Path:
         if not (python.exists() and key_file.exists() and key_file.read_text() == key):
             shutil.rmtree(venv, ignore_errors=True)
             base = getattr(sys, "_base_executable", sys.executable)
-            made = subprocess.run([base, "-m", "venv", str(venv)], capture_output=True, text=True)
+            made = subprocess.run(
+                [base, "-m", "venv", str(venv)], capture_output=True, text=True, timeout=300
+            )
             if made.returncode != 0:
                 _unavailable(f"no venv for ansible-core: {made.stderr.strip()[-300:]}")
             done = _pip(python, *requirements, str(wheel))

@@ -23,6 +23,7 @@ import subprocess
 import pytest
 import yaml
 
+from tests.ansible.conftest import PIP_TIMEOUT
 from tests.awx_credential import inject, load_credential_type
 from wsusauto.lab.kdc import missing_programs
 
@@ -42,7 +43,7 @@ def _kerberos_in(ansible) -> None:
             [ansible.bin("python"), "-m", "pip", "install", "--quiet", "pyspnego[kerberos]>=0.12,<0.13"],
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=PIP_TIMEOUT,
         )
         if done.returncode != 0:
             why = f"python-gssapi did not install (libkrb5-dev?): {done.stderr.strip()[-300:]}"
@@ -53,6 +54,8 @@ def _kerberos_in(ansible) -> None:
     pytest.skip(f"no Kerberos here: {why}")
 
 
+# the body pip-installs python-gssapi into the Ansible venv (built from source where PyPI has no wheel)
+@pytest.mark.timeout(PIP_TIMEOUT + 120, func_only=True)
 def test_an_awx_keytab_credential_logs_the_collection_in_with_no_password(ansible, make_lab, tmp_path):
     _kerberos_in(ansible)
     lab = make_lab(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ansible.conftest import ROOT, _unavailable
+from tests.ansible.conftest import PIP_TIMEOUT, ROOT, _unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +69,10 @@ def _pip_version(ansible) -> str:
     return found[1]
 
 
+# ansible-test builds its venvs from PyPI (cold: pylint, yamllint, voluptuous, ...): its run may take
+# a cold build on a slow index; the test's own limit is a little more, so ansible-test's timeout is
+# the one that speaks. func_only: the session's Ansible venvs, built before the test, have their own.
+@pytest.mark.timeout(PIP_TIMEOUT + 60, func_only=True)
 def test_ansible_test_sanity_passes_on_the_built_collection(ansible, tmp_path):
     installed = ansible.collections / "ansible_collections" / "wsusauto" / "wsus"
     collection = tmp_path / "ansible_collections" / "wsusauto" / "wsus"
@@ -84,7 +88,7 @@ def test_ansible_test_sanity_passes_on_the_built_collection(ansible, tmp_path):
         capture_output=True,
         text=True,
         env={**ansible.env(), "HOME": str(home)},
-        timeout=1200,
+        timeout=PIP_TIMEOUT,
     )
     output = done.stdout + done.stderr
     if done.returncode != 0 and any(sign in output for sign in NO_INDEX):
