@@ -177,3 +177,14 @@ def test_an_inventory_on_port_5985_without_a_protocol_var_connects_over_http_as_
         inventory, [{"hosts": "all", "gather_facts": False, "tasks": [{"wsusauto.wsus.wsus_facts": {}}]}]
     )
     assert run.rc == 0 and run.recap["wsus-root"]["ok"] == 1, run
+
+
+def test_an_argument_error_quoting_the_proxy_password_shows_it_masked_as_a_module_would(ansible, make_lab):
+    lab = make_lab(small_topology(1))
+    password = "Pr0xy-Secret-In-The-Wrong-Place"
+    task = {"wsusauto.wsus.wsus_proxy": {"enabled": True, "name": "proxy", "password": password}}
+    wrong = {**task["wsusauto.wsus.wsus_proxy"], "update_password": password}  # a var in the wrong option
+    plays = [{"hosts": "all", "gather_facts": False, "tasks": [{"wsusauto.wsus.wsus_proxy": wrong}]}]
+    run = ansible.playbook(inventory_file(lab), plays, "-vvvv")
+    assert run.rc == 2 and "value of update_password must be one of: on_create, always" in run.stdout, run
+    assert password not in run.stdout + run.stderr, run

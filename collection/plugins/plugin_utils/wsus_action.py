@@ -34,7 +34,7 @@ try:
     from wsusauto.ansible.connection import connection_var_names, connection_warnings, host_from_vars
     from wsusauto.ansible.controller import prepare_controller
     from wsusauto.ansible.task import run_task
-    from wsusauto.config.secrets import Secret
+    from wsusauto.config.secrets import Secret, scrub
     from wsusauto.output.log import configure_logging
 except ImportError as exc:  # ansible-test's import sanity, or a controller without the library
     WSUSAUTO_IMPORT_ERROR: ImportError | None = exc
@@ -87,7 +87,7 @@ class WsusAction(ActionBase):
             raise AnsibleActionFail(missing)
         _configure_logging()
         task_vars = task_vars or {}
-        _validation, validated = self.validate_argument_spec(self.argument_spec, **self.argument_rules)
+        _validation, validated = self._validated_arguments()
         args = self.operation_args({k: v for k, v in validated.items() if v is not None})
         host_vars = task_vars
         if self._task.delegate_to:  # reach the host the task is delegated to, with its vars
@@ -100,6 +100,19 @@ class WsusAction(ActionBase):
         if warnings:
             result["warnings"] = [*warnings, *result.get("warnings", ())]
         return result
+
+    def _validated_arguments(self) -> tuple[t.Any, dict[str, t.Any]]:
+        """Ansible's argument spec validation. Its error may quote a value given (an option's value
+        in another option's place): a no_log option's value shows as ********, as a module's
+        no_log values show nowhere in its output."""
+        for name, rules in self.argument_spec.items():
+            given = self._task.args.get(name)
+            if rules.get("no_log") and isinstance(given, str) and given:
+                secret(given)  # known to scrub from now on
+        try:
+            return self.validate_argument_spec(self.argument_spec, **self.argument_rules)
+        except AnsibleActionFail as exc:
+            raise AnsibleActionFail(scrub(exc.message), obj=self._task.args) from None
 
     def run_on_host(
         self, args: dict[str, t.Any], host: t.Any, task_vars: dict[str, t.Any]
