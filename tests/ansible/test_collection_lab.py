@@ -168,7 +168,7 @@ def proxy_task(**more: Any) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_the_proxy_password_appears_nowhere_even_with_vvvv_also_when_tasks_fail(ansible, make_lab):
+def test_the_proxy_password_appears_nowhere_even_with_vvvv_also_when_tasks_fail(ansible_each, make_lab):
     lab = make_lab({"servers": [{"name": "wsus-root"}, {"name": "wsus-eu"}]})
     inventory = inventory_file(lab)
     # wsus-eu: the pipeline that sets the password runs, its answer is lost (the task fails, unreachable)
@@ -188,7 +188,9 @@ def test_the_proxy_password_appears_nowhere_even_with_vvvv_also_when_tasks_fail(
             ],
         }
     ]
-    run = ansible.playbook(inventory, plays, "-vvvv", "--diff", env={"WSUS_PROXY_PASSWORD": PROXY_PASSWORD})
+    run = ansible_each.playbook(
+        inventory, plays, "-vvvv", "--diff", env={"WSUS_PROXY_PASSWORD": PROXY_PASSWORD}
+    )
     output = run.stdout + run.stderr
     assert PROXY_PASSWORD not in output
     # wsusauto's debug lines reach -vvvv through Ansible's display, not written past it by a worker
