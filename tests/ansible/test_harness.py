@@ -3,9 +3,14 @@ changes a run (a stdout callback, forks, a vars plugin would change what the tes
 
 from __future__ import annotations
 
+import re
 import subprocess
 
+import pytest
 import pytest_timeout
+import yaml
+
+from tests.ansible.conftest import ANSIBLE_REQUIREMENTS, ROOT
 
 
 def test_no_ansible_cfg_of_the_user_or_the_machine_is_read(ansible, tmp_path):
@@ -31,3 +36,21 @@ def test_the_session_venv_builds_do_not_count_in_a_test_s_global_timeout(ansible
     settings = pytest_timeout._get_item_settings(request.node)
     assert settings.func_only is True
     assert settings.timeout == pytest_timeout.get_env_settings(request.config).timeout  # not raised
+
+
+@pytest.mark.parametrize("install", ["ansible", "ansible_oldest"])
+def test_each_install_runs_the_ansible_core_line_it_stands_for(install, request):
+    """``ansible`` is the line the tests are written for (its sanity ignore file exists),
+    ``ansible_oldest`` the line of requires_ansible (collection/meta/runtime.yml)."""
+    runner = request.getfixturevalue(install)
+    done = runner.run("ansible", "--version")
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"\[core (\d+)\.(\d+)\.", done.stdout.splitlines()[0])
+    assert found, done.stdout
+    line = f"{found[1]}.{found[2]}"
+    if install == "ansible":
+        assert f"ansible-core>={line},<" in ANSIBLE_REQUIREMENTS[0]
+        assert (ROOT / "collection" / "tests" / "sanity" / f"ignore-{line}.txt").is_file()
+    else:
+        runtime = yaml.safe_load((ROOT / "collection" / "meta" / "runtime.yml").read_text(encoding="utf-8"))
+        assert runtime["requires_ansible"] == f">={line}.0"
