@@ -8,6 +8,11 @@ from __future__ import annotations
 class ModuleDocFragment:
     DOCUMENTATION = r"""
 options: {}
+attributes:
+  platform:
+    support: full
+    platforms: windows
+    description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 requirements:
   - the Python package wsusauto on the Ansible controller or in the execution environment (the
     collection's requirements.txt)

@@ -64,10 +64,6 @@ attributes:
   diff_mode:
     support: none
     description: The findings and each fix's result are the report; there is no diff.
-  platform:
-    support: full
-    platforms: windows
-    description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 notes:
   - The other servers are reached with their inventory vars (host and group vars, as C(hostvars) gives
     them); play vars apply to the task's own host only.

@@ -27,10 +27,6 @@ attributes:
   diff_mode:
     support: none
     description: Changes nothing, so there is no diff.
-  platform:
-    support: full
-    platforms: windows
-    description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 extends_documentation_fragment:
   - wsusauto.wsus.connection
 seealso:

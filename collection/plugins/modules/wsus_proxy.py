@@ -65,21 +65,9 @@ options:
     description: Allow O(basic_auth_cleartext=true).
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description:
-      - Plans the same changes as C(wsusauto run --check), on the state the host's earlier check-mode
-        tasks of the play would leave; changes nothing.
-  diff_mode:
-    support: full
-    description: The changed WSUS API members, before and after.
-  platform:
-    support: full
-    platforms: windows
-    description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 extends_documentation_fragment:
   - wsusauto.wsus.connection
+  - wsusauto.wsus.state
 """
 
 EXAMPLES = r"""

@@ -81,10 +81,6 @@ attributes:
   diff_mode:
     support: none
     description: A plan changes nothing; M(wsusauto.wsus.wsus_schedule) shows the schedules' diff.
-  platform:
-    support: full
-    platforms: windows
-    description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 notes:
   - The plan covers the hosts it is given. A run with C(--limit), or a sliced AWX job (job slicing
     gives each slice a part of the inventory), sees only its part and plans it without the other

@@ -63,10 +63,6 @@ attributes:
   diff_mode:
     support: none
     description: A synchronization is an action, not a state; there is no diff.
-  platform:
-    support: full
-    platforms: windows
-    description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 notes:
   - Do not put Ansible's own C(retries)/C(until) on this task; the documented policy
     is already inside it, and Ansible would replace RV(attempts) with its own count.

@@ -36,21 +36,9 @@ options:
   ssl:
     description: Whether the server talks to its upstream over SSL. Left as it is when not given.
     type: bool
-attributes:
-  check_mode:
-    support: full
-    description:
-      - Plans the same changes as C(wsusauto run --check), on the state the host's earlier check-mode
-        tasks of the play would leave; changes nothing.
-  diff_mode:
-    support: full
-    description: The changed WSUS API members, before and after.
-  platform:
-    support: full
-    platforms: windows
-    description: Windows servers running WSUS 3.0 SP2 or later, reached over WinRM.
 extends_documentation_fragment:
   - wsusauto.wsus.connection
+  - wsusauto.wsus.state
 seealso:
   - module: wsusauto.wsus.wsus_replica
 """
