@@ -1,6 +1,6 @@
 """``Facts`` back from the plain values a ``wsus_facts`` task stores in ``hostvars``.
 
-``wsus_facts`` returns a server's facts as JSON values (``wsusauto.output.console.to_jsonable``:
+``wsus_facts`` returns a server's facts as JSON values (``wsusauto.output.jsonable.to_jsonable``:
 field names as in ``Facts``, datetimes as ISO-8601 UTC, times of day as ``HH:MM:SS``) under
 ``ansible_facts.wsus_facts``, so a later task of the play finds them in ``hostvars[host].wsus_facts``.
 The fleet plugins (``wsus_synchronize``'s upstream storage option, ``wsus_stagger_plan``'s sync
